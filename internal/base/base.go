@@ -1,0 +1,122 @@
+package base
+
+import (
+	"math"
+	"time"
+)
+
+// Timestamp is an event time in microseconds since the Unix epoch (UTC).
+type Timestamp int64
+
+const (
+	// MinTimestamp is the smallest timestamp: a watermark that holds everything back.
+	MinTimestamp Timestamp = math.MinInt64
+	// MaxTimestamp is the largest timestamp: the final watermark of a bounded input.
+	MaxTimestamp Timestamp = math.MaxInt64
+)
+
+// FromTime converts t to a Timestamp, truncating below a microsecond.
+// The zero time.Time maps to its (very negative) microsecond value; callers
+// that treat the zero time as "missing" must check t.IsZero themselves.
+func FromTime(t time.Time) Timestamp {
+	s := t.Unix()
+	ns := int64(t.Nanosecond())
+	return Timestamp(s*1_000_000 + ns/1000)
+}
+
+// Time returns t as a UTC time.Time.
+func (t Timestamp) Time() time.Time {
+	us := int64(t)
+	s := us / 1_000_000
+	r := us % 1_000_000
+	if r < 0 {
+		r += 1_000_000
+		s--
+	}
+	return time.Unix(s, r*1000).UTC()
+}
+
+// String formats t as RFC 3339 with microseconds, or as -inf/+inf.
+func (t Timestamp) String() string {
+	switch t {
+	case MinTimestamp:
+		return "-inf"
+	case MaxTimestamp:
+		return "+inf"
+	}
+	return t.Time().Format("2006-01-02T15:04:05.999999Z07:00")
+}
+
+// Add returns t+d saturating at MinTimestamp and MaxTimestamp.
+func (t Timestamp) Add(d time.Duration) Timestamp {
+	return t.AddMicros(d.Microseconds())
+}
+
+// AddMicros returns t+us, saturating at the bounds instead of overflowing.
+func (t Timestamp) AddMicros(us int64) Timestamp {
+	if t == MinTimestamp || t == MaxTimestamp {
+		return t
+	}
+	r := int64(t) + us
+	if us > 0 && r < int64(t) {
+		return MaxTimestamp
+	}
+	if us < 0 && r > int64(t) {
+		return MinTimestamp
+	}
+	return Timestamp(r)
+}
+
+// Min returns the smaller of a and b.
+func Min(a, b Timestamp) Timestamp {
+	if a < b {
+		return a
+	}
+	return b
+}
+
+// Max returns the larger of a and b.
+func Max(a, b Timestamp) Timestamp {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// FloorDiv returns floor(a/b) for b > 0, correct for negative a.
+func FloorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && (a < 0) {
+		q--
+	}
+	return q
+}
+
+// KeyGroup is the unit of keyed-state partitioning: hash(key) mod maxParallelism.
+type KeyGroup uint32
+
+// DefaultMaxParallelism is the number of key groups when none is configured.
+const DefaultMaxParallelism = 128
+
+// KeyGroupOf maps a key hash to its key group.
+func KeyGroupOf(hash uint64, maxParallelism int) KeyGroup {
+	return KeyGroup(hash % uint64(maxParallelism))
+}
+
+// TaskOf returns the task index in [0, parallelism) that owns key group kg.
+// Key groups are assigned to tasks by contiguous ranges, as in Flink, so that
+// changing parallelism moves whole ranges of state.
+func TaskOf(kg KeyGroup, parallelism, maxParallelism int) int {
+	return int(kg) * parallelism / maxParallelism
+}
+
+// KeyGroupRange returns the half-open range [start, end) of key groups owned
+// by task of parallelism tasks.
+func KeyGroupRange(task, parallelism, maxParallelism int) (start, end KeyGroup) {
+	s := (task*maxParallelism + parallelism - 1) / parallelism
+	e := ((task+1)*maxParallelism + parallelism - 1) / parallelism
+	return KeyGroup(s), KeyGroup(e)
+}
+
+// CheckpointID numbers checkpoints of one job, starting at 1.
+type CheckpointID uint64

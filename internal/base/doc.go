@@ -1,0 +1,17 @@
+// Package base holds the leaf types every other weir package shares: event
+// timestamps, watermarks, key groups and checkpoint ids.
+//
+// # What belongs here
+//
+// Only small value types and pure functions on them, with no dependencies
+// beyond the standard library. Anything with behaviour (operators, codecs,
+// state) lives in its own package. Like pebble's internal/base, this package
+// is imported by nearly everything and imports nothing of ours.
+//
+// # Time
+//
+// A [Timestamp] is an event time in microseconds since the Unix epoch, UTC.
+// Microseconds match Parquet's timestamp(microsecond) and Kafka-era Flink
+// semantics: a window [start, end) fires when the watermark reaches end-1µs.
+// Negative timestamps (before 1970) are ordinary values.
+package base

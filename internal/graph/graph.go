@@ -1,0 +1,247 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/weirflow/weir/internal/base"
+)
+
+// ErrEndOfSplit is returned by a Reader when its split has no more records.
+// Records returned together with it are valid.
+var ErrEndOfSplit = errors.New("weir: end of split")
+
+// Graph is a logical pipeline: nodes in the order they were added, which is
+// a topological order since a node's inputs exist before it.
+type Graph struct {
+	Nodes []*Node
+	errs  []error
+	names map[string]int
+}
+
+// Add appends n, assigning its ID and making its name unique by suffixing
+// "#2", "#3" (Beam-style stable names, unique within the graph).
+func (g *Graph) Add(n *Node) *Node {
+	if g.names == nil {
+		g.names = map[string]int{}
+	}
+	n.ID = len(g.Nodes)
+	g.names[n.Name]++
+	if c := g.names[n.Name]; c > 1 {
+		n.Name = fmt.Sprintf("%s#%d", n.Name, c)
+	}
+	g.Nodes = append(g.Nodes, n)
+	return n
+}
+
+// AddError records a construction error; the runner refuses to run a graph
+// with errors and reports all of them.
+func (g *Graph) AddError(err error) { g.errs = append(g.errs, err) }
+
+// Err returns every construction error joined, or nil.
+func (g *Graph) Err() error { return errors.Join(g.errs...) }
+
+// Consumers returns the edges that read from n, with the consuming node.
+func (g *Graph) Consumers(n *Node) []Consumer {
+	var out []Consumer
+	for _, c := range g.Nodes {
+		for i, e := range c.Inputs {
+			if e.From == n {
+				out = append(out, Consumer{Node: c, Input: i, Edge: e})
+			}
+		}
+	}
+	return out
+}
+
+// Consumer is a node reading from another through one of its inputs.
+type Consumer struct {
+	Node  *Node
+	Input int // index into Node.Inputs
+	Edge  Edge
+}
+
+// Node is one transform of the pipeline.
+type Node struct {
+	ID   int
+	Name string
+	// Inputs are the edges this node reads; empty for sources.
+	Inputs []Edge
+	// Outputs is the number of output ports (0 for sinks). Port 0 is the main
+	// output; further ports are side outputs such as late data.
+	Outputs int
+	// Source is set for source nodes.
+	Source Source
+	// NewOperator is set for operators and sinks: it makes a fresh instance
+	// for one task.
+	NewOperator func() Operator
+	// Sink marks a node whose operator implements Committer and ends a path.
+	Sink bool
+	// Stateful marks keyed operators (windows); they must read a keyed shuffle.
+	Stateful bool
+	// TypeName names the element type of port 0, for messages.
+	TypeName string
+}
+
+// Edge connects an output port of From to an input of the owning node.
+type Edge struct {
+	From *Node
+	Port int
+	// Partitioner is set when the edge is a keyed shuffle; nil means the
+	// edge is forward (chainable when the parallelism matches).
+	Partitioner Partitioner
+}
+
+// Split is one independently readable part of a source: a Parquet row-group
+// range, a JSONL file, a Kafka partition. ID is stable and sortable.
+type Split interface {
+	ID() string
+}
+
+// SplitStats is implemented by splits that know their size and event-time
+// range without being read (Parquet footers).
+type SplitStats interface {
+	// Rows is the number of records in the split, or -1 if unknown.
+	Rows() int64
+	// MinEventTime is the smallest event time in the split, if known.
+	MinEventTime() (base.Timestamp, bool)
+}
+
+// WatermarkSpec is a source's watermark strategy.
+type WatermarkSpec struct {
+	// Bound is the bounded out-of-orderness: a split's watermark is
+	// max event time seen - Bound - 1µs.
+	Bound time.Duration
+	// Idle is the idle timeout after which a silent split stops holding the
+	// watermark back; 0 disables it.
+	Idle time.Duration
+}
+
+// Source produces splits and opens readers for them.
+type Source interface {
+	Splits(ctx context.Context) ([]Split, error)
+	// Open opens split s at pos (nil for its start).
+	Open(ctx context.Context, s Split, pos []byte) (Reader, error)
+	Watermarks() WatermarkSpec
+}
+
+// ReadResult is what one Reader.Read returns.
+type ReadResult struct {
+	// Batch is a *base.Batch[T] with Times set; nil or empty when nothing was read.
+	Batch any
+	// N is the number of rows in Batch.
+	N int
+	// MaxTime is the largest event time in Batch (MinTimestamp if empty).
+	MaxTime base.Timestamp
+	// Dead are bad records met while reading this batch.
+	Dead []base.DeadLetter
+}
+
+// Reader reads one split in batches.
+type Reader interface {
+	// Read returns up to max rows. At the end it returns ErrEndOfSplit,
+	// possibly together with a last non-empty result.
+	Read(ctx context.Context, max int) (ReadResult, error)
+	// Position is where a reader opened with it would resume: after every
+	// row returned so far.
+	Position() []byte
+	Close() error
+}
+
+// Partitioner routes the rows of a batch to target tasks by key group.
+type Partitioner interface {
+	// NewBatch returns an empty *base.Batch[T] with room for n rows.
+	NewBatch(n int) any
+	// Split appends each row of batch to outs[target], where target is the
+	// task owning the row's key group among len(outs) tasks.
+	Split(batch any, outs []any, maxParallelism int)
+	// Len returns the number of rows of a batch made by NewBatch.
+	Len(batch any) int
+}
+
+// Output is where an operator emits batches on one of its ports.
+type Output interface {
+	// Emit passes a batch downstream. For chained operators the batch is
+	// borrowed and may be reused by the caller once Emit returns.
+	Emit(batch any) error
+}
+
+// OpContext is what an operator instance learns about its task.
+type OpContext struct {
+	Context        context.Context
+	Task, Tasks    int
+	MaxParallelism int
+	Metrics        *Metrics
+	// DeadLetter routes a bad record according to the job's error policy;
+	// it returns an error only when the policy is to fail.
+	DeadLetter func(base.DeadLetter) error
+}
+
+// Operator is one instance of a node's transform, owned by one task.
+type Operator interface {
+	// Open wires the outputs, one per port.
+	Open(ctx OpContext, outs []Output) error
+	// Process handles a batch that arrived on input index in.
+	Process(in int, batch any) error
+	// Watermark tells the operator that its input watermark advanced to wm.
+	// The runner forwards wm downstream after it returns.
+	Watermark(wm base.Timestamp) error
+	// Finish is called once after the final watermark of bounded input.
+	Finish() error
+	// Close releases resources; it is called even after an error.
+	Close() error
+}
+
+// Committer is implemented by sink operators: two-phase commit of output.
+type Committer interface {
+	// PreCommit closes the output written since the last checkpoint and
+	// stages it under id.
+	PreCommit(id base.CheckpointID) error
+	// Commit makes everything staged under ids <= id visible; idempotent.
+	Commit(id base.CheckpointID) error
+}
+
+// Metrics are a job's counters, shared by its tasks.
+type Metrics struct {
+	RowsIn       atomic.Int64 // records read by sources
+	RowsOut      atomic.Int64 // records written by sinks (excluding dead letters)
+	Late         atomic.Int64 // records later than allowed lateness
+	DeadLettered atomic.Int64 // bad records sent to the dead-letter output
+	Skipped      atomic.Int64 // bad records dropped under --on-error=skip
+	RowsTotal    atomic.Int64 // records expected from split statistics (-1 unknown)
+
+	mu    sync.Mutex
+	sinks map[string]*atomic.Int64
+}
+
+// SinkRows returns the counter of rows written by the sink named node.
+func (m *Metrics) SinkRows(node string) *atomic.Int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.sinks == nil {
+		m.sinks = map[string]*atomic.Int64{}
+	}
+	c := m.sinks[node]
+	if c == nil {
+		c = new(atomic.Int64)
+		m.sinks[node] = c
+	}
+	return c
+}
+
+// SinkNames returns the names of the sinks that have counters, sorted.
+func (m *Metrics) SinkNames() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	names := make([]string, 0, len(m.sinks))
+	for n := range m.sinks {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

@@ -1,0 +1,93 @@
+package ops
+
+import (
+	"unsafe"
+
+	"github.com/weirflow/weir/internal/base"
+	"github.com/weirflow/weir/internal/graph"
+	"github.com/weirflow/weir/sdk/codec"
+)
+
+type partitioner[T any, K comparable] struct {
+	key  func(T) K
+	hash func(K) uint64
+}
+
+// NewPartitioner routes rows by hash(key(row)) mod maxParallelism, then key
+// group to task by range.
+func NewPartitioner[T any, K comparable](key func(T) K, hash func(K) uint64) graph.Partitioner {
+	return &partitioner[T, K]{key, hash}
+}
+
+func (p *partitioner[T, K]) NewBatch(n int) any { return base.NewBatch[T](n) }
+func (p *partitioner[T, K]) Len(b any) int      { return b.(*base.Batch[T]).Len() }
+
+func (p *partitioner[T, K]) Split(batch any, outs []any, maxPar int) {
+	in := batch.(*base.Batch[T])
+	var small [16]*base.Batch[T]
+	targets := small[:0]
+	for _, o := range outs {
+		targets = append(targets, o.(*base.Batch[T]))
+	}
+	n := len(targets)
+	if n == 1 {
+		t := targets[0]
+		t.Values = append(t.Values, in.Values...)
+		t.Times = append(t.Times, in.Times...)
+		return
+	}
+	for i := range in.Values {
+		kg := base.KeyGroupOf(p.hash(p.key(in.Values[i])), maxPar)
+		t := targets[base.TaskOf(kg, n, maxPar)]
+		t.Values = append(t.Values, in.Values[i])
+		t.Times = append(t.Times, in.Times[i])
+	}
+}
+
+// KeyGroupOf returns the key group of a row's key; keyed operators use it to
+// check that a row reached the task that owns it.
+func KeyGroupOf[K comparable](hash func(K) uint64, k K, maxPar int) base.KeyGroup {
+	return base.KeyGroupOf(hash(k), maxPar)
+}
+
+// BuiltinHash returns the stable hash of a basic key type, or nil when K is
+// not one (records get theirs from generated code).
+func BuiltinHash[K comparable]() func(K) uint64 {
+	var zero K
+	switch any(zero).(type) {
+	case string:
+		return func(k K) uint64 { return codec.HashString(*(*string)(unsafe.Pointer(&k))) }
+	case int:
+		return func(k K) uint64 { return codec.HashUint64(uint64(*(*int)(unsafe.Pointer(&k)))) }
+	case int64:
+		return func(k K) uint64 { return codec.HashUint64(uint64(*(*int64)(unsafe.Pointer(&k)))) }
+	case int32:
+		return func(k K) uint64 { return codec.HashUint64(uint64(*(*int32)(unsafe.Pointer(&k)))) }
+	case int16:
+		return func(k K) uint64 { return codec.HashUint64(uint64(*(*int16)(unsafe.Pointer(&k)))) }
+	case int8:
+		return func(k K) uint64 { return codec.HashUint64(uint64(*(*int8)(unsafe.Pointer(&k)))) }
+	case uint:
+		return func(k K) uint64 { return codec.HashUint64(uint64(*(*uint)(unsafe.Pointer(&k)))) }
+	case uint64:
+		return func(k K) uint64 { return codec.HashUint64(*(*uint64)(unsafe.Pointer(&k))) }
+	case uint32:
+		return func(k K) uint64 { return codec.HashUint64(uint64(*(*uint32)(unsafe.Pointer(&k)))) }
+	case uint16:
+		return func(k K) uint64 { return codec.HashUint64(uint64(*(*uint16)(unsafe.Pointer(&k)))) }
+	case uint8:
+		return func(k K) uint64 { return codec.HashUint64(uint64(*(*uint8)(unsafe.Pointer(&k)))) }
+	case bool:
+		return func(k K) uint64 {
+			if *(*bool)(unsafe.Pointer(&k)) {
+				return codec.HashUint64(1)
+			}
+			return codec.HashUint64(0)
+		}
+	case float64:
+		return func(k K) uint64 { return codec.HashFloat64(*(*float64)(unsafe.Pointer(&k))) }
+	case float32:
+		return func(k K) uint64 { return codec.HashFloat64(float64(*(*float32)(unsafe.Pointer(&k)))) }
+	}
+	return nil
+}

@@ -1,0 +1,96 @@
+package ops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/weirflow/weir/internal/base"
+	"github.com/weirflow/weir/internal/graph"
+)
+
+// Reader is the typed split reader a connector provides (sdk.SplitReader).
+type Reader[T any] interface {
+	ReadBatch(ctx context.Context, b *base.Batch[T], max int) ([]base.DeadLetter, error)
+	Position() []byte
+	Close() error
+}
+
+// SourceConfig is everything the typed source adapter needs.
+type SourceConfig[T any] struct {
+	Splits func(ctx context.Context) ([]graph.Split, error)
+	Open   func(ctx context.Context, s graph.Split, pos []byte) (Reader[T], error)
+	// EventTime reads a record's event time; ok=false means it is missing.
+	EventTime func(v *T) (base.Timestamp, bool)
+	// TimeField names the event-time field in dead-letter reasons.
+	TimeField  string
+	Watermarks graph.WatermarkSpec
+}
+
+type source[T any] struct{ cfg SourceConfig[T] }
+
+// NewSource adapts a typed source to graph.Source.
+func NewSource[T any](cfg SourceConfig[T]) graph.Source { return &source[T]{cfg} }
+
+func (s *source[T]) Splits(ctx context.Context) ([]graph.Split, error) {
+	if s.cfg.Splits == nil {
+		return nil, errors.New("weir: source has no splits function")
+	}
+	return s.cfg.Splits(ctx)
+}
+
+func (s *source[T]) Watermarks() graph.WatermarkSpec { return s.cfg.Watermarks }
+
+func (s *source[T]) Open(ctx context.Context, sp graph.Split, pos []byte) (graph.Reader, error) {
+	r, err := s.cfg.Open(ctx, sp, pos)
+	if err != nil {
+		return nil, err
+	}
+	return &reader[T]{r: r, cfg: &s.cfg, split: sp.ID(), buf: base.NewBatch[T](base.DefaultBatchSize)}, nil
+}
+
+type reader[T any] struct {
+	r     Reader[T]
+	cfg   *SourceConfig[T]
+	split string
+	buf   *base.Batch[T]
+	n     int64 // records returned so far, for dead-letter positions
+}
+
+func (r *reader[T]) Read(ctx context.Context, max int) (graph.ReadResult, error) {
+	b := r.buf
+	b.Reset()
+	dead, err := r.r.ReadBatch(ctx, b, max)
+	if err != nil && !errors.Is(err, graph.ErrEndOfSplit) {
+		return graph.ReadResult{}, err
+	}
+	res := graph.ReadResult{Dead: dead, MaxTime: base.MinTimestamp}
+	et := r.cfg.EventTime
+	keep := 0
+	for i := range b.Values {
+		ts, ok := et(&b.Values[i])
+		if !ok {
+			res.Dead = append(res.Dead, base.DeadLetter{
+				Reason: fmt.Sprintf("missing event time (%s)", r.cfg.TimeField),
+				Source: fmt.Sprintf("%s record %d", r.split, r.n+int64(i)),
+			})
+			continue
+		}
+		if keep != i {
+			b.Values[keep] = b.Values[i]
+		}
+		b.Times = append(b.Times, ts)
+		if ts > res.MaxTime {
+			res.MaxTime = ts
+		}
+		keep++
+	}
+	r.n += int64(len(b.Values))
+	clear(b.Values[keep:])
+	b.Values = b.Values[:keep]
+	res.Batch, res.N = b, keep
+	return res, err
+}
+
+func (r *reader[T]) Position() []byte { return r.r.Position() }
+func (r *reader[T]) Close() error     { return r.r.Close() }

@@ -1,0 +1,37 @@
+// Package sdk is the typed API weir pipelines are written against.
+//
+// A pipeline is built once and runs as a batch backfill or a streaming job:
+//
+//	p := sdk.NewPipeline()
+//	txns := sdk.Read(p, src, sdk.BoundedOutOfOrderness(30*time.Second))
+//	large := sdk.Filter(txns, Large)
+//	byUser := sdk.KeyBy(large, UserOf)
+//	win := sdk.Window(byUser, sdk.Tumbling(5*time.Minute))
+//	totals := sdk.Aggregate(win, SumCount{})
+//	sdk.Write(sdk.Map(totals, ToUserTotal), sink)
+//
+// Collections are typed ([PCollection], [Keyed], [Windowed]); a type error is
+// a compile error. Construction problems that types cannot catch (a record
+// type without a generated codec where one is needed, a bad option) are
+// collected and reported together by [Pipeline.Err] before anything runs.
+//
+// # Generated code
+//
+// Functions marked //weir:transform and types marked //weir:record get
+// generated batch kernels and codecs from `weir gen` (run by go generate).
+// The generated init functions call [RegisterRecord], [RegisterMap],
+// [RegisterFilter] and [RegisterFlatMap]; users never call them by hand. A
+// transform without a kernel runs through a generic loop that calls the
+// function per row: typed, never boxed, but not inlined.
+//
+// # Who calls it
+//
+// User code and connectors (io/*) import sdk. The sdk never imports the
+// runner: a runner registers itself with [RegisterRunner], as database/sql
+// drivers do, and reads the graph through [Pipeline.Graph].
+//
+// # Goroutines
+//
+// Building a pipeline is single-goroutine. The registries are safe for use
+// from init functions and concurrent readers.
+package sdk

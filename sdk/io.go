@@ -1,0 +1,59 @@
+package sdk
+
+import (
+	"context"
+)
+
+// Source is a bounded or unbounded input of records of type T, divided into
+// splits that can be read independently (and in parallel).
+type Source[T any] interface {
+	// Splits lists the splits, in a stable order.
+	Splits(ctx context.Context) ([]Split, error)
+	// Open starts reading split s at pos, a value earlier returned by
+	// [SplitReader.Position] (nil for the beginning).
+	Open(ctx context.Context, s Split, pos []byte) (SplitReader[T], error)
+}
+
+// SplitReader reads one split.
+type SplitReader[T any] interface {
+	// ReadBatch appends up to max records to b.Values (b.Times is filled by
+	// the runner from the event-time accessor). Bad records are not errors:
+	// they are returned as dead letters and reading goes on. At the end of
+	// the split it returns ErrEndOfSplit; records appended by that call are
+	// valid. Any other error fails the job.
+	ReadBatch(ctx context.Context, b *Batch[T], max int) ([]DeadLetter, error)
+	// Position is where reading would resume after everything returned so far.
+	Position() []byte
+	Close() error
+}
+
+// SinkContext tells a sink which task is writing.
+type SinkContext struct {
+	Context context.Context
+	// Job names the job; Node names the sink transform.
+	Job, Node string
+	// Task is this writer's index among Tasks parallel writers.
+	Task, Tasks int
+}
+
+// Sink is an output of records of type T; each parallel task opens a writer.
+type Sink[T any] interface {
+	Open(ctx SinkContext) (CommittingSink[T], error)
+}
+
+// CommittingSink is one task's writer with two-phase commit: output written
+// since the last checkpoint is staged by PreCommit and made visible by
+// Commit once the checkpoint is complete. A reader of the output never sees
+// uncommitted or partial data.
+type CommittingSink[T any] interface {
+	Write(ctx context.Context, b *Batch[T]) error
+	// PreCommit finishes the output written so far and stages it under id.
+	PreCommit(id CheckpointID) error
+	// Commit makes everything staged under ids <= id visible. It must be
+	// idempotent: after a restart it may be called again for the same id.
+	Commit(id CheckpointID) error
+	// Abort discards what was staged under id.
+	Abort(id CheckpointID) error
+	// Close releases the writer; uncommitted output is discarded.
+	Close() error
+}

@@ -1,0 +1,124 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+
+	"github.com/weirflow/weir/internal/graph"
+)
+
+// Pipeline is a graph of transforms under construction. Build it with the
+// functions of this package, then hand it to a runner.
+type Pipeline struct {
+	g           graph.Graph
+	name        string
+	genericOnly bool
+	checks      []func() error // deferred validations run by Err
+}
+
+// NewPipeline returns an empty pipeline.
+func NewPipeline(opts ...PipelineOption) *Pipeline {
+	p := &Pipeline{name: "weir"}
+	for _, o := range opts {
+		o.applyPipeline(p)
+	}
+	return p
+}
+
+// Name returns the job name.
+func (p *Pipeline) Name() string { return p.name }
+
+// Err returns every construction error of the pipeline, joined, or nil.
+// Runners call it before running; users may call it earlier.
+func (p *Pipeline) Err() error {
+	errs := []error{p.g.Err()}
+	for _, c := range p.checks {
+		errs = append(errs, c())
+	}
+	return errors.Join(errs...)
+}
+
+// Graph returns the untyped graph for a runner. It is not for user code.
+func (p *Pipeline) Graph() *graph.Graph { return &p.g }
+
+func (p *Pipeline) addErr(err error) { p.g.AddError(err) }
+
+// PCollection is a typed collection of records of type T: the output of a
+// transform.
+type PCollection[T any] struct {
+	p    *Pipeline
+	node *graph.Node
+	port int
+}
+
+// Pipeline returns the pipeline c belongs to.
+func (c PCollection[T]) Pipeline() *Pipeline { return c.p }
+
+// Name returns the name of the transform that produces c.
+func (c PCollection[T]) Name() string {
+	if c.node == nil {
+		return ""
+	}
+	return c.node.Name
+}
+
+func (c PCollection[T]) edge() graph.Edge { return graph.Edge{From: c.node, Port: c.port} }
+
+func (c PCollection[T]) valid() bool { return c.p != nil && c.node != nil }
+
+func add[T any](p *Pipeline, n *graph.Node) PCollection[T] {
+	n.TypeName = typeName[T]()
+	if n.Outputs == 0 && !n.Sink {
+		n.Outputs = 1
+	}
+	p.g.Add(n)
+	return PCollection[T]{p: p, node: n}
+}
+
+// funcName names fn after its package and function: "fraud.Large".
+func funcName(fn any) string {
+	f := runtime.FuncForPC(funcPC(fn))
+	if f == nil {
+		return "func"
+	}
+	name := f.Name()
+	if i := strings.LastIndex(name, "/"); i >= 0 {
+		name = name[i+1:]
+	}
+	return name
+}
+
+// Runner executes pipelines. The runner package registers the local runner
+// from its init; cluster runners register their own.
+type Runner interface {
+	Run(ctx context.Context, p *Pipeline) error
+}
+
+// RegisterRunner makes a runner available by name. The first registered
+// runner is the default of [Run].
+func RegisterRunner(name string, r Runner) {
+	registry.mu.Lock()
+	defer registry.mu.Unlock()
+	if registry.runners == nil {
+		registry.runners = map[string]Runner{}
+	}
+	registry.runners[name] = r
+	if registry.defaultR == "" {
+		registry.defaultR = name
+	}
+}
+
+// Run runs p with the default registered runner (link one in with a blank
+// import of github.com/weirflow/weir/runner).
+func Run(ctx context.Context, p *Pipeline) error {
+	registry.mu.RLock()
+	r := registry.runners[registry.defaultR]
+	registry.mu.RUnlock()
+	if r == nil {
+		return fmt.Errorf("weir: no runner linked; import _ \"github.com/weirflow/weir/runner\"")
+	}
+	return r.Run(ctx, p)
+}
