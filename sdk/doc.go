@@ -6,7 +6,7 @@
 //	txns := sdk.Read(p, src, sdk.BoundedOutOfOrderness(30*time.Second))
 //	large := sdk.Filter(txns, Large)
 //	byUser := sdk.KeyBy(large, UserOf)
-//	win := sdk.Window(byUser, sdk.Tumbling(5*time.Minute))
+//	win := sdk.WindowInto(byUser, sdk.Tumbling(5*time.Minute))
 //	totals := sdk.Aggregate(win, SumCount{})
 //	sdk.Write(sdk.Map(totals, ToUserTotal), sink)
 //

@@ -12,7 +12,7 @@ type Option interface{ applyTransform(*transformConfig) }
 // ReadOption configures [Read].
 type ReadOption interface{ applyRead(*readConfig) }
 
-// WindowOption configures [Window].
+// WindowOption configures [WindowInto].
 type WindowOption interface{ applyWindow(*windowConfig) }
 
 // PipelineOption configures [NewPipeline].

@@ -158,8 +158,8 @@ type lateOutput struct {
 	aggs []*graph.Node // aggregations reading this Windowed
 }
 
-// Window assigns the records of a keyed collection to event-time windows.
-func Window[K comparable, T any](in Keyed[K, T], fn WindowFn, opts ...WindowOption) Windowed[K, T] {
+// WindowInto assigns the records of a keyed collection to event-time windows.
+func WindowInto[K comparable, T any](in Keyed[K, T], fn WindowFn, opts ...WindowOption) Windowed[K, T] {
 	cfg := windowConfig{name: "Window"}
 	for _, o := range opts {
 		o.applyWindow(&cfg)
