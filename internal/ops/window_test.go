@@ -10,7 +10,9 @@ import (
 
 func us(d time.Duration) int64 { return d.Microseconds() }
 
-func w(start, end int64) base.Window { return base.Window{Start: base.Timestamp(start), End: base.Timestamp(end)} }
+func w(start, end int64) base.Window {
+	return base.Window{Start: base.Timestamp(start), End: base.Timestamp(end)}
+}
 
 func TestAssign(t *testing.T) {
 	min5 := us(5 * time.Minute)
