@@ -1,0 +1,246 @@
+// Package filecommit is the two-phase commit protocol of the file sinks
+// (io/parquet, io/jsonl): one task's output files, their names, rolling,
+// staging under a checkpoint id and commit by rename.
+//
+// # What it owns
+//
+// The names of one task's files in the output directory:
+//
+//	part-<task>-<seq><ext>.inprogress   being written, never visible
+//	part-<task>-<seq><ext>.staged-<id>  closed and pre-committed under checkpoint id
+//	part-<task>-<seq><ext>              committed, visible
+//
+// A reader globbing *<ext> sees committed files only, and a committed file is
+// always complete because it appears by an atomic rename. Sequence numbers
+// continue after the largest one found in the directory, so names are
+// deterministic and never reused.
+//
+// # Restarts
+//
+// Staged files carry their checkpoint id in their name, so a writer opened
+// after a crash can commit what an earlier writer staged: Commit(id) renames
+// every staged file of the task with an id <= id. The first Commit or
+// PreCommit of a writer also removes staged files left by an earlier writer
+// that can no longer be part of a completed checkpoint: on Commit(id) those
+// staged under ids > id, on PreCommit(id) those staged under ids >= id. The
+// runner should therefore call Commit(restored) on a writer opened after a
+// restore, before its first PreCommit. In-progress files of the task left by
+// an earlier writer are removed by Open.
+//
+// # Who calls it
+//
+// The sink writers of io/parquet and io/jsonl, from their task's goroutine.
+// A Files is not safe for concurrent use.
+package filecommit
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+const (
+	inProgress = ".inprogress"
+	staged     = ".staged-"
+)
+
+// Files is one task's output files in a directory.
+type Files struct {
+	dir    string
+	prefix string // "part-00003-"
+	ext    string // ".parquet"
+	seq    int
+	cur    string   // in-progress file being written; "" if none
+	rolled []string // closed in-progress files not yet staged
+	fresh  bool     // no Commit or PreCommit yet
+}
+
+// Open prepares task's files in dir (created if missing) and removes the
+// task's in-progress files left by an earlier writer.
+func Open(dir string, task int, ext string) (*Files, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create output directory: %w", err)
+	}
+	f := &Files{dir: dir, prefix: fmt.Sprintf("part-%05d-", task), ext: ext, fresh: true}
+	names, err := f.list()
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		seq, kind, _, ok := f.parse(n)
+		if !ok {
+			continue
+		}
+		if seq >= f.seq {
+			f.seq = seq + 1
+		}
+		if kind == inProgress {
+			if err := os.Remove(filepath.Join(dir, n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("remove stale %s: %w", n, err)
+			}
+		}
+	}
+	return f, nil
+}
+
+// Next starts a new in-progress file and returns its path; the caller
+// creates and writes it, closes it and then calls [Files.Roll].
+func (f *Files) Next() string {
+	f.cur = filepath.Join(f.dir, fmt.Sprintf("%s%06d%s%s", f.prefix, f.seq, f.ext, inProgress))
+	f.seq++
+	return f.cur
+}
+
+// Current is the in-progress file being written, or "".
+func (f *Files) Current() string { return f.cur }
+
+// Roll marks the current file as finished (closed by the caller); it is
+// staged by the next PreCommit.
+func (f *Files) Roll() {
+	if f.cur != "" {
+		f.rolled = append(f.rolled, f.cur)
+		f.cur = ""
+	}
+}
+
+// PreCommit stages every rolled file under id. The current file, if any,
+// must have been rolled first.
+func (f *Files) PreCommit(id int64) error {
+	if f.fresh {
+		f.fresh = false
+		if err := f.removeStaged(func(sid int64) bool { return sid >= id }); err != nil {
+			return err
+		}
+	}
+	for len(f.rolled) > 0 {
+		p := f.rolled[0]
+		final := strings.TrimSuffix(p, inProgress)
+		if err := os.Rename(p, final+staged+strconv.FormatInt(id, 10)); err != nil {
+			return fmt.Errorf("stage %s: %w", filepath.Base(p), err)
+		}
+		f.rolled = f.rolled[1:]
+	}
+	return nil
+}
+
+// Commit renames every staged file of the task with an id <= id to its
+// final name. It is idempotent.
+func (f *Files) Commit(id int64) error {
+	if f.fresh {
+		f.fresh = false
+		if err := f.removeStaged(func(sid int64) bool { return sid > id }); err != nil {
+			return err
+		}
+	}
+	names, err := f.list()
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		_, kind, sid, ok := f.parse(n)
+		if !ok || kind != staged || sid > id {
+			continue
+		}
+		final := n[:strings.LastIndex(n, staged)]
+		err := os.Rename(filepath.Join(f.dir, n), filepath.Join(f.dir, final))
+		if err != nil && !(errors.Is(err, fs.ErrNotExist) && exists(filepath.Join(f.dir, final))) {
+			return fmt.Errorf("commit %s: %w", final, err)
+		}
+	}
+	return nil
+}
+
+// Abort removes the files staged under id.
+func (f *Files) Abort(id int64) error {
+	return f.removeStaged(func(sid int64) bool { return sid == id })
+}
+
+// Close removes the task's in-progress files: the current one (already
+// closed by the caller) and rolled ones not yet staged. Staged files stay:
+// a writer opened after a restart may still commit them.
+func (f *Files) Close() error {
+	var first error
+	for _, p := range append(f.rolled, f.cur) {
+		if p == "" {
+			continue
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) && first == nil {
+			first = fmt.Errorf("remove %s: %w", filepath.Base(p), err)
+		}
+	}
+	f.rolled, f.cur = nil, ""
+	return first
+}
+
+func (f *Files) removeStaged(match func(id int64) bool) error {
+	names, err := f.list()
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		_, kind, sid, ok := f.parse(n)
+		if !ok || kind != staged || !match(sid) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(f.dir, n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove staged %s: %w", n, err)
+		}
+	}
+	return nil
+}
+
+// list returns the sorted names in dir that belong to the task.
+func (f *Files) list() ([]string, error) {
+	ents, err := os.ReadDir(f.dir)
+	if err != nil {
+		return nil, fmt.Errorf("list output directory: %w", err)
+	}
+	var names []string
+	for _, e := range ents {
+		if !e.IsDir() && strings.HasPrefix(e.Name(), f.prefix) {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// parse splits a task file name into its sequence number, kind ("" for a
+// committed file, inProgress or staged) and staged id.
+func (f *Files) parse(name string) (seq int, kind string, id int64, ok bool) {
+	rest, found := strings.CutPrefix(name, f.prefix)
+	if !found {
+		return 0, "", 0, false
+	}
+	i := strings.Index(rest, f.ext)
+	if i <= 0 {
+		return 0, "", 0, false
+	}
+	seq, err := strconv.Atoi(rest[:i])
+	if err != nil {
+		return 0, "", 0, false
+	}
+	switch suffix := rest[i+len(f.ext):]; {
+	case suffix == "":
+		return seq, "", 0, true
+	case suffix == inProgress:
+		return seq, inProgress, 0, true
+	case strings.HasPrefix(suffix, staged):
+		id, err := strconv.ParseInt(suffix[len(staged):], 10, 64)
+		if err != nil {
+			return 0, "", 0, false
+		}
+		return seq, staged, id, true
+	}
+	return 0, "", 0, false
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
