@@ -110,17 +110,17 @@ func (f *Files) Roll() {
 
 // PreCommit stages every rolled file under id. The current file, if any,
 // must have been rolled first.
-func (f *Files) PreCommit(id int64) error {
+func (f *Files) PreCommit(id uint64) error {
 	if f.fresh {
 		f.fresh = false
-		if err := f.removeStaged(func(sid int64) bool { return sid >= id }); err != nil {
+		if err := f.removeStaged(func(sid uint64) bool { return sid >= id }); err != nil {
 			return err
 		}
 	}
 	for len(f.rolled) > 0 {
 		p := f.rolled[0]
 		final := strings.TrimSuffix(p, inProgress)
-		if err := os.Rename(p, final+staged+strconv.FormatInt(id, 10)); err != nil {
+		if err := os.Rename(p, final+staged+strconv.FormatUint(id, 10)); err != nil {
 			return fmt.Errorf("stage %s: %w", filepath.Base(p), err)
 		}
 		f.rolled = f.rolled[1:]
@@ -130,10 +130,10 @@ func (f *Files) PreCommit(id int64) error {
 
 // Commit renames every staged file of the task with an id <= id to its
 // final name. It is idempotent.
-func (f *Files) Commit(id int64) error {
+func (f *Files) Commit(id uint64) error {
 	if f.fresh {
 		f.fresh = false
-		if err := f.removeStaged(func(sid int64) bool { return sid > id }); err != nil {
+		if err := f.removeStaged(func(sid uint64) bool { return sid > id }); err != nil {
 			return err
 		}
 	}
@@ -156,8 +156,8 @@ func (f *Files) Commit(id int64) error {
 }
 
 // Abort removes the files staged under id.
-func (f *Files) Abort(id int64) error {
-	return f.removeStaged(func(sid int64) bool { return sid == id })
+func (f *Files) Abort(id uint64) error {
+	return f.removeStaged(func(sid uint64) bool { return sid == id })
 }
 
 // Close removes the task's in-progress files: the current one (already
@@ -177,7 +177,7 @@ func (f *Files) Close() error {
 	return first
 }
 
-func (f *Files) removeStaged(match func(id int64) bool) error {
+func (f *Files) removeStaged(match func(id uint64) bool) error {
 	names, err := f.list()
 	if err != nil {
 		return err
@@ -212,7 +212,7 @@ func (f *Files) list() ([]string, error) {
 
 // parse splits a task file name into its sequence number, kind ("" for a
 // committed file, inProgress or staged) and staged id.
-func (f *Files) parse(name string) (seq int, kind string, id int64, ok bool) {
+func (f *Files) parse(name string) (seq int, kind string, id uint64, ok bool) {
 	rest, found := strings.CutPrefix(name, f.prefix)
 	if !found {
 		return 0, "", 0, false
@@ -231,7 +231,7 @@ func (f *Files) parse(name string) (seq int, kind string, id int64, ok bool) {
 	case suffix == inProgress:
 		return seq, inProgress, 0, true
 	case strings.HasPrefix(suffix, staged):
-		id, err := strconv.ParseInt(suffix[len(staged):], 10, 64)
+		id, err := strconv.ParseUint(suffix[len(staged):], 10, 64)
 		if err != nil {
 			return 0, "", 0, false
 		}
