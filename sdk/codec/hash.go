@@ -2,6 +2,7 @@ package codec
 
 import (
 	"math"
+	"time"
 	"unsafe"
 )
 
@@ -53,3 +54,19 @@ func HashFloat64(f float64) uint64 {
 
 // Combine folds the hash of one more field into h.
 func Combine(h, field uint64) uint64 { return Mix(h*31 + field) }
+
+// HashBool hashes b as HashUint64(1) or HashUint64(0).
+func HashBool(b bool) uint64 {
+	if b {
+		return HashUint64(1)
+	}
+	return HashUint64(0)
+}
+
+// HashInt hashes a signed integer; equal to HashUint64(uint64(v)).
+func HashInt(v int64) uint64 { return HashUint64(uint64(v)) }
+
+// HashTime hashes the instant t (its location does not matter).
+func HashTime(t time.Time) uint64 {
+	return Combine(HashUint64(uint64(t.Unix())), uint64(t.Nanosecond()))
+}
