@@ -1,0 +1,150 @@
+package runner
+
+import (
+	"context"
+	"reflect"
+
+	"github.com/weirflow/weir/internal/base"
+	"github.com/weirflow/weir/internal/graph"
+)
+
+type msgKind uint8
+
+const (
+	msgBatch msgKind = iota
+	msgWatermark
+	msgEnd
+)
+
+// message is what flows between tasks: on input channel ch, a batch (owned
+// by the receiver from then on), a watermark, or the end of that channel
+// (which implies a +∞ watermark).
+type message struct {
+	ch    int
+	kind  msgKind
+	batch any
+	wm    base.Timestamp
+}
+
+// inbox is a task's one inbound queue; bounded, so a slow task slows its
+// producers.
+type inbox chan message
+
+func (in inbox) send(ctx context.Context, m message) error {
+	select {
+	case in <- m:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// exchange is the output of one task on one edge that crosses tasks. It
+// copies the borrowed batches it is given into per-target buffers (split by
+// key group for keyed edges) and sends a buffer when it holds batchSize rows
+// or before a watermark. A sent buffer belongs to the receiver.
+type exchange struct {
+	ctx       context.Context
+	part      graph.Partitioner
+	maxPar    int
+	batchSize int
+	targets   []inbox
+	chans     []int // channel index at each target
+	bufs      []any
+}
+
+func (x *exchange) Emit(batch any) error {
+	if batch.(interface{ Len() int }).Len() == 0 {
+		return nil
+	}
+	if x.part == nil {
+		x.part = newForward(batch)
+	}
+	if x.bufs == nil {
+		x.bufs = make([]any, len(x.targets))
+		for i := range x.bufs {
+			x.bufs[i] = x.part.NewBatch(x.batchSize)
+		}
+	}
+	x.part.Split(batch, x.bufs, x.maxPar)
+	for i, b := range x.bufs {
+		if x.part.Len(b) >= x.batchSize {
+			if err := x.send(i); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (x *exchange) send(i int) error {
+	b := x.bufs[i]
+	x.bufs[i] = x.part.NewBatch(x.batchSize)
+	return x.targets[i].send(x.ctx, message{ch: x.chans[i], kind: msgBatch, batch: b})
+}
+
+func (x *exchange) flush() error {
+	for i, b := range x.bufs {
+		if x.part.Len(b) > 0 {
+			if err := x.send(i); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (x *exchange) watermark(wm base.Timestamp) error {
+	if err := x.flush(); err != nil {
+		return err
+	}
+	for i, t := range x.targets {
+		if err := t.send(x.ctx, message{ch: x.chans[i], kind: msgWatermark, wm: wm}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (x *exchange) end() error {
+	if err := x.flush(); err != nil {
+		return err
+	}
+	for i, t := range x.targets {
+		if err := t.send(x.ctx, message{ch: x.chans[i], kind: msgEnd}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// forward is the partitioner of a forward edge between tasks: it copies
+// every row to the single target. The element type is learned from the
+// first batch, since the graph is untyped; reflection runs once per batch,
+// never per row.
+type forward struct {
+	typ   reflect.Type // base.Batch[T]
+	vals  reflect.Type // []T
+}
+
+func newForward(sample any) *forward {
+	t := reflect.TypeOf(sample).Elem()
+	return &forward{typ: t, vals: t.Field(0).Type}
+}
+
+func (f *forward) NewBatch(n int) any {
+	v := reflect.New(f.typ)
+	v.Elem().Field(0).Set(reflect.MakeSlice(f.vals, 0, n))
+	v.Elem().Field(1).Set(reflect.ValueOf(make([]base.Timestamp, 0, n)))
+	return v.Interface()
+}
+
+func (f *forward) Split(batch any, outs []any, _ int) {
+	src := reflect.ValueOf(batch).Elem()
+	dst := reflect.ValueOf(outs[0]).Elem()
+	dst.Field(0).Set(reflect.AppendSlice(dst.Field(0), src.Field(0)))
+	dt := dst.Field(1).Addr().Interface().(*[]base.Timestamp)
+	*dt = append(*dt, src.Field(1).Interface().([]base.Timestamp)...)
+}
+
+func (f *forward) Len(batch any) int { return batch.(interface{ Len() int }).Len() }

@@ -1,0 +1,136 @@
+package runner
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/weirflow/weir/internal/base"
+	"github.com/weirflow/weir/internal/graph"
+	"github.com/weirflow/weir/sdk"
+)
+
+// Mode says whether a job is a bounded backfill or a streaming job.
+type Mode uint8
+
+const (
+	// Batch reads bounded inputs and ends with a final +∞ watermark.
+	Batch Mode = iota
+	// Stream makes no end-of-input assumption for unbounded sources and
+	// never uses a perfect watermark. Bounded sources still end.
+	Stream
+)
+
+func (m Mode) String() string {
+	switch m {
+	case Batch:
+		return "batch"
+	case Stream:
+		return "stream"
+	}
+	return fmt.Sprintf("Mode(%d)", uint8(m))
+}
+
+// ErrorPolicy says what happens to a bad record.
+type ErrorPolicy uint8
+
+const (
+	// DeadLetter counts the record and writes it to Options.DeadLetters
+	// (counted only when DeadLetters is nil).
+	DeadLetter ErrorPolicy = iota
+	// Skip counts the record and drops it.
+	Skip
+	// Fail stops the job with a *BadRecordError naming the record's source.
+	Fail
+)
+
+func (p ErrorPolicy) String() string {
+	switch p {
+	case DeadLetter:
+		return "dead-letter"
+	case Skip:
+		return "skip"
+	case Fail:
+		return "fail"
+	}
+	return fmt.Sprintf("ErrorPolicy(%d)", uint8(p))
+}
+
+// Clock is the processing-time source of the runner (idle timeouts, job
+// duration). Tests inject a fake one.
+type Clock interface {
+	Now() time.Time
+}
+
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }
+
+// Options configure one run. The zero value runs a batch job with one task
+// per stage and bad records counted as dead letters.
+type Options struct {
+	// Parallelism is the number of tasks of every stage (default 1).
+	Parallelism int
+	// MaxParallelism is the number of key groups (default 128). It bounds
+	// Parallelism.
+	MaxParallelism int
+	// Mode is Batch (default) or Stream.
+	Mode Mode
+	// PerfectWatermark holds every watermark at -∞ until the end of input,
+	// then jumps to +∞: every record is on time. Batch mode only.
+	PerfectWatermark bool
+	// OnError is the bad-record policy (default DeadLetter).
+	OnError ErrorPolicy
+	// DeadLetters receives bad records under the DeadLetter policy. The
+	// runner opens one writer for the job, serializes writes to it and
+	// commits it when the job succeeds. Nil means bad records are counted
+	// only.
+	DeadLetters sdk.Sink[sdk.DeadLetter]
+	// BatchSize is the number of rows a source reads at once and the size
+	// at which exchange buffers are sent (default 1024).
+	BatchSize int
+	// Metrics receives the job's counters; callers may poll it while the job
+	// runs. Nil means the runner makes its own.
+	Metrics *graph.Metrics
+	// Clock is processing time (default the wall clock).
+	Clock Clock
+}
+
+// EnsureDefaults fills the zero fields of o with their defaults.
+func (o *Options) EnsureDefaults() {
+	if o.Parallelism == 0 {
+		o.Parallelism = 1
+	}
+	if o.MaxParallelism == 0 {
+		o.MaxParallelism = base.DefaultMaxParallelism
+	}
+	if o.BatchSize == 0 {
+		o.BatchSize = base.DefaultBatchSize
+	}
+	if o.Metrics == nil {
+		o.Metrics = new(graph.Metrics)
+	}
+	if o.Clock == nil {
+		o.Clock = wallClock{}
+	}
+}
+
+// Validate names the first bad field of o (after EnsureDefaults).
+func (o *Options) Validate() error {
+	switch {
+	case o.Parallelism < 1:
+		return fmt.Errorf("runner: Parallelism must be at least 1, got %d", o.Parallelism)
+	case o.MaxParallelism < 1:
+		return fmt.Errorf("runner: MaxParallelism must be at least 1, got %d", o.MaxParallelism)
+	case o.Parallelism > o.MaxParallelism:
+		return fmt.Errorf("runner: Parallelism %d exceeds MaxParallelism %d; lower Parallelism or raise MaxParallelism", o.Parallelism, o.MaxParallelism)
+	case o.Mode != Batch && o.Mode != Stream:
+		return fmt.Errorf("runner: unknown Mode %d", o.Mode)
+	case o.PerfectWatermark && o.Mode != Batch:
+		return fmt.Errorf("runner: PerfectWatermark is for batch mode only")
+	case o.OnError > Fail:
+		return fmt.Errorf("runner: unknown OnError policy %d", o.OnError)
+	case o.BatchSize < 1:
+		return fmt.Errorf("runner: BatchSize must be at least 1, got %d", o.BatchSize)
+	}
+	return nil
+}

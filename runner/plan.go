@@ -1,0 +1,177 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/weirflow/weir/internal/graph"
+)
+
+// plan is the physical plan of a graph: nodes grouped into stages of
+// chained operators. Every stage runs with the job's parallelism.
+type plan struct {
+	order   []*graph.Node // topological, ties broken by node ID
+	stages  []*stage      // in topological order of their heads
+	stageOf map[*graph.Node]*stage
+}
+
+// stage is a group of nodes run by one task per parallel instance: a head
+// (a source, or a node fed by exchanges) and the nodes chained behind it.
+type stage struct {
+	id    int
+	head  *graph.Node
+	nodes []*graph.Node // head first, then chained nodes in topological order
+	index map[*graph.Node]int
+
+	// For a source stage, splits[i] are the splits task i reads, in order.
+	splits [][]graph.Split
+
+	// For other stages: the head's input channels. Input edge j of the head
+	// owns channels chanBase[j] .. chanBase[j]+n-1, where n is the
+	// parallelism for keyed edges (one channel per upstream task) and 1 for
+	// forward edges (from the upstream task with the same index).
+	chanBase []int
+	chanEdge []int // channel -> input edge index of the head
+}
+
+func (s *stage) isSource() bool { return s.head.Source != nil }
+
+// chained reports whether n runs in its single input's task.
+func chained(n *graph.Node) bool {
+	return n.Source == nil && len(n.Inputs) == 1 && n.Inputs[0].Partitioner == nil
+}
+
+// newPlan checks g and groups its nodes into stages.
+func newPlan(g *graph.Graph, parallelism int) (*plan, error) {
+	order, err := topoSort(g)
+	if err != nil {
+		return nil, err
+	}
+	p := &plan{order: order, stageOf: map[*graph.Node]*stage{}}
+	for _, n := range order {
+		if err := checkNode(n); err != nil {
+			return nil, err
+		}
+		var st *stage
+		if chained(n) {
+			st = p.stageOf[n.Inputs[0].From]
+		} else {
+			st = &stage{id: len(p.stages), head: n, index: map[*graph.Node]int{}}
+			p.stages = append(p.stages, st)
+			for j, e := range n.Inputs {
+				st.chanBase = append(st.chanBase, len(st.chanEdge))
+				k := 1
+				if e.Partitioner != nil {
+					k = parallelism
+				}
+				for range k {
+					st.chanEdge = append(st.chanEdge, j)
+				}
+			}
+		}
+		st.index[n] = len(st.nodes)
+		st.nodes = append(st.nodes, n)
+		p.stageOf[n] = st
+	}
+	return p, nil
+}
+
+func checkNode(n *graph.Node) error {
+	switch {
+	case n.Source != nil && len(n.Inputs) > 0:
+		return fmt.Errorf("runner: source %q has inputs", n.Name)
+	case n.Source == nil && n.NewOperator == nil:
+		return fmt.Errorf("runner: node %q has neither a source nor an operator", n.Name)
+	case n.Source == nil && len(n.Inputs) == 0:
+		return fmt.Errorf("runner: node %q has no input", n.Name)
+	}
+	for _, e := range n.Inputs {
+		if e.From == nil {
+			return fmt.Errorf("runner: node %q reads a nil node", n.Name)
+		}
+		if e.Port < 0 || e.Port >= e.From.Outputs {
+			return fmt.Errorf("runner: node %q reads port %d of %q, which has %d outputs", n.Name, e.Port, e.From.Name, e.From.Outputs)
+		}
+		if n.Stateful && e.Partitioner == nil {
+			return fmt.Errorf("runner: keyed node %q reads %q without a key; key it with sdk.KeyBy", n.Name, e.From.Name)
+		}
+	}
+	return nil
+}
+
+// topoSort orders g's nodes so that every node comes after its inputs,
+// whatever the order of g.Nodes; among ready nodes the lowest ID goes first.
+func topoSort(g *graph.Graph) ([]*graph.Node, error) {
+	in := map[*graph.Node]bool{}
+	for _, n := range g.Nodes {
+		in[n] = true
+	}
+	indeg := map[*graph.Node]int{}
+	next := map[*graph.Node][]*graph.Node{}
+	for _, n := range g.Nodes {
+		for _, e := range n.Inputs {
+			if e.From != nil && !in[e.From] {
+				return nil, fmt.Errorf("runner: node %q reads %q, which is not in the graph", n.Name, e.From.Name)
+			}
+			if e.From != nil {
+				indeg[n]++
+				next[e.From] = append(next[e.From], n)
+			}
+		}
+	}
+	var ready, order []*graph.Node
+	for _, n := range g.Nodes {
+		if indeg[n] == 0 {
+			ready = append(ready, n)
+		}
+	}
+	for len(ready) > 0 {
+		sort.Slice(ready, func(i, j int) bool { return ready[i].ID < ready[j].ID })
+		n := ready[0]
+		ready = ready[1:]
+		order = append(order, n)
+		for _, c := range next[n] {
+			indeg[c]--
+			if indeg[c] == 0 {
+				ready = append(ready, c)
+			}
+		}
+	}
+	if len(order) != len(g.Nodes) {
+		return nil, fmt.Errorf("runner: the graph has a cycle")
+	}
+	return order, nil
+}
+
+// assignSplits lists the splits of every source stage and deals them to its
+// tasks: sorted by ID, split i goes to task i mod parallelism. It returns
+// the total row count from split statistics, or -1 if any is unknown.
+func (p *plan) assignSplits(ctx context.Context, parallelism int) (int64, error) {
+	total := int64(0)
+	for _, st := range p.stages {
+		if !st.isSource() {
+			continue
+		}
+		splits, err := st.head.Source.Splits(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("weir: list splits of %q: %w", st.head.Name, err)
+		}
+		splits = append([]graph.Split(nil), splits...)
+		sort.SliceStable(splits, func(i, j int) bool { return splits[i].ID() < splits[j].ID() })
+		st.splits = make([][]graph.Split, parallelism)
+		for i, s := range splits {
+			st.splits[i%parallelism] = append(st.splits[i%parallelism], s)
+			rows := int64(-1)
+			if ss, ok := s.(graph.SplitStats); ok {
+				rows = ss.Rows()
+			}
+			if rows < 0 || total < 0 {
+				total = -1
+			} else {
+				total += rows
+			}
+		}
+	}
+	return total, nil
+}

@@ -1,0 +1,127 @@
+package runnertest
+
+import (
+	"context"
+	"sync"
+
+	"github.com/weirflow/weir/sdk"
+)
+
+// Row is one record a sink received, with its event time and the task that
+// wrote it.
+type Row[T any] struct {
+	Value T
+	Time  sdk.Timestamp
+	Task  int
+}
+
+// Sink is an sdk.Sink that collects rows in memory. Rows become visible to
+// [Sink.Rows] only when committed.
+type Sink[T any] struct {
+	// WriteErr, when set, is called for every written row; an error fails
+	// the write.
+	WriteErr func(T) error
+	// OnWrite, when set, is called after every write with the rows written
+	// so far by all writers.
+	OnWrite func(written int)
+
+	mu struct {
+		sync.Mutex
+		committed []Row[T]
+		written   int
+		opened    int
+		closed    int
+		commits   int
+	}
+}
+
+// Open opens a writer for one task.
+func (s *Sink[T]) Open(ctx sdk.SinkContext) (sdk.CommittingSink[T], error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mu.opened++
+	return &writer[T]{s: s, task: ctx.Task, staged: map[sdk.CheckpointID][]Row[T]{}}, nil
+}
+
+// Rows returns the committed rows, in commit order.
+func (s *Sink[T]) Rows() []Row[T] {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Row[T](nil), s.mu.committed...)
+}
+
+// Values returns the committed values, in commit order.
+func (s *Sink[T]) Values() []T {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]T, len(s.mu.committed))
+	for i, r := range s.mu.committed {
+		out[i] = r.Value
+	}
+	return out
+}
+
+// Counts reports how many writers were opened and closed, how many commits
+// made rows visible and how many rows were written, committed or not.
+func (s *Sink[T]) Counts() (opened, closed, commits, written int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mu.opened, s.mu.closed, s.mu.commits, s.mu.written
+}
+
+type writer[T any] struct {
+	s       *Sink[T]
+	task    int
+	pending []Row[T]
+	staged  map[sdk.CheckpointID][]Row[T]
+}
+
+func (w *writer[T]) Write(_ context.Context, b *sdk.Batch[T]) error {
+	for i, v := range b.Values {
+		if f := w.s.WriteErr; f != nil {
+			if err := f(v); err != nil {
+				return err
+			}
+		}
+		w.pending = append(w.pending, Row[T]{Value: v, Time: b.Times[i], Task: w.task})
+	}
+	w.s.mu.Lock()
+	w.s.mu.written += len(b.Values)
+	n := w.s.mu.written
+	w.s.mu.Unlock()
+	if f := w.s.OnWrite; f != nil {
+		f(n)
+	}
+	return nil
+}
+
+func (w *writer[T]) PreCommit(id sdk.CheckpointID) error {
+	w.staged[id] = append(w.staged[id], w.pending...)
+	w.pending = nil
+	return nil
+}
+
+func (w *writer[T]) Commit(id sdk.CheckpointID) error {
+	w.s.mu.Lock()
+	defer w.s.mu.Unlock()
+	for c, rows := range w.staged {
+		if c <= id {
+			w.s.mu.committed = append(w.s.mu.committed, rows...)
+			delete(w.staged, c)
+		}
+	}
+	w.s.mu.commits++
+	return nil
+}
+
+func (w *writer[T]) Abort(id sdk.CheckpointID) error {
+	delete(w.staged, id)
+	return nil
+}
+
+func (w *writer[T]) Close() error {
+	w.s.mu.Lock()
+	defer w.s.mu.Unlock()
+	w.s.mu.closed++
+	return nil
+}

@@ -1,0 +1,387 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+
+	"github.com/weirflow/weir/internal/base"
+	"github.com/weirflow/weir/internal/graph"
+)
+
+// rawTask is one parallel instance of a stage: the operators of its nodes,
+// wired to each other (chained calls) and to exchanges. It is a
+// single-threaded step machine; the task driver (run, runSource) feeds it.
+type rawTask struct {
+	job   *job
+	st    *stage
+	index int
+
+	ops        []graph.Operator // parallel to st.nodes; nil for a source node
+	opened     []bool
+	exchanges  []*exchange
+	committers []graph.Committer
+	srcOut     graph.Output // port 0 of a source head
+
+	valve *inputValve // nil for source tasks
+	wm    base.Timestamp
+	cur   int // index in st.nodes of the transform running now, for panics
+	done  bool
+}
+
+func newRawTask(j *job, st *stage, index int) *rawTask {
+	return &rawTask{job: j, st: st, index: index, wm: base.MinTimestamp,
+		ops: make([]graph.Operator, len(st.nodes)), opened: make([]bool, len(st.nodes))}
+}
+
+// chain is the output of one node to a consumer chained in the same task.
+type chain struct {
+	t  *rawTask
+	i  int // consumer's index in the stage
+	in int // consumer's input index
+}
+
+func (c chain) Emit(batch any) error {
+	t := c.t
+	prev := t.cur
+	t.cur = c.i
+	err := t.ops[c.i].Process(c.in, batch)
+	t.cur = prev
+	return transformError(t.st.nodes[c.i].Name, err)
+}
+
+type fanOut []graph.Output
+
+func (f fanOut) Emit(batch any) error {
+	for _, o := range f {
+		if err := o.Emit(batch); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type discard struct{}
+
+func (discard) Emit(any) error { return nil }
+
+// wire makes the task's operators and their outputs. It does not open them.
+func (t *rawTask) wire() error {
+	for i, n := range t.st.nodes {
+		if n.Source == nil {
+			t.ops[i] = n.NewOperator()
+			if t.ops[i] == nil {
+				return fmt.Errorf("runner: node %q made a nil operator", n.Name)
+			}
+			if c, ok := t.ops[i].(graph.Committer); ok && n.Sink {
+				t.committers = append(t.committers, c)
+			}
+		}
+	}
+	return nil
+}
+
+// outputs returns the outputs of the node at index i, one per port.
+func (t *rawTask) outputs(i int) []graph.Output {
+	j := t.job
+	n := t.st.nodes[i]
+	outs := make([]graph.Output, n.Outputs)
+	cons := j.consumers[n]
+	for port := range outs {
+		var fan fanOut
+		for _, c := range cons {
+			if c.Edge.Port != port {
+				continue
+			}
+			if k, ok := t.st.index[c.Node]; ok && chained(c.Node) {
+				fan = append(fan, chain{t: t, i: k, in: c.Input})
+				continue
+			}
+			down := j.plan.stageOf[c.Node]
+			x := &exchange{ctx: j.ctx, part: c.Edge.Partitioner, maxPar: j.opts.MaxParallelism, batchSize: j.opts.BatchSize}
+			ch := down.chanBase[c.Input]
+			if c.Edge.Partitioner != nil {
+				for k := range j.opts.Parallelism {
+					x.targets = append(x.targets, j.inboxes[down.id][k])
+					x.chans = append(x.chans, ch+t.index)
+				}
+			} else {
+				x.targets = []inbox{j.inboxes[down.id][t.index]}
+				x.chans = []int{ch}
+			}
+			t.exchanges = append(t.exchanges, x)
+			fan = append(fan, x)
+		}
+		switch len(fan) {
+		case 0:
+			outs[port] = discard{}
+		case 1:
+			outs[port] = fan[0]
+		default:
+			outs[port] = fan
+		}
+	}
+	return outs
+}
+
+// open opens every operator in topological order.
+func (t *rawTask) open() error {
+	j := t.job
+	for i, n := range t.st.nodes {
+		outs := t.outputs(i)
+		if n.Source != nil {
+			if len(outs) > 0 {
+				t.srcOut = outs[0]
+			} else {
+				t.srcOut = discard{}
+			}
+			continue
+		}
+		t.cur = i
+		ctx := graph.OpContext{
+			Context: j.ctx, Task: t.index, Tasks: j.opts.Parallelism,
+			MaxParallelism: j.opts.MaxParallelism, Metrics: j.opts.Metrics,
+			DeadLetter: j.deadLetter,
+		}
+		if err := t.ops[i].Open(ctx, outs); err != nil {
+			return transformError(n.Name, err)
+		}
+		t.opened[i] = true
+	}
+	return nil
+}
+
+// close closes every opened operator, whatever happened before.
+func (t *rawTask) close() error {
+	var errs []error
+	for i, op := range t.ops {
+		if !t.opened[i] {
+			continue
+		}
+		t.opened[i] = false
+		errs = append(errs, t.protect(i, op.Close))
+	}
+	return errors.Join(errs...)
+}
+
+// protect runs fn as transform i, turning a panic into a *PanicError.
+func (t *rawTask) protect(i int, fn func() error) (err error) {
+	t.cur = i
+	defer t.recoverPanic(&err)
+	return transformError(t.st.nodes[i].Name, fn())
+}
+
+func (t *rawTask) recoverPanic(err *error) {
+	if r := recover(); r != nil {
+		*err = &PanicError{Transform: t.st.nodes[t.cur].Name, Value: r, Stack: debug.Stack()}
+	}
+}
+
+// Step handles one message from the task's inbox.
+func (t *rawTask) Step(m message) error {
+	switch m.kind {
+	case msgBatch:
+		t.cur = 0
+		err := t.ops[0].Process(t.st.chanEdge[m.ch], m.batch)
+		return transformError(t.st.head.Name, err)
+	case msgWatermark:
+		if wm, ok := t.valve.watermark(m.ch, m.wm); ok {
+			return t.advance(wm)
+		}
+	case msgEnd:
+		if wm, ok := t.valve.end(m.ch); ok {
+			if err := t.advance(wm); err != nil {
+				return err
+			}
+		}
+		if t.valve.done() {
+			return t.finish()
+		}
+	}
+	return nil
+}
+
+// advance moves the task's watermark to wm: every operator sees it in
+// topological order (and may emit results), then it goes downstream. The
+// final +∞ goes downstream with the end of input, after Finish.
+func (t *rawTask) advance(wm base.Timestamp) error {
+	if wm <= t.wm {
+		return nil
+	}
+	t.wm = wm
+	for i, op := range t.ops {
+		if op == nil {
+			continue
+		}
+		t.cur = i
+		if err := op.Watermark(wm); err != nil {
+			return transformError(t.st.nodes[i].Name, err)
+		}
+	}
+	if wm == base.MaxTimestamp {
+		return nil
+	}
+	for _, x := range t.exchanges {
+		if err := x.watermark(wm); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// finish ends the task's input: final watermark, Finish in topological
+// order, end of every output, then two-phase commit of the sinks once every
+// task of the job has finished and pre-committed.
+func (t *rawTask) finish() error {
+	if err := t.advance(base.MaxTimestamp); err != nil {
+		return err
+	}
+	for i, op := range t.ops {
+		if op == nil {
+			continue
+		}
+		t.cur = i
+		if err := op.Finish(); err != nil {
+			return transformError(t.st.nodes[i].Name, err)
+		}
+	}
+	for _, x := range t.exchanges {
+		if err := x.end(); err != nil {
+			return err
+		}
+	}
+	const final base.CheckpointID = 1
+	for _, c := range t.committers {
+		if err := c.PreCommit(final); err != nil {
+			return fmt.Errorf("weir: pre-commit %q: %w", t.sinkName(c), err)
+		}
+	}
+	t.job.gate.arrive()
+	if len(t.committers) > 0 {
+		if err := t.job.gate.wait(t.job.ctx); err != nil {
+			return err
+		}
+		for _, c := range t.committers {
+			if err := c.Commit(final); err != nil {
+				return fmt.Errorf("weir: commit %q: %w", t.sinkName(c), err)
+			}
+		}
+	}
+	t.done = true
+	return nil
+}
+
+func (t *rawTask) sinkName(c graph.Committer) string {
+	for i, op := range t.ops {
+		if any(op) == any(c) {
+			return t.st.nodes[i].Name
+		}
+	}
+	return "sink"
+}
+
+// run is the driver of a task fed by exchanges: one goroutine, one inbox.
+func (t *rawTask) run(ctx context.Context, in inbox) (err error) {
+	defer func() {
+		if cerr := t.close(); err == nil {
+			err = cerr
+		}
+	}()
+	defer t.recoverPanic(&err)
+	if err := t.open(); err != nil {
+		return err
+	}
+	t.valve = newInputValve(len(t.st.chanEdge))
+	for !t.done {
+		select {
+		case m := <-in:
+			if err := t.Step(m); err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// runSource is the driver of a source task: it reads its splits one after
+// another, pushes each batch through the chained operators and advances the
+// watermark after each batch.
+func (t *rawTask) runSource(ctx context.Context) (err error) {
+	var r graph.Reader
+	defer func() {
+		if r != nil {
+			if cerr := r.Close(); err == nil && cerr != nil {
+				err = fmt.Errorf("weir: close split of %q: %w", t.st.head.Name, cerr)
+			}
+		}
+		if cerr := t.close(); err == nil {
+			err = cerr
+		}
+	}()
+	defer t.recoverPanic(&err)
+	if err := t.open(); err != nil {
+		return err
+	}
+	j := t.job
+	src := t.st.head.Source
+	name := t.st.head.Name
+	splits := t.st.splits[t.index]
+	valve := newSourceValve(src.Watermarks(), splits, j.opts.Clock, j.opts.PerfectWatermark)
+	// A task with pending splits whose statistics are known can start above -∞.
+	if wm, ok := valve.advance(); ok && wm != base.MaxTimestamp {
+		if err := t.advance(wm); err != nil {
+			return err
+		}
+	}
+	for i, s := range splits {
+		t.cur = 0
+		r, err = src.Open(ctx, s, nil)
+		if err != nil {
+			return fmt.Errorf("weir: open split %s of %q: %w", s.ID(), name, err)
+		}
+		valve.start(i)
+		for {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			t.cur = 0
+			res, rerr := r.Read(ctx, j.opts.BatchSize)
+			eos := errors.Is(rerr, graph.ErrEndOfSplit)
+			if rerr != nil && !eos {
+				return fmt.Errorf("weir: read split %s of %q: %w", s.ID(), name, rerr)
+			}
+			j.opts.Metrics.RowsIn.Add(int64(res.N + len(res.Dead)))
+			for _, d := range res.Dead {
+				if err := j.deadLetter(d); err != nil {
+					return err
+				}
+			}
+			if res.N > 0 {
+				if err := t.srcOut.Emit(res.Batch); err != nil {
+					return err
+				}
+			}
+			valve.observe(i, res.N, res.MaxTime)
+			if eos {
+				cerr := r.Close()
+				r = nil
+				if cerr != nil {
+					return fmt.Errorf("weir: close split %s of %q: %w", s.ID(), name, cerr)
+				}
+				valve.finish(i)
+			}
+			if wm, ok := valve.advance(); ok {
+				if err := t.advance(wm); err != nil {
+					return err
+				}
+			}
+			if eos {
+				break
+			}
+		}
+	}
+	return t.finish()
+}
