@@ -123,8 +123,8 @@ func (x *exchange) end() error {
 // first batch, since the graph is untyped; reflection runs once per batch,
 // never per row.
 type forward struct {
-	typ   reflect.Type // base.Batch[T]
-	vals  reflect.Type // []T
+	typ  reflect.Type // base.Batch[T]
+	vals reflect.Type // []T
 }
 
 func newForward(sample any) *forward {
