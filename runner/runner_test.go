@@ -17,8 +17,8 @@ import (
 	"github.com/weirflow/weir/sdk"
 )
 
-func big(x ev) bool  { return x.V >= 10 }
-func double(x ev) ev { x.V *= 2; return x }
+func big(x ev) bool     { return x.V >= 10 }
+func double(x ev) ev    { x.V *= 2; return x }
 func keyOf(x ev) string { return x.Key }
 
 // genData returns n records spread over splits, keys k0..k9, times in
