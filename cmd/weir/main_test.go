@@ -1,0 +1,44 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestRun(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		args         []string
+		code         int
+		stdout, errs string
+	}{
+		{name: "no args", args: nil, code: 2, errs: "usage: weir <command>"},
+		{name: "help", args: []string{"help"}, code: 0, stdout: "savepoint"},
+		{name: "-h", args: []string{"-h"}, code: 0, stdout: "gen "},
+		{name: "unknown", args: []string{"frob"}, code: 2, errs: "weir: unknown command \"frob\" (see weir help)\n"},
+		{name: "dev", args: []string{"dev"}, code: 2, errs: "weir: dev is not available yet (coming with the cluster)\n"},
+		{name: "submit", args: []string{"submit", "./fraud"}, code: 2, errs: "weir: submit is not available yet (coming with the cluster)\n"},
+		{name: "savepoint", args: []string{"savepoint"}, code: 2, errs: "weir: savepoint is not available yet (coming with the cluster)\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errs bytes.Buffer
+			code := run(tc.args, &out, &errs)
+			if code != tc.code {
+				t.Errorf("code = %d, want %d", code, tc.code)
+			}
+			if !strings.Contains(out.String(), tc.stdout) {
+				t.Errorf("stdout = %q, want it to contain %q", out.String(), tc.stdout)
+			}
+			if !strings.Contains(errs.String(), tc.errs) {
+				t.Errorf("stderr = %q, want it to contain %q", errs.String(), tc.errs)
+			}
+		})
+	}
+	for _, c := range clusterCommands {
+		var out, errs bytes.Buffer
+		if code := run([]string{c.name}, &out, &errs); code != 2 || strings.Count(errs.String(), "\n") != 1 {
+			t.Errorf("%s: code %d, stderr %q; want 2 and one line", c.name, code, errs.String())
+		}
+	}
+}

@@ -1,0 +1,31 @@
+// Command fraud is the fraud pipeline's job binary: `fraud run` backfills
+// Parquet or JSON Lines transactions into per-user 5-minute totals, and
+// `fraud gen` writes deterministic sample transactions to try it on.
+//
+//	fraud gen --rows=500000 --files=4 --out=parquet:data/txns
+//	fraud run --in='parquet:data/txns/*.parquet' --out=jsonl:out --parallelism=2
+//
+// Results go to the --out directory, records later than the allowed
+// lateness to <out>/late and bad records to <out>/dead-letter. See package
+// job for every flag of run.
+package main
+
+import (
+	"github.com/weirflow/weir/examples/fraud"
+	"github.com/weirflow/weir/job"
+)
+
+func main() {
+	job.Main("fraud", build, genCommand)
+}
+
+// build adds the fraud pipeline to the job: --in → fraud.Build → --out, with
+// late transactions in <out>/late.
+func build(j *job.Job) error {
+	fraud.Build(j.Pipeline(),
+		job.Input[fraud.Txn](j),
+		job.Output[fraud.UserTotal](j, ""),
+		job.Output[fraud.Txn](j, "late"),
+		fraud.Options{Bound: j.Bound(), Lateness: j.AllowedLateness()})
+	return nil
+}

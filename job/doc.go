@@ -1,0 +1,46 @@
+// Package job is the entry point of a weir job binary: it parses the
+// command line, builds the pipeline with the user's function, links the
+// local runner and the file connectors, shows progress and prints the
+// summary. The sdk imports neither the runner nor the connectors, so a
+// binary's main hands its pipeline to this package:
+//
+//	func main() { job.Main("fraud", build) }
+//
+//	func build(j *job.Job) error {
+//		fraud.Build(j.Pipeline(),
+//			job.Input[fraud.Txn](j),                 // --in
+//			job.Output[fraud.UserTotal](j, ""),      // --out
+//			job.Output[fraud.Txn](j, "late"),        // --out/late
+//			fraud.Options{Bound: j.Bound(), Lateness: j.AllowedLateness()})
+//		return nil
+//	}
+//
+// # Command line
+//
+//	NAME run --in=parquet:GLOB|jsonl:GLOB --out=jsonl:DIR|parquet:DIR
+//	         [--mode=batch|stream] [--parallelism=N] [--max-parallelism=128]
+//	         [--on-error=dead-letter|skip|fail] [--dead-letter=jsonl:DIR]
+//	         [--bound=30s] [--allowed-lateness=0] [--perfect-watermark]
+//	         [--progress=auto|always|never]
+//
+// Each flag maps onto one field of runner.Options or one pipeline option;
+// nothing else reads flags or the environment. Dead letters go to
+// <out>/dead-letter unless --dead-letter says otherwise. Exit codes: 0 the
+// job succeeded, 1 it failed (one line on stderr: what and where), 2 the
+// command line is wrong (one line and a hint to run -h). A panic that
+// escapes the runner is reported on one line too, never as a trace.
+//
+// # Output on stderr
+//
+// On a terminal a batch run redraws a progress bar (rows read of the total
+// known from Parquet footers, percent, rate, ETA); elsewhere it prints a
+// plain line every ten seconds. Every successful run ends with one summary
+// line: rows in, rows out (per sink when there are several), late,
+// dead-lettered, time and rate. See job/internal/progress.
+//
+// # Goroutines
+//
+// [Program.Run] runs the job on the caller's goroutine; the runner starts
+// and waits for its task goroutines, and the progress reporter owns one
+// goroutine that Run stops before it returns.
+package job

@@ -1,0 +1,242 @@
+package job
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/weirflow/weir/runner"
+)
+
+// usageError is a bad command line: the job prints it on one line with a
+// hint to run -h, and exits 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// Scheme is the kind of an input or output location.
+type Scheme string
+
+const (
+	Parquet Scheme = "parquet"
+	JSONL   Scheme = "jsonl"
+	Kafka   Scheme = "kafka"
+)
+
+// Location is a parsed --in or --out value: "parquet:data/*.parquet",
+// "jsonl:out/", "kafka://127.0.0.1:9092/txns".
+type Location struct {
+	Scheme Scheme
+	// Path is a glob for file inputs, a directory for file outputs, and
+	// "host:port/topic" for Kafka.
+	Path string
+}
+
+func (l Location) String() string {
+	if l.Scheme == Kafka {
+		return "kafka://" + l.Path
+	}
+	return string(l.Scheme) + ":" + l.Path
+}
+
+// parseLocation parses the value of flag name ("in", "out", "dead-letter").
+func parseLocation(name, v string) (Location, error) {
+	if v == "" {
+		return Location{}, usagef("--%s is required, e.g. --%s=%s", name, name, example(name))
+	}
+	if rest, ok := strings.CutPrefix(v, "kafka://"); ok {
+		return Location{Scheme: Kafka, Path: rest}, nil
+	}
+	scheme, path, ok := strings.Cut(v, ":")
+	if !ok || strings.ContainsAny(scheme, `/\.`) {
+		return Location{}, usagef("--%s=%s has no scheme; write %s", name, v, example(name))
+	}
+	switch Scheme(scheme) {
+	case Parquet, JSONL:
+	default:
+		return Location{}, usagef("--%s=%s: unknown scheme %q; use parquet:, jsonl: or kafka://", name, v, scheme)
+	}
+	if path == "" {
+		return Location{}, usagef("--%s=%s has no path; write %s", name, v, example(name))
+	}
+	return Location{Scheme: Scheme(scheme), Path: path}, nil
+}
+
+func example(name string) string {
+	if name == "in" {
+		return "parquet:data/*.parquet or jsonl:data/*.jsonl"
+	}
+	return "jsonl:out/ or parquet:out/"
+}
+
+// config is the parsed command line of `run`. Each field maps one-to-one
+// onto a runner or pipeline option.
+type config struct {
+	mode           runner.Mode
+	in, out, dead  Location
+	parallelism    int
+	maxParallelism int
+	onError        runner.ErrorPolicy
+	bound          time.Duration
+	lateness       time.Duration
+	perfect        bool
+	progress       string
+}
+
+// runFlags declares the flags of `run` on a new FlagSet.
+type runFlags struct {
+	fs                                     *flag.FlagSet
+	mode, in, out, dead, onError, progress string
+	parallelism, maxParallelism            int
+	bound, lateness                        time.Duration
+	perfect                                bool
+}
+
+func newRunFlags(name string) *runFlags {
+	f := &runFlags{fs: flag.NewFlagSet(name+" run", flag.ContinueOnError)}
+	fs := f.fs
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&f.mode, "mode", "batch", "batch (bounded inputs, ends when they end) or stream")
+	fs.StringVar(&f.in, "in", "", "input: parquet:GLOB or jsonl:GLOB")
+	fs.StringVar(&f.out, "out", "", "output directory: jsonl:DIR or parquet:DIR")
+	fs.IntVar(&f.parallelism, "parallelism", 1, "tasks per stage")
+	fs.IntVar(&f.maxParallelism, "max-parallelism", 128, "key groups: the most tasks a keyed stage can ever have")
+	fs.StringVar(&f.onError, "on-error", "dead-letter", "bad records: dead-letter, skip or fail")
+	fs.StringVar(&f.dead, "dead-letter", "", "where dead letters go: jsonl:DIR (default <out>/dead-letter)")
+	fs.DurationVar(&f.bound, "bound", 30*time.Second, "bounded out-of-orderness of event time")
+	fs.DurationVar(&f.lateness, "allowed-lateness", 0, "how long a fired window still accepts late records")
+	fs.BoolVar(&f.perfect, "perfect-watermark", false, "batch only: treat every record as on time")
+	fs.StringVar(&f.progress, "progress", "auto", "progress display: auto (a bar on terminals), always or never")
+	return f
+}
+
+// parse parses args into a config. -h returns flag.ErrHelp.
+func (f *runFlags) parse(args []string) (config, error) {
+	var c config
+	if err := f.fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return c, err
+		}
+		return c, usagef("%s", flagError(err))
+	}
+	if f.fs.NArg() > 0 {
+		return c, usagef("unexpected argument %q; flags only", f.fs.Arg(0))
+	}
+	switch f.mode {
+	case "batch":
+		c.mode = runner.Batch
+	case "stream":
+		c.mode = runner.Stream
+	default:
+		return c, usagef("--mode=%s: use batch or stream", f.mode)
+	}
+	var err error
+	if c.in, err = parseLocation("in", f.in); err != nil {
+		return c, err
+	}
+	if c.in.Scheme == Kafka {
+		return c, usagef("--in=%s: kafka input is not supported yet; use parquet:GLOB or jsonl:GLOB", f.in)
+	}
+	if c.out, err = parseLocation("out", f.out); err != nil {
+		return c, err
+	}
+	if c.out.Scheme == Kafka {
+		return c, usagef("--out=%s: kafka output is not supported yet; use jsonl:DIR or parquet:DIR", f.out)
+	}
+	if hasMeta(c.out.Path) {
+		return c, usagef("--out=%s: the output is a directory, not a pattern", f.out)
+	}
+	if f.dead == "" {
+		c.dead = Location{Scheme: JSONL, Path: filepath.Join(c.out.Path, "dead-letter")}
+	} else {
+		if c.dead, err = parseLocation("dead-letter", f.dead); err != nil {
+			return c, err
+		}
+		if c.dead.Scheme != JSONL {
+			return c, usagef("--dead-letter=%s: dead letters are written as jsonl:DIR", f.dead)
+		}
+	}
+	if f.parallelism < 1 {
+		return c, usagef("--parallelism=%d: must be at least 1", f.parallelism)
+	}
+	if f.maxParallelism < 1 {
+		return c, usagef("--max-parallelism=%d: must be at least 1", f.maxParallelism)
+	}
+	if f.parallelism > f.maxParallelism {
+		return c, usagef("--parallelism=%d exceeds --max-parallelism=%d; lower one or raise the other", f.parallelism, f.maxParallelism)
+	}
+	c.parallelism, c.maxParallelism = f.parallelism, f.maxParallelism
+	switch f.onError {
+	case "dead-letter":
+		c.onError = runner.DeadLetter
+	case "skip":
+		c.onError = runner.Skip
+	case "fail":
+		c.onError = runner.Fail
+	default:
+		return c, usagef("--on-error=%s: use dead-letter, skip or fail", f.onError)
+	}
+	if f.bound < 0 {
+		return c, usagef("--bound=%v: must not be negative", f.bound)
+	}
+	if f.lateness < 0 {
+		return c, usagef("--allowed-lateness=%v: must not be negative", f.lateness)
+	}
+	c.bound, c.lateness = f.bound, f.lateness
+	if f.perfect && c.mode != runner.Batch {
+		return c, usagef("--perfect-watermark is for --mode=batch only")
+	}
+	c.perfect = f.perfect
+	switch f.progress {
+	case "auto", "always", "never":
+		c.progress = f.progress
+	default:
+		return c, usagef("--progress=%s: use auto, always or never", f.progress)
+	}
+	return c, nil
+}
+
+// flagError rewrites the flag package's messages in our words.
+func flagError(err error) string {
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
+		return fmt.Sprintf("unknown flag --%s", strings.TrimLeft(name, "-"))
+	}
+	if name, ok := strings.CutPrefix(msg, "flag needs an argument: "); ok {
+		return fmt.Sprintf("flag --%s needs a value", strings.TrimLeft(name, "-"))
+	}
+	// `invalid value "x" for flag -parallelism: parse error`
+	if rest, ok := strings.CutPrefix(msg, "invalid value "); ok {
+		if v, f, ok := strings.Cut(rest, " for flag -"); ok {
+			name, _, _ := strings.Cut(f, ":")
+			return fmt.Sprintf("--%s=%s: not a valid value", name, strings.Trim(v, `"`))
+		}
+	}
+	return strings.TrimPrefix(msg, "flag ")
+}
+
+// printDefaults writes the flags of fs in --name form.
+func printDefaults(w io.Writer, fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		arg := "--" + f.Name
+		if name != "" {
+			arg += "=" + strings.ToUpper(name)
+		}
+		def := ""
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0s" {
+			def = fmt.Sprintf(" (default %s)", f.DefValue)
+		}
+		fmt.Fprintf(w, "  %-28s %s%s\n", arg, usage, def)
+	})
+}
+
+func hasMeta(p string) bool { return strings.ContainsAny(p, `*?[`) }

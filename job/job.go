@@ -1,0 +1,268 @@
+package job
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/weirflow/weir/internal/graph"
+	"github.com/weirflow/weir/job/internal/progress"
+	"github.com/weirflow/weir/runner"
+	"github.com/weirflow/weir/sdk"
+)
+
+// Job is one run of a job binary: the pipeline being built and the
+// command line it was started with. The build function passed to [Main]
+// receives it and adds the pipeline's transforms with [Input] and [Output].
+type Job struct {
+	name string
+	p    *sdk.Pipeline
+	cfg  config
+	in   []string // input files, resolved from --in
+	glob string   // the pattern handed to the source
+	errs []error
+}
+
+// Pipeline is the pipeline to add transforms to.
+func (j *Job) Pipeline() *sdk.Pipeline { return j.p }
+
+// Bound is the bounded out-of-orderness of event time (--bound, default 30s).
+func (j *Job) Bound() time.Duration { return j.cfg.bound }
+
+// AllowedLateness is how long a fired window still accepts late records
+// (--allowed-lateness, default 0).
+func (j *Job) AllowedLateness() time.Duration { return j.cfg.lateness }
+
+// InputFiles are the files --in matched, sorted.
+func (j *Job) InputFiles() []string { return j.in }
+
+// OutputDir is the directory of the output named sub (see [Output]).
+func (j *Job) OutputDir(sub string) string {
+	if sub == "" {
+		return j.cfg.out.Path
+	}
+	return filepath.Join(j.cfg.out.Path, sub)
+}
+
+// Command is an extra subcommand of a job binary, such as `fraud gen`.
+type Command struct {
+	Name  string
+	Short string // one line for the help listing
+	// Run runs the command with the arguments after its name and returns
+	// the exit code.
+	Run func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+}
+
+// Program is a job binary's command line: `NAME run [flags]` runs the
+// pipeline that Build adds, and Commands are extra subcommands.
+type Program struct {
+	Name     string
+	Build    func(*Job) error
+	Commands []Command
+	// Terminal reports whether w is a terminal, for the progress bar
+	// (default: a file descriptor that is a terminal).
+	Terminal func(w io.Writer) bool
+}
+
+// Main runs the command line of a job binary and exits:
+//
+//	func main() { job.Main("fraud", build) }
+func Main(name string, build func(*Job) error, cmds ...Command) {
+	Program{Name: name, Build: build, Commands: cmds}.Main()
+}
+
+// Main runs the program with the process's arguments and exits with its code.
+// SIGINT and SIGTERM cancel the run.
+func (p Program) Main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := p.Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// Run runs the program with args (without the program name) and returns
+// the exit code: 0 success, 1 the job failed, 2 a bad command line.
+func (p Program) Run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
+	defer func() {
+		if v := recover(); v != nil {
+			fmt.Fprintf(stderr, "%s: internal error: %s; please report it\n", p.Name, oneLine(fmt.Sprint(v)))
+			code = 1
+		}
+	}()
+	if len(args) == 0 {
+		p.usage(stderr)
+		return 2
+	}
+	switch cmd := args[0]; cmd {
+	case "run":
+		return p.run(ctx, args[1:], stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		p.usage(stdout)
+		return 0
+	default:
+		for _, c := range p.Commands {
+			if c.Name == cmd {
+				return c.Run(ctx, args[1:], stdout, stderr)
+			}
+		}
+		fmt.Fprintf(stderr, "%s: unknown command %q (see %s help)\n", p.Name, cmd, p.Name)
+		return 2
+	}
+}
+
+func (p Program) usage(w io.Writer) {
+	fmt.Fprintf(w, "usage: %s <command> [flags]\n\ncommands:\n", p.Name)
+	fmt.Fprintf(w, "  %-8s %s\n", "run", "run the pipeline (see "+p.Name+" run -h)")
+	for _, c := range p.Commands {
+		fmt.Fprintf(w, "  %-8s %s\n", c.Name, c.Short)
+	}
+	fmt.Fprintf(w, "  %-8s %s\n", "help", "show this help")
+}
+
+func (p Program) run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	f := newRunFlags(p.Name)
+	cfg, err := f.parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintf(stdout, "usage: %s run --in=parquet:GLOB|jsonl:GLOB --out=jsonl:DIR|parquet:DIR [flags]\n\nflags:\n", p.Name)
+		printDefaults(stdout, f.fs)
+		return 0
+	}
+	if err != nil {
+		return p.fail(stderr, err)
+	}
+	glob, files, err := resolveInput(cfg.in)
+	if err != nil {
+		return p.fail(stderr, err)
+	}
+	j := &Job{name: p.Name, p: sdk.NewPipeline(sdk.JobName(p.Name)), cfg: cfg, in: files, glob: glob}
+	if err := p.Build(j); err != nil {
+		return p.fail(stderr, err)
+	}
+	if err := errors.Join(j.errs...); err != nil {
+		return p.fail(stderr, err)
+	}
+	if err := j.p.Err(); err != nil {
+		return p.fail(stderr, err)
+	}
+
+	opts := runner.Options{
+		Parallelism:      cfg.parallelism,
+		MaxParallelism:   cfg.maxParallelism,
+		Mode:             cfg.mode,
+		PerfectWatermark: cfg.perfect,
+		OnError:          cfg.onError,
+		Metrics:          new(graph.Metrics),
+	}
+	if cfg.onError == runner.DeadLetter {
+		opts.DeadLetters = deadLetterSink(cfg.dead.Path)
+	}
+	rep := progress.New(stderr, opts.Metrics, progress.Options{Name: p.Name, Mode: p.progressMode(cfg, stderr)})
+	rep.Start()
+	_, err = runner.Run(ctx, j.p, opts)
+	if err != nil {
+		rep.Stop()
+		return p.fail(stderr, err)
+	}
+	rep.Summary()
+	return 0
+}
+
+func (p Program) progressMode(cfg config, w io.Writer) progress.Mode {
+	switch cfg.progress {
+	case "never":
+		return progress.Off
+	case "always":
+		return progress.Bar
+	}
+	isTerm := p.Terminal
+	if isTerm == nil {
+		isTerm = fdTerminal
+	}
+	if isTerm(w) {
+		return progress.Bar
+	}
+	return progress.Lines
+}
+
+func fdTerminal(w io.Writer) bool {
+	f, ok := w.(interface{ Fd() uintptr })
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// fail prints err on one line and returns its exit code.
+func (p Program) fail(stderr io.Writer, err error) int {
+	var ue *usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "%s: %s (see %s run -h)\n", p.Name, oneLine(ue.msg), p.Name)
+		return 2
+	}
+	fmt.Fprintf(stderr, "%s: %s\n", p.Name, oneLine(err.Error()))
+	return 1
+}
+
+// oneLine joins the lines of a message (errors.Join uses newlines) and
+// drops the "weir: " prefix of errors from the engine, since the program
+// name already leads the line.
+func oneLine(msg string) string {
+	lines := strings.Split(strings.TrimSpace(msg), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimPrefix(strings.TrimSpace(l), "weir: ")
+	}
+	return strings.Join(lines, "; ")
+}
+
+// resolveInput expands --in into the pattern for the source and the sorted
+// list of files it names. A directory stands for the files in it with the
+// scheme's extension.
+func resolveInput(in Location) (glob string, files []string, err error) {
+	pattern := in.Path
+	if st, err := os.Stat(pattern); err == nil && st.IsDir() {
+		pattern = filepath.Join(pattern, "*."+string(in.Scheme))
+	}
+	matches, err := filepath.Glob(pattern)
+	if err != nil {
+		return "", nil, usagef("--in=%s: bad pattern: %v", in, err)
+	}
+	for _, f := range matches {
+		st, err := os.Stat(f)
+		if err != nil {
+			return "", nil, fmt.Errorf("cannot read %s: %w", f, unwrapPath(err))
+		}
+		if st.IsDir() {
+			continue
+		}
+		r, err := os.Open(f)
+		if err != nil {
+			return "", nil, fmt.Errorf("cannot read %s: %w", f, unwrapPath(err))
+		}
+		r.Close()
+		files = append(files, f)
+	}
+	if len(files) == 0 {
+		if !hasMeta(in.Path) {
+			if _, err := os.Stat(in.Path); err != nil {
+				return "", nil, fmt.Errorf("cannot read %s: %w; check --in", in.Path, unwrapPath(err))
+			}
+		}
+		return "", nil, fmt.Errorf("no files match --in=%s; check the path", in)
+	}
+	return pattern, files, nil
+}
+
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
