@@ -40,6 +40,7 @@ func TestRunMatchesExpected(t *testing.T) {
 			}
 			got = append(got, r)
 		}
+		fraudgen.SortRows(got)
 		if st.Rows != 20_000 || st.Outputs != int64(len(got)) {
 			t.Errorf("stats %+v, %d rows parsed", st, len(got))
 		}

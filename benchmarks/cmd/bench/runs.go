@@ -1,0 +1,245 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// runCase is one end-to-end command; OUT in args is replaced by a fresh
+// output directory per run.
+type runCase struct {
+	name  string
+	procs int // GOMAXPROCS
+	bin   string
+	args  []string
+}
+
+type measurement struct {
+	wall    time.Duration
+	cpu     time.Duration // user + system
+	maxRSS  int64         // bytes; 0 if unknown
+	failure string        // "" when the run succeeded with the right rows
+}
+
+type summary struct {
+	c    runCase
+	runs []measurement
+}
+
+func (s *summary) ok() bool {
+	for _, m := range s.runs {
+		if m.failure != "" {
+			return false
+		}
+	}
+	return len(s.runs) > 0
+}
+
+func (s *summary) medianWall() time.Duration {
+	w := make([]time.Duration, len(s.runs))
+	for i, m := range s.runs {
+		w[i] = m.wall
+	}
+	slices.Sort(w)
+	return w[len(w)/2]
+}
+
+func (s *summary) rate(rows int) (median, lo, hi float64) {
+	lo, hi = 1e18, 0
+	for _, m := range s.runs {
+		r := float64(rows) / m.wall.Seconds()
+		lo, hi = min(lo, r), max(hi, r)
+	}
+	return float64(rows) / s.medianWall().Seconds(), lo, hi
+}
+
+func (s *summary) peakRSS() int64 {
+	var p int64
+	for _, m := range s.runs {
+		p = max(p, m.maxRSS)
+	}
+	return p
+}
+
+// runCases runs every case c.runs times, interleaved so that drift on a
+// shared machine spreads over all cases, and appends the table and ratios
+// to report. It reports whether every run produced the expected rows.
+func runCases(c config, cases []runCase, expected []string, report *strings.Builder) bool {
+	sums := make([]*summary, len(cases))
+	for i := range cases {
+		sums[i] = &summary{c: cases[i]}
+	}
+	for round := range c.runs {
+		for i, rc := range cases {
+			if round > 0 && !sums[i].ok() {
+				continue // one failure is enough to report
+			}
+			m := runOnce(c, rc, round, expected)
+			status := "ok"
+			if m.failure != "" {
+				status = "FAILED: " + m.failure
+			}
+			fmt.Fprintf(os.Stderr, "bench: %-30s run %d: %6.2fs, %5.2f M rows/s, peak RSS %s, %s\n",
+				rc.name, round+1, m.wall.Seconds(), float64(c.rows)/m.wall.Seconds()/1e6, mib(m.maxRSS), status)
+			sums[i].runs = append(sums[i].runs, m)
+		}
+	}
+
+	ok := true
+	fmt.Fprintf(report, "| run | GOMAXPROCS | M rows/s (median, min–max of %d) | wall (median) | CPU (median run) | peak RSS | output |\n", c.runs)
+	fmt.Fprintf(report, "| --- | --- | --- | --- | --- | --- | --- |\n")
+	for _, s := range sums {
+		if !s.ok() {
+			ok = false
+			fmt.Fprintf(report, "| %s | %d | – | – | – | – | FAILED: %s |\n", s.c.name, s.c.procs, strings.ReplaceAll(lastFailure(s), "|", "/"))
+			continue
+		}
+		med, lo, hi := s.rate(c.rows)
+		fmt.Fprintf(report, "| %s | %d | %.2f (%.2f–%.2f) | %.2fs | %.2fs | %s | identical |\n",
+			s.c.name, s.c.procs, med/1e6, lo/1e6, hi/1e6, s.medianWall().Seconds(), medianCPU(s).Seconds(), mib(s.peakRSS()))
+	}
+	fmt.Fprintln(report)
+	ratio := func(label string, a, b *summary) {
+		if a == nil || b == nil || !a.ok() || !b.ok() {
+			fmt.Fprintf(report, "- %s: not measured\n", label)
+			return
+		}
+		ra, _, _ := a.rate(c.rows)
+		rb, _, _ := b.rate(c.rows)
+		fmt.Fprintf(report, "- %s: %.2f×\n", label, ra/rb)
+	}
+	find := func(prefix string) *summary {
+		for _, s := range sums {
+			if strings.HasPrefix(s.c.name, prefix) {
+				return s
+			}
+		}
+		return nil
+	}
+	base, w1, w2 := find("baseline"), find("weir, parallelism 1"), find("weir, parallelism 2")
+	ratio("weir (1 core) / baseline (1 core), rows/s", w1, base)
+	ratio("weir (2 cores) / weir (1 core), rows/s", w2, w1)
+	if base != nil && w1 != nil && base.ok() && w1.ok() {
+		fmt.Fprintf(report, "- peak RSS: baseline %s, weir (1 core) %s", mib(base.peakRSS()), mib(w1.peakRSS()))
+		if w2 != nil && w2.ok() {
+			fmt.Fprintf(report, ", weir (2 cores) %s", mib(w2.peakRSS()))
+		}
+		fmt.Fprintln(report)
+	}
+	fmt.Fprintf(report, "\nCommands (OUT is a fresh directory per run; rows/s is input rows over the wall time of the whole process, including start-up and writing the output):\n\n```\n")
+	for _, s := range sums {
+		fmt.Fprintf(report, "GOMAXPROCS=%d %s %s\n", s.c.procs, filepath.Base(s.c.bin), strings.Join(quoteArgs(s.c.args), " "))
+	}
+	fmt.Fprintf(report, "```\n\n")
+	return ok
+}
+
+func lastFailure(s *summary) string {
+	for _, m := range slices.Backward(s.runs) {
+		if m.failure != "" {
+			return m.failure
+		}
+	}
+	return "no runs"
+}
+
+func medianCPU(s *summary) time.Duration {
+	w := s.medianWall()
+	for _, m := range s.runs {
+		if m.wall == w {
+			return m.cpu
+		}
+	}
+	return 0
+}
+
+func quoteArgs(args []string) []string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		if strings.ContainsAny(a, "*? ") {
+			a = "'" + a + "'"
+		}
+		q[i] = a
+	}
+	return q
+}
+
+func mib(b int64) string {
+	if b <= 0 {
+		return "?"
+	}
+	return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20))
+}
+
+// runOnce runs rc as a child process with GOMAXPROCS set, then checks its
+// output rows against expected.
+func runOnce(c config, rc runCase, round int, expected []string) measurement {
+	slug := strings.NewReplacer(" ", "", ",", "-", "(", "", ")", "").Replace(rc.name)
+	out := filepath.Join(c.resultsDir, fmt.Sprintf("out-%s-%d", slug, round+1))
+	os.RemoveAll(out)
+	defer os.RemoveAll(out)
+	args := make([]string, len(rc.args))
+	for i, a := range rc.args {
+		args[i] = strings.ReplaceAll(a, "OUT", out)
+	}
+	logPath := filepath.Join(c.resultsDir, fmt.Sprintf("log-%s-%d.txt", slug, round+1))
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return measurement{failure: err.Error()}
+	}
+	defer logf.Close()
+
+	self, err := os.Executable()
+	if err != nil {
+		return measurement{failure: err.Error()}
+	}
+	mfile := filepath.Join(c.resultsDir, fmt.Sprintf("measure-%s-%d.json", slug, round+1))
+	cmd := exec.Command(self, append([]string{"-measure=" + mfile, "-timeout=" + c.timeout.String(), "--", rc.bin}, args...)...)
+	cmd.Env = append(os.Environ(), fmt.Sprintf("GOMAXPROCS=%d", rc.procs))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	runErr := cmd.Run()
+	var mm measured
+	b, err := os.ReadFile(mfile)
+	if err == nil {
+		err = json.Unmarshal(b, &mm)
+	}
+	if err != nil {
+		return measurement{failure: fmt.Sprintf("no measurements (%v): %v (log: %s: %s)", runErr, err, logPath, tail(logPath))}
+	}
+	m := measurement{wall: mm.Wall, cpu: mm.CPU, maxRSS: mm.MaxRSS}
+	if mm.Err != "" {
+		m.failure = fmt.Sprintf("%s (log: %s: %s)", mm.Err, logPath, tail(logPath))
+		return m
+	}
+	paths, _ := filepath.Glob(filepath.Join(out, "*.jsonl"))
+	got, err := readRows(paths)
+	if err != nil {
+		m.failure = "reading output: " + err.Error()
+		return m
+	}
+	if d := compareRows(got, expected); d != "" {
+		m.failure = fmt.Sprintf("wrong output in %s: %s", out, d)
+		keep := out + ".wrong"
+		os.RemoveAll(keep)
+		if os.Rename(out, keep) == nil {
+			m.failure = fmt.Sprintf("wrong output (kept in %s): %s", keep, d)
+		}
+	}
+	return m
+}
+
+// tail returns the last non-empty line of the file at path.
+func tail(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return lines[len(lines)-1]
+}
