@@ -1,0 +1,454 @@
+package parquet_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	pq "github.com/parquet-go/parquet-go"
+
+	"github.com/weirflow/weir/io/iotest"
+	"github.com/weirflow/weir/io/parquet"
+	"github.com/weirflow/weir/sdk"
+)
+
+// txn is the fraud-like test record.
+type txn struct {
+	UserID   string    `parquet:"user_id"`
+	Amount   int64     `parquet:"amount"`
+	Merchant string    `parquet:"merchant"`
+	At       time.Time `parquet:"ts,timestamp(microsecond)" weir:"eventtime"`
+}
+
+func eqTxn(a, b txn) bool {
+	return a.UserID == b.UserID && a.Amount == b.Amount && a.Merchant == b.Merchant && a.At.Equal(b.At)
+}
+
+const t0 = 1_700_000_000_000_000 // µs
+
+// mkTxns returns n records whose event times are shuffled around t0+base.
+func mkTxns(rng *rand.Rand, base, n int) []txn {
+	out := make([]txn, n)
+	for i := range out {
+		out[i] = txn{
+			UserID:   fmt.Sprintf("u%03d", rng.IntN(50)),
+			Amount:   rng.Int64N(5000),
+			Merchant: fmt.Sprintf("m%d", rng.IntN(9)),
+			At:       time.UnixMicro(int64(t0 + base + rng.IntN(1_000_000))).UTC(),
+		}
+	}
+	return out
+}
+
+func mustWrite[T any](t testing.TB, path string, rows []T, perGroup int) {
+	t.Helper()
+	if err := parquet.WriteFile(path, rows, perGroup); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSourceConformance(t *testing.T) {
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(1, 2))
+	a, b, c := mkTxns(rng, 0, 250), mkTxns(rng, 5_000_000, 100), mkTxns(rng, 9_000_000, 37)
+	// Written in an order unlike the listing: splits sort by path.
+	mustWrite(t, filepath.Join(dir, "c.parquet"), c, 10)
+	mustWrite(t, filepath.Join(dir, "a.parquet"), a, 100)
+	mustWrite(t, filepath.Join(dir, "b.parquet"), b, 0)
+
+	// A truncated file: one dead letter.
+	mustWrite(t, filepath.Join(dir, "d.parquet"), a, 100)
+	truncate(t, filepath.Join(dir, "d.parquet"), 100)
+	// A file without the merchant column, 3 row groups: a dead letter each.
+	type noMerchant struct {
+		UserID string    `parquet:"user_id"`
+		Amount int64     `parquet:"amount"`
+		At     time.Time `parquet:"ts,timestamp(microsecond)"`
+	}
+	mustWrite(t, filepath.Join(dir, "e.parquet"), make([]noMerchant, 30), 10)
+
+	iotest.TestSource(t, iotest.SourceCase[txn]{
+		Source:   parquet.NewSource[txn](filepath.Join(dir, "*.parquet"), parquet.SourceOptions{}),
+		Want:     slices.Concat(a, b, c),
+		WantDead: 4,
+		Equal:    eqTxn,
+	})
+}
+
+func truncate(t *testing.T, path string, size int64) {
+	t.Helper()
+	if err := os.Truncate(path, size); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSplits(t *testing.T) {
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(3, 4))
+	a, b := mkTxns(rng, 7_000_000, 250), mkTxns(rng, 0, 50)
+	mustWrite(t, filepath.Join(dir, "b.parquet"), b, 0)
+	mustWrite(t, filepath.Join(dir, "a.parquet"), a, 100)
+	splits, err := parquet.NewSource[txn](filepath.Join(dir, "*.parquet"), parquet.SourceOptions{}).Splits(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	type want struct {
+		id   string
+		rows []txn
+	}
+	wants := []want{
+		{filepath.Join(dir, "a.parquet#rg0000"), a[:100]},
+		{filepath.Join(dir, "a.parquet#rg0001"), a[100:200]},
+		{filepath.Join(dir, "a.parquet#rg0002"), a[200:]},
+		{filepath.Join(dir, "b.parquet#rg0000"), b},
+	}
+	if len(splits) != len(wants) {
+		t.Fatalf("got %d splits, want %d", len(splits), len(wants))
+	}
+	for i, w := range wants {
+		s := splits[i]
+		if s.ID() != w.id {
+			t.Errorf("split %d: ID %q, want %q", i, s.ID(), w.id)
+		}
+		st := s.(sdk.SplitStats)
+		if st.Rows() != int64(len(w.rows)) {
+			t.Errorf("%s: Rows %d, want %d", w.id, st.Rows(), len(w.rows))
+		}
+		minTS, ok := st.MinEventTime()
+		if want := minOf(w.rows); !ok || minTS != want {
+			t.Errorf("%s: MinEventTime %v %v, want %v", w.id, minTS, ok, want)
+		}
+	}
+}
+
+func minOf(rows []txn) sdk.Timestamp {
+	m := sdk.MaxTimestamp
+	for _, r := range rows {
+		m = min(m, sdk.Timestamp(r.At.UnixMicro()))
+	}
+	return m
+}
+
+// Files whose event-time column has another unit, or is a plain INT64.
+type txnMillis struct {
+	UserID   string    `parquet:"user_id"`
+	Amount   int64     `parquet:"amount"`
+	Merchant string    `parquet:"merchant"`
+	At       time.Time `parquet:"ts,timestamp(millisecond)" weir:"eventtime"`
+}
+
+type txnNanos struct {
+	UserID   string    `parquet:"user_id"`
+	Amount   int64     `parquet:"amount"`
+	Merchant string    `parquet:"merchant"`
+	At       time.Time `parquet:"ts,timestamp(nanosecond)" weir:"eventtime"`
+}
+
+type txnInt struct {
+	UserID   string `parquet:"user_id"`
+	Amount   int64  `parquet:"amount"`
+	Merchant string `parquet:"merchant"`
+	At       int64  `parquet:"ts" weir:"eventtime"`
+}
+
+func TestMinEventTimeUnits(t *testing.T) {
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(5, 6))
+	rows := mkTxns(rng, 0, 300)
+	// Negative times too: rounding must go down.
+	rows[17].At = time.UnixMicro(-1_234_567).UTC()
+	var ms []txnMillis
+	var ns []txnNanos
+	var ints []txnInt
+	for _, r := range rows {
+		ms = append(ms, txnMillis{r.UserID, r.Amount, r.Merchant, r.At})
+		ns = append(ns, txnNanos{r.UserID, r.Amount, r.Merchant, r.At})
+		ints = append(ints, txnInt{r.UserID, r.Amount, r.Merchant, r.At.UnixMicro()})
+	}
+	mustWrite(t, filepath.Join(dir, "ms.parquet"), ms, 0)
+	mustWrite(t, filepath.Join(dir, "ns.parquet"), ns, 0)
+	mustWrite(t, filepath.Join(dir, "int.parquet"), ints, 0)
+	floorMs := func(us int64) sdk.Timestamp {
+		q := us / 1000
+		if us%1000 != 0 && us < 0 {
+			q--
+		}
+		return sdk.Timestamp(q * 1000)
+	}
+	for _, c := range []struct {
+		file string
+		want sdk.Timestamp
+	}{
+		{"ms.parquet", floorMs(-1_234_567)},
+		{"ns.parquet", -1_234_567},
+		{"int.parquet", -1_234_567},
+	} {
+		splits, err := parquet.NewSource[txn](filepath.Join(dir, c.file), parquet.SourceOptions{}).Splits(context.Background())
+		if c.file == "int.parquet" {
+			splits, err = parquet.NewSource[txnInt](filepath.Join(dir, c.file), parquet.SourceOptions{}).Splits(context.Background())
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := splits[0].(sdk.SplitStats).MinEventTime()
+		if !ok || got != c.want {
+			t.Errorf("%s: MinEventTime %d %v, want %d", c.file, got, ok, c.want)
+		}
+	}
+	// The values read through T (microseconds) are converted too.
+	chunks, err := iotest.ReadAll[txn](context.Background(), parquet.NewSource[txn](filepath.Join(dir, "ns.parquet"), parquet.SourceOptions{}), 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := chunks[0].Rows; len(got) != len(rows) || !got[17].At.Equal(rows[17].At) || !got[3].At.Equal(rows[3].At) {
+		t.Errorf("nanosecond file read as microseconds: got %v, want %v", got[17].At, rows[17].At)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	pattern := filepath.Join(dir, "*.parquet")
+	_, err := parquet.NewSource[txn](pattern, parquet.SourceOptions{}).Splits(ctx)
+	if want := fmt.Sprintf("parquet: no files match %q", pattern); err == nil || err.Error() != want {
+		t.Errorf("empty glob: got %v, want %s", err, want)
+	}
+
+	type amountString struct {
+		UserID   string    `parquet:"user_id"`
+		Amount   string    `parquet:"amount"`
+		Merchant string    `parquet:"merchant"`
+		At       time.Time `parquet:"ts,timestamp(microsecond)"`
+	}
+	type noTS struct {
+		UserID   string `parquet:"user_id"`
+		Amount   int64  `parquet:"amount"`
+		Merchant string `parquet:"merchant"`
+	}
+	mustWrite(t, filepath.Join(dir, "amount.parquet"), make([]amountString, 3), 0)
+	mustWrite(t, filepath.Join(dir, "nots.parquet"), make([]noTS, 3), 0)
+	mustWrite(t, filepath.Join(dir, "trunc.parquet"), mkTxns(rand.New(rand.NewPCG(1, 1)), 0, 10), 0)
+	truncate(t, filepath.Join(dir, "trunc.parquet"), 20)
+	if err := os.WriteFile(filepath.Join(dir, "zero.parquet"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	chunks, err := iotest.ReadAll[txn](ctx, parquet.NewSource[txn](pattern, parquet.SourceOptions{}), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range chunks {
+		if len(c.Rows) != 0 {
+			t.Errorf("%s: %d rows, want none", c.Split.ID(), len(c.Rows))
+		}
+		for _, d := range c.Dead {
+			got = append(got, d.Source+": "+strings.ReplaceAll(d.Reason, dir+"/", ""))
+		}
+	}
+	t.Logf("dead letters:\n%s", strings.Join(got, "\n"))
+	p := func(s string) string { return filepath.Join(dir, s) }
+	want := []string{
+		p("amount.parquet") + " row group 0: parquet: amount.parquet: column amount: want INT64, got BYTE_ARRAY",
+		p("nots.parquet") + ` row group 0: parquet: nots.parquet: column "ts" missing`,
+		p("trunc.parquet") + ": parquet: trunc.parquet: unreadable file: ",
+		p("zero.parquet") + ": parquet: zero.parquet: unreadable file: ",
+	}
+	if len(got) != len(want) {
+		t.Fatalf("dead letters:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("dead letter %d:\n got %s\nwant %s...", i, got[i], want[i])
+		}
+	}
+}
+
+// TestCorruptPage garbles the pages of one row group: that row group gives
+// a dead letter naming its rows, the others are read in full.
+func TestCorruptPage(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.parquet")
+	rows := mkTxns(rand.New(rand.NewPCG(7, 8)), 0, 300)
+	mustWrite(t, path, rows, 100)
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := f.Stat()
+	pf, err := pq.OpenFile(f, st.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := pf.Metadata().RowGroups[1].Columns
+	f.Close()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range md {
+		off := c.MetaData.DataPageOffset
+		if d := c.MetaData.DictionaryPageOffset; d > 0 && d < off {
+			off = d
+		}
+		for i := off; i < off+24 && i < int64(len(data)); i++ {
+			data[i] = 0xff
+		}
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	chunks, err := iotest.ReadAll[txn](context.Background(), parquet.NewSource[txn](path, parquet.SourceOptions{}), 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(chunks) != 3 {
+		t.Fatalf("got %d splits, want 3", len(chunks))
+	}
+	for i, c := range chunks {
+		if i == 1 {
+			t.Logf("%+v", c.Dead)
+			if len(c.Dead) != 1 || !strings.Contains(c.Dead[0].Reason, "rows 0-99") || c.Dead[0].Source != path+" row group 1" {
+				t.Errorf("corrupt row group: got %d rows, dead %+v", len(c.Rows), c.Dead)
+			}
+			continue
+		}
+		if len(c.Dead) != 0 || !iotestEqual(c.Rows, rows[i*100:(i+1)*100]) {
+			t.Errorf("row group %d: %d rows, %d dead letters", i, len(c.Rows), len(c.Dead))
+		}
+	}
+}
+
+func iotestEqual(a, b []txn) bool { return slices.EqualFunc(a, b, eqTxn) }
+
+// readDir reads the committed *.parquet files of dir; any dead letter (a
+// partial or corrupt file) is an error.
+func readDir(dir string) func() ([]txn, error) {
+	return func() ([]txn, error) {
+		src := parquet.NewSource[txn](filepath.Join(dir, "*.parquet"), parquet.SourceOptions{})
+		if _, err := src.Splits(context.Background()); err != nil {
+			return nil, nil // nothing committed yet
+		}
+		chunks, err := iotest.ReadAll[txn](context.Background(), src, 1024)
+		if err != nil {
+			return nil, err
+		}
+		var out []txn
+		for _, c := range chunks {
+			if len(c.Dead) > 0 {
+				return nil, fmt.Errorf("partial or corrupt output: %+v", c.Dead[0])
+			}
+			out = append(out, c.Rows...)
+		}
+		return out, nil
+	}
+}
+
+func TestSinkConformance(t *testing.T) {
+	recs := mkTxns(rand.New(rand.NewPCG(9, 10)), 0, 200)
+	for _, size := range []int64{0, 1} { // 1 byte: a new file after every write
+		t.Run(fmt.Sprintf("target=%d", size), func(t *testing.T) {
+			iotest.TestSink(t, iotest.SinkCase[txn]{
+				NewSink: func(t *testing.T) (sdk.Sink[txn], func() ([]txn, error)) {
+					dir := t.TempDir()
+					return parquet.NewSink[txn](dir, parquet.SinkOptions{TargetFileSize: size}), readDir(dir)
+				},
+				Records: recs,
+				Equal:   eqTxn,
+			})
+		})
+	}
+}
+
+func TestSinkNames(t *testing.T) {
+	dir := t.TempDir()
+	w, err := parquet.NewSink[txn](dir, parquet.SinkOptions{}).Open(sdk.SinkContext{Context: context.Background(), Task: 3, Tasks: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := sdk.NewBatch[txn](4)
+	b.Values = mkTxns(rand.New(rand.NewPCG(1, 1)), 0, 4)
+	ls := func() []string {
+		ents, _ := os.ReadDir(dir)
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		return names
+	}
+	check := func(step string, want ...string) {
+		t.Helper()
+		if got := ls(); !slices.Equal(got, want) {
+			t.Errorf("%s: files %v, want %v", step, got, want)
+		}
+	}
+	if err := w.Write(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	check("write", "part-00003-000000.parquet.inprogress")
+	if err := w.PreCommit(7); err != nil {
+		t.Fatal(err)
+	}
+	check("pre-commit", "part-00003-000000.parquet.staged-7")
+	if err := w.Write(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(7); err != nil {
+		t.Fatal(err)
+	}
+	check("commit", "part-00003-000000.parquet", "part-00003-000001.parquet.inprogress")
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	check("close", "part-00003-000000.parquet")
+}
+
+// TestRandomCorruption garbles random bytes of a file, many times: reading
+// must never panic or fail the job; rows either come back or become dead
+// letters.
+func TestRandomCorruption(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.parquet")
+	rows := mkTxns(rand.New(rand.NewPCG(11, 12)), 0, 300)
+	mustWrite(t, path, rows, 100)
+	orig, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 200
+	if testing.Short() {
+		n = 20
+	}
+	for seed := range n {
+		rng := rand.New(rand.NewPCG(uint64(seed), 99))
+		data := slices.Clone(orig)
+		at := rng.IntN(len(data) - 8)
+		for i := range 1 + rng.IntN(8) {
+			data[at+i] = byte(rng.IntN(256))
+		}
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		chunks, err := iotest.ReadAll[txn](context.Background(), parquet.NewSource[txn](path, parquet.SourceOptions{}), 64)
+		if err != nil {
+			t.Fatalf("seed %d (bytes at %d): %v", seed, at, err)
+		}
+		got := 0
+		for _, c := range chunks {
+			got += len(c.Rows)
+			for _, d := range c.Dead {
+				if !strings.HasPrefix(d.Reason, "parquet: ") {
+					t.Errorf("seed %d: dead letter %+v", seed, d)
+				}
+			}
+		}
+		if got > len(rows) {
+			t.Errorf("seed %d: %d rows from a file of %d", seed, got, len(rows))
+		}
+	}
+}

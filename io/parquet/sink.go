@@ -1,0 +1,217 @@
+package parquet
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+
+	pq "github.com/parquet-go/parquet-go"
+
+	"github.com/weirflow/weir/io/internal/filecommit"
+	"github.com/weirflow/weir/sdk"
+)
+
+// Defaults of [SinkOptions].
+const (
+	DefaultTargetFileSize = 128 << 20
+	DefaultRowGroupRows   = 1 << 20
+)
+
+// SinkOptions configure a [Sink]; the zero value works.
+type SinkOptions struct {
+	// TargetFileSize is the estimated size in bytes after which a writer
+	// starts a new file; zero means [DefaultTargetFileSize].
+	TargetFileSize int64
+	// RowGroupRows is the most rows in a row group (a split when the
+	// output is read back); zero means [DefaultRowGroupRows].
+	RowGroupRows int64
+}
+
+func (o *SinkOptions) ensureDefaults() {
+	if o.TargetFileSize <= 0 {
+		o.TargetFileSize = DefaultTargetFileSize
+	}
+	if o.RowGroupRows <= 0 {
+		o.RowGroupRows = DefaultRowGroupRows
+	}
+}
+
+// Sink writes Snappy-compressed Parquet files into a directory with
+// exactly-once commit: each task writes part-<task>-<seq>.parquet.inprogress,
+// pre-commits it on a checkpoint and renames it to part-<task>-<seq>.parquet
+// when the checkpoint completes, so a reader of *.parquet never sees partial
+// or uncommitted output.
+type Sink[T any] struct {
+	dir  string
+	opts SinkOptions
+	rec  *recordInfo
+}
+
+// NewSink returns a sink of records of type T (a struct with parquet tags)
+// writing into dir, created if missing.
+func NewSink[T any](dir string, opts SinkOptions) *Sink[T] {
+	opts.ensureDefaults()
+	return &Sink[T]{dir: dir, opts: opts, rec: recordOf[T]()}
+}
+
+// Open opens the writer of task ctx.Task.
+func (s *Sink[T]) Open(ctx sdk.SinkContext) (sdk.CommittingSink[T], error) {
+	if s.rec.err != nil {
+		return nil, s.rec.err
+	}
+	files, err := filecommit.Open(s.dir, ctx.Task, ".parquet")
+	if err != nil {
+		return nil, fmt.Errorf("parquet: %s: %w", s.dir, err)
+	}
+	return &writer[T]{files: files, opts: s.opts}, nil
+}
+
+type writer[T any] struct {
+	files *filecommit.Files
+	opts  SinkOptions
+	f     *os.File
+	bw    *bufio.Writer
+	pw    *pq.GenericWriter[T]
+}
+
+func writerOptions(rowGroupRows int64) []pq.WriterOption {
+	return []pq.WriterOption{pq.Compression(&pq.Snappy), pq.MaxRowsPerRowGroup(rowGroupRows)}
+}
+
+// Write appends the batch's records to the current file, rolling to a new
+// one when it reaches the target size.
+func (w *writer[T]) Write(ctx context.Context, b *sdk.Batch[T]) error {
+	if len(b.Values) == 0 {
+		return nil
+	}
+	if w.f == nil {
+		p := w.files.Next()
+		f, err := os.Create(p)
+		if err != nil {
+			return fmt.Errorf("parquet: %w", err)
+		}
+		w.f = f
+		if w.bw == nil {
+			w.bw = bufio.NewWriterSize(f, 1<<20)
+		} else {
+			w.bw.Reset(f)
+		}
+		if w.pw == nil {
+			w.pw = pq.NewGenericWriter[T](w.bw, writerOptions(w.opts.RowGroupRows)...)
+		} else {
+			w.pw.Reset(w.bw)
+		}
+	}
+	if _, err := w.pw.Write(b.Values); err != nil {
+		return fmt.Errorf("parquet: write %s: %w", w.files.Current(), err)
+	}
+	if w.pw.Size() >= w.opts.TargetFileSize {
+		return w.finish()
+	}
+	return nil
+}
+
+// finish writes the footer, syncs and closes the current file and rolls it.
+func (w *writer[T]) finish() error {
+	if w.f == nil {
+		return nil
+	}
+	p := w.files.Current()
+	err := w.pw.Close()
+	if err == nil {
+		err = w.bw.Flush()
+	}
+	if err == nil {
+		err = w.f.Sync()
+	}
+	if cerr := w.f.Close(); err == nil {
+		err = cerr
+	}
+	w.f = nil
+	if err != nil {
+		return fmt.Errorf("parquet: finish %s: %w", p, err)
+	}
+	w.files.Roll()
+	return nil
+}
+
+// PreCommit closes the current file and stages it, with any rolled ones, under id.
+func (w *writer[T]) PreCommit(id sdk.CheckpointID) error {
+	if err := w.finish(); err != nil {
+		return err
+	}
+	if err := w.files.PreCommit(uint64(id)); err != nil {
+		return fmt.Errorf("parquet: pre-commit %d: %w", id, err)
+	}
+	return nil
+}
+
+// Commit makes the files staged under ids <= id visible; idempotent.
+func (w *writer[T]) Commit(id sdk.CheckpointID) error {
+	if err := w.files.Commit(uint64(id)); err != nil {
+		return fmt.Errorf("parquet: commit %d: %w", id, err)
+	}
+	return nil
+}
+
+// Abort removes the files staged under id.
+func (w *writer[T]) Abort(id sdk.CheckpointID) error {
+	if err := w.files.Abort(uint64(id)); err != nil {
+		return fmt.Errorf("parquet: abort %d: %w", id, err)
+	}
+	return nil
+}
+
+// Close discards output not pre-committed.
+func (w *writer[T]) Close() error {
+	if w.f != nil {
+		w.f.Close()
+		w.f = nil
+	}
+	if err := w.files.Close(); err != nil {
+		return fmt.Errorf("parquet: close: %w", err)
+	}
+	return nil
+}
+
+// WriteFile writes rows to a new Parquet file at path with at most
+// rowsPerGroup rows in a row group (all in one if rowsPerGroup <= 0). It is
+// for tests, benchmarks and demos; pipelines write through [Sink].
+func WriteFile[T any](path string, rows []T, rowsPerGroup int) (err error) {
+	if rowsPerGroup <= 0 {
+		rowsPerGroup = max(len(rows), 1)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("parquet: %w", err)
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("parquet: close %s: %w", path, cerr)
+		}
+	}()
+	bw := bufio.NewWriterSize(f, 1<<20)
+	var pw *pq.GenericWriter[T]
+	if err := protect(func() error {
+		pw = pq.NewGenericWriter[T](bw, writerOptions(int64(rowsPerGroup))...)
+		return nil
+	}); err != nil {
+		return fmt.Errorf("parquet: %s: %v", path, err)
+	}
+	for i := 0; i < len(rows); i += rowsPerGroup {
+		if _, err := pw.Write(rows[i:min(i+rowsPerGroup, len(rows))]); err != nil {
+			return fmt.Errorf("parquet: write %s: %w", path, err)
+		}
+		if err := pw.Flush(); err != nil {
+			return fmt.Errorf("parquet: write %s: %w", path, err)
+		}
+	}
+	if err := pw.Close(); err != nil {
+		return fmt.Errorf("parquet: write %s: %w", path, err)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("parquet: write %s: %w", path, err)
+	}
+	return nil
+}
