@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"io"
 	"reflect"
 	"testing"
 	"time"
@@ -48,4 +49,22 @@ func TestRunMatchesExpected(t *testing.T) {
 			t.Errorf("start %v: %d rows differ from the %d expected", start, len(got), len(want))
 		}
 	}
+}
+
+// BenchmarkRun measures the baseline in process on 200,000 generated rows.
+func BenchmarkRun(b *testing.B) {
+	const rows = 200_000
+	parts := fraudgen.Generate(fraudgen.Options{Rows: rows, Users: 1000, Partitions: 2, Span: time.Hour, Disorder: 20 * time.Second, Seed: 1})
+	paths, err := fraudgen.WriteParquet(b.TempDir(), parts, 100_000)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := Run(paths, 5*time.Minute, io.Discard); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }

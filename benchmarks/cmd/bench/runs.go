@@ -92,17 +92,18 @@ func runCases(c config, cases []runCase, expected []string, report *strings.Buil
 	}
 
 	ok := true
-	fmt.Fprintf(report, "| run | GOMAXPROCS | M rows/s (median, min–max of %d) | wall (median) | CPU (median run) | peak RSS | output |\n", c.runs)
-	fmt.Fprintf(report, "| --- | --- | --- | --- | --- | --- | --- |\n")
+	fmt.Fprintf(report, "| run | GOMAXPROCS | M rows/s (median, min–max of %d) | wall (median) | CPU (median run) | M rows per CPU-second | peak RSS | output |\n", c.runs)
+	fmt.Fprintf(report, "| --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, s := range sums {
 		if !s.ok() {
 			ok = false
-			fmt.Fprintf(report, "| %s | %d | – | – | – | – | FAILED: %s |\n", s.c.name, s.c.procs, strings.ReplaceAll(lastFailure(s), "|", "/"))
+			fmt.Fprintf(report, "| %s | %d | – | – | – | – | – | FAILED: %s |\n", s.c.name, s.c.procs, strings.ReplaceAll(lastFailure(s), "|", "/"))
 			continue
 		}
 		med, lo, hi := s.rate(c.rows)
-		fmt.Fprintf(report, "| %s | %d | %.2f (%.2f–%.2f) | %.2fs | %.2fs | %s | identical |\n",
-			s.c.name, s.c.procs, med/1e6, lo/1e6, hi/1e6, s.medianWall().Seconds(), medianCPU(s).Seconds(), mib(s.peakRSS()))
+		cpu := medianCPU(s).Seconds()
+		fmt.Fprintf(report, "| %s | %d | %.2f (%.2f–%.2f) | %.2fs | %.2fs | %.2f | %s | identical |\n",
+			s.c.name, s.c.procs, med/1e6, lo/1e6, hi/1e6, s.medianWall().Seconds(), cpu, float64(c.rows)/cpu/1e6, mib(s.peakRSS()))
 	}
 	fmt.Fprintln(report)
 	ratio := func(label string, a, b *summary) {
@@ -124,6 +125,10 @@ func runCases(c config, cases []runCase, expected []string, report *strings.Buil
 	}
 	base, w1, w2 := find("baseline"), find("weir, parallelism 1"), find("weir, parallelism 2")
 	ratio("weir (1 core) / baseline (1 core), rows/s", w1, base)
+	if base != nil && w1 != nil && base.ok() && w1.ok() {
+		fmt.Fprintf(report, "- weir (1 core) / baseline (1 core), rows per CPU-second: %.2f×\n",
+			medianCPU(base).Seconds()/medianCPU(w1).Seconds())
+	}
 	ratio("weir (2 cores) / weir (1 core), rows/s", w2, w1)
 	if base != nil && w1 != nil && base.ok() && w1.ok() {
 		fmt.Fprintf(report, "- peak RSS: baseline %s, weir (1 core) %s", mib(base.peakRSS()), mib(w1.peakRSS()))
