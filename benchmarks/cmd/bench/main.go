@@ -181,7 +181,7 @@ func goBuild(root, out, pkg string) error {
 // prepareData generates the input and expected output once per parameter
 // set; expected.jsonl is written last and marks a complete directory.
 func prepareData(c config) (dir string, expected []string, err error) {
-	name := fmt.Sprintf("fraud-%dr-%df-%dg-%du-%v-%v-s%d", c.rows, c.files, c.rowsPerGroup, c.users, c.span, c.disorder, c.seed)
+	name := fmt.Sprintf("fraud-v2-%dr-%df-%dg-%du-%v-%v-s%d", c.rows, c.files, c.rowsPerGroup, c.users, c.span, c.disorder, c.seed)
 	dir = filepath.Join(c.dataDir, name)
 	exp := filepath.Join(dir, "expected.jsonl")
 	if rows, err := readRows([]string{exp}); err == nil {

@@ -7,9 +7,8 @@ import (
 	"os"
 	"path/filepath"
 
-	pq "github.com/parquet-go/parquet-go"
-
 	"github.com/weirflow/weir/examples/fraud"
+	"github.com/weirflow/weir/io/parquet"
 )
 
 // DefaultRowGroupRows is the row-group size of [WriteParquet] when none is given.
@@ -21,25 +20,29 @@ func FileName(p int, ext string) string { return fmt.Sprintf("txns-%04d.%s", p, 
 
 // WriteParquet writes each partition to dir/txns-NNNN.parquet with at most
 // rowGroupRows rows per row group (0: [DefaultRowGroupRows]) and returns the
-// paths. Each file is written to a temporary name and renamed when complete.
+// paths. Files are written by io/parquet's WriteFile (Snappy pages) under a
+// temporary name and renamed when complete.
 func WriteParquet(dir string, parts [][]fraud.Txn, rowGroupRows int) ([]string, error) {
 	if rowGroupRows <= 0 {
 		rowGroupRows = DefaultRowGroupRows
 	}
-	return writeFiles(dir, parts, "parquet", func(f *os.File, rows []fraud.Txn) error {
-		w := pq.NewGenericWriter[fraud.Txn](f, pq.MaxRowsPerRowGroup(int64(rowGroupRows)))
-		for len(rows) > 0 {
-			n := min(len(rows), rowGroupRows)
-			if _, err := w.Write(rows[:n]); err != nil {
-				return err
-			}
-			if err := w.Flush(); err != nil {
-				return err
-			}
-			rows = rows[n:]
+	paths := make([]string, 0, len(parts))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("fraudgen: %w", err)
+	}
+	for p, rows := range parts {
+		path := filepath.Join(dir, FileName(p, "parquet"))
+		tmp := filepath.Join(dir, "."+FileName(p, "parquet")+".tmp")
+		if err := parquet.WriteFile(tmp, rows, rowGroupRows); err != nil {
+			os.Remove(tmp)
+			return nil, fmt.Errorf("fraudgen: %w", err)
 		}
-		return w.Close()
-	})
+		if err := os.Rename(tmp, path); err != nil {
+			return nil, fmt.Errorf("fraudgen: %w", err)
+		}
+		paths = append(paths, path)
+	}
+	return paths, nil
 }
 
 // WriteJSONL writes each partition to dir/txns-NNNN.jsonl, one JSON object
