@@ -49,12 +49,17 @@ func oneLine(s string) string {
 // transformError attributes an operator's error to its transform, unless the
 // error is already user-facing (a bad record, a panic) or a cancellation.
 func transformError(name string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return wrapTransform(name, err)
+}
+
+func wrapTransform(name string, err error) error {
 	var bad *BadRecordError
 	var pe *PanicError
 	var te *transformErr
 	switch {
-	case err == nil:
-		return nil
 	case errors.As(err, &bad), errors.As(err, &pe), errors.As(err, &te),
 		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err

@@ -125,3 +125,17 @@ func (w *writer[T]) Close() error {
 	w.s.mu.closed++
 	return nil
 }
+
+// Discard is an sdk.Sink that drops every row, for benchmarks.
+type Discard[T any] struct{}
+
+// Open returns a writer that drops everything.
+func (Discard[T]) Open(sdk.SinkContext) (sdk.CommittingSink[T], error) { return discard[T]{}, nil }
+
+type discard[T any] struct{}
+
+func (discard[T]) Write(context.Context, *sdk.Batch[T]) error { return nil }
+func (discard[T]) PreCommit(sdk.CheckpointID) error           { return nil }
+func (discard[T]) Commit(sdk.CheckpointID) error              { return nil }
+func (discard[T]) Abort(sdk.CheckpointID) error               { return nil }
+func (discard[T]) Close() error                               { return nil }

@@ -114,6 +114,15 @@ func (r *reader[T]) ReadBatch(ctx context.Context, b *sdk.Batch[T], max int) ([]
 	if n := r.src.ReadSize; n > 0 && n < max {
 		max = n
 	}
+	if r.src.Bad == nil && !r.src.Endless {
+		n := min(max, len(r.data)-r.row)
+		b.Values = append(b.Values, r.data[r.row:r.row+n]...)
+		r.row += n
+		if r.row == len(r.data) {
+			return nil, sdk.ErrEndOfSplit
+		}
+		return nil, nil
+	}
 	var dead []sdk.DeadLetter
 	for k := 0; k < max; k++ {
 		if r.row == len(r.data) {
