@@ -1,0 +1,300 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// consumer is the Kafka client shared by the open splits of one Source. It
+// consumes exactly the partitions of open splits, each from its reader's
+// offset, with direct assignment (no group membership). Whichever reader
+// finds its buffer empty polls the client for everyone and files the
+// records into per-partition buffers; the others wait for their buffer or
+// for that poll to end.
+//
+// Lock order: pollMu before mu. pollMu is held by the one goroutine
+// polling and while the assignment changes, so that no poll in flight can
+// file records of an old assignment into a new one.
+type consumer struct {
+	opts *SourceOptions
+	cl   *kgo.Client
+	adm  *kadm.Client
+
+	// refs counts open readers; guarded by the Source's mutex.
+	refs int
+
+	pollMu     sync.Mutex
+	lastCommit time.Time // guarded by pollMu
+
+	mu struct {
+		sync.Mutex
+		parts map[Split]*partition
+		// pollDone is closed when the poll in flight ends; nil when none.
+		pollDone chan struct{}
+		closed   bool
+	}
+}
+
+// partition is the buffer of one open split; its fields are guarded by
+// consumer.mu.
+type partition struct {
+	buf     []*kgo.Record
+	head    int   // buf[head:] is unread
+	fetched int64 // offset after the last buffered record
+	next    int64 // offset after the last record handed to the reader
+	err     error // a fatal error of this partition
+	paused  bool  // fetching paused because buf is full
+	ready   chan struct{}
+}
+
+func newConsumer(ctx context.Context, o *SourceOptions) (*consumer, error) {
+	opts := append(clientOpts(o.Brokers, o.TLS, o.SASL, o.ConnectTimeout),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// Control records (transaction markers) are returned so that a
+		// reader's position moves past them and a bounded split sees its end
+		// even when the last offsets before it are markers.
+		kgo.KeepControlRecords(),
+		kgo.FetchMaxWait(time.Second),
+	)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("kafka: %w", err)
+	}
+	if err := ping(ctx, cl, o.Brokers, o.ConnectTimeout); err != nil {
+		cl.Close()
+		return nil, err
+	}
+	c := &consumer{opts: o, cl: cl, adm: kadm.NewClient(cl), lastCommit: time.Now()}
+	c.mu.parts = map[Split]*partition{}
+	return c, nil
+}
+
+// assign starts consuming tp at offset next; a bounded split that is
+// already at its end (end >= 0 && next >= end) fetches nothing.
+func (c *consumer) assign(tp Split, next, end int64) (*partition, error) {
+	c.pollMu.Lock()
+	defer c.pollMu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, dup := c.mu.parts[tp]; dup {
+		return nil, fmt.Errorf("kafka: split %s is already open", tp.ID())
+	}
+	p := &partition{fetched: next, next: next, ready: make(chan struct{}, 1)}
+	c.mu.parts[tp] = p
+	if end < 0 || next < end {
+		c.cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{
+			tp.Topic: {tp.Partition: kgo.NewOffset().At(next)},
+		})
+	}
+	return p, nil
+}
+
+// unassign stops consuming tp and drops its buffer, committing its offset
+// to the monitoring group if there is one.
+func (c *consumer) unassign(tp Split) {
+	c.pollMu.Lock()
+	defer c.pollMu.Unlock()
+	c.mu.Lock()
+	p := c.mu.parts[tp]
+	delete(c.mu.parts, tp)
+	c.mu.Unlock()
+	if p == nil {
+		return
+	}
+	c.cl.RemoveConsumePartitions(map[string][]int32{tp.Topic: {tp.Partition}})
+	c.cl.ResumeFetchPartitions(map[string][]int32{tp.Topic: {tp.Partition}})
+	if c.opts.Group != "" {
+		os := kadm.Offsets{}
+		os.Add(kadm.Offset{Topic: tp.Topic, Partition: tp.Partition, At: p.next, LeaderEpoch: -1})
+		c.commit(os)
+	}
+}
+
+// take moves up to max buffered records of p, all below end when end >= 0,
+// into out. atEnd reports that the next buffered record is at or past end.
+func (c *consumer) take(tp Split, p *partition, out []*kgo.Record, max int, end int64) (_ []*kgo.Record, atEnd bool, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for p.head < len(p.buf) && n < max {
+		rec := p.buf[p.head]
+		if end >= 0 && rec.Offset >= end {
+			atEnd = true
+			break
+		}
+		out = append(out, rec)
+		p.buf[p.head] = nil
+		p.head++
+		p.next = rec.Offset + 1
+		n++
+	}
+	if p.head == len(p.buf) {
+		p.buf, p.head = p.buf[:0], 0
+	}
+	if n == 0 && p.err != nil {
+		return out, atEnd, p.err
+	}
+	if p.paused && len(p.buf)-p.head <= c.opts.MaxBufferedRecords/2 {
+		p.paused = false
+		c.cl.ResumeFetchPartitions(map[string][]int32{tp.Topic: {tp.Partition}})
+	}
+	return out, atEnd, nil
+}
+
+// wait waits until p may have records: it polls the client itself if no
+// one else is, else waits for p's buffer or the other poll to end. It
+// returns false at deadline.
+func (c *consumer) wait(ctx context.Context, p *partition, deadline time.Time) (bool, error) {
+	for {
+		if err := ctx.Err(); err != nil {
+			return false, err
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return false, nil
+		}
+		if c.pollMu.TryLock() {
+			err := c.pollLocked(ctx, deadline)
+			c.pollMu.Unlock()
+			return err == nil, err
+		}
+		c.mu.Lock()
+		done := c.mu.pollDone
+		c.mu.Unlock()
+		if done == nil {
+			// The lock is held to change the assignment, which is quick.
+			done = make(chan struct{})
+			time.AfterFunc(time.Millisecond, func() { close(done) })
+		}
+		t := time.NewTimer(left)
+		select {
+		case <-p.ready:
+			t.Stop()
+			return true, nil
+		case <-done:
+			t.Stop()
+		case <-t.C:
+			return false, nil
+		case <-ctx.Done():
+			t.Stop()
+			return false, ctx.Err()
+		}
+	}
+}
+
+// pollLocked polls the client until deadline and files the records of
+// open partitions into their buffers. pollMu must be held.
+func (c *consumer) pollLocked(ctx context.Context, deadline time.Time) error {
+	c.mu.Lock()
+	if c.mu.closed {
+		c.mu.Unlock()
+		return errors.New("kafka: source closed")
+	}
+	done := make(chan struct{})
+	c.mu.pollDone = done
+	c.mu.Unlock()
+
+	pctx, cancel := context.WithDeadline(ctx, deadline)
+	fs := c.cl.PollFetches(pctx)
+	cancel()
+
+	c.mu.Lock()
+	defer func() {
+		c.mu.pollDone = nil
+		close(done)
+		c.mu.Unlock()
+	}()
+	var fatal error
+	fs.EachError(func(topic string, part int32, err error) {
+		var loss *kgo.ErrDataLoss
+		switch {
+		case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+			// The poll's own deadline, or ctx, which the caller checks.
+		case errors.As(err, &loss), kerr.IsRetriable(err):
+			// The client resets or retries on its own.
+		case errors.Is(err, kgo.ErrClientClosed):
+			fatal = errors.New("kafka: source closed")
+		default:
+			if p := c.mu.parts[Split{topic, part}]; p != nil && p.err == nil {
+				p.err = fmt.Errorf("kafka: read %s/%d: %w", topic, part, err)
+				signal(p.ready)
+			}
+		}
+	})
+	var pause map[string][]int32
+	fs.EachPartition(func(ftp kgo.FetchTopicPartition) {
+		tp := Split{ftp.Topic, ftp.Partition}
+		p := c.mu.parts[tp]
+		if p == nil || len(ftp.Records) == 0 {
+			return
+		}
+		added := false
+		for _, rec := range ftp.Records {
+			if rec.Offset < p.fetched {
+				continue // refetched after a pause
+			}
+			p.buf = append(p.buf, rec)
+			p.fetched = rec.Offset + 1
+			added = true
+		}
+		if added {
+			signal(p.ready)
+		}
+		if !p.paused && len(p.buf)-p.head >= c.opts.MaxBufferedRecords {
+			p.paused = true
+			if pause == nil {
+				pause = map[string][]int32{}
+			}
+			pause[tp.Topic] = append(pause[tp.Topic], tp.Partition)
+		}
+	})
+	if pause != nil {
+		c.cl.PauseFetchPartitions(pause)
+	}
+	if c.opts.Group != "" && time.Since(c.lastCommit) >= c.opts.CommitInterval {
+		c.lastCommit = time.Now()
+		os := kadm.Offsets{}
+		for tp, p := range c.mu.parts {
+			os.Add(kadm.Offset{Topic: tp.Topic, Partition: tp.Partition, At: p.next, LeaderEpoch: -1})
+		}
+		// Committing needs no lock of ours; drop mu for the round trip.
+		c.mu.Unlock()
+		c.commit(os)
+		c.mu.Lock()
+	}
+	return fatal
+}
+
+// commit commits offsets to the monitoring group, best effort: the group
+// only shows lag, so a failed commit is retried at the next interval.
+func (c *consumer) commit(os kadm.Offsets) {
+	if len(os) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, _ = c.adm.CommitOffsets(ctx, c.opts.Group, os)
+}
+
+func (c *consumer) close() {
+	c.pollMu.Lock()
+	defer c.pollMu.Unlock()
+	c.mu.Lock()
+	c.mu.closed = true
+	c.mu.Unlock()
+	c.cl.Close()
+}
+
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}

@@ -1,0 +1,111 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/weirflow/weir/sdk"
+)
+
+// reader reads one split through its Source's shared consumer. It is used
+// by one goroutine at a time.
+type reader[T any] struct {
+	src    *Source[T]
+	c      *consumer
+	p      *partition
+	tp     Split
+	decode func([]byte, *T) error
+	next   int64 // offset after the last record returned
+	end    int64 // bounded end offset, or -1
+	where  string
+	recs   []*kgo.Record // scratch for take
+	closed bool
+}
+
+// ReadBatch appends what is buffered for the split, up to max records
+// (dead letters included). With nothing buffered it waits at most
+// PollTimeout and may return no records and no error. A bounded split
+// returns sdk.ErrEndOfSplit once its end offset is reached.
+func (r *reader[T]) ReadBatch(ctx context.Context, b *sdk.Batch[T], max int) ([]sdk.DeadLetter, error) {
+	if r.closed {
+		return nil, errors.New("kafka: read of a closed split")
+	}
+	if r.end >= 0 && r.next >= r.end {
+		return nil, sdk.ErrEndOfSplit
+	}
+	if max <= 0 {
+		return nil, nil
+	}
+	deadline := time.Now().Add(r.c.opts.PollTimeout)
+	var atEnd bool
+	for {
+		var err error
+		r.recs, atEnd, err = r.c.take(r.tp, r.p, r.recs[:0], max, r.end)
+		if err != nil {
+			return nil, err
+		}
+		if len(r.recs) > 0 || atEnd {
+			break
+		}
+		ok, err := r.c.wait(ctx, r.p, deadline)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, nil
+		}
+	}
+	var dead []sdk.DeadLetter
+	for i, rec := range r.recs {
+		r.recs[i] = nil
+		r.next = rec.Offset + 1
+		if rec.Attrs.IsControl() {
+			continue
+		}
+		var zero T
+		b.Values = append(b.Values, zero)
+		if err := r.decode(rec.Value, &b.Values[len(b.Values)-1]); err != nil {
+			b.Values = b.Values[:len(b.Values)-1]
+			dead = append(dead, sdk.DeadLetter{
+				Record: rec.Value,
+				Reason: "json: " + err.Error(),
+				Source: r.where + strconv.FormatInt(rec.Offset, 10),
+			})
+		}
+	}
+	if atEnd {
+		// Nothing below the end is left: the offsets in between were
+		// aborted or compacted away.
+		r.next = max64(r.next, r.end)
+	}
+	if r.end >= 0 && r.next >= r.end {
+		return dead, sdk.ErrEndOfSplit
+	}
+	return dead, nil
+}
+
+func max64(a, b int64) int64 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// Position is the next offset to read (and the end of a bounded split).
+func (r *reader[T]) Position() []byte { return encodePos(r.next, r.end, r.end >= 0) }
+
+// Close stops reading the split; the shared client closes with the last
+// open split of its Source.
+func (r *reader[T]) Close() error {
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	r.c.unassign(r.tp)
+	r.src.release(r.c)
+	return nil
+}
