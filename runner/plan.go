@@ -2,7 +2,9 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"runtime/debug"
 	"sort"
 
 	"github.com/weirflow/weir/internal/graph"
@@ -153,8 +155,11 @@ func (p *plan) assignSplits(ctx context.Context, parallelism int) (int64, error)
 		if !st.isSource() {
 			continue
 		}
-		splits, err := st.head.Source.Splits(ctx)
-		if err != nil {
+		splits, err := listSplits(ctx, st.head)
+		var pe *PanicError
+		if errors.As(err, &pe) {
+			return 0, err
+		} else if err != nil {
 			return 0, fmt.Errorf("weir: list splits of %q: %w", st.head.Name, err)
 		}
 		splits = append([]graph.Split(nil), splits...)
@@ -174,4 +179,14 @@ func (p *plan) assignSplits(ctx context.Context, parallelism int) (int64, error)
 		}
 	}
 	return total, nil
+}
+
+// listSplits calls the source's Splits, turning a panic into an error.
+func listSplits(ctx context.Context, n *graph.Node) (splits []graph.Split, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &PanicError{Transform: n.Name, Value: r, Stack: debug.Stack()}
+		}
+	}()
+	return n.Source.Splits(ctx)
 }

@@ -361,3 +361,41 @@ func TestOptionsValidate(t *testing.T) {
 		}
 	}
 }
+
+type panicSplits struct{ runnertest.Source[ev] }
+
+func (*panicSplits) Splits(context.Context) ([]sdk.Split, error) { panic("no splits today") }
+
+func TestPanicsAnywhereAreErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		build func(p *sdk.Pipeline)
+		want  string
+	}{
+		{"operator factory", func(p *sdk.Pipeline) {
+			in := read(p, &runnertest.Source[ev]{Data: [][]ev{{e("a", 1, 1)}}})
+			addNode[ev](p, "Factory", func() graph.Operator { panic("cannot make") }, nil, graph.Edge{From: nodeOf(p, in.Name())})
+		}, `weir: transform "Factory" panicked: cannot make`},
+		{"source read", func(p *sdk.Pipeline) {
+			in := read(p, &runnertest.Source[ev]{Data: [][]ev{{e("a", 1, 1)}}, ReadErr: func(string, int) error { panic("disk on fire") }}, sdk.Named("Txns"))
+			sdk.Write(in, &runnertest.Sink[ev]{})
+		}, `weir: transform "Txns" panicked: disk on fire`},
+		{"source splits", func(p *sdk.Pipeline) {
+			sdk.Write(read(p, &runnertest.Source[ev]{}), &runnertest.Sink[ev]{})
+			sdk.Write(sdk.Read[ev](p, &panicSplits{}, sdk.Timestamps(evTime), sdk.Named("Bad")), &runnertest.Sink[ev]{})
+		}, `weir: transform "Bad" panicked: no splits today`},
+		{"source read error", func(p *sdk.Pipeline) {
+			in := read(p, &runnertest.Source[ev]{Data: [][]ev{{e("a", 1, 1)}}, ReadErr: func(string, int) error { return errors.New("EIO") }}, sdk.Named("Txns"))
+			sdk.Write(in, &runnertest.Sink[ev]{})
+		}, `weir: read split split-000 of "Txns": EIO`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := sdk.NewPipeline()
+			tc.build(p)
+			_, err := Run(t.Context(), p, Options{Parallelism: 2})
+			if err == nil || err.Error() != tc.want {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}

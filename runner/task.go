@@ -67,9 +67,11 @@ type discard struct{}
 func (discard) Emit(any) error { return nil }
 
 // wire makes the task's operators and their outputs. It does not open them.
-func (t *rawTask) wire() error {
+func (t *rawTask) wire() (err error) {
+	defer t.recoverPanic(&err)
 	for i, n := range t.st.nodes {
 		if n.Source == nil {
+			t.cur = i
 			t.ops[i] = n.NewOperator()
 			if t.ops[i] == nil {
 				return fmt.Errorf("runner: node %q made a nil operator", n.Name)

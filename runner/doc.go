@@ -1,0 +1,48 @@
+// Package runner is weir's embedded local runner: it executes a pipeline's
+// graph in this process, with event-time watermarks, keyed shuffles, bad
+// record routing and a two-phase commit of every sink at the end of input.
+//
+//	stats, err := runner.Run(ctx, p, runner.Options{Parallelism: 4})
+//
+// Importing the package registers it with the sdk as the "local" runner, so
+// sdk.Run works with a blank import.
+//
+// # What it owns
+//
+// Planning (topological order, stages of chained operators), tasks (one
+// goroutine each), local exchanges between tasks, watermark generation and
+// propagation, the error policy for bad records, and the end-of-job commit.
+// Operators themselves live in internal/ops; sources and sinks in io/*.
+//
+// # Who calls it
+//
+// cmd/weir and the entry point of user binaries call [Run] with [Options]
+// mapped from flags; tests call it directly. It reads the graph through
+// sdk.Pipeline.Graph and nothing else of the sdk's internals.
+//
+// # Message flow
+//
+// A stage is a head (a source, or a node fed through exchanges: a keyed
+// shuffle or several inputs) and the nodes chained behind it (one forward
+// input). Every stage runs Options.Parallelism tasks. A source task reads
+// its splits one after another and calls its chained operators
+// synchronously; after each batch it advances the watermark (minimum over
+// its live splits) and forwards it. Other tasks read one inbox of messages
+// {channel, batch | watermark | end}; their watermark is the minimum over
+// their input channels. Operators see a watermark in topological order and
+// may emit during it; then it goes downstream. At the end of input an
+// operator sees +∞, then Finish; sinks pre-commit, and commit once every
+// task of the job has finished (the end-of-job checkpoint).
+//
+// # Goroutines and ownership
+//
+// One goroutine per task, all owned by an errgroup: the first error cancels
+// the job's context, every send and receive selects on it, and Run returns
+// only when every task has returned and closed its operators. A task owns
+// its operators exclusively, so they take no locks. Batches passed to a
+// chained operator are borrowed; an exchange copies rows into fresh
+// per-target batches, and a batch sent on a channel belongs to the receiver.
+// Shared state is limited to atomic metrics, the commit gate and the
+// dead-letter writer, each behind its own mutex; no lock is held while
+// another is taken. See DESIGN.md for the file map.
+package runner
