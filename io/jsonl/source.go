@@ -233,3 +233,8 @@ func (r *reader[T]) Position() []byte { return encodePos(r.off, r.line) }
 
 // Close closes the file.
 func (r *reader[T]) Close() error { return r.f.Close() }
+
+var (
+	_ sdk.Source[struct{}] = (*Source[struct{}])(nil)
+	_ sdk.Sink[struct{}]   = (*Sink[struct{}])(nil)
+)

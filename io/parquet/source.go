@@ -385,3 +385,8 @@ func (r *reader[T]) Close() error {
 	}
 	return nil
 }
+
+var (
+	_ sdk.Source[struct{}] = (*Source[struct{}])(nil)
+	_ sdk.Sink[struct{}]   = (*Sink[struct{}])(nil)
+)

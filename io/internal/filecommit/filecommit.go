@@ -92,7 +92,7 @@ func (f *Files) PreCommit(id uint64) error {
 		}
 		f.rolled = f.rolled[1:]
 	}
-	return nil
+	return syncDir(f.dir)
 }
 
 // Commit renames every staged file of the task with an id <= id to its
@@ -119,7 +119,7 @@ func (f *Files) Commit(id uint64) error {
 			return fmt.Errorf("commit %s: %w", final, err)
 		}
 	}
-	return nil
+	return syncDir(f.dir)
 }
 
 // Abort removes the files staged under id.
@@ -210,4 +210,17 @@ func (f *Files) parse(name string) (seq int, kind string, id uint64, ok bool) {
 func exists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// syncDir makes renames in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync output directory: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync output directory: %w", err)
+	}
+	return nil
 }
