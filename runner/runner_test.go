@@ -399,3 +399,15 @@ func TestPanicsAnywhereAreErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestRegisteredWithSDK(t *testing.T) {
+	p := sdk.NewPipeline()
+	sink := &runnertest.Sink[ev]{}
+	sdk.Write(read(p, &runnertest.Source[ev]{Data: [][]ev{{e("a", 1, 1)}}}), sink)
+	if err := sdk.Run(t.Context(), p); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(sink.Values()); got != 1 {
+		t.Fatalf("sink got %d rows, want 1", got)
+	}
+}
