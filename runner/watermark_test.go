@@ -2,13 +2,13 @@ package runner
 
 import (
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/weirflow/weir/internal/base"
+	"github.com/weirflow/weir/internal/datadriven"
 	"github.com/weirflow/weir/internal/graph"
 	"github.com/weirflow/weir/runner/runnertest"
 	"github.com/weirflow/weir/sdk"
@@ -30,177 +30,121 @@ func (s testSplit) MinEventTime() (base.Timestamp, bool) {
 	return s.min, s.min != base.MinTimestamp
 }
 
-// TestSourceValve runs scripts against a source task's watermark valve.
-// Each step is "start i", "read i max", "finish i", "tick d" or "idle"; after
-// each step the test checks the emitted watermark ("-" for none).
+// TestSourceValve runs testdata/source_valve: a source task's watermark
+// valve over its splits. Commands:
+//
+//	new bound=<dur> idle=<dur> perfect mins=(<µs>|none,...)
+//	start <i> | read <i> max=<µs> | empty <i> | finish <i> | tick <dur> | advance
+//
+// Each prints the watermark emitted after it, or "-" when none is.
 func TestSourceValve(t *testing.T) {
-	none := base.MinTimestamp
-	type step struct {
-		do   string
-		want string
-	}
-	for _, tc := range []struct {
-		name    string
-		bound   time.Duration
-		idle    time.Duration
-		perfect bool
-		mins    []base.Timestamp
-		steps   []step
-	}{
-		{"bound and 1µs", 10 * time.Microsecond, 0, false, []base.Timestamp{none}, []step{
-			{"advance", "-"}, // an unstarted split without statistics holds at -∞
-			{"start 0", "-"},
-			{"read 0 100", "89"},
-			{"read 0 50", "-"}, // the max seen does not go back
-			{"read 0 120", "109"},
-			{"finish 0", "+inf"},
-		}},
-		{"zero bound", 0, 0, false, []base.Timestamp{none}, []step{
-			{"start 0", "-"},
-			{"read 0 100", "99"},
-		}},
-		{"min over splits and holds from statistics", 10 * time.Microsecond, 0, false, []base.Timestamp{50, 200}, []step{
-			{"advance", "39"}, // min of 50-11 and 200-11
-			{"start 0", "-"},
-			{"read 0 300", "189"}, // split 1 holds at its statistic
-			{"finish 0", "-"},
-			{"start 1", "-"},
-			{"read 1 250", "239"},
-			{"finish 1", "+inf"},
-		}},
-		{"unknown pending split holds at -inf", 0, 0, false, []base.Timestamp{10, none}, []step{
-			{"start 0", "-"},
-			{"read 0 300", "-"},
-			{"finish 0", "-"},
-			{"start 1", "-"},
-			{"read 1 5", "4"},
-			{"finish 1", "+inf"},
-		}},
-		{"never decreases", 0, 0, false, []base.Timestamp{none, 100}, []step{
-			{"start 0", "-"},
-			{"read 0 1000", "99"},
-			{"finish 0", "-"},
-			{"start 1", "-"},
-			{"read 1 50", "-"},
-			{"read 1 500", "499"},
-		}},
-		{"idle split stops holding", 0, 5 * time.Second, false, []base.Timestamp{none, 500}, []step{
-			{"start 0", "-"},
-			{"read 0 100", "99"},
-			{"tick 4s", "-"},
-			{"tick 1s", "499"},  // split 0 idle: only split 1's hold counts
-			{"read 0 200", "-"}, // active again, but the watermark stays
-			{"finish 0", "-"},
-			{"start 1", "-"},
-			{"tick 5s", "-"}, // every live split idle: no advance
-			{"read 1 800", "799"},
-		}},
-		{"empty reads do not reset idleness", 0, time.Second, false, []base.Timestamp{none, 50}, []step{
-			{"start 0", "-"},
-			{"read 0 10", "9"},
-			{"tick 500ms", "-"},
-			{"empty 0", "-"},
-			{"tick 500ms", "49"},
-		}},
-		{"perfect", 0, 0, true, []base.Timestamp{10, none}, []step{
-			{"advance", "-"},
-			{"start 0", "-"},
-			{"read 0 300", "-"},
-			{"finish 0", "-"},
-			{"start 1", "-"},
-			{"read 1 5", "-"},
-			{"finish 1", "+inf"},
-		}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			clock := &fakeClock{t: time.Unix(1000, 0)}
+	var v *sourceValve
+	var clock *fakeClock
+	datadriven.RunTest(t, "testdata/source_valve", func(t *testing.T, d *datadriven.TestData) string {
+		dur := func(key string) time.Duration {
+			x, err := time.ParseDuration(d.ScanArg(key, "0s"))
+			if err != nil {
+				d.Fatalf(t, "%v", err)
+			}
+			return x
+		}
+		split := func() int {
+			if len(d.Args) == 0 {
+				d.Fatalf(t, "no split index")
+			}
+			var i int
+			fmt.Sscan(d.Args[0].Key, &i)
+			return i
+		}
+		switch d.Cmd {
+		case "new":
+			clock = &fakeClock{t: time.Unix(1000, 0)}
+			mins, _ := d.Arg("mins")
 			var splits []graph.Split
-			for i, m := range tc.mins {
-				splits = append(splits, testSplit{fmt.Sprint(i), m})
+			for i, m := range mins {
+				min := base.MinTimestamp
+				if m != "none" {
+					var us int64
+					fmt.Sscan(m, &us)
+					min = base.Timestamp(us)
+				}
+				splits = append(splits, testSplit{fmt.Sprint(i), min})
 			}
-			v := newSourceValve(graph.WatermarkSpec{Bound: tc.bound, Idle: tc.idle}, splits, clock, tc.perfect)
-			for _, s := range tc.steps {
-				var i int
-				var arg string
-				f := strings.Fields(s.do)
-				if len(f) > 1 {
-					fmt.Sscan(f[1], &i)
-					arg = f[1]
-				}
-				switch f[0] {
-				case "start":
-					v.start(i)
-				case "read":
-					var max int64
-					fmt.Sscan(f[2], &max)
-					v.observe(i, 1, base.Timestamp(max))
-				case "empty":
-					v.observe(i, 0, base.MinTimestamp)
-				case "finish":
-					v.finish(i)
-				case "tick":
-					d, err := time.ParseDuration(arg)
-					if err != nil {
-						t.Fatal(err)
-					}
-					clock.advance(d)
-				case "advance":
-				default:
-					t.Fatalf("unknown step %q", s.do)
-				}
-				got := "-"
-				if wm, ok := v.advance(); ok {
-					got = fmt.Sprint(int64(wm))
-					if wm == base.MaxTimestamp {
-						got = "+inf"
-					}
-				}
-				if got != s.want {
-					t.Fatalf("after %q: watermark %s, want %s", s.do, got, s.want)
-				}
+			_, perfect := d.Arg("perfect")
+			v = newSourceValve(graph.WatermarkSpec{Bound: dur("bound"), Idle: dur("idle")}, splits, clock, perfect)
+		case "start":
+			v.start(split())
+		case "read":
+			var max int64
+			fmt.Sscan(d.ScanArg("max", "0"), &max)
+			v.observe(split(), 1, base.Timestamp(max))
+		case "empty":
+			v.observe(split(), 0, base.MinTimestamp)
+		case "finish":
+			v.finish(split())
+		case "tick":
+			x, err := time.ParseDuration(d.Args[0].Key)
+			if err != nil {
+				d.Fatalf(t, "%v", err)
 			}
-		})
-	}
+			clock.advance(x)
+		case "advance":
+		default:
+			d.Fatalf(t, "unknown command")
+		}
+		if wm, ok := v.advance(); ok {
+			return "wm " + fmtWM(wm)
+		}
+		return "wm -"
+	})
 }
 
-func TestInputValve(t *testing.T) {
-	v := newInputValve(3)
-	type step struct {
-		end  bool
-		ch   int
-		wm   int64
-		want int64 // math.MinInt64: no new watermark
+func fmtWM(wm base.Timestamp) string {
+	switch wm {
+	case base.MaxTimestamp:
+		return "+inf"
+	case base.MinTimestamp:
+		return "-inf"
 	}
-	const no = math.MinInt64
-	for i, s := range []step{
-		{false, 0, 10, no},
-		{false, 1, 20, no},
-		{false, 2, 5, 5},
-		{false, 2, 30, 10},
-		{false, 0, 8, no}, // a channel never goes back
-		{true, 0, 0, 20},
-		{false, 1, 15, no},
-		{true, 1, 0, 30},
-		{true, 2, 0, math.MaxInt64},
-	} {
+	return fmt.Sprint(int64(wm))
+}
+
+// TestInputValve runs testdata/input_valve: the minimum over input channels.
+//
+//	new channels=<n> | wm <ch> ts=<µs> | end <ch>
+func TestInputValve(t *testing.T) {
+	var v *inputValve
+	datadriven.RunTest(t, "testdata/input_valve", func(t *testing.T, d *datadriven.TestData) string {
+		var ch int
+		if len(d.Args) > 0 {
+			fmt.Sscan(d.Args[0].Key, &ch)
+		}
 		var wm base.Timestamp
 		var ok bool
-		if s.end {
-			wm, ok = v.end(s.ch)
-		} else {
-			wm, ok = v.watermark(s.ch, base.Timestamp(s.wm))
+		switch d.Cmd {
+		case "new":
+			var n int
+			fmt.Sscan(d.ScanArg("channels", "1"), &n)
+			v = newInputValve(n)
+			return ""
+		case "wm":
+			var ts int64
+			fmt.Sscan(d.ScanArg("ts", "0"), &ts)
+			wm, ok = v.watermark(ch, base.Timestamp(ts))
+		case "end":
+			wm, ok = v.end(ch)
+		default:
+			d.Fatalf(t, "unknown command")
 		}
-		got := int64(no)
+		out := "wm -"
 		if ok {
-			got = int64(wm)
+			out = "wm " + fmtWM(wm)
 		}
-		if got != s.want {
-			t.Fatalf("step %d %+v: got %d, want %d", i, s, got, s.want)
+		if v.done() {
+			out += "\ndone"
 		}
-	}
-	if !v.done() {
-		t.Fatal("valve not done after every channel ended")
-	}
+		return out
+	})
 }
 
 // TestWatermarksThroughTask checks the exact sequence a chained operator
