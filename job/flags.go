@@ -104,17 +104,17 @@ func newRunFlags(name string) *runFlags {
 	f := &runFlags{fs: flag.NewFlagSet(name+" run", flag.ContinueOnError)}
 	fs := f.fs
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&f.mode, "mode", "batch", "batch (bounded inputs, ends when they end) or stream")
-	fs.StringVar(&f.in, "in", "", "input: parquet:GLOB or jsonl:GLOB")
-	fs.StringVar(&f.out, "out", "", "output directory: jsonl:DIR or parquet:DIR")
-	fs.IntVar(&f.parallelism, "parallelism", 1, "tasks per stage")
-	fs.IntVar(&f.maxParallelism, "max-parallelism", 128, "key groups: the most tasks a keyed stage can ever have")
-	fs.StringVar(&f.onError, "on-error", "dead-letter", "bad records: dead-letter, skip or fail")
-	fs.StringVar(&f.dead, "dead-letter", "", "where dead letters go: jsonl:DIR (default <out>/dead-letter)")
-	fs.DurationVar(&f.bound, "bound", 30*time.Second, "bounded out-of-orderness of event time")
-	fs.DurationVar(&f.lateness, "allowed-lateness", 0, "how long a fired window still accepts late records")
+	fs.StringVar(&f.in, "in", "", "read the input at `LOCATION`: parquet:GLOB or jsonl:GLOB (a directory: all its files of that kind)")
+	fs.StringVar(&f.out, "out", "", "write results to `LOCATION`: jsonl:DIR or parquet:DIR; side outputs go to sub-directories (DIR/late)")
+	fs.StringVar(&f.mode, "mode", "batch", "run in `MODE`: batch (bounded inputs, ends when they end) or stream")
+	fs.IntVar(&f.parallelism, "parallelism", 1, "run `N` tasks per stage")
+	fs.IntVar(&f.maxParallelism, "max-parallelism", 128, "use `N` key groups: the most tasks a keyed stage can ever have")
+	fs.StringVar(&f.onError, "on-error", "dead-letter", "handle bad records by `POLICY`: dead-letter, skip or fail")
+	fs.StringVar(&f.dead, "dead-letter", "", "write dead letters to `LOCATION`: jsonl:DIR (default DIR/dead-letter of --out)")
+	fs.DurationVar(&f.bound, "bound", 30*time.Second, "accept event times out of order by up to `DURATION`")
+	fs.DurationVar(&f.lateness, "allowed-lateness", 0, "keep fired windows open to late records for `DURATION`")
 	fs.BoolVar(&f.perfect, "perfect-watermark", false, "batch only: treat every record as on time")
-	fs.StringVar(&f.progress, "progress", "auto", "progress display: auto (a bar on terminals), always or never")
+	fs.StringVar(&f.progress, "progress", "auto", "show progress `WHEN`: auto (a bar on terminals), always or never")
 	return f
 }
 
@@ -223,9 +223,17 @@ func flagError(err error) string {
 	return strings.TrimPrefix(msg, "flag ")
 }
 
+// flagOrder is the order flags are listed in by -h.
+var flagOrder = []string{"in", "out", "mode", "parallelism", "max-parallelism", "on-error", "dead-letter",
+	"bound", "allowed-lateness", "perfect-watermark", "progress"}
+
 // printDefaults writes the flags of fs in --name form.
 func printDefaults(w io.Writer, fs *flag.FlagSet) {
-	fs.VisitAll(func(f *flag.Flag) {
+	for _, n := range flagOrder {
+		f := fs.Lookup(n)
+		if f == nil {
+			continue
+		}
 		name, usage := flag.UnquoteUsage(f)
 		arg := "--" + f.Name
 		if name != "" {
@@ -236,7 +244,7 @@ func printDefaults(w io.Writer, fs *flag.FlagSet) {
 			def = fmt.Sprintf(" (default %s)", f.DefValue)
 		}
 		fmt.Fprintf(w, "  %-28s %s%s\n", arg, usage, def)
-	})
+	}
 }
 
 func hasMeta(p string) bool { return strings.ContainsAny(p, `*?[`) }

@@ -144,6 +144,15 @@ func (p Program) run(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return p.fail(stderr, err)
 	}
+	dirs := []string{cfg.out.Path}
+	if cfg.onError == runner.DeadLetter {
+		dirs = append(dirs, cfg.dead.Path)
+	}
+	for _, d := range dirs {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return p.fail(stderr, fmt.Errorf("cannot create output directory %s: %w", d, unwrapPath(err)))
+		}
+	}
 	j := &Job{name: p.Name, p: sdk.NewPipeline(sdk.JobName(p.Name)), cfg: cfg, in: files, glob: glob}
 	if err := p.Build(j); err != nil {
 		return p.fail(stderr, err)
@@ -206,7 +215,12 @@ func (p Program) fail(stderr io.Writer, err error) int {
 		fmt.Fprintf(stderr, "%s: %s (see %s run -h)\n", p.Name, oneLine(ue.msg), p.Name)
 		return 2
 	}
-	fmt.Fprintf(stderr, "%s: %s\n", p.Name, oneLine(err.Error()))
+	msg := oneLine(err.Error())
+	var bad *runner.BadRecordError
+	if errors.As(err, &bad) {
+		msg += " (--on-error=dead-letter sets bad records aside)"
+	}
+	fmt.Fprintf(stderr, "%s: %s\n", p.Name, msg)
 	return 1
 }
 

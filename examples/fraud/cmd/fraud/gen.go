@@ -13,7 +13,6 @@ import (
 
 	pq "github.com/parquet-go/parquet-go"
 
-	"github.com/weirflow/weir/examples/fraud"
 	"github.com/weirflow/weir/examples/fraud/fraudgen"
 	"github.com/weirflow/weir/job"
 )
@@ -126,10 +125,13 @@ func runGen(_ context.Context, args []string, stdout, stderr io.Writer) int {
 // writeBad adds n bad records to dir, cycling through the kinds of bad
 // input a run dead-letters, each giving one dead letter: for jsonl a line
 // without event time, a truncated line and a wrong-typed field (all in
-// txns-bad.jsonl); for parquet a row without event time (in
-// txns-bad.parquet), a truncated file and a file whose amount column is a
-// string. It returns the paths written.
+// txns-bad.jsonl); for parquet a file without the event-time column, a
+// truncated file and a file whose amount column is a string. It returns
+// the paths written.
 func writeBad(dir, scheme string, n int) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
 	if scheme == "jsonl" {
 		kinds := []string{
 			`{"user_id":"u000001","amount":5000,"merchant":"acme"}`,
@@ -147,35 +149,33 @@ func writeBad(dir, scheme string, n int) ([]string, error) {
 		}
 		return []string{path}, nil
 	}
-	var noTime []fraud.Txn
 	var paths []string
 	for i := range n {
+		var p string
+		var err error
 		switch i % 3 {
 		case 0:
-			noTime = append(noTime, fraud.Txn{UserID: fraudgen.UserID(i), Amount: 5000, Merchant: "acme"})
+			p = filepath.Join(dir, fmt.Sprintf("txns-bad-no-time-%04d.parquet", i/3))
+			err = pq.WriteFile(p, []noTimeTxn{{UserID: "u000001", Amount: 5000, Merchant: "acme"}})
 		case 1:
-			p, err := writeTruncated(dir, i/3)
-			if err != nil {
-				return nil, err
-			}
-			paths = append(paths, p)
+			p, err = writeTruncated(dir, i/3)
 		case 2:
-			p := filepath.Join(dir, fmt.Sprintf("txns-bad-schema-%04d.parquet", i/3))
-			rows := []badSchemaTxn{{UserID: "u000003", Amount: "lots", Merchant: "acme", At: fraudgen.DefaultStart}}
-			if err := pq.WriteFile(p, rows); err != nil {
-				return nil, fmt.Errorf("write %s: %w", p, err)
-			}
-			paths = append(paths, p)
+			p = filepath.Join(dir, fmt.Sprintf("txns-bad-schema-%04d.parquet", i/3))
+			err = pq.WriteFile(p, []badSchemaTxn{{UserID: "u000003", Amount: "lots", Merchant: "acme", At: fraudgen.DefaultStart}})
 		}
-	}
-	if len(noTime) > 0 {
-		p := filepath.Join(dir, "txns-bad.parquet")
-		if err := pq.WriteFile(p, noTime); err != nil {
+		if err != nil {
 			return nil, fmt.Errorf("write %s: %w", p, err)
 		}
 		paths = append(paths, p)
 	}
 	return paths, nil
+}
+
+// noTimeTxn is fraud.Txn without its event-time column.
+type noTimeTxn struct {
+	UserID   string `parquet:"user_id"`
+	Amount   int64  `parquet:"amount"`
+	Merchant string `parquet:"merchant"`
 }
 
 // badSchemaTxn is fraud.Txn with the amount as a string.
@@ -192,14 +192,14 @@ func writeTruncated(dir string, i int) (string, error) {
 	p := filepath.Join(dir, fmt.Sprintf("txns-truncated-%04d.parquet", i))
 	rows := fraudgen.Generate(fraudgen.Options{Rows: 100, Users: 10, Seed: uint64(i)})[0]
 	if err := pq.WriteFile(p, rows); err != nil {
-		return "", fmt.Errorf("write %s: %w", p, err)
+		return "", err
 	}
 	st, err := os.Stat(p)
 	if err != nil {
 		return "", err
 	}
 	if err := os.Truncate(p, st.Size()/2); err != nil {
-		return "", fmt.Errorf("truncate %s: %w", p, err)
+		return "", err
 	}
 	return p, nil
 }
