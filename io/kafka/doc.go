@@ -1,0 +1,54 @@
+// Package kafka reads and writes Kafka topics of JSON records with
+// franz-go (imported as kgo, kadm).
+//
+// # What it owns
+//
+// [Source] implements sdk.Source: one [Split] per topic-partition, ID
+// "topic/00003" so that IDs sort like the splits. A reader's position is the
+// next offset to read (and, for a bounded source, the end offset), so a
+// restored job resumes with no record lost or read twice. Without a saved
+// position a split starts where [SourceOptions.Start] says: [Earliest] (the
+// default), [Latest], [Committed] or [AtTime], resolved once per topic.
+// Records are read with isolation level read_committed, so records of
+// aborted or open transactions are never seen. Values are decoded with the
+// registered codec of the record type; a value that does not decode is a
+// dead letter ("kafka txns/3 offset 99") and reading goes on. A bounded
+// source fixes its splits and stops each at the last stable offset seen
+// when it first lists them. [Source.Discover] lists the splits again,
+// including partitions added since the start, for a runner to open.
+//
+// [Sink] implements sdk.Sink: values as JSON from the generated AppendJSON,
+// the key from [SinkOptions.Key] (records with equal keys share a
+// partition: franz-go's default partitioner hashes keys), the event time
+// as the Kafka timestamp and in the header [EventTimeHeader]. Delivery is
+// at-least-once: PreCommit waits for every acknowledgement. Exactly-once
+// (a transactional producer per task committed in Commit) is not built.
+//
+// # Who calls it
+//
+// User pipelines through sdk.Read and sdk.Write, and the runner, which
+// reads many splits of one source from one task: ReadBatch returns what is
+// buffered now and waits at most [SourceOptions.PollTimeout] when nothing
+// is, returning no records and no error so that the task can serve other
+// splits and advance idle timers.
+//
+// # Goroutines and ownership
+//
+// All open splits of one Source share one kgo client with direct partition
+// assignment (no consumer group membership): opening a split adds its
+// partition at its offset, closing removes it, and the client closes with
+// the last open split. The client runs its own goroutines (connections,
+// fetches, metadata). Each reader is owned by one goroutine at a time. The
+// reader whose buffer is empty polls the client for everyone, holding the
+// source's poll lock, and files the records into per-partition buffers
+// under its mutex; readers that find the poll lock taken wait for their
+// buffer to fill or for that poll to end. A partition whose buffer holds
+// [SourceOptions.MaxBufferedRecords] is paused until its reader drains it.
+// Lock order: Source.mu, then the poll lock, then the buffer mutex. With
+// [SourceOptions.Group] set, the polling reader also commits read offsets
+// to the group for monitoring.
+//
+// A sink writer is owned by its task goroutine; one kgo client per writer
+// produces asynchronously and its acknowledgement callbacks only record the
+// first error, under the writer's mutex.
+package kafka
