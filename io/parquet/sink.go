@@ -98,12 +98,17 @@ func (w *writer[T]) Write(ctx context.Context, b *sdk.Batch[T]) error {
 			w.bw.Reset(f)
 		}
 		if w.pw == nil {
-			w.pw = pq.NewGenericWriter[T](w.bw, writerOptions(w.opts.RowGroupRows)...)
+			if err := protect(func() error {
+				w.pw = pq.NewGenericWriter[T](w.bw, writerOptions(w.opts.RowGroupRows)...)
+				return nil
+			}); err != nil {
+				return fmt.Errorf("parquet: %s: %v", w.files.Current(), err)
+			}
 		} else {
 			w.pw.Reset(w.bw)
 		}
 	}
-	if _, err := w.pw.Write(b.Values); err != nil {
+	if err := protect(func() error { _, err := w.pw.Write(b.Values); return err }); err != nil {
 		return fmt.Errorf("parquet: write %s: %w", w.files.Current(), err)
 	}
 	if w.pw.Size() >= w.opts.TargetFileSize {
