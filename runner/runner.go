@@ -167,10 +167,11 @@ func newGate(n int, onAll func() error) *gate {
 
 func (g *gate) arrive() {
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	g.mu.remaining--
-	if g.mu.remaining == 0 {
-		g.err = g.onAll()
+	last := g.mu.remaining == 0
+	g.mu.Unlock()
+	if last {
+		g.err = g.onAll() // published to waiters by close
 		close(g.open)
 	}
 }
