@@ -176,13 +176,17 @@ func TestWindowParity(t *testing.T) {
 			if len(late) != 0 {
 				t.Fatalf("perfect watermark made %d records late", len(late))
 			}
-			for _, par := range []int{1, 4} {
-				got, late, _ := runWindow(t, data, bound*µs, fn, 0, Options{Parallelism: par, BatchSize: 16})
+			for _, o := range []Options{
+				{Parallelism: 1},
+				{Parallelism: 4, BatchSize: 16},
+				{Parallelism: 3, Mode: Stream},
+			} {
+				got, late, _ := runWindow(t, data, bound*µs, fn, 0, o)
 				if len(late) != 0 {
-					t.Fatalf("p%d: %d records late, first %s", par, len(late), late[0])
+					t.Fatalf("%+v: %d records late, first %s", o, len(late), late[0])
 				}
 				if !slices.Equal(got, want) {
-					t.Fatalf("p%d: %d results differ from the perfect watermark's %d", par, len(got), len(want))
+					t.Fatalf("%+v: %d results differ from the perfect watermark's %d", o, len(got), len(want))
 				}
 			}
 		})
