@@ -50,9 +50,10 @@ func ReadAll[T any](ctx context.Context, src sdk.Source[T], max int) ([]Chunk[T]
 	return out, nil
 }
 
-// ReadSplit reads split s from pos to its end. positions[i] is the reader's
-// Position after i+1 records (and dead letters) were returned, with
-// positions[0] the position before anything was read.
+// ReadSplit reads split s from pos to its end, max records per ReadBatch.
+// positions holds the reader's Position before the first ReadBatch and after
+// every ReadBatch but the last, with the counts of rows and dead letters
+// returned by then.
 func ReadSplit[T any](ctx context.Context, src sdk.Source[T], s sdk.Split, pos []byte, max int) (rows []T, dead []sdk.DeadLetter, positions []Position, err error) {
 	r, err := src.Open(ctx, s, pos)
 	if err != nil {
