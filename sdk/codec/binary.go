@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"slices"
 	"time"
 )
@@ -14,7 +15,7 @@ import (
 var ErrTruncated = errors.New("codec: truncated input")
 
 // ErrCorrupt is wrapped by errors for binary input that is not a valid
-// encoding (an overlong varint, a length larger than the input).
+// encoding (an overlong varint, nanoseconds out of range).
 var ErrCorrupt = errors.New("codec: corrupt input")
 
 // AppendBool appends b as one byte.
@@ -229,15 +230,17 @@ func (r *Reader) Bytes() []byte {
 }
 
 // Len reads the length prefix of a slice or map: -1 for nil (or after an
-// error). A length larger than the remaining input is an error, so a
-// caller may allocate n elements.
+// error). A length larger than the remaining input is an error (each
+// element takes at least a byte, except structs without fields, which
+// therefore cannot be slice or map elements), so a caller may allocate n
+// elements.
 func (r *Reader) Len() int {
 	v := r.Uint()
 	if r.err != nil || v == 0 {
 		return -1
 	}
 	if v-1 > uint64(len(r.buf)-r.off) {
-		r.fail(ErrCorrupt, "length")
+		r.fail(ErrTruncated, "length "+strconv.FormatUint(v-1, 10))
 		return -1
 	}
 	return int(v - 1)

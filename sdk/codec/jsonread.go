@@ -492,6 +492,10 @@ func (d *JSONReader) Uint(bits int) uint64 {
 	}
 	v, err := strconv.ParseUint(s, 10, bits)
 	if err != nil {
+		if _, ierr := strconv.ParseInt(s, 10, 64); ierr == nil || strings.HasPrefix(s, "-") {
+			d.fail("value " + s + " out of range for uint" + strconv.Itoa(bits))
+			return 0
+		}
 		d.numErr(s, err, "uint"+strconv.Itoa(bits))
 		return 0
 	}
