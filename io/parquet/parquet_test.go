@@ -515,3 +515,33 @@ func TestExtraColumnsNotRead(t *testing.T) {
 		t.Errorf("reading the garbled column gave no dead letter")
 	}
 }
+
+func TestEventTimeColumnOption(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.parquet")
+	rows := mkTxns(rand.New(rand.NewPCG(15, 16)), 0, 50)
+	mustWrite(t, path, rows, 0)
+	minAmount := rows[0].Amount
+	for _, r := range rows {
+		minAmount = min(minAmount, r.Amount)
+	}
+	for _, c := range []struct {
+		col    string
+		want   sdk.Timestamp
+		wantOK bool
+	}{
+		{"", minOf(rows), true},
+		{"-", 0, false},
+		{"amount", sdk.Timestamp(minAmount), true}, // a plain INT64 counts µs
+		{"nope", 0, false},
+	} {
+		splits, err := parquet.NewSource[txn](path, parquet.SourceOptions{EventTimeColumn: c.col}).Splits(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := splits[0].(sdk.SplitStats).MinEventTime()
+		if got != c.want || ok != c.wantOK {
+			t.Errorf("EventTimeColumn %q: got %v %v, want %v %v", c.col, got, ok, c.want, c.wantOK)
+		}
+	}
+}

@@ -21,6 +21,11 @@ import (
 type SourceOptions struct {
 	// Paths are read in addition to the files matching the pattern.
 	Paths []string
+	// EventTimeColumn names the column whose statistics give each split's
+	// minimum event time. Empty means the column of T's weir:"eventtime"
+	// field; "-" means none (set it when the pipeline computes event time
+	// with sdk.Timestamps from something else).
+	EventTimeColumn string
 }
 
 // Source reads Parquet files into records of type T, one split a row group.
@@ -35,7 +40,15 @@ type Source[T any] struct {
 // NewSource returns a source of the files matching pattern (a path or a
 // filepath.Match glob such as "data/*.parquet"), plus opts.Paths.
 func NewSource[T any](pattern string, opts SourceOptions) *Source[T] {
-	return &Source[T]{pattern: pattern, opts: opts, rec: recordOf[T]()}
+	rec := recordOf[T]()
+	switch opts.EventTimeColumn {
+	case "":
+	case "-":
+		rec.timeName = ""
+	default:
+		rec.timeName = opts.EventTimeColumn
+	}
+	return &Source[T]{pattern: pattern, opts: opts, rec: rec}
 }
 
 // Split is one row group of one file, or a whole file whose footer cannot
