@@ -1,7 +1,9 @@
 package runner
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -100,4 +102,29 @@ func BenchmarkRunnerFilterMap(b *testing.B) {
 		_ = sink
 		b.ReportMetric(float64(time.Since(start).Nanoseconds())/float64(b.N)/rows, "ns/row")
 	})
+}
+
+// TestKernelParity: generated-style kernels and the generic path give the
+// same rows.
+func TestKernelParity(t *testing.T) {
+	data := benchData(3, 5000)
+	var outs [2][]benchOut
+	for i, generic := range []bool{false, true} {
+		var popts []sdk.PipelineOption
+		if generic {
+			popts = append(popts, sdk.GenericKernels())
+		}
+		p := sdk.NewPipeline(popts...)
+		sink := &runnertest.Sink[benchOut]{}
+		sdk.Write(sdk.Map(sdk.Filter(sdk.Read[benchRec](p, &runnertest.Source[benchRec]{Data: data}), benchLarge), benchCents), sink)
+		mustRun(t, p, Options{Parallelism: 2})
+		outs[i] = sink.Values()
+		slices.SortFunc(outs[i], func(a, b benchOut) int { return cmp.Or(cmp.Compare(a.User, b.User), cmp.Compare(a.Cents, b.Cents)) })
+	}
+	if len(outs[0]) == 0 || !slices.Equal(outs[0], outs[1]) {
+		t.Fatalf("kernel gave %d rows, generic %d, or they differ", len(outs[0]), len(outs[1]))
+	}
+	if !sdk.HasKernel(benchLarge) || !sdk.HasKernel(benchCents) {
+		t.Fatal("kernels not registered")
+	}
 }

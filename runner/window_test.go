@@ -192,3 +192,27 @@ func TestWindowParity(t *testing.T) {
 		})
 	}
 }
+
+// TestLateDataBeforeAggregate: LateData called before Aggregate puts the
+// late node ahead of its input in the graph's slice.
+func TestLateDataBeforeAggregate(t *testing.T) {
+	p := sdk.NewPipeline()
+	data := [][]ev{{e("a", 1, 0), e("a", 2, 10), e("a", 4, 9)}}
+	win := sdk.WindowInto(sdk.KeyBy(read(p, &runnertest.Source[ev]{Data: data, ReadSize: 1}), keyOf), sdk.Tumbling(10*µs))
+	lateSink := &runnertest.Sink[ev]{}
+	sdk.Write(sdk.LateData(win), lateSink, sdk.Named("Late"))
+	out := &runnertest.Sink[sdk.Result[string, int]]{}
+	sdk.Write(sdk.Aggregate(win, sdk.Sum(valueOf)), out)
+	sdk.Write(sdk.Aggregate(win, sdk.Sum(func(x ev) int { return 100 * x.V }), sdk.Named("Hundreds")), out)
+	st := mustRun(t, p, Options{})
+	if got, want := results(out), []string{"a [0,10) 1 @9", "a [0,10) 100 @9", "a [10,20) 2 @19", "a [10,20) 200 @19"}; !slices.Equal(got, want) {
+		t.Errorf("results %q, want %q", got, want)
+	}
+	// Each aggregation sends the late record to the one LateData output.
+	if got, want := sortedStrings(lateSink.Values()), []string{"a/4@9", "a/4@9"}; !slices.Equal(got, want) {
+		t.Errorf("late %q, want %q", got, want)
+	}
+	if st.Late != 2 {
+		t.Errorf("Late = %d, want 2", st.Late)
+	}
+}
