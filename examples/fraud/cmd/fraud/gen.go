@@ -44,7 +44,7 @@ func newGenFlagSet(f *genFlags) *flag.FlagSet {
 	fs.DurationVar(&f.disorder, "disorder", 0, "maximum out-of-orderness within a file; keep it within run's --bound")
 	fs.DurationVar(&f.span, "span", time.Hour, "event time each file covers, from 2024-01-01T00:00:00Z")
 	fs.Float64Var(&f.lateFraction, "late-fraction", 0, "fraction of transactions placed later than the bound, in [0, 1)")
-	fs.IntVar(&f.bad, "bad", 0, "number of bad records to add, in extra files (txns-bad*)")
+	fs.IntVar(&f.bad, "bad", 0, "number of bad records to add, in extra files (bad*), read before the good ones")
 	fs.StringVar(&f.out, "out", "", "output directory: parquet:DIR or jsonl:DIR")
 	return fs
 }
@@ -125,9 +125,12 @@ func runGen(_ context.Context, args []string, stdout, stderr io.Writer) int {
 // writeBad adds n bad records to dir, cycling through the kinds of bad
 // input a run dead-letters, each giving one dead letter: for jsonl a line
 // without event time, a truncated line and a wrong-typed field (all in
-// txns-bad.jsonl); for parquet a file without the event-time column, a
+// bad.jsonl); for parquet a file without the event-time column, a
 // truncated file and a file whose amount column is a string. It returns
-// the paths written.
+// the paths written. The names start with "bad" so that the files sort, and
+// are read, before the txns files: a split not yet started whose event
+// times are unknown holds the watermark back, and bad files read last would
+// make every late transaction on time.
 func writeBad(dir, scheme string, n int) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -143,7 +146,7 @@ func writeBad(dir, scheme string, n int) ([]string, error) {
 			data = append(data, kinds[i%len(kinds)]...)
 			data = append(data, '\n')
 		}
-		path := filepath.Join(dir, "txns-bad.jsonl")
+		path := filepath.Join(dir, "bad.jsonl")
 		if err := os.WriteFile(path, data, 0o644); err != nil {
 			return nil, fmt.Errorf("write %s: %w", path, err)
 		}
@@ -155,12 +158,12 @@ func writeBad(dir, scheme string, n int) ([]string, error) {
 		var err error
 		switch i % 3 {
 		case 0:
-			p = filepath.Join(dir, fmt.Sprintf("txns-bad-no-time-%04d.parquet", i/3))
+			p = filepath.Join(dir, fmt.Sprintf("bad-no-time-%04d.parquet", i/3))
 			err = pq.WriteFile(p, []noTimeTxn{{UserID: "u000001", Amount: 5000, Merchant: "acme"}})
 		case 1:
 			p, err = writeTruncated(dir, i/3)
 		case 2:
-			p = filepath.Join(dir, fmt.Sprintf("txns-bad-schema-%04d.parquet", i/3))
+			p = filepath.Join(dir, fmt.Sprintf("bad-schema-%04d.parquet", i/3))
 			err = pq.WriteFile(p, []badSchemaTxn{{UserID: "u000003", Amount: "lots", Merchant: "acme", At: fraudgen.DefaultStart}})
 		}
 		if err != nil {
@@ -189,7 +192,7 @@ type badSchemaTxn struct {
 // writeTruncated writes a Parquet file of a few transactions cut in half,
 // as a crashed writer would leave it.
 func writeTruncated(dir string, i int) (string, error) {
-	p := filepath.Join(dir, fmt.Sprintf("txns-truncated-%04d.parquet", i))
+	p := filepath.Join(dir, fmt.Sprintf("bad-truncated-%04d.parquet", i))
 	rows := fraudgen.Generate(fraudgen.Options{Rows: 100, Users: 10, Seed: uint64(i)})[0]
 	if err := pq.WriteFile(p, rows); err != nil {
 		return "", err

@@ -342,7 +342,7 @@ func TestBadParquetDeadLetters(t *testing.T) {
 	}
 	oneLine(t, "summary", r.stderr, fmt.Sprintf("dead-lettered %d", dead))
 	checkDeadLetters(t, filepath.Join(out, "dead-letter"), dead,
-		"txns-truncated-0000.parquet", `x-missing-column.parquet: column \"amount\" missing`,
+		"bad-truncated-0000.parquet", `x-missing-column.parquet: column \"amount\" missing`,
 		"x-wrong-type.parquet: column amount: want INT64, got BYTE_ARRAY", `x-no-time.parquet: column \"ts\" missing`)
 	if len(readLines(t, out)) == 0 {
 		t.Error("no results beside the dead letters")
@@ -364,7 +364,7 @@ func TestBadJSONLDeadLetters(t *testing.T) {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
 	oneLine(t, "summary", r.stderr, "rows in 3003", "dead-lettered 3")
-	checkDeadLetters(t, filepath.Join(dir, "dl"), 3, "txns-bad.jsonl line 1", "txns-bad.jsonl line 2", "txns-bad.jsonl line 3")
+	checkDeadLetters(t, filepath.Join(dir, "dl"), 3, "bad.jsonl line 1", "bad.jsonl line 2", "bad.jsonl line 3")
 }
 
 func TestOnErrorPolicies(t *testing.T) {
@@ -399,7 +399,7 @@ func TestOnErrorPolicies(t *testing.T) {
 	if r.code != 1 {
 		t.Fatalf("jsonl fail: exit %d, want 1: %s", r.code, r.stderr)
 	}
-	oneLine(t, "jsonl fail", r.stderr, "fraud: bad record at ", "txns-bad.jsonl line 1")
+	oneLine(t, "jsonl fail", r.stderr, "fraud: bad record at ", "bad.jsonl line 1")
 }
 
 func TestUsageErrors(t *testing.T) {
