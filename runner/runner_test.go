@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -158,8 +159,14 @@ func TestTopologicalOrderNotSliceOrder(t *testing.T) {
 func TestRowsTotal(t *testing.T) {
 	for _, stats := range []bool{false, true} {
 		p := sdk.NewPipeline()
-		sdk.Write(read(p, &runnertest.Source[ev]{Data: genData(3, 3, 100), Stats: stats}), &runnertest.Sink[ev]{})
 		m := new(graph.Metrics)
+		seen := atomic.Int64{} // RowsTotal when the first read starts
+		seen.Store(-2)
+		src := &runnertest.Source[ev]{Data: genData(3, 3, 100), Stats: stats, ReadErr: func(string, int) error {
+			seen.CompareAndSwap(-2, m.RowsTotal.Load())
+			return nil
+		}}
+		sdk.Write(read(p, src), &runnertest.Sink[ev]{})
 		mustRun(t, p, Options{Metrics: m})
 		want := int64(-1)
 		if stats {
@@ -167,6 +174,9 @@ func TestRowsTotal(t *testing.T) {
 		}
 		if got := m.RowsTotal.Load(); got != want {
 			t.Errorf("stats=%v: RowsTotal %d, want %d", stats, got, want)
+		}
+		if got := seen.Load(); got != want {
+			t.Errorf("stats=%v: RowsTotal was %d when reading started, want %d", stats, got, want)
 		}
 	}
 }
