@@ -28,7 +28,9 @@
 // (only the name: options such as omitempty are ignored); json:"-" and
 // unexported fields are left out of JSON but kept in the binary form.
 // Embedded fields are ordinary fields named after their type (not
-// flattened as encoding/json does).
+// flattened as encoding/json does). Values must be trees: a pointer cycle
+// makes encoding loop forever. JSON has a single null for a nil pointer,
+// so a non-nil pointer to a nil pointer decodes as nil.
 //
 // For a transform it generates batch kernels by signature: func(I) bool
 // gets a filter and a map kernel, func(I) O a map kernel, func(I, func(O))

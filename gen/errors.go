@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"go/token"
 	"path/filepath"
+	"sort"
 	"strings"
 )
 
@@ -11,6 +12,9 @@ import (
 type Error struct {
 	Pos string // file:line, the file relative to Options.Dir
 	Msg string
+
+	file string // for sorting
+	line int
 }
 
 func (e *Error) Error() string {
@@ -50,16 +54,29 @@ func (c *errorCollector) pos(fset *token.FileSet, p token.Pos) string {
 }
 
 func (c *errorCollector) add(fset *token.FileSet, p token.Pos, format string, args ...any) {
-	c.errs = append(c.errs, &Error{Pos: c.pos(fset, p), Msg: fmt.Sprintf(format, args...)})
+	e := &Error{Pos: c.pos(fset, p), Msg: fmt.Sprintf(format, args...)}
+	if p.IsValid() {
+		pos := fset.Position(p)
+		e.file, e.line = pos.Filename, pos.Line
+	}
+	c.errs = append(c.errs, e)
 }
 
 func (c *errorCollector) addPos(pos string, msg string) {
 	c.errs = append(c.errs, &Error{Pos: pos, Msg: msg})
 }
 
+// err returns the errors sorted by file and line, or nil.
 func (c *errorCollector) err() error {
 	if len(c.errs) == 0 {
 		return nil
 	}
+	sort.SliceStable(c.errs, func(i, j int) bool {
+		a, b := c.errs[i], c.errs[j]
+		if a.file != b.file {
+			return a.file < b.file
+		}
+		return a.line < b.line
+	})
 	return c.errs
 }

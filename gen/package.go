@@ -235,6 +235,9 @@ func (g *generator) checkStruct(s *structInfo) {
 			}
 		}
 		if bad := g.checkType(v.Type()); bad != "" {
+			if full := g.typeString(v.Type()); !strings.HasPrefix(bad, full) && !strings.Contains(bad, full) {
+				bad += " in " + full
+			}
 			g.errorf(v.Pos(), "%s: unsupported field type %s; %s", where, bad, supported)
 			continue
 		}
