@@ -175,7 +175,7 @@ func (p Program) run(ctx context.Context, args []string, stdout, stderr io.Write
 	if cfg.onError == runner.DeadLetter {
 		opts.DeadLetters = deadLetterSink(cfg.dead.Path)
 	}
-	rep := progress.New(stderr, opts.Metrics, progress.Options{Name: p.Name, Mode: p.progressMode(cfg, stderr)})
+	rep := progress.New(stderr, opts.Metrics, progress.Options{Name: p.Name, Mode: p.progressMode(cfg, stderr), Columns: columns(stderr)})
 	rep.Start()
 	_, err = runner.Run(ctx, j.p, opts)
 	if err != nil {
@@ -201,6 +201,19 @@ func (p Program) progressMode(cfg config, w io.Writer) progress.Mode {
 		return progress.Bar
 	}
 	return progress.Lines
+}
+
+// columns is the width of the terminal w, or 0.
+func columns(w io.Writer) int {
+	f, ok := w.(interface{ Fd() uintptr })
+	if !ok {
+		return 0
+	}
+	c, _, err := term.GetSize(int(f.Fd()))
+	if err != nil {
+		return 0
+	}
+	return c
 }
 
 func fdTerminal(w io.Writer) bool {

@@ -180,6 +180,9 @@ type Options struct {
 	LineInterval time.Duration
 	// Width is the number of cells of the bar (default 24).
 	Width int
+	// Columns is the width of the terminal; a longer bar line is cut so
+	// that it never wraps (0: unknown, never cut).
+	Columns int
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Ticks, if set, replaces the redraw ticker: each receive is one
@@ -267,6 +270,9 @@ func (r *Reporter) tick() {
 	switch r.o.Mode {
 	case Bar:
 		line := BarLine(r.o.Name, s, elapsed, r.o.Width)
+		if c := r.o.Columns; c > 1 && len(line) > c-1 {
+			line = line[:c-1]
+		}
 		pad := ""
 		if n := r.drawn - len(line); n > 0 {
 			pad = strings.Repeat(" ", n)

@@ -261,3 +261,20 @@ func TestReporterOff(t *testing.T) {
 	// Stop without Start does not block.
 	New(w, &m, Options{Mode: Bar}).Stop()
 }
+
+func TestReporterColumns(t *testing.T) {
+	var m graph.Metrics
+	m.RowsTotal.Store(100)
+	w := newSyncBuffer()
+	ticks := make(chan time.Time)
+	clk := &fakeClock{t: time.Unix(0, 0), step: time.Second}
+	r := New(w, &m, Options{Name: "fraud", Mode: Bar, Width: 10, Columns: 21, Now: clk.Now, Ticks: ticks})
+	r.Start()
+	ticks <- time.Time{}
+	w.waitWrite(t)
+	r.Stop()
+	want := "\rfraud: [..........] \r" + strings.Repeat(" ", 20) + "\r"
+	if got := w.String(); got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+}
