@@ -148,22 +148,30 @@ func (c *consumer) take(tp Split, p *partition, out []*kgo.Record, max int, end 
 	return out, atEnd, nil
 }
 
+// waitResult says why wait returned.
+type waitResult uint8
+
+const (
+	waitTimeout waitResult = iota // the deadline passed
+	waitSelf                      // p may have records
+	waitOther                     // a poll filed records for other partitions only
+)
+
 // wait waits until p may have records: it polls the client itself if no
-// one else is, else waits for p's buffer or the other poll to end. It
-// returns false at deadline.
-func (c *consumer) wait(ctx context.Context, p *partition, deadline time.Time) (bool, error) {
+// one else is, else waits for p's buffer or the other poll to end.
+func (c *consumer) wait(ctx context.Context, p *partition, deadline time.Time) (waitResult, error) {
 	for {
 		if err := ctx.Err(); err != nil {
-			return false, err
+			return waitTimeout, err
 		}
 		left := time.Until(deadline)
 		if left <= 0 {
-			return false, nil
+			return waitTimeout, nil
 		}
 		if c.pollMu.TryLock() {
-			err := c.pollLocked(ctx, deadline)
+			res, err := c.pollLocked(ctx, deadline, p)
 			c.pollMu.Unlock()
-			return err == nil, err
+			return res, err
 		}
 		c.mu.Lock()
 		done := c.mu.pollDone
@@ -177,25 +185,26 @@ func (c *consumer) wait(ctx context.Context, p *partition, deadline time.Time) (
 		select {
 		case <-p.ready:
 			t.Stop()
-			return true, nil
+			return waitSelf, nil
 		case <-done:
 			t.Stop()
 		case <-t.C:
-			return false, nil
+			return waitTimeout, nil
 		case <-ctx.Done():
 			t.Stop()
-			return false, ctx.Err()
+			return waitTimeout, ctx.Err()
 		}
 	}
 }
 
 // pollLocked polls the client until deadline and files the records of
-// open partitions into their buffers. pollMu must be held.
-func (c *consumer) pollLocked(ctx context.Context, deadline time.Time) error {
+// open partitions into their buffers; it reports whether self or only
+// other partitions got records. pollMu must be held.
+func (c *consumer) pollLocked(ctx context.Context, deadline time.Time, self *partition) (res waitResult, err error) {
 	c.mu.Lock()
 	if c.mu.closed {
 		c.mu.Unlock()
-		return errors.New("kafka: source closed")
+		return waitTimeout, errors.New("kafka: source closed")
 	}
 	done := make(chan struct{})
 	c.mu.pollDone = done
@@ -225,6 +234,9 @@ func (c *consumer) pollLocked(ctx context.Context, deadline time.Time) error {
 			if p := c.mu.parts[Split{topic, part}]; p != nil && p.err == nil {
 				p.err = fmt.Errorf("kafka: read %s/%d: %w", topic, part, err)
 				signal(p.ready)
+				if p == self {
+					res = waitSelf
+				}
 			}
 		}
 	})
@@ -246,6 +258,11 @@ func (c *consumer) pollLocked(ctx context.Context, deadline time.Time) error {
 		}
 		if added {
 			signal(p.ready)
+			if p == self {
+				res = waitSelf
+			} else if res == waitTimeout {
+				res = waitOther
+			}
 		}
 		if !p.paused && len(p.buf)-p.head >= c.opts.MaxBufferedRecords {
 			p.paused = true
@@ -269,7 +286,13 @@ func (c *consumer) pollLocked(ctx context.Context, deadline time.Time) error {
 		c.commit(os)
 		c.mu.Lock()
 	}
-	return fatal
+	if fatal != nil {
+		return waitTimeout, fatal
+	}
+	if res == waitTimeout && time.Now().Before(deadline) {
+		res = waitSelf // the poll ended early: look again
+	}
+	return res, nil
 }
 
 // commit commits offsets to the monitoring group, best effort: the group

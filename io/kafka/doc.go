@@ -30,7 +30,9 @@
 // reads many splits of one source from one task: ReadBatch returns what is
 // buffered now and waits at most [SourceOptions.PollTimeout] when nothing
 // is, returning no records and no error so that the task can serve other
-// splits and advance idle timers.
+// splits and advance idle timers. The wait ends early when the poll brings
+// records for other splits of the same source. A task looping over many
+// idle splits still spends up to PollTimeout on each per round.
 //
 // # Goroutines and ownership
 //

@@ -28,8 +28,9 @@ type reader[T any] struct {
 
 // ReadBatch appends what is buffered for the split, up to max records
 // (dead letters included). With nothing buffered it waits at most
-// PollTimeout and may return no records and no error. A bounded split
-// returns sdk.ErrEndOfSplit once its end offset is reached.
+// PollTimeout, less if records arrive for other splits of the source, and
+// may return no records and no error. A bounded split returns
+// sdk.ErrEndOfSplit once its end offset is reached.
 func (r *reader[T]) ReadBatch(ctx context.Context, b *sdk.Batch[T], max int) ([]sdk.DeadLetter, error) {
 	if r.closed {
 		return nil, errors.New("kafka: read of a closed split")
@@ -41,7 +42,7 @@ func (r *reader[T]) ReadBatch(ctx context.Context, b *sdk.Batch[T], max int) ([]
 		return nil, nil
 	}
 	deadline := time.Now().Add(r.c.opts.PollTimeout)
-	var atEnd bool
+	var atEnd, last bool
 	for {
 		var err error
 		r.recs, atEnd, err = r.c.take(r.tp, r.p, r.recs[:0], max, r.end)
@@ -51,12 +52,20 @@ func (r *reader[T]) ReadBatch(ctx context.Context, b *sdk.Batch[T], max int) ([]
 		if len(r.recs) > 0 || atEnd {
 			break
 		}
-		ok, err := r.c.wait(ctx, r.p, deadline)
+		if last {
+			return nil, nil
+		}
+		res, err := r.c.wait(ctx, r.p, deadline)
 		if err != nil {
 			return nil, err
 		}
-		if !ok {
+		switch res {
+		case waitTimeout:
 			return nil, nil
+		case waitOther:
+			// Other splits have records now: let the caller read them
+			// rather than wait here.
+			last = true
 		}
 	}
 	var dead []sdk.DeadLetter
