@@ -129,6 +129,8 @@ func (d *JSONReader) describe() string {
 		return "null"
 	case c == '-' || c >= '0' && c <= '9':
 		return "number"
+	case c == ']' || c == '}' || c == ',' || c == ':':
+		return "'" + string(c) + "'"
 	default:
 		return "invalid character " + strconv.QuoteRune(rune(c))
 	}
