@@ -507,3 +507,90 @@ func TestReadCommitted(t *testing.T) {
 		t.Errorf("got %+v, dead %v", rows, dead)
 	}
 }
+
+// TestConcurrentReaders reads the splits of one source from one goroutine
+// each, as parallel tasks sharing a source do.
+func TestConcurrentReaders(t *testing.T) {
+	const parts, per = 4, 500
+	brokers := cluster(t, parts, "txns")
+	cl := producer(t, brokers)
+	for p := range int32(parts) {
+		var vals [][]byte
+		for i := range per {
+			vals = append(vals, js(mkTxn(int(p)*1000+i)))
+		}
+		produce(t, cl, "txns", p, vals...)
+	}
+	ctx := context.Background()
+	src := kafka.NewSource[txn](kafka.SourceOptions{Brokers: brokers, Topics: []string{"txns"}, Bounded: true, MaxBufferedRecords: 100})
+	splits, err := src.Splits(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		rows []txn
+		err  error
+	}
+	results := make(chan result, parts)
+	for _, s := range splits {
+		go func() {
+			rows, _, _, err := iotest.ReadSplit(ctx, src, s, nil, 64)
+			results <- result{rows, err}
+		}()
+	}
+	seen := map[txn]bool{}
+	for range parts {
+		r := <-results
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		for _, v := range r.rows {
+			if seen[v] {
+				t.Errorf("duplicate %+v", v)
+			}
+			seen[v] = true
+		}
+	}
+	if len(seen) != parts*per {
+		t.Errorf("read %d records, want %d", len(seen), parts*per)
+	}
+}
+
+// TestGroupCommit: with a Group, read offsets show up in the group while
+// the split is open.
+func TestGroupCommit(t *testing.T) {
+	brokers := cluster(t, 1, "txns")
+	cl := producer(t, brokers)
+	var vals [][]byte
+	for i := range 10 {
+		vals = append(vals, js(mkTxn(i)))
+	}
+	produce(t, cl, "txns", 0, vals...)
+	ctx := context.Background()
+	src := kafka.NewSource[txn](kafka.SourceOptions{Brokers: brokers, Topics: []string{"txns"}, Group: "mon", CommitInterval: time.Millisecond})
+	r, err := src.Open(ctx, &kafka.Split{Topic: "txns"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	readUntil(t, r, 10)
+	adm := kadm.NewClient(cl)
+	b := sdk.NewBatch[txn](1)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		// Polling (which finds nothing new) commits the offsets read.
+		if _, err := r.ReadBatch(ctx, b, 1); err != nil {
+			t.Fatal(err)
+		}
+		os, err := adm.FetchOffsets(ctx, "mon")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o, ok := os.Lookup("txns", 0); ok && o.At == 10 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("group offsets %v, want txns/0 at 10", os)
+		}
+	}
+}
