@@ -19,9 +19,11 @@ build:
 gen:
 	$(GO) generate ./...
 
-## test: what CI runs: vet, gofmt, stale generated code, every test
+## test: what CI runs: vet, gofmt, stale generated code, every test, and
+## the engine's tests again under the race detector (-short)
 test: vet fmt-check gen-check
 	$(GO) test -timeout=$(TIMEOUT) ./...
+	$(GO) test -race -short -timeout=$(TIMEOUT) ./internal/... ./runner/... ./sdk/... ./io/... ./job/... ./examples/...
 
 vet:
 	$(GO) vet ./...
@@ -33,10 +35,10 @@ fmt-check:
 gen-check:
 	$(GO) run ./cmd/weir gen -check ./...
 
-## bench: the benchmarks (see benchmarks/)
+## bench: the fraud backfill against a hand-written Go loop, and the
+## micro-benchmarks (see benchmarks/Makefile; ARGS='...' passes flags)
 bench:
-	@if [ -f benchmarks/Makefile ]; then $(MAKE) -C benchmarks; \
-	else $(GO) test -run='^$$' -bench=. -benchmem ./benchmarks/...; fi
+	$(MAKE) -C benchmarks bench
 
 ## demo: generate 500k transactions in 4 Parquet files and backfill them
 demo: build
