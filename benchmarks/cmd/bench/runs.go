@@ -71,6 +71,7 @@ func (s *summary) peakRSS() int64 {
 // shared machine spreads over all cases, and appends the table and ratios
 // to report. It reports whether every run produced the expected rows.
 func runCases(c config, cases []runCase, expected []string, report *strings.Builder) bool {
+	loadBefore := loadAvg()
 	sums := make([]*summary, len(cases))
 	for i := range cases {
 		sums[i] = &summary{c: cases[i]}
@@ -92,51 +93,52 @@ func runCases(c config, cases []runCase, expected []string, report *strings.Buil
 	}
 
 	ok := true
-	fmt.Fprintf(report, "| run | GOMAXPROCS | M rows/s (median, min–max of %d) | wall (median) | CPU (median run) | M rows per CPU-second | peak RSS | output |\n", c.runs)
-	fmt.Fprintf(report, "| --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	fmt.Fprintf(report, "| run | GOMAXPROCS | M rows/s: best | median | worst (%d runs) | CPU (least) | M rows per CPU-second | peak RSS | output |\n", c.runs)
+	fmt.Fprintf(report, "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, s := range sums {
 		if !s.ok() {
 			ok = false
-			fmt.Fprintf(report, "| %s | %d | – | – | – | – | – | FAILED: %s |\n", s.c.name, s.c.procs, strings.ReplaceAll(lastFailure(s), "|", "/"))
+			fmt.Fprintf(report, "| %s | %d | – | – | – | – | – | – | FAILED: %s |\n", s.c.name, s.c.procs, strings.ReplaceAll(lastFailure(s), "|", "/"))
 			continue
 		}
 		med, lo, hi := s.rate(c.rows)
-		cpu := medianCPU(s).Seconds()
-		fmt.Fprintf(report, "| %s | %d | %.2f (%.2f–%.2f) | %.2fs | %.2fs | %.2f | %s | identical |\n",
-			s.c.name, s.c.procs, med/1e6, lo/1e6, hi/1e6, s.medianWall().Seconds(), cpu, float64(c.rows)/cpu/1e6, mib(s.peakRSS()))
+		cpu := minCPU(s).Seconds()
+		fmt.Fprintf(report, "| %s | %d | %.2f | %.2f | %.2f | %.2fs | %.2f | %s | identical |\n",
+			s.c.name, s.c.procs, hi/1e6, med/1e6, lo/1e6, cpu, float64(c.rows)/cpu/1e6, mib(s.peakRSS()))
 	}
 	fmt.Fprintln(report)
-	ratio := func(label string, a, b *summary) {
-		if a == nil || b == nil || !a.ok() || !b.ok() {
-			fmt.Fprintf(report, "- %s: not measured\n", label)
-			return
-		}
-		ra, _, _ := a.rate(c.rows)
-		rb, _, _ := b.rate(c.rows)
-		fmt.Fprintf(report, "- %s: %.2f×\n", label, ra/rb)
-	}
 	find := func(prefix string) *summary {
 		for _, s := range sums {
-			if strings.HasPrefix(s.c.name, prefix) {
+			if strings.HasPrefix(s.c.name, prefix) && s.ok() {
 				return s
 			}
 		}
 		return nil
 	}
 	base, w1, w2 := find("baseline"), find("weir, parallelism 1"), find("weir, parallelism 2")
-	ratio("weir (1 core) / baseline (1 core), rows/s", w1, base)
-	if base != nil && w1 != nil && base.ok() && w1.ok() {
-		fmt.Fprintf(report, "- weir (1 core) / baseline (1 core), rows per CPU-second: %.2f×\n",
-			medianCPU(base).Seconds()/medianCPU(w1).Seconds())
+	ratio := func(label string, a, b *summary, cpu bool) {
+		if a == nil || b == nil {
+			fmt.Fprintf(report, "- %s: not measured\n", label)
+			return
+		}
+		amed, _, ahi := a.rate(c.rows)
+		bmed, _, bhi := b.rate(c.rows)
+		fmt.Fprintf(report, "- %s: %.2f× (best runs), %.2f× (medians)", label, ahi/bhi, amed/bmed)
+		if cpu {
+			fmt.Fprintf(report, ", %.2f× (rows per CPU-second)", minCPU(b).Seconds()/minCPU(a).Seconds())
+		}
+		fmt.Fprintln(report)
 	}
-	ratio("weir (2 cores) / weir (1 core), rows/s", w2, w1)
-	if base != nil && w1 != nil && base.ok() && w1.ok() {
+	ratio("weir (1 core) / baseline (1 core), rows/s", w1, base, true)
+	ratio("weir (2 cores) / weir (1 core), rows/s", w2, w1, false)
+	if base != nil && w1 != nil {
 		fmt.Fprintf(report, "- peak RSS: baseline %s, weir (1 core) %s", mib(base.peakRSS()), mib(w1.peakRSS()))
-		if w2 != nil && w2.ok() {
+		if w2 != nil {
 			fmt.Fprintf(report, ", weir (2 cores) %s", mib(w2.peakRSS()))
 		}
 		fmt.Fprintln(report)
 	}
+	fmt.Fprintf(report, "- load average before / after the runs: %s / %s (other work on the machine slows the wall-clock figures; CPU time is less affected)\n", loadBefore, loadAvg())
 	fmt.Fprintf(report, "\nCommands (OUT is a fresh directory per run; rows/s is input rows over the wall time of the whole process, including start-up and writing the output):\n\n```\n")
 	for _, s := range sums {
 		fmt.Fprintf(report, "GOMAXPROCS=%d %s %s\n", s.c.procs, filepath.Base(s.c.bin), strings.Join(quoteArgs(s.c.args), " "))
@@ -154,14 +156,26 @@ func lastFailure(s *summary) string {
 	return "no runs"
 }
 
-func medianCPU(s *summary) time.Duration {
-	w := s.medianWall()
-	for _, m := range s.runs {
-		if m.wall == w {
-			return m.cpu
-		}
+// minCPU is the CPU time of the least disturbed run.
+func minCPU(s *summary) time.Duration {
+	m := s.runs[0].cpu
+	for _, r := range s.runs {
+		m = min(m, r.cpu)
 	}
-	return 0
+	return m
+}
+
+// loadAvg returns the 1-minute load average, or "?" where /proc is missing.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
 }
 
 func quoteArgs(args []string) []string {
