@@ -78,9 +78,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func readSource[T any](b *testing.B, path string) int {
+func readSource[T any](b *testing.B, path string, opts parquet.SourceOptions) int {
 	ctx := context.Background()
-	src := parquet.NewSource[T](path, parquet.SourceOptions{})
+	src := parquet.NewSource[T](path, opts)
 	splits, err := src.Splits(ctx)
 	if err != nil {
 		b.Fatal(err)
@@ -142,9 +142,12 @@ func BenchmarkParquetRead(b *testing.B) {
 		name string
 		read func(*testing.B) int
 	}{
-		{"Source", func(b *testing.B) int { return readSource[txn](b, narrow) }},
+		{"Source", func(b *testing.B) int { return readSource[txn](b, narrow, parquet.SourceOptions{}) }},
+		{"SourceGeneric", func(b *testing.B) int {
+			return readSource[txn](b, narrow, parquet.SourceOptions{GenericReader: true})
+		}},
 		{"Raw", func(b *testing.B) int { return readRaw[txn](b, narrow) }},
-		{"Wide/Source", func(b *testing.B) int { return readSource[txn](b, wide) }},
+		{"Wide/Source", func(b *testing.B) int { return readSource[txn](b, wide, parquet.SourceOptions{}) }},
 		{"Wide/Raw", func(b *testing.B) int { return readRaw[txn](b, wide) }},
 		{"Wide/RawAllColumns", func(b *testing.B) int { return readRaw[wideTxn](b, wide) }},
 	} {

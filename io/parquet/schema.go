@@ -17,8 +17,9 @@ import (
 // columns a file must have, and its event-time column.
 type recordInfo struct {
 	schema   *pq.Schema
-	timeName string // Parquet name of the weir:"eventtime" field; "" if none
-	err      error  // T cannot be read from Parquet
+	fast     []fastField // nil if T needs parquet-go's GenericReader
+	timeName string      // Parquet name of the weir:"eventtime" field; "" if none
+	err      error       // T cannot be read from Parquet
 }
 
 func recordOf[T any]() *recordInfo {
@@ -30,6 +31,7 @@ func recordOf[T any]() *recordInfo {
 	if err := protect(func() error { ri.schema = pq.SchemaOf(new(T)); return nil }); err != nil {
 		return &recordInfo{err: fmt.Errorf("parquet: record type %s has no Parquet schema: %v", t, err)}
 	}
+	ri.fast = fastFieldsOf(t, ri.schema)
 	for _, f := range reflect.VisibleFields(t) {
 		if len(f.Index) != 1 || !f.IsExported() || !hasTagWord(f.Tag.Get("weir"), "eventtime") {
 			continue

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	pq "github.com/parquet-go/parquet-go"
 
@@ -26,6 +27,9 @@ type SourceOptions struct {
 	// field; "-" means none (set it when the pipeline computes event time
 	// with sdk.Timestamps from something else).
 	EventTimeColumn string
+	// GenericReader decodes with parquet-go's GenericReader even when T is
+	// a flat struct the faster column decoder can fill.
+	GenericReader bool
 }
 
 // Source reads Parquet files into records of type T, one split a row group.
@@ -273,6 +277,23 @@ func (s *Source[T]) Open(ctx context.Context, sp sdk.Split, pos []byte) (sdk.Spl
 		r.row = r.rows
 		return r, nil
 	}
+	if !s.opts.GenericReader {
+		if cols := planFast(s.rec.fast, f.Schema(), rg); cols != nil {
+			r.cols = cols
+			err = protect(func() error {
+				for _, c := range cols {
+					if err := c.seek(row); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				return r.fail(fmt.Sprintf("parquet: %s: row group %d: %v", split.Path, split.RowGroup, err)), nil
+			}
+			return r, nil
+		}
+	}
 	err = protect(func() error {
 		r.r = pq.NewGenericRowGroupReader[T](rg)
 		if row > 0 {
@@ -302,7 +323,8 @@ type reader[T any] struct {
 	group int
 	osf   *os.File
 	r     *pq.GenericReader[T]
-	row   int64 // next row in the row group
+	cols  []*fastColumn // the column decoder, when used instead of r
+	row   int64         // next row in the row group
 	rows  int64
 	bad   string // a split that yields one dead letter and no rows
 }
@@ -346,11 +368,27 @@ func (r *reader[T]) ReadBatch(ctx context.Context, b *sdk.Batch[T], max int) ([]
 	}
 	b.Values = b.Values[:l+n]
 	var got int
-	err := protect(func() error {
-		var err error
-		got, err = r.r.Read(b.Values[l:])
-		return err
-	})
+	var err error
+	if r.cols != nil {
+		err = protect(func() error {
+			vals := b.Values[l:]
+			clear(vals)
+			base, stride := unsafe.Pointer(unsafe.SliceData(vals)), unsafe.Sizeof(vals[0])
+			for _, c := range r.cols {
+				if err := c.decode(base, stride, n); err != nil {
+					return err
+				}
+			}
+			got = n
+			return nil
+		})
+	} else {
+		err = protect(func() error {
+			var err error
+			got, err = r.r.Read(b.Values[l:])
+			return err
+		})
+	}
 	if got > n || got < 0 {
 		got = 0
 	}
@@ -391,6 +429,10 @@ func (r *reader[T]) Close() error {
 		protect(r.r.Close)
 		r.r = nil
 	}
+	for _, c := range r.cols {
+		protect(func() error { c.close(); return nil })
+	}
+	r.cols = nil
 	if r.osf != nil {
 		err := r.osf.Close()
 		r.osf = nil

@@ -1,0 +1,245 @@
+package parquet
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"strings"
+	"time"
+	"unsafe"
+
+	pq "github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/format"
+)
+
+// The column decoder: for a flat T (top-level fields of a few plain types),
+// each needed column's pages are decoded into the fields directly, without
+// parquet-go's row assembly and reflection. Other types use GenericReader.
+
+type fieldKind uint8
+
+const (
+	kString fieldKind = iota + 1
+	kBytes
+	kInt64
+	kInt
+	kInt32
+	kFloat64
+	kFloat32
+	kBool
+	kTime
+)
+
+// fastField is one field of T and the column it is read from.
+type fastField struct {
+	name   string
+	offset uintptr
+	kind   fieldKind
+}
+
+var timeType = reflect.TypeFor[time.Time]()
+
+// fastFieldsOf lists T's fields for the column decoder, or nil if T does
+// not qualify (nested, repeated or other types).
+func fastFieldsOf(t reflect.Type, schema *pq.Schema) []fastField {
+	var out []fastField
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("parquet"), ",")
+		if name == "-" {
+			continue
+		}
+		if !f.IsExported() {
+			if f.Anonymous {
+				return nil
+			}
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		var k fieldKind
+		switch {
+		case f.Type == timeType:
+			k = kTime
+		case f.Type.Kind() == reflect.String:
+			k = kString
+		case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Uint8:
+			k = kBytes
+		case f.Type.Kind() == reflect.Int64:
+			k = kInt64
+		case f.Type.Kind() == reflect.Int:
+			k = kInt
+		case f.Type.Kind() == reflect.Int32:
+			k = kInt32
+		case f.Type.Kind() == reflect.Float64:
+			k = kFloat64
+		case f.Type.Kind() == reflect.Float32:
+			k = kFloat32
+		case f.Type.Kind() == reflect.Bool:
+			k = kBool
+		default:
+			return nil
+		}
+		if _, ok := schema.Lookup(name); !ok {
+			return nil
+		}
+		out = append(out, fastField{name: name, offset: f.Offset, kind: k})
+	}
+	if len(out) != len(schema.Columns()) {
+		return nil
+	}
+	return out
+}
+
+// fastColumn reads one column chunk's values.
+type fastColumn struct {
+	fastField
+	unitNanos int64 // kTime: the file's unit
+	pages     pq.Pages
+	page      pq.Page
+	values    pq.ValueReader
+	buf       []pq.Value
+	off, n    int
+}
+
+// planFast prepares the column decoder for a row group, or returns nil when
+// the file's columns do not allow it (repeated, or a time.Time field over a
+// column without a timestamp type).
+func planFast(fields []fastField, file *pq.Schema, rg pq.RowGroup) []*fastColumn {
+	if fields == nil {
+		return nil
+	}
+	chunks := rg.ColumnChunks()
+	cols := make([]*fastColumn, len(fields))
+	for i, f := range fields {
+		leaf, ok := file.Lookup(f.name)
+		if !ok || leaf.MaxRepetitionLevel > 0 || leaf.ColumnIndex >= len(chunks) {
+			return nil
+		}
+		c := &fastColumn{fastField: f}
+		kind := leaf.Node.Type().Kind()
+		want := map[fieldKind]pq.Kind{
+			kString: pq.ByteArray, kBytes: pq.ByteArray, kInt64: pq.Int64, kInt: pq.Int64,
+			kInt32: pq.Int32, kFloat64: pq.Double, kFloat32: pq.Float, kBool: pq.Boolean, kTime: pq.Int64,
+		}[f.kind]
+		if kind != want {
+			return nil
+		}
+		if f.kind == kTime {
+			lt := leaf.Node.Type().LogicalType()
+			if lt == nil {
+				return nil
+			}
+			ts, ok := lt.Value.(*format.TimestampType)
+			if !ok || ts.Unit.Value == nil {
+				return nil
+			}
+			c.unitNanos = ts.Unit.Value.Duration().Nanoseconds()
+		}
+		c.pages = chunks[leaf.ColumnIndex].Pages()
+		cols[i] = c
+	}
+	return cols
+}
+
+func (c *fastColumn) seek(row int64) error { return c.pages.SeekToRow(row) }
+
+// next returns the column's next value.
+func (c *fastColumn) next() (pq.Value, error) {
+	for c.off == c.n {
+		if c.values == nil {
+			p, err := c.pages.ReadPage()
+			if err != nil {
+				if errors.Is(err, io.EOF) {
+					return pq.Value{}, io.ErrUnexpectedEOF
+				}
+				return pq.Value{}, err
+			}
+			c.page, c.values = p, p.Values()
+		}
+		if c.buf == nil {
+			c.buf = make([]pq.Value, 256)
+		}
+		n, err := c.values.ReadValues(c.buf)
+		c.off, c.n = 0, n
+		if err != nil && !errors.Is(err, io.EOF) {
+			return pq.Value{}, err
+		}
+		if n == 0 || errors.Is(err, io.EOF) {
+			// The page is done once its buffered values are used; byte
+			// arrays point into it, so it is released only then.
+			if n == 0 {
+				c.release()
+			} else {
+				c.values = eofReader{}
+			}
+		}
+	}
+	v := c.buf[c.off]
+	c.off++
+	return v, nil
+}
+
+func (c *fastColumn) release() {
+	if c.page != nil {
+		pq.Release(c.page)
+	}
+	c.page, c.values = nil, nil
+}
+
+type eofReader struct{}
+
+func (eofReader) ReadValues([]pq.Value) (int, error) { return 0, io.EOF }
+
+func (c *fastColumn) close() {
+	c.release()
+	c.pages.Close()
+}
+
+// decode fills n values of the column into the records at base, stride
+// bytes apart.
+func (c *fastColumn) decode(base unsafe.Pointer, stride uintptr, n int) error {
+	for i := range n {
+		v, err := c.next()
+		if err != nil {
+			return fmt.Errorf("column %s: %w", c.name, err)
+		}
+		p := unsafe.Add(base, uintptr(i)*stride+c.offset)
+		null := v.IsNull()
+		switch c.kind {
+		case kString:
+			if null {
+				*(*string)(p) = ""
+			} else {
+				*(*string)(p) = string(v.ByteArray())
+			}
+		case kBytes:
+			if null {
+				*(*[]byte)(p) = nil
+			} else {
+				*(*[]byte)(p) = append([]byte(nil), v.ByteArray()...)
+			}
+		case kInt64:
+			*(*int64)(p) = v.Int64()
+		case kInt:
+			*(*int)(p) = int(v.Int64())
+		case kInt32:
+			*(*int32)(p) = v.Int32()
+		case kFloat64:
+			*(*float64)(p) = v.Double()
+		case kFloat32:
+			*(*float32)(p) = v.Float()
+		case kBool:
+			*(*bool)(p) = v.Boolean()
+		case kTime:
+			if null {
+				*(*time.Time)(p) = time.Time{}
+			} else {
+				*(*time.Time)(p) = time.Unix(0, v.Int64()*c.unitNanos).UTC()
+			}
+		}
+	}
+	return nil
+}
