@@ -260,3 +260,20 @@ func BenchmarkAppendJSONString(b *testing.B) {
 		buf = AppendJSONString(buf[:0], s)
 	}
 }
+
+func TestParseUTCMatchesTimeParse(t *testing.T) {
+	for _, s := range []string{
+		"2024-01-01T00:05:00Z", "2024-01-01T00:05:00.5Z", "1969-12-31T23:59:59.999999999Z",
+		"0001-01-01T00:00:00Z", "2024-02-29T12:00:00.000001z", "2023-02-29T12:00:00Z",
+		"2024-13-01T00:00:00Z", "2024-01-01T24:00:00Z", "2024-01-01T00:00:00.Z",
+		"2024-01-01T00:00:00.1234567891Z", "2024-01-01 00:00:00Z", "2024-01-01T00:00:00+01:00",
+		"+024-01-01T00:00:00Z", "2024-01-01T00:00:60Z",
+	} {
+		want, werr := time.Parse(time.RFC3339Nano, s)
+		d := NewJSONReader([]byte(`"` + s + `"`))
+		got := d.Time()
+		if (werr == nil) != (d.Err() == nil) || werr == nil && !got.Equal(want) {
+			t.Errorf("%s: got %v, %v; time.Parse %v, %v", s, got, d.Err(), want, werr)
+		}
+	}
+}

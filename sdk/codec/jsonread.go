@@ -555,6 +555,9 @@ func (d *JSONReader) Time() time.Time {
 		if !ok {
 			return time.Time{}
 		}
+		if t, ok := parseUTC(s); ok {
+			return t
+		}
 		t, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil {
 			d.fail("want RFC 3339 time, got " + strconv.Quote(s))
@@ -727,4 +730,51 @@ func (d *JSONReader) skipKey() bool {
 	}
 	d.pos++
 	return true
+}
+
+// parseUTC parses the common form "2006-01-02T15:04:05[.frac]Z" without
+// time.Parse; anything else (offsets, odd values) reports false and goes
+// the slow way.
+func parseUTC(s string) (time.Time, bool) {
+	if len(s) < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' ||
+		s[13] != ':' || s[16] != ':' || s[len(s)-1] != 'Z' {
+		return time.Time{}, false
+	}
+	num := func(s string) int {
+		n := 0
+		for i := 0; i < len(s); i++ {
+			c := s[i]
+			if c < '0' || c > '9' {
+				return -1
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n
+	}
+	year, month, day := num(s[0:4]), num(s[5:7]), num(s[8:10])
+	hour, minute, sec := num(s[11:13]), num(s[14:16]), num(s[17:19])
+	if year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 ||
+		minute < 0 || minute > 59 || sec < 0 || sec > 59 {
+		return time.Time{}, false
+	}
+	nsec := 0
+	if frac := s[19 : len(s)-1]; frac != "" {
+		if frac[0] != '.' || len(frac) < 2 || len(frac) > 10 {
+			return time.Time{}, false
+		}
+		nsec = num(frac[1:])
+		if nsec < 0 {
+			return time.Time{}, false
+		}
+		for range 10 - len(frac) {
+			nsec *= 10
+		}
+	} else if len(s) != 20 {
+		return time.Time{}, false
+	}
+	t := time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)
+	if t.Day() != day {
+		return time.Time{}, false // February 30th and the like
+	}
+	return t, true
 }
