@@ -14,7 +14,9 @@
 // and nanoseconds (uvarint): the round trip is exact to the nanosecond and
 // the decoded value is in UTC with no monotonic reading, that is, decoding
 // the encoding of t gives t.UTC() stripped of its monotonic clock
-// (t.Round(0).UTC()). A time.Duration is an int64.
+// (t.Round(0).UTC()). A time.Duration is an int64. Generated codecs use the
+// binary encoding as the state key of a record (AppendKey) because it is
+// canonical; note that it tells -0.0 from +0.0, which the hashes do not.
 //
 // Decoding goes through a [Reader] with a sticky error: after the first
 // problem every read returns a zero value and [Reader.Err] reports an error

@@ -113,7 +113,8 @@ func AppendJSONFloat(dst []byte, f float64, bits int) []byte {
 
 // AppendJSONTime appends t as an RFC 3339 string in UTC with a Z, with
 // fractional seconds only when they are not zero:
-// "2024-01-01T00:05:00Z", "2024-01-01T00:05:00.25Z".
+// "2024-01-01T00:05:00Z", "2024-01-01T00:05:00.25Z". RFC 3339 holds the
+// years 0000 to 9999 only; other years are written but do not read back.
 func AppendJSONTime(dst []byte, t time.Time) []byte {
 	dst = append(dst, '"')
 	dst = t.UTC().AppendFormat(dst, time.RFC3339Nano)
