@@ -10,6 +10,8 @@
 // Go map, and writes one JSONL file of [fraud.UserTotal] rows in map order
 // (weir's output is not sorted either; compare outputs sorted). It has no watermark: for inputs with no late data
 // (see examples/fraud/fraudgen) its rows are exactly the pipeline's.
+// [RunColumns] computes the same rows from the three columns it needs,
+// decoded directly, with interned user ids.
 //
 // # Who calls it
 //

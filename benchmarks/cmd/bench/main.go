@@ -5,7 +5,8 @@
 //
 // It generates the input once into a cache directory (5,000,000
 // transactions in Parquet by default), builds the hand-written baseline and
-// the fraud binary, runs the baseline at GOMAXPROCS=1, weir at GOMAXPROCS=1
+// the fraud binary, runs the two baselines (GenericReader rows, and a
+// column reader) at GOMAXPROCS=1, weir at GOMAXPROCS=1
 // parallelism 1 and weir at GOMAXPROCS=2 parallelism 2, several rounds each,
 // checks every output against fraudgen.Expected, and prints rows/s, peak
 // RSS, the ratios and the command lines as Markdown. Then it runs the
@@ -110,8 +111,11 @@ func run(c config) (ok bool, err error) {
 	}
 	glob := filepath.Join(data, "*.parquet")
 	cases := []runCase{{
-		name: "baseline (hand-written loop)", procs: 1, bin: baselineBin,
-		args: []string{"--in=" + glob, "--out=OUT"},
+		name: "baseline (GenericReader rows)", procs: 1, bin: baselineBin,
+		args: []string{"--in=" + glob, "--out=OUT", "--reader=generic"},
+	}, {
+		name: "baseline (column reader)", procs: 1, bin: baselineBin,
+		args: []string{"--in=" + glob, "--out=OUT", "--reader=columns"},
 	}}
 	ok = true
 	if !c.skipWeir {

@@ -115,7 +115,8 @@ func runCases(c config, cases []runCase, expected []string, report *strings.Buil
 		}
 		return nil
 	}
-	base, w1, w2 := find("baseline"), find("weir, parallelism 1"), find("weir, parallelism 2")
+	base, cols := find("baseline (GenericReader"), find("baseline (column")
+	w1, w2 := find("weir, parallelism 1"), find("weir, parallelism 2")
 	ratio := func(label string, a, b *summary, cpu bool) {
 		if a == nil || b == nil {
 			fmt.Fprintf(report, "- %s: not measured\n", label)
@@ -129,10 +130,15 @@ func runCases(c config, cases []runCase, expected []string, report *strings.Buil
 		}
 		fmt.Fprintln(report)
 	}
-	ratio("weir (1 core) / baseline (1 core), rows/s", w1, base, true)
+	ratio("weir (1 core) / baseline with GenericReader (1 core), rows/s", w1, base, true)
+	ratio("weir (1 core) / baseline with column reader (1 core), rows/s", w1, cols, true)
 	ratio("weir (2 cores) / weir (1 core), rows/s", w2, w1, false)
 	if base != nil && w1 != nil {
-		fmt.Fprintf(report, "- peak RSS: baseline %s, weir (1 core) %s", mib(base.peakRSS()), mib(w1.peakRSS()))
+		fmt.Fprintf(report, "- peak RSS: baseline (GenericReader) %s", mib(base.peakRSS()))
+		if cols != nil {
+			fmt.Fprintf(report, ", baseline (column reader) %s", mib(cols.peakRSS()))
+		}
+		fmt.Fprintf(report, ", weir (1 core) %s", mib(w1.peakRSS()))
 		if w2 != nil {
 			fmt.Fprintf(report, ", weir (2 cores) %s", mib(w2.peakRSS()))
 		}
