@@ -146,26 +146,27 @@ func planFast(fields []fastField, file *pq.Schema, rg pq.RowGroup) []*fastColumn
 
 func (c *fastColumn) seek(row int64) error { return c.pages.SeekToRow(row) }
 
-// next returns the column's next value.
-func (c *fastColumn) next() (pq.Value, error) {
+// avail returns up to max buffered values of the column, reading the next
+// page when the buffer is used up. The values are valid until the next call.
+func (c *fastColumn) avail(max int) ([]pq.Value, error) {
 	for c.off == c.n {
 		if c.values == nil {
 			p, err := c.pages.ReadPage()
 			if err != nil {
 				if errors.Is(err, io.EOF) {
-					return pq.Value{}, io.ErrUnexpectedEOF
+					return nil, io.ErrUnexpectedEOF
 				}
-				return pq.Value{}, err
+				return nil, err
 			}
 			c.page, c.values = p, p.Values()
 		}
 		if c.buf == nil {
-			c.buf = make([]pq.Value, 256)
+			c.buf = make([]pq.Value, 512)
 		}
 		n, err := c.values.ReadValues(c.buf)
 		c.off, c.n = 0, n
 		if err != nil && !errors.Is(err, io.EOF) {
-			return pq.Value{}, err
+			return nil, err
 		}
 		if n == 0 || errors.Is(err, io.EOF) {
 			// The page is done once its buffered values are used; byte
@@ -177,8 +178,9 @@ func (c *fastColumn) next() (pq.Value, error) {
 			}
 		}
 	}
-	v := c.buf[c.off]
-	c.off++
+	end := min(c.n, c.off+max)
+	v := c.buf[c.off:end]
+	c.off = end
 	return v, nil
 }
 
@@ -201,43 +203,70 @@ func (c *fastColumn) close() {
 // decode fills n values of the column into the records at base, stride
 // bytes apart.
 func (c *fastColumn) decode(base unsafe.Pointer, stride uintptr, n int) error {
-	for i := range n {
-		v, err := c.next()
+	p := unsafe.Add(base, c.offset)
+	for n > 0 {
+		vals, err := c.avail(n)
 		if err != nil {
 			return fmt.Errorf("column %s: %w", c.name, err)
 		}
-		p := unsafe.Add(base, uintptr(i)*stride+c.offset)
-		null := v.IsNull()
+		n -= len(vals)
 		switch c.kind {
 		case kString:
-			if null {
-				*(*string)(p) = ""
-			} else {
-				*(*string)(p) = string(v.ByteArray())
+			for i := range vals {
+				if vals[i].IsNull() {
+					*(*string)(p) = ""
+				} else {
+					*(*string)(p) = string(vals[i].ByteArray())
+				}
+				p = unsafe.Add(p, stride)
 			}
 		case kBytes:
-			if null {
-				*(*[]byte)(p) = nil
-			} else {
-				*(*[]byte)(p) = append([]byte(nil), v.ByteArray()...)
+			for i := range vals {
+				if vals[i].IsNull() {
+					*(*[]byte)(p) = nil
+				} else {
+					*(*[]byte)(p) = append([]byte(nil), vals[i].ByteArray()...)
+				}
+				p = unsafe.Add(p, stride)
 			}
 		case kInt64:
-			*(*int64)(p) = v.Int64()
+			for i := range vals {
+				*(*int64)(p) = vals[i].Int64()
+				p = unsafe.Add(p, stride)
+			}
 		case kInt:
-			*(*int)(p) = int(v.Int64())
+			for i := range vals {
+				*(*int)(p) = int(vals[i].Int64())
+				p = unsafe.Add(p, stride)
+			}
 		case kInt32:
-			*(*int32)(p) = v.Int32()
+			for i := range vals {
+				*(*int32)(p) = vals[i].Int32()
+				p = unsafe.Add(p, stride)
+			}
 		case kFloat64:
-			*(*float64)(p) = v.Double()
+			for i := range vals {
+				*(*float64)(p) = vals[i].Double()
+				p = unsafe.Add(p, stride)
+			}
 		case kFloat32:
-			*(*float32)(p) = v.Float()
+			for i := range vals {
+				*(*float32)(p) = vals[i].Float()
+				p = unsafe.Add(p, stride)
+			}
 		case kBool:
-			*(*bool)(p) = v.Boolean()
+			for i := range vals {
+				*(*bool)(p) = vals[i].Boolean()
+				p = unsafe.Add(p, stride)
+			}
 		case kTime:
-			if null {
-				*(*time.Time)(p) = time.Time{}
-			} else {
-				*(*time.Time)(p) = time.Unix(0, v.Int64()*c.unitNanos).UTC()
+			for i := range vals {
+				if vals[i].IsNull() {
+					*(*time.Time)(p) = time.Time{}
+				} else {
+					*(*time.Time)(p) = time.Unix(0, vals[i].Int64()*c.unitNanos).UTC()
+				}
+				p = unsafe.Add(p, stride)
 			}
 		}
 	}

@@ -632,3 +632,56 @@ func TestEncodings(t *testing.T) {
 		}
 	}
 }
+
+// TestManyPages reads row groups of many pages, in batches that end
+// mid-page, and resumes mid-page.
+func TestManyPages(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "big.parquet")
+	rows := mkTxns(rand.New(rand.NewPCG(19, 20)), 0, 200_000)
+	mustWrite(t, path, rows, 150_000)
+	f, _ := os.Open(path)
+	st, _ := f.Stat()
+	pf, err := pq.OpenFile(f, st.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ci, _ := pf.RowGroups()[0].ColumnChunks()[1].OffsetIndex()
+	f.Close()
+	if ci.NumPages() < 3 {
+		t.Fatalf("amount column has %d pages in row group 0; the test needs several", ci.NumPages())
+	}
+	for _, generic := range []bool{false, true} {
+		src := parquet.NewSource[txn](path, parquet.SourceOptions{GenericReader: generic})
+		chunks, err := iotest.ReadAll[txn](context.Background(), src, 1013)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []txn
+		for _, c := range chunks {
+			got = append(got, c.Rows...)
+		}
+		if !iotestEqual(got, rows) {
+			t.Fatalf("GenericReader=%v: read back differs", generic)
+		}
+		for _, at := range []int{1, 77_777, 149_999} {
+			rest, _, _, err := iotest.ReadSplit[txn](context.Background(), src, chunks[0].Split, binaryPos(at), 999)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !iotestEqual(rest, rows[at:150_000]) {
+				t.Errorf("GenericReader=%v: resume at row %d differs", generic, at)
+			}
+		}
+	}
+}
+
+func binaryPos(row int) []byte {
+	var b []byte
+	for v := uint64(row); ; v >>= 7 {
+		if v < 0x80 {
+			return append(b, byte(v))
+		}
+		b = append(b, byte(v)|0x80)
+	}
+}
