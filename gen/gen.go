@@ -82,7 +82,16 @@ func Generate(opts Options) ([]File, error) {
 	var files []File
 	for _, p := range pkgs {
 		if len(p.Errors) > 0 {
+			// go list repeats the type checker's errors in one multi-line
+			// message; when the type checker has spoken, keep only its errors.
+			typeErrs := false
 			for _, e := range p.Errors {
+				typeErrs = typeErrs || e.Kind == packages.TypeError
+			}
+			for _, e := range p.Errors {
+				if typeErrs && e.Kind != packages.TypeError && strings.HasPrefix(e.Msg, "# ") {
+					continue
+				}
 				pos := e.Pos
 				if rel, err := filepath.Rel(opts.Dir, pos); err == nil && pos != "" {
 					pos = filepath.ToSlash(rel)

@@ -97,6 +97,9 @@ func annotation(doc *ast.CommentGroup) (string, token.Pos) {
 		return "", token.NoPos
 	}
 	for _, c := range doc.List {
+		if strings.HasPrefix(c.Text, "// weir:") {
+			return "space", c.Pos()
+		}
 		if rest, ok := strings.CutPrefix(c.Text, "//weir:"); ok {
 			word, _, _ := strings.Cut(rest, " ")
 			return strings.TrimSpace(word), c.Pos()
@@ -133,6 +136,8 @@ func (g *generator) scan() {
 						}
 					case "transform":
 						g.errorf(pos, "//weir:transform marks a %s declaration; it goes on a func", d.Tok)
+					case "space":
+						g.errorf(pos, "annotation with a space after //; write //weir:record, like //go:generate")
 					default:
 						g.errorf(pos, "unknown annotation //weir:%s; want //weir:record or //weir:transform", word)
 					}
@@ -144,6 +149,8 @@ func (g *generator) scan() {
 					g.transform(d)
 				case "record":
 					g.errorf(pos, "//weir:record marks func %s; it goes on a struct type", d.Name.Name)
+				case "space":
+					g.errorf(pos, "annotation with a space after //; write //weir:transform, like //go:generate")
 				default:
 					g.errorf(pos, "unknown annotation //weir:%s; want //weir:record or //weir:transform", word)
 				}

@@ -64,3 +64,9 @@ func (b Bad) Method(x int) int { return x }
 
 //weir:transfrom
 func Misspelled(x int) int { return x }
+
+// weir:transform
+func Spaced(x int) int { return x }
+
+// weir:record
+type SpacedRecord struct{}
