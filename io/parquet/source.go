@@ -257,6 +257,10 @@ func (s *Source[T]) Open(ctx context.Context, sp sdk.Split, pos []byte) (sdk.Spl
 		return r.fail(split.bad), nil
 	}
 	osf, f, err := openFile(split.Path, false)
+	if _, corrupt := err.(corruptError); corrupt {
+		// A bad page index only slows seeks down: read without it.
+		osf, f, err = openFile(split.Path, true)
+	}
 	if err != nil {
 		var ce corruptError
 		if errors.As(err, &ce) {
@@ -278,7 +282,15 @@ func (s *Source[T]) Open(ctx context.Context, sp sdk.Split, pos []byte) (sdk.Spl
 		return r, nil
 	}
 	if !s.opts.GenericReader {
-		if cols := planFast(s.rec.fast, f.Schema(), rg); cols != nil {
+		var cols []*fastColumn
+		err = protect(func() error {
+			cols = planFast(s.rec.fast, f.Schema(), rg)
+			return nil
+		})
+		if err != nil {
+			return r.fail(fmt.Sprintf("parquet: %s: row group %d: %v", split.Path, split.RowGroup, err)), nil
+		}
+		if cols != nil {
 			r.cols = cols
 			err = protect(func() error {
 				for _, c := range cols {
