@@ -107,7 +107,7 @@ type fastColumn struct {
 // planFast prepares the column decoder for a row group, or returns nil when
 // the file's columns do not allow it (repeated, or a time.Time field over a
 // column without a timestamp type).
-func planFast(fields []fastField, file *pq.Schema, rg pq.RowGroup) []*fastColumn {
+func planFast(fields []fastField, rec, file *pq.Schema, rg pq.RowGroup) []*fastColumn {
 	if fields == nil {
 		return nil
 	}
@@ -126,6 +126,14 @@ func planFast(fields []fastField, file *pq.Schema, rg pq.RowGroup) []*fastColumn
 		}[f.kind]
 		if kind != want {
 			return nil
+		}
+		if f.kind != kTime {
+			// Same annotation (string, int(64, true), timestamp unit...),
+			// or GenericReader converts.
+			mine, _ := rec.Lookup(f.name)
+			if logicalName(mine.Node.Type().LogicalType()) != logicalName(leaf.Node.Type().LogicalType()) {
+				return nil
+			}
 		}
 		if f.kind == kTime {
 			lt := leaf.Node.Type().LogicalType()
@@ -271,4 +279,11 @@ func (c *fastColumn) decode(base unsafe.Pointer, stride uintptr, n int) error {
 		}
 	}
 	return nil
+}
+
+func logicalName(lt *format.LogicalType) string {
+	if lt == nil || lt.Value == nil {
+		return ""
+	}
+	return lt.Value.String()
 }

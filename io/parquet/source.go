@@ -284,7 +284,7 @@ func (s *Source[T]) Open(ctx context.Context, sp sdk.Split, pos []byte) (sdk.Spl
 	if !s.opts.GenericReader {
 		var cols []*fastColumn
 		err = protect(func() error {
-			cols = planFast(s.rec.fast, f.Schema(), rg)
+			cols = planFast(s.rec.fast, s.rec.schema, f.Schema(), rg)
 			return nil
 		})
 		if err != nil {
