@@ -47,6 +47,7 @@ type consumer struct {
 type partition struct {
 	buf     []*kgo.Record
 	head    int   // buf[head:] is unread
+	bytes   int   // size of the keys and values in buf[head:]
 	fetched int64 // offset after the last buffered record
 	next    int64 // offset after the last record handed to the reader
 	err     error // a fatal error of this partition
@@ -132,6 +133,7 @@ func (c *consumer) take(tp Split, p *partition, out []*kgo.Record, max int, end 
 		out = append(out, rec)
 		p.buf[p.head] = nil
 		p.head++
+		p.bytes -= len(rec.Key) + len(rec.Value)
 		p.next = rec.Offset + 1
 		n++
 	}
@@ -141,7 +143,7 @@ func (c *consumer) take(tp Split, p *partition, out []*kgo.Record, max int, end 
 	if n == 0 && p.err != nil {
 		return out, atEnd, p.err
 	}
-	if p.paused && len(p.buf)-p.head <= c.opts.MaxBufferedRecords/2 {
+	if p.paused && p.bytes <= c.opts.MaxBufferedBytes/2 {
 		p.paused = false
 		c.cl.ResumeFetchPartitions(map[string][]int32{tp.Topic: {tp.Partition}})
 	}
@@ -253,6 +255,7 @@ func (c *consumer) pollLocked(ctx context.Context, deadline time.Time, self *par
 				continue // refetched after a pause
 			}
 			p.buf = append(p.buf, rec)
+			p.bytes += len(rec.Key) + len(rec.Value)
 			p.fetched = rec.Offset + 1
 			added = true
 		}
@@ -264,7 +267,7 @@ func (c *consumer) pollLocked(ctx context.Context, deadline time.Time, self *par
 				res = waitOther
 			}
 		}
-		if !p.paused && len(p.buf)-p.head >= c.opts.MaxBufferedRecords {
+		if !p.paused && p.bytes >= c.opts.MaxBufferedBytes {
 			p.paused = true
 			if pause == nil {
 				pause = map[string][]int32{}

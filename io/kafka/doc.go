@@ -45,7 +45,7 @@
 // source's poll lock, and files the records into per-partition buffers
 // under its mutex; readers that find the poll lock taken wait for their
 // buffer to fill or for that poll to end. A partition whose buffer holds
-// [SourceOptions.MaxBufferedRecords] is paused until its reader drains it.
+// [SourceOptions.MaxBufferedBytes] is paused until its reader drains half.
 // Lock order: Source.mu, then the poll lock, then the buffer mutex. With
 // [SourceOptions.Group] set, the polling reader also commits read offsets
 // to the group for monitoring.

@@ -188,7 +188,7 @@ func TestInterleavedExactlyOnce(t *testing.T) {
 		}
 	}
 	send(0)
-	src := kafka.NewSource[txn](kafka.SourceOptions{Brokers: brokers, Topics: []string{"txns"}, MaxBufferedRecords: 64})
+	src := kafka.NewSource[txn](kafka.SourceOptions{Brokers: brokers, Topics: []string{"txns"}, MaxBufferedBytes: 64 * 100})
 	splits, err := src.Splits(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -522,7 +522,7 @@ func TestConcurrentReaders(t *testing.T) {
 		produce(t, cl, "txns", p, vals...)
 	}
 	ctx := context.Background()
-	src := kafka.NewSource[txn](kafka.SourceOptions{Brokers: brokers, Topics: []string{"txns"}, Bounded: true, MaxBufferedRecords: 100})
+	src := kafka.NewSource[txn](kafka.SourceOptions{Brokers: brokers, Topics: []string{"txns"}, Bounded: true, MaxBufferedBytes: 100 * 100})
 	splits, err := src.Splits(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -21,7 +21,7 @@ const (
 	DefaultPollTimeout        = 50 * time.Millisecond
 	DefaultConnectTimeout     = 10 * time.Second
 	DefaultCommitInterval     = 5 * time.Second
-	DefaultMaxBufferedRecords = 4096
+	DefaultMaxBufferedBytes   = 2 << 20
 )
 
 // EventTimeHeader is the record header the sink writes the event time in,
@@ -109,9 +109,11 @@ type SourceOptions struct {
 	// ConnectTimeout bounds the retries when the brokers cannot be reached
 	// at start; 0 means [DefaultConnectTimeout].
 	ConnectTimeout time.Duration
-	// MaxBufferedRecords is how many fetched records a split may hold before
-	// fetching of its partition pauses; 0 means [DefaultMaxBufferedRecords].
-	MaxBufferedRecords int
+	// MaxBufferedBytes is how many bytes of fetched records a split may
+	// hold before fetching of its partition pauses until half of them are
+	// read; 0 means [DefaultMaxBufferedBytes]. Keep it above the fetch size
+	// of a partition (1 MiB), or every fetch pauses and is fetched again.
+	MaxBufferedBytes int
 }
 
 func (o *SourceOptions) ensureDefaults() {
@@ -127,8 +129,8 @@ func (o *SourceOptions) ensureDefaults() {
 	if o.CommitInterval <= 0 {
 		o.CommitInterval = DefaultCommitInterval
 	}
-	if o.MaxBufferedRecords <= 0 {
-		o.MaxBufferedRecords = DefaultMaxBufferedRecords
+	if o.MaxBufferedBytes <= 0 {
+		o.MaxBufferedBytes = DefaultMaxBufferedBytes
 	}
 }
 
