@@ -211,72 +211,74 @@ func (c *fastColumn) close() {
 // decode fills n values of the column into the records at base, stride
 // bytes apart.
 func (c *fastColumn) decode(base unsafe.Pointer, stride uintptr, n int) error {
-	p := unsafe.Add(base, c.offset)
-	for n > 0 {
-		vals, err := c.avail(n)
+	// p0 is the field in the first record; the field of record r is at
+	// p0 + r*stride (never computed past the last record: checkptr).
+	p0 := unsafe.Add(base, c.offset)
+	for row := 0; row < n; {
+		vals, err := c.avail(n - row)
 		if err != nil {
 			return fmt.Errorf("column %s: %w", c.name, err)
 		}
-		n -= len(vals)
 		switch c.kind {
 		case kString:
 			for i := range vals {
+				p := unsafe.Add(p0, uintptr(row+i)*stride)
 				if vals[i].IsNull() {
 					*(*string)(p) = ""
 				} else {
 					*(*string)(p) = string(vals[i].ByteArray())
 				}
-				p = unsafe.Add(p, stride)
 			}
 		case kBytes:
 			for i := range vals {
+				p := unsafe.Add(p0, uintptr(row+i)*stride)
 				if vals[i].IsNull() {
 					*(*[]byte)(p) = nil
 				} else {
 					*(*[]byte)(p) = append([]byte(nil), vals[i].ByteArray()...)
 				}
-				p = unsafe.Add(p, stride)
 			}
 		case kInt64:
 			for i := range vals {
+				p := unsafe.Add(p0, uintptr(row+i)*stride)
 				*(*int64)(p) = vals[i].Int64()
-				p = unsafe.Add(p, stride)
 			}
 		case kInt:
 			for i := range vals {
+				p := unsafe.Add(p0, uintptr(row+i)*stride)
 				*(*int)(p) = int(vals[i].Int64())
-				p = unsafe.Add(p, stride)
 			}
 		case kInt32:
 			for i := range vals {
+				p := unsafe.Add(p0, uintptr(row+i)*stride)
 				*(*int32)(p) = vals[i].Int32()
-				p = unsafe.Add(p, stride)
 			}
 		case kFloat64:
 			for i := range vals {
+				p := unsafe.Add(p0, uintptr(row+i)*stride)
 				*(*float64)(p) = vals[i].Double()
-				p = unsafe.Add(p, stride)
 			}
 		case kFloat32:
 			for i := range vals {
+				p := unsafe.Add(p0, uintptr(row+i)*stride)
 				*(*float32)(p) = vals[i].Float()
-				p = unsafe.Add(p, stride)
 			}
 		case kBool:
 			for i := range vals {
+				p := unsafe.Add(p0, uintptr(row+i)*stride)
 				*(*bool)(p) = vals[i].Boolean()
-				p = unsafe.Add(p, stride)
 			}
 		case kTime:
 			for i := range vals {
+				p := unsafe.Add(p0, uintptr(row+i)*stride)
 				if vals[i].IsNull() {
 					*(*time.Time)(p) = time.Time{}
 				} else {
 					*(*time.Time)(p) = time.Unix(0, vals[i].Int64()*c.unitNanos).UTC()
 				}
-				p = unsafe.Add(p, stride)
 			}
 		}
+		row += len(vals)
 	}
 	return nil
 }
