@@ -38,8 +38,8 @@ var benchFiles struct {
 	narrowSize int64
 }
 
-// files writes the benchmark files once per process, in a directory removed
-// by TestMain... or left in the OS temp dir for the process's life.
+// files writes the benchmark files once per process into a temporary
+// directory that TestMain removes.
 func files(b *testing.B) (narrow, wide string) {
 	b.Helper()
 	benchFiles.once.Do(func() {
