@@ -38,6 +38,9 @@ type consumer struct {
 		parts map[Split]*partition
 		// pollDone is closed when the poll in flight ends; nil when none.
 		pollDone chan struct{}
+		// idleGen counts the polls that waited until their deadline and
+		// found no records for any open split.
+		idleGen uint64
 		closed   bool
 	}
 }
@@ -292,10 +295,20 @@ func (c *consumer) pollLocked(ctx context.Context, deadline time.Time, self *par
 	if fatal != nil {
 		return waitTimeout, fatal
 	}
-	if res == waitTimeout && time.Now().Before(deadline) {
-		res = waitSelf // the poll ended early: look again
+	if res == waitTimeout {
+		if time.Now().Before(deadline) {
+			res = waitSelf // the poll ended early: look again
+		} else {
+			c.mu.idleGen++
+		}
 	}
 	return res, nil
+}
+
+func (c *consumer) idleGen() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.mu.idleGen
 }
 
 // commit commits offsets to the monitoring group, best effort: the group

@@ -31,8 +31,9 @@
 // buffered now and waits at most [SourceOptions.PollTimeout] when nothing
 // is, returning no records and no error so that the task can serve other
 // splits and advance idle timers. The wait ends early when the poll brings
-// records for other splits of the same source. A task looping over many
-// idle splits still spends up to PollTimeout on each per round.
+// records for other splits of the same source, and is skipped when a poll
+// already waited a whole PollTimeout in vain since the split was last read,
+// so a task going round many idle splits waits about once per round.
 //
 // # Goroutines and ownership
 //

@@ -594,3 +594,53 @@ func TestGroupCommit(t *testing.T) {
 		}
 	}
 }
+
+// TestIdleRound: a task going round many idle splits waits about one
+// PollTimeout per round, not one per split.
+func TestIdleRound(t *testing.T) {
+	const parts = 10
+	poll := 300 * time.Millisecond
+	brokers := cluster(t, parts, "txns")
+	ctx := context.Background()
+	src := kafka.NewSource[txn](kafka.SourceOptions{Brokers: brokers, Topics: []string{"txns"}, PollTimeout: poll})
+	splits, err := src.Splits(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var readers []sdk.SplitReader[txn]
+	for _, s := range splits {
+		r, err := src.Open(ctx, s, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		readers = append(readers, r)
+	}
+	b := sdk.NewBatch[txn](8)
+	start := time.Now()
+	const rounds = 3
+	for range rounds {
+		for _, r := range readers {
+			if _, err := r.ReadBatch(ctx, b, 8); err != nil || b.Len() != 0 {
+				t.Fatalf("idle ReadBatch: %d records, %v", b.Len(), err)
+			}
+		}
+	}
+	// Waiting per split would take rounds*parts*poll = 9 s.
+	if d := time.Since(start); d > rounds*parts*poll/3 {
+		t.Errorf("%d rounds over %d idle splits took %v", rounds, parts, d)
+	}
+	// A record arriving is still read on the next round.
+	produce(t, producer(t, brokers), "txns", 7, js(mkTxn(1)))
+	deadline := time.Now().Add(10 * time.Second)
+	for b.Len() == 0 && time.Now().Before(deadline) {
+		for _, r := range readers {
+			if _, err := r.ReadBatch(ctx, b, 8); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if b.Len() != 1 || b.Values[0] != mkTxn(1) {
+		t.Errorf("got %+v", b.Values)
+	}
+}

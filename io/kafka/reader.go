@@ -23,13 +23,15 @@ type reader[T any] struct {
 	end    int64 // bounded end offset, or -1
 	where  string
 	recs   []*kgo.Record // scratch for take
+	idle   uint64        // the consumer's idleGen when ReadBatch last returned
 	closed bool
 }
 
 // ReadBatch appends what is buffered for the split, up to max records
 // (dead letters included). With nothing buffered it waits at most
 // PollTimeout, less if records arrive for other splits of the source, and
-// may return no records and no error. A bounded split returns
+// not at all if a poll of the source found nothing for a whole PollTimeout
+// since this split was last read; then it returns no records and no error. A bounded split returns
 // sdk.ErrEndOfSplit once its end offset is reached.
 func (r *reader[T]) ReadBatch(ctx context.Context, b *sdk.Batch[T], max int) ([]sdk.DeadLetter, error) {
 	if r.closed {
@@ -41,6 +43,7 @@ func (r *reader[T]) ReadBatch(ctx context.Context, b *sdk.Batch[T], max int) ([]
 	if max <= 0 {
 		return nil, nil
 	}
+	defer func() { r.idle = r.c.idleGen() }()
 	deadline := time.Now().Add(r.c.opts.PollTimeout)
 	var atEnd, last bool
 	for {
@@ -52,7 +55,10 @@ func (r *reader[T]) ReadBatch(ctx context.Context, b *sdk.Batch[T], max int) ([]
 		if len(r.recs) > 0 || atEnd {
 			break
 		}
-		if last {
+		if last || r.c.idleGen() != r.idle {
+			// Someone waited a whole PollTimeout in vain since this split
+			// was last read: a task going round its idle splits waits
+			// once per round, not once per split.
 			return nil, nil
 		}
 		res, err := r.c.wait(ctx, r.p, deadline)

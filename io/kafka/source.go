@@ -363,6 +363,7 @@ func (s *Source[T]) Open(ctx context.Context, sp sdk.Split, pos []byte) (sdk.Spl
 		decode: codec.DecodeJSON,
 		next:   next,
 		end:    end,
+		idle:   c.idleGen(),
 		where:  "kafka " + tp.Topic + "/" + strconv.Itoa(int(tp.Partition)) + " offset ",
 	}, nil
 }
