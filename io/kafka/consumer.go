@@ -41,7 +41,7 @@ type consumer struct {
 		// idleGen counts the polls that waited until their deadline and
 		// found no records for any open split.
 		idleGen uint64
-		closed   bool
+		closed  bool
 	}
 }
 

@@ -18,10 +18,10 @@ var DefaultBrokers = []string{"127.0.0.1:9092"}
 
 // Defaults of the zero-valued option fields.
 const (
-	DefaultPollTimeout        = 50 * time.Millisecond
-	DefaultConnectTimeout     = 10 * time.Second
-	DefaultCommitInterval     = 5 * time.Second
-	DefaultMaxBufferedBytes   = 2 << 20
+	DefaultPollTimeout      = 50 * time.Millisecond
+	DefaultConnectTimeout   = 10 * time.Second
+	DefaultCommitInterval   = 5 * time.Second
+	DefaultMaxBufferedBytes = 2 << 20
 )
 
 // EventTimeHeader is the record header the sink writes the event time in,
