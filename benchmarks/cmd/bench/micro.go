@@ -34,7 +34,8 @@ func micro(c config, root string, report *strings.Builder) {
 		cmd.Dir = root
 		cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 		out, err := cmd.CombinedOutput()
-		raw := filepath.Join(c.resultsDir, "micro-"+strings.NewReplacer("/", "_", ".", "").Replace(mb.pkg)+".txt")
+		rawName := "micro-" + strings.Trim(strings.NewReplacer("/", "-", ".", "").Replace(mb.pkg), "-") + ".txt"
+		raw := filepath.Join(c.resultsDir, rawName)
 		os.WriteFile(raw, out, 0o644)
 		fmt.Fprintf(report, "### %s\n\n`GOMAXPROCS=1 %s`\n\n", mb.name, cmdline)
 		if err != nil || !bytes.Contains(out, []byte("\nBenchmark")) {
@@ -45,7 +46,7 @@ func micro(c config, root string, report *strings.Builder) {
 			fmt.Fprintf(report, "Not available (%s): %s\n\n", why, lastLine(out))
 			continue
 		}
-		summary := benchstat(root, raw)
+		summary := benchstat(c.resultsDir, rawName)
 		if summary == "" {
 			summary = benchLines(out)
 		}
@@ -53,11 +54,12 @@ func micro(c config, root string, report *strings.Builder) {
 	}
 }
 
-// benchstat summarizes a raw result file, or returns "" if benchstat
+// benchstat summarizes the raw result file name in dir (time, rows/s and
+// allocations; the raw file has everything), or returns "" if benchstat
 // cannot be run (it is fetched through the module cache, never go.mod).
-func benchstat(root, raw string) string {
-	cmd := exec.Command("go", "run", benchstatPkg, raw)
-	cmd.Dir = root
+func benchstat(dir, name string) string {
+	cmd := exec.Command("go", "run", benchstatPkg, "-filter", ".unit:(sec/op OR sec/row OR rows/s OR allocs/op)", name)
+	cmd.Dir = dir
 	out, err := cmd.Output()
 	if err != nil {
 		return ""
