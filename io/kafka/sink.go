@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/weirflow/weir/sdk"
@@ -85,6 +86,9 @@ type writer[T any] struct {
 func (w *writer[T]) done(_ *kgo.Record, err error) {
 	if err == nil {
 		return
+	}
+	if errors.Is(err, kerr.UnknownTopicOrPartition) {
+		err = fmt.Errorf("topic %q does not exist; create it first: %w", w.topic, err)
 	}
 	w.mu.Lock()
 	if w.mu.err == nil {

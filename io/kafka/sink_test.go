@@ -109,3 +109,25 @@ func TestSinkErrors(t *testing.T) {
 		t.Errorf("no codec: %v", err)
 	}
 }
+
+func TestSinkMissingTopic(t *testing.T) {
+	brokers := cluster(t, 1, "out")
+	w, err := kafka.NewSink(kafka.SinkOptions[txn]{Brokers: brokers, Topic: "nope", ConnectTimeout: time.Second}).Open(sdk.SinkContext{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	b := sdk.NewBatch[txn](1)
+	b.Append(mkTxn(1), 1)
+	start := time.Now()
+	err = w.Write(context.Background(), b)
+	if err == nil {
+		err = w.PreCommit(1)
+	}
+	if err == nil || !strings.HasPrefix(err.Error(), `kafka: write to nope: topic "nope" does not exist; create it first: `) {
+		t.Errorf("got %v", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("took %v", d)
+	}
+}
