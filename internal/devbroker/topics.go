@@ -151,7 +151,7 @@ func keyOf(text []byte, field string) ([]byte, error) {
 // ConsumeOptions configure [Consume].
 type ConsumeOptions struct {
 	// FromStart reads from the oldest record; otherwise only records
-	// written after the call are read.
+	// written after the call are read (so, without Follow, none).
 	FromStart bool
 	// Follow keeps reading new records until ctx is cancelled; otherwise
 	// reading stops at the end offsets seen when the call starts.
