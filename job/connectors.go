@@ -4,14 +4,24 @@ import (
 	"fmt"
 
 	"github.com/weirflow/weir/io/jsonl"
+	"github.com/weirflow/weir/io/kafka"
 	"github.com/weirflow/weir/io/parquet"
+	"github.com/weirflow/weir/runner"
 	"github.com/weirflow/weir/sdk"
 )
 
 // Input is the source --in names, reading records of type T: a Parquet
-// source for parquet:GLOB, a JSON Lines source for jsonl:GLOB.
+// source for parquet:GLOB, a JSON Lines source for jsonl:GLOB, and for
+// kafka://HOST:PORT/TOPIC the topic from its earliest offsets, up to the
+// offsets at the start in batch mode and without end in stream mode.
 func Input[T any](j *Job) sdk.Source[T] {
-	switch j.cfg.in.Scheme {
+	switch in := j.cfg.in; in.Scheme {
+	case Kafka:
+		return kafka.NewSource[T](kafka.SourceOptions{
+			Brokers: []string{in.Broker()},
+			Topics:  []string{in.Topic()},
+			Bounded: j.cfg.mode == runner.Batch,
+		})
 	case Parquet:
 		return parquet.NewSource[T](j.glob, parquet.SourceOptions{})
 	case JSONL:
@@ -22,11 +32,18 @@ func Input[T any](j *Job) sdk.Source[T] {
 }
 
 // Output is the sink --out names, writing records of type T. sub names a
-// side output's sub-directory ("late"); "" is the main output, written to
-// the --out directory itself.
+// side output ("late"): a sub-directory of the --out directory, or the
+// topic TOPIC-sub for kafka://HOST:PORT/TOPIC; "" is the main output.
+// Kafka output is at-least-once (JSON values without keys).
 func Output[T any](j *Job, sub string) sdk.Sink[T] {
 	dir := j.OutputDir(sub)
-	switch j.cfg.out.Scheme {
+	switch out := j.cfg.out; out.Scheme {
+	case Kafka:
+		topic := out.Topic()
+		if sub != "" {
+			topic += "-" + sub
+		}
+		return kafka.NewSink[T](kafka.SinkOptions[T]{Brokers: []string{out.Broker()}, Topic: topic})
 	case Parquet:
 		return parquet.NewSink[T](dir, parquet.SinkOptions{})
 	case JSONL:

@@ -40,6 +40,10 @@ type Location struct {
 	Path string
 }
 
+// Broker and Topic split a Kafka location's path "host:port/topic".
+func (l Location) Broker() string { b, _, _ := strings.Cut(l.Path, "/"); return b }
+func (l Location) Topic() string  { _, t, _ := strings.Cut(l.Path, "/"); return t }
+
 func (l Location) String() string {
 	if l.Scheme == Kafka {
 		return "kafka://" + l.Path
@@ -53,6 +57,10 @@ func parseLocation(name, v string) (Location, error) {
 		return Location{}, usagef("--%s is required, e.g. --%s=%s", name, name, example(name))
 	}
 	if rest, ok := strings.CutPrefix(v, "kafka://"); ok {
+		host, topic, _ := strings.Cut(rest, "/")
+		if host == "" || topic == "" || strings.Contains(topic, "/") {
+			return Location{}, usagef("--%s=%s: write kafka://HOST:PORT/TOPIC", name, v)
+		}
 		return Location{Scheme: Kafka, Path: rest}, nil
 	}
 	scheme, path, ok := strings.Cut(v, ":")
@@ -142,21 +150,24 @@ func (f *runFlags) parse(args []string) (config, error) {
 	if c.in, err = parseLocation("in", f.in); err != nil {
 		return c, err
 	}
-	if c.in.Scheme == Kafka {
-		return c, usagef("--in=%s: kafka input is not supported yet; use parquet:GLOB or jsonl:GLOB", f.in)
-	}
 	if c.out, err = parseLocation("out", f.out); err != nil {
 		return c, err
 	}
-	if c.out.Scheme == Kafka {
-		return c, usagef("--out=%s: kafka output is not supported yet; use jsonl:DIR or parquet:DIR", f.out)
-	}
-	if hasMeta(c.out.Path) {
+	if c.out.Scheme != Kafka && hasMeta(c.out.Path) {
 		return c, usagef("--out=%s: the output is a directory, not a pattern", f.out)
 	}
-	if f.dead == "" {
+	// Files are committed when the job ends; an unbounded Kafka stream
+	// never ends, and without checkpoints nothing would ever be committed.
+	unbounded := c.in.Scheme == Kafka && c.mode == runner.Stream
+	if unbounded && c.out.Scheme != Kafka {
+		return c, usagef("--mode=stream from Kafka commits files only at the end, which never comes; write to --out=kafka://HOST:PORT/TOPIC or use --mode=batch")
+	}
+	switch {
+	case f.dead == "" && c.out.Scheme == Kafka:
+		// No directory to put dead letters in: see the on-error check.
+	case f.dead == "":
 		c.dead = Location{Scheme: JSONL, Path: filepath.Join(c.out.Path, "dead-letter")}
-	} else {
+	default:
 		if c.dead, err = parseLocation("dead-letter", f.dead); err != nil {
 			return c, err
 		}
@@ -183,6 +194,14 @@ func (f *runFlags) parse(args []string) (config, error) {
 		c.onError = runner.Fail
 	default:
 		return c, usagef("--on-error=%s: use dead-letter, skip or fail", f.onError)
+	}
+	if c.onError == runner.DeadLetter {
+		switch {
+		case c.dead.Path == "":
+			return c, usagef("--out=%s has no directory for dead letters; add --dead-letter=jsonl:DIR or --on-error=skip|fail", f.out)
+		case unbounded:
+			return c, usagef("--mode=stream from Kafka commits dead-letter files only at the end, which never comes; use --on-error=skip or fail")
+		}
 	}
 	if f.bound < 0 {
 		return c, usagef("--bound=%v: must not be negative", f.bound)

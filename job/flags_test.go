@@ -78,8 +78,31 @@ func TestParseRunFlags(t *testing.T) {
 		{name: "bad scheme", args: []string{"--in=csv:x", "--out=jsonl:o"}, err: `unknown scheme "csv"`},
 		{name: "no scheme", args: []string{"--in=data/x.parquet", "--out=jsonl:o"}, err: "has no scheme"},
 		{name: "no path", args: []string{"--in=parquet:", "--out=jsonl:o"}, err: "has no path"},
-		{name: "kafka in", args: []string{"--in=kafka://127.0.0.1:9092/txns", "--out=jsonl:o"}, err: "kafka input is not supported yet"},
-		{name: "kafka out", args: []string{"--in=jsonl:x", "--out=kafka://h:1/t"}, err: "kafka output is not supported yet"},
+		{
+			name: "kafka",
+			args: []string{"--mode=stream", "--in=kafka://127.0.0.1:9092/txns", "--out=kafka://127.0.0.1:9092/alerts", "--on-error=skip"},
+			check: func(t *testing.T, c config) {
+				if c.in != (Location{Kafka, "127.0.0.1:9092/txns"}) || c.out != (Location{Kafka, "127.0.0.1:9092/alerts"}) || c.dead != (Location{}) {
+					t.Errorf("got %+v", c)
+				}
+				if c.in.Broker() != "127.0.0.1:9092" || c.in.Topic() != "txns" || c.out.String() != "kafka://127.0.0.1:9092/alerts" {
+					t.Errorf("broker %q topic %q string %q", c.in.Broker(), c.in.Topic(), c.out)
+				}
+			},
+		},
+		{
+			name: "kafka batch to files",
+			args: []string{"--in=kafka://h:1/txns", "--out=jsonl:o"},
+			check: func(t *testing.T, c config) {
+				if c.dead != (Location{JSONL, filepath.Join("o", "dead-letter")}) {
+					t.Errorf("got %+v", c)
+				}
+			},
+		},
+		{name: "kafka no topic", args: []string{"--in=kafka://127.0.0.1:9092", "--out=jsonl:o"}, err: "write kafka://HOST:PORT/TOPIC"},
+		{name: "kafka stream to files", args: []string{"--mode=stream", "--in=kafka://h:1/t", "--out=jsonl:o"}, err: "commits files only at the end"},
+		{name: "kafka out dead letters", args: []string{"--in=jsonl:x", "--out=kafka://h:1/t"}, err: "no directory for dead letters"},
+		{name: "kafka stream dead letters", args: []string{"--mode=stream", "--in=kafka://h:1/t", "--out=kafka://h:1/u", "--dead-letter=jsonl:d"}, err: "use --on-error=skip or fail"},
 		{name: "out glob", args: []string{"--in=jsonl:x", "--out=jsonl:o/*"}, err: "not a pattern"},
 		{name: "parquet dead letters", args: append(base, "--dead-letter=parquet:d"), err: "dead letters are written as jsonl:DIR"},
 		{name: "zero parallelism", args: append(base, "--parallelism=0"), err: "--parallelism=0: must be at least 1"},

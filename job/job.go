@@ -43,11 +43,15 @@ func (j *Job) Bound() time.Duration { return j.cfg.bound }
 // (--allowed-lateness, default 0).
 func (j *Job) AllowedLateness() time.Duration { return j.cfg.lateness }
 
-// InputFiles are the files --in matched, sorted.
+// InputFiles are the files --in matched, sorted (none for Kafka).
 func (j *Job) InputFiles() []string { return j.in }
 
-// OutputDir is the directory of the output named sub (see [Output]).
+// OutputDir is the directory of the output named sub (see [Output]), or
+// "" for Kafka output.
 func (j *Job) OutputDir(sub string) string {
+	if j.cfg.out.Scheme == Kafka {
+		return ""
+	}
 	if sub == "" {
 		return j.cfg.out.Path
 	}
@@ -140,11 +144,17 @@ func (p Program) run(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return p.fail(stderr, err)
 	}
-	glob, files, err := resolveInput(cfg.in)
-	if err != nil {
-		return p.fail(stderr, err)
+	var glob string
+	var files []string
+	if cfg.in.Scheme != Kafka {
+		if glob, files, err = resolveInput(cfg.in); err != nil {
+			return p.fail(stderr, err)
+		}
 	}
-	dirs := []string{cfg.out.Path}
+	var dirs []string
+	if cfg.out.Scheme != Kafka {
+		dirs = append(dirs, cfg.out.Path)
+	}
 	if cfg.onError == runner.DeadLetter {
 		dirs = append(dirs, cfg.dead.Path)
 	}
@@ -178,6 +188,13 @@ func (p Program) run(ctx context.Context, args []string, stdout, stderr io.Write
 	rep := progress.New(stderr, opts.Metrics, progress.Options{Name: p.Name, Mode: p.progressMode(cfg, stderr), Columns: columns(stderr)})
 	rep.Start()
 	_, err = runner.Run(ctx, j.p, opts)
+	if err != nil && ctx.Err() != nil {
+		// Stopped by a signal: the normal end of a stream job. Nothing
+		// written to files was committed; Kafka output is at-least-once.
+		rep.Stop()
+		fmt.Fprintf(stderr, "%s: stopped: %s\n", p.Name, strings.TrimPrefix(rep.Line(), p.Name+": done: "))
+		return 130
+	}
 	if err != nil {
 		rep.Stop()
 		return p.fail(stderr, err)

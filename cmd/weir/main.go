@@ -15,7 +15,6 @@ type command struct {
 
 // clusterCommands are the commands that come with the cluster.
 var clusterCommands = []struct{ name, short string }{
-	{"dev", "run a coordinator, a worker and a Kafka-protocol broker in one process"},
 	{"coordinator", "run a coordinator node"},
 	{"worker", "run a worker that hosts tasks"},
 	{"submit", "submit a job binary to a cluster"},
@@ -25,7 +24,11 @@ var clusterCommands = []struct{ name, short string }{
 }
 
 func commands() []command {
-	cmds := []command{{name: "gen", short: "generate codecs and batch kernels for //weir: annotations (-check: fail if stale)", run: gen.Main}}
+	cmds := []command{
+		{name: "gen", short: "generate codecs and batch kernels for //weir: annotations (-check: fail if stale)", run: gen.Main},
+		{name: "dev", short: "run a development Kafka-protocol broker (coordinator and worker: not yet)", run: runDev},
+		{name: "topic", short: "create, produce JSON Lines to, or consume a Kafka topic", run: runTopic},
+	}
 	for _, c := range clusterCommands {
 		name := c.name
 		cmds = append(cmds, command{name: name, short: c.short + " (not available yet)", run: func(_ []string, _, stderr io.Writer) int {

@@ -17,7 +17,10 @@ func TestRun(t *testing.T) {
 		{name: "help", args: []string{"help"}, code: 0, stdout: "savepoint"},
 		{name: "-h", args: []string{"-h"}, code: 0, stdout: "gen "},
 		{name: "unknown", args: []string{"frob"}, code: 2, errs: "weir: unknown command \"frob\" (see weir help)\n"},
-		{name: "dev", args: []string{"dev"}, code: 2, errs: "weir: dev is not available yet (coming with the cluster)\n"},
+		{name: "dev bad flag", args: []string{"dev", "--bogus"}, code: 2, errs: "weir dev: unknown flag --bogus (see weir dev -h)\n"},
+		{name: "topic", args: []string{"topic"}, code: 2, errs: "weir: topic: usage: weir topic create|produce|consume"},
+		{name: "topic no name", args: []string{"topic", "create"}, code: 2, errs: "weir: topic create: name one topic"},
+		{name: "topic unknown", args: []string{"topic", "drop", "x"}, code: 2, errs: `weir: topic: unknown command "drop"`},
 		{name: "submit", args: []string{"submit", "./fraud"}, code: 2, errs: "weir: submit is not available yet (coming with the cluster)\n"},
 		{name: "savepoint", args: []string{"savepoint"}, code: 2, errs: "weir: savepoint is not available yet (coming with the cluster)\n"},
 	} {

@@ -310,5 +310,10 @@ func (r *Reporter) Summary() {
 	fmt.Fprintln(r.w, Summary(r.o.Name, Take(r.m), r.o.Now().Sub(r.start)))
 }
 
+// Line is the summary line as of now, without a newline.
+func (r *Reporter) Line() string {
+	return Summary(r.o.Name, Take(r.m), r.o.Now().Sub(r.start))
+}
+
 // Elapsed is the time since the reporter was made.
 func (r *Reporter) Elapsed() time.Duration { return r.o.Now().Sub(r.start) }

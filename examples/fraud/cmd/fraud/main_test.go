@@ -62,11 +62,14 @@ func runCLI(t *testing.T, args ...string) result {
 	var out, errs bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	p := job.Program{Name: "fraud", Build: build, Commands: []job.Command{genCommand}}
-	code := p.Run(ctx, args, &out, &errs)
+	code := programForTest().Run(ctx, args, &out, &errs)
 	r := result{code, out.String(), errs.String()}
 	checkClean(t, r)
 	return r
+}
+
+func programForTest() job.Program {
+	return job.Program{Name: "fraud", Build: build, Commands: []job.Command{genCommand}}
 }
 
 // execCLI runs the built fraud binary.

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/weirflow/weir/examples/fraud"
+	"github.com/weirflow/weir/examples/fraud/fraudgen"
+	"github.com/weirflow/weir/internal/devbroker"
+)
+
+// TestKafkaBatch backfills a Kafka topic: the in-process development
+// broker holds one partition's transactions spread over four partitions by
+// user, and a batch run reads them up to the offsets at its start.
+func TestKafkaBatch(t *testing.T) {
+	b, err := devbroker.Start(devbroker.Options{Addr: "127.0.0.1:0", Partitions: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	o := fraudgen.Options{Rows: 5_000, Users: 300, Partitions: 1, Disorder: 20 * time.Second, Seed: 21}
+	parts := fraudgen.Generate(o)
+	var buf bytes.Buffer
+	for _, tx := range parts[0] {
+		line, _ := json.Marshal(tx)
+		buf.Write(append(line, '\n'))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// Keyed by user, a partition's records keep their order, so their
+	// disorder stays within the file's and nothing is late.
+	if n, err := devbroker.ProduceJSONL(ctx, b.Brokers(), "txns", &buf, "user_id"); err != nil || n != o.Rows {
+		t.Fatalf("produce: %d, %v", n, err)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	r := runCLI(t, "run", "--mode=batch", fmt.Sprintf("--in=kafka://%s/txns", b.Addr()), "--out=jsonl:"+out, "--parallelism=2")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	want := expectedTotals(t, o)
+	sameRows(t, readTotals(t, out), want)
+	oneLine(t, "summary", r.stderr, fmt.Sprintf("rows in %d, rows out %d", o.Rows, len(want)))
+
+	// Stream mode to files is refused: nothing would ever be committed.
+	r = runCLI(t, "run", "--mode=stream", fmt.Sprintf("--in=kafka://%s/txns", b.Addr()), "--out=jsonl:"+out)
+	if r.code != 2 {
+		t.Errorf("stream to files: exit %d, want 2", r.code)
+	}
+	oneLine(t, "stream to files", r.stderr, "commits files only at the end")
+}
+
+// TestKafkaStream runs a stream job from Kafka to Kafka until it has
+// written the windows the watermark closed, then stops it. Parallelism
+// equals the partition count: a source task reads its splits one after
+// another, so a task given two unbounded splits would never reach its
+// second.
+func TestKafkaStream(t *testing.T) {
+	b, err := devbroker.Start(devbroker.Options{Addr: "127.0.0.1:0", Partitions: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	o := fraudgen.Options{Rows: 3_000, Users: 100, Partitions: 1, Disorder: 10 * time.Second, Seed: 22}
+	parts := fraudgen.Generate(o)
+	var buf bytes.Buffer
+	for _, tx := range parts[0] {
+		line, _ := json.Marshal(tx)
+		buf.Write(append(line, '\n'))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if _, err := devbroker.ProduceJSONL(ctx, b.Brokers(), "txns", &buf, "user_id"); err != nil {
+		t.Fatal(err)
+	}
+	// Sinks do not create topics; as against a real cluster, create them.
+	for _, topic := range []string{"totals", "totals-late"} {
+		if err := devbroker.CreateTopic(ctx, b.Brokers(), topic, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Windows that end before every partition's watermark fire in stream
+	// mode; later ones wait for more data. Expect the rows of windows that
+	// end 5 minutes before the last event time, at least.
+	want := map[string]bool{}
+	last := parts[0][len(parts[0])-1].At
+	rows, _ := fraudgen.Expected(parts, 5*time.Minute, 30*time.Second)
+	for _, r := range rows {
+		if r.WindowEnd.Before(last.Add(-5 * time.Minute)) {
+			want[totalString(r)] = true
+		}
+	}
+	if len(want) == 0 {
+		t.Fatal("no closed windows to expect")
+	}
+
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan result, 1)
+	go func() {
+		var out, errs bytes.Buffer
+		p := programForTest()
+		code := p.Run(runCtx, []string{"run", "--mode=stream", "--in=kafka://" + b.Addr() + "/txns",
+			"--out=kafka://" + b.Addr() + "/totals", "--on-error=skip", "--progress=never", "--parallelism=2"}, &out, &errs)
+		done <- result{code, out.String(), errs.String()}
+	}()
+	// Follow the output topic until every expected row arrived.
+	cctx, ccancel := context.WithTimeout(ctx, 90*time.Second)
+	w := &rowWatcher{want: want, got: map[string]bool{}, done: ccancel}
+	if _, err := devbroker.Consume(cctx, b.Brokers(), "totals", w, devbroker.ConsumeOptions{FromStart: true, Follow: true}); err != nil {
+		t.Errorf("consume: %v", err)
+	}
+	ccancel()
+	got := w.got
+	stop()
+	r := <-done
+	checkClean(t, r)
+	var missing []string
+	for w := range want {
+		if !got[w] {
+			missing = append(missing, w)
+		}
+	}
+	slices.Sort(missing)
+	if len(missing) > 0 {
+		t.Errorf("%d of %d closed windows missing from the output topic, e.g. %s", len(missing), len(want), missing[0])
+	}
+	if r.code != 130 {
+		t.Errorf("stopped stream job: exit %d, want 130 (stderr %q)", r.code, r.stderr)
+	}
+	oneLine(t, "stopped", r.stderr, "fraud: stopped: rows in 3000")
+}
+
+// rowWatcher collects the output rows written to it, one JSON line each,
+// and calls done once it has seen every wanted row.
+type rowWatcher struct {
+	want, got map[string]bool
+	seen      int
+	partial   []byte
+	done      func()
+}
+
+func (w *rowWatcher) Write(p []byte) (int, error) {
+	w.partial = append(w.partial, p...)
+	for {
+		i := bytes.IndexByte(w.partial, '\n')
+		if i < 0 {
+			break
+		}
+		var r fraud.UserTotal
+		if json.Unmarshal(w.partial[:i], &r) == nil {
+			k := totalString(r)
+			if w.want[k] && !w.got[k] {
+				w.seen++
+			}
+			w.got[k] = true
+		}
+		w.partial = w.partial[i+1:]
+	}
+	if w.seen == len(w.want) {
+		w.done()
+	}
+	return len(p), nil
+}
