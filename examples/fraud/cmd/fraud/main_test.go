@@ -431,7 +431,7 @@ func TestUsageErrors(t *testing.T) {
 		{"bad scheme", []string{"run", "--in=csv:x", out}, 2, []string{`unknown scheme "csv"`}},
 		{"missing in", []string{"run", out}, 2, []string{"--in is required"}},
 		{"missing out", []string{"run", in}, 2, []string{"--out is required"}},
-		{"kafka", []string{"run", "--in=kafka://127.0.0.1:9092/txns", out}, 2, []string{"kafka input is not supported yet"}},
+		{"kafka no topic", []string{"run", "--in=kafka://127.0.0.1:9092", out}, 2, []string{"write kafka://HOST:PORT/TOPIC"}},
 		{"bad on-error", []string{"run", in, out, "--on-error=maybe"}, 2, []string{"use dead-letter, skip or fail"}},
 		{"no match", []string{"run", "--in=jsonl:" + dir + "/nothing/*.jsonl", out}, 1, []string{"fraud: no files match --in=jsonl:"}},
 		{"missing file", []string{"run", "--in=parquet:" + dir + "/absent.parquet", out}, 1, []string{"fraud: cannot read ", "absent.parquet: no such file or directory"}},
@@ -452,6 +452,14 @@ func TestUsageErrors(t *testing.T) {
 			}
 			oneLine(t, "stderr", r.stderr, tc.want...)
 		})
+	}
+	if !testing.Short() {
+		// Nothing listens on port 1: one line after the connect timeout.
+		r := runCLI(t, "run", "--in=kafka://127.0.0.1:1/txns", out, "--progress=never")
+		if r.code != 1 {
+			t.Errorf("unreachable broker: exit %d, want 1", r.code)
+		}
+		oneLine(t, "unreachable broker", r.stderr, "fraud: list splits of \"txns\": kafka: cannot reach brokers 127.0.0.1:1")
 	}
 	if !canRead {
 		r := runCLI(t, "run", "--in=jsonl:"+locked, out)
