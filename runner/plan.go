@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"sort"
 
+	"github.com/weirflow/weir/internal/base"
 	"github.com/weirflow/weir/internal/graph"
 )
 
@@ -147,7 +148,8 @@ func topoSort(g *graph.Graph) ([]*graph.Node, error) {
 }
 
 // assignSplits lists the splits of every source stage and deals them to its
-// tasks: sorted by ID, split i goes to task i mod parallelism. It returns
+// tasks: sorted by their minimum event time (unknown first, then by ID),
+// split i goes to task i mod parallelism. It returns
 // the total row count from split statistics, or -1 if any is unknown.
 func (p *plan) assignSplits(ctx context.Context, parallelism int) (int64, error) {
 	total := int64(0)
@@ -163,7 +165,7 @@ func (p *plan) assignSplits(ctx context.Context, parallelism int) (int64, error)
 			return 0, fmt.Errorf("weir: list splits of %q: %w", st.head.Name, err)
 		}
 		splits = append([]graph.Split(nil), splits...)
-		sort.SliceStable(splits, func(i, j int) bool { return splits[i].ID() < splits[j].ID() })
+		sortSplits(splits)
 		st.splits = make([][]graph.Split, parallelism)
 		for i, s := range splits {
 			st.splits[i%parallelism] = append(st.splits[i%parallelism], s)
@@ -179,6 +181,31 @@ func (p *plan) assignSplits(ctx context.Context, parallelism int) (int64, error)
 		}
 	}
 	return total, nil
+}
+
+// sortSplits orders splits for reading. A split not yet started holds its
+// task's watermark at its minimum event time, so reading splits in order of
+// that minimum lets the watermark advance steadily and windows fire (and
+// their state go) as the job runs, instead of all at the end when files each
+// span the whole time range. Splits without statistics hold the watermark at
+// -inf, so they go first. The order never changes results, only how long
+// state is kept; it is deterministic (ties by ID).
+func sortSplits(splits []graph.Split) {
+	minOf := func(s graph.Split) base.Timestamp {
+		if ss, ok := s.(graph.SplitStats); ok {
+			if ts, ok := ss.MinEventTime(); ok {
+				return ts
+			}
+		}
+		return base.MinTimestamp
+	}
+	sort.SliceStable(splits, func(i, j int) bool {
+		mi, mj := minOf(splits[i]), minOf(splits[j])
+		if mi != mj {
+			return mi < mj
+		}
+		return splits[i].ID() < splits[j].ID()
+	})
 }
 
 // listSplits calls the source's Splits, turning a panic into an error.

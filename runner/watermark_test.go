@@ -161,18 +161,21 @@ func TestWatermarksThroughTask(t *testing.T) {
 		stats bool
 		want  []string
 	}{
-		// Split 0 (min 90) is read first; split 1 (min 50) holds the
-		// watermark at 50-10-1 while pending, or at -∞ without statistics.
+		// With statistics, splits are read in order of their minimum event
+		// time: split 1 (min 50) first. Pending, the splits hold the
+		// watermark at 50-10-1 and 90-10-1; reading split 1 (max 300) leaves
+		// split 0's hold; reading split 0 raises its own generator.
 		{"stats", Options{}, true, []string{
-			"0: wm 39", "0: batch 2", "0: batch 1", "0: batch 2", "0: wm 9223372036854775807", "0: finish"}},
+			"0: wm 39", "0: batch 2", "0: wm 79", "0: batch 2", "0: wm 89", "0: batch 1", "0: wm 9223372036854775807", "0: finish"}},
+		// Without statistics, by ID: split 0 first; split 1 holds at -∞.
 		{"no stats", Options{}, false, []string{
 			"0: batch 2", "0: batch 1", "0: batch 2", "0: wm 9223372036854775807", "0: finish"}},
-		// Two tasks: each reads one split; the chained operator of task 0
-		// sees split 0's generator (max 100 after the first batch).
+		// Two tasks: task 0 gets the first split in read order, split 1,
+		// and reads it in one batch.
 		{"two tasks", Options{Parallelism: 2}, true, []string{
-			"0: wm 79", "0: batch 2", "0: wm 89", "0: batch 1", "0: wm 9223372036854775807", "0: finish"}},
+			"0: wm 39", "0: batch 2", "0: wm 9223372036854775807", "0: finish"}},
 		{"perfect", Options{PerfectWatermark: true}, true, []string{
-			"0: batch 2", "0: batch 1", "0: batch 2", "0: wm 9223372036854775807", "0: finish"}},
+			"0: batch 2", "0: batch 2", "0: batch 1", "0: wm 9223372036854775807", "0: finish"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := sdk.NewPipeline()
