@@ -435,6 +435,7 @@ func TestUsageErrors(t *testing.T) {
 		{"bad on-error", []string{"run", in, out, "--on-error=maybe"}, 2, []string{"use dead-letter, skip or fail"}},
 		{"no match", []string{"run", "--in=jsonl:" + dir + "/nothing/*.jsonl", out}, 1, []string{"fraud: no files match --in=jsonl:"}},
 		{"missing file", []string{"run", "--in=parquet:" + dir + "/absent.parquet", out}, 1, []string{"fraud: cannot read ", "absent.parquet: no such file or directory"}},
+		{"path through a file", []string{"run", "--in=jsonl:" + locked + "/x.jsonl", out}, 1, []string{"fraud: cannot read ", "locked.jsonl/x.jsonl: not a directory"}},
 		{"gen unknown flag", []string{"gen", "--frob"}, 2, []string{"fraud: unknown flag --frob (see fraud gen -h)"}},
 		{"gen no out", []string{"gen"}, 2, []string{"--out is required"}},
 		{"gen bad out", []string{"gen", "--out=csv:x"}, 2, []string{"use parquet:DIR or jsonl:DIR"}},
