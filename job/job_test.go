@@ -1,0 +1,170 @@
+package job_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/weirflow/weir/job"
+	"github.com/weirflow/weir/runner/runnertest"
+	"github.com/weirflow/weir/sdk"
+)
+
+func identity(t time.Time) time.Time { return t }
+func hourOf(t time.Time) string      { return t.UTC().Format("15h") }
+
+// hours is a job that reads times and writes the hour of each.
+func hours(j *job.Job) error {
+	times := sdk.Read(j.Pipeline(), job.Input[time.Time](j), sdk.Timestamps(identity))
+	sdk.Write(sdk.Map(times, hourOf), job.Output[string](j, ""), sdk.Named("hours"))
+	return nil
+}
+
+func run(t *testing.T, ctx context.Context, p job.Program, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errs bytes.Buffer
+	code = p.Run(ctx, args, &out, &errs)
+	for _, s := range []string{out.String(), errs.String()} {
+		if strings.Contains(s, "panic") || strings.Contains(s, "goroutine ") {
+			t.Errorf("output shows a crash: %q", s)
+		}
+	}
+	return code, out.String(), errs.String()
+}
+
+func TestRunJSONL(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.jsonl")
+	data := "\"2024-01-01T10:15:00Z\"\n\"2024-01-01T11:00:00Z\"\nnot json\n"
+	if err := os.WriteFile(in, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	code, stdout, stderr := run(t, context.Background(), job.Program{Name: "hours", Build: hours},
+		"run", "--in=jsonl:"+in, "--out=jsonl:"+out, "--progress=always")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if stdout != "" {
+		t.Errorf("stdout %q", stdout)
+	}
+	if !strings.HasPrefix(stderr, "hours: done: rows in 3, rows out 2, late 0, dead-lettered 1, ") || strings.Count(stderr, "\n") != 1 {
+		t.Errorf("stderr %q, want one summary line", stderr)
+	}
+	got, _ := filepath.Glob(filepath.Join(out, "*.jsonl"))
+	var lines []string
+	for _, f := range got {
+		b, _ := os.ReadFile(f)
+		lines = append(lines, strings.Fields(string(b))...)
+	}
+	if strings.Join(lines, " ") != `"10h" "11h"` {
+		t.Errorf("output %q", lines)
+	}
+	dead, _ := filepath.Glob(filepath.Join(out, "dead-letter", "*.jsonl"))
+	if len(dead) != 1 {
+		t.Fatalf("dead-letter files %v", dead)
+	}
+	b, _ := os.ReadFile(dead[0])
+	if !strings.Contains(string(b), "in.jsonl line 3") {
+		t.Errorf("dead letter %q does not name the line", b)
+	}
+}
+
+func TestBuildFailures(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.jsonl")
+	if err := os.WriteFile(in, []byte("\"2024-01-01T10:15:00Z\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"run", "--in=jsonl:" + in, "--out=jsonl:" + filepath.Join(dir, "out")}
+	for _, tc := range []struct {
+		name  string
+		build func(*job.Job) error
+		want  string
+	}{
+		{"error", func(*job.Job) error { return errors.New("no config\nsecond line") }, "x: no config; second line\n"},
+		{"panic", func(*job.Job) error { panic("boom\nmore") }, "x: internal error: boom; more; please report it\n"},
+		{"bad pipeline", func(j *job.Job) error {
+			sdk.Write(sdk.Map(sdk.Read(j.Pipeline(), job.Input[time.Time](j)), hourOf), job.Output[string](j, ""))
+			return nil
+		}, `x: Read "Read": type time.Time has no event time`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := run(t, context.Background(), job.Program{Name: "x", Build: tc.build}, args...)
+			if code != 1 || !strings.HasPrefix(stderr, tc.want) || strings.Count(stderr, "\n") != 1 {
+				t.Errorf("exit %d, stderr %q; want 1 and one line starting %q", code, stderr, tc.want)
+			}
+		})
+	}
+}
+
+// TestStopped cancels an endless job: it ends with a "stopped" summary and
+// exit code 130, the way Ctrl-C ends a stream job.
+func TestStopped(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "in.jsonl"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	sink := &runnertest.Sink[string]{}
+	started := make(chan struct{})
+	src := &runnertest.Source[time.Time]{Endless: true, Data: [][]time.Time{{time.Unix(0, 0)}},
+		ReadErr: func(string, int) error {
+			select {
+			case <-started:
+			default:
+				close(started)
+			}
+			return nil
+		}}
+	build := func(j *job.Job) error {
+		times := sdk.Read(j.Pipeline(), src, sdk.Timestamps(identity))
+		sdk.Write(sdk.Map(times, hourOf), sink)
+		return nil
+	}
+	go func() {
+		<-started
+		cancel()
+	}()
+	code, _, stderr := run(t, ctx, job.Program{Name: "x", Build: build},
+		"run", "--mode=stream", "--in=jsonl:"+dir, "--out=jsonl:"+filepath.Join(dir, "out"), "--progress=never")
+	if code != 130 || !strings.HasPrefix(stderr, "x: stopped: rows in ") || strings.Count(stderr, "\n") != 1 {
+		t.Errorf("exit %d, stderr %q; want 130 and one stopped line", code, stderr)
+	}
+}
+
+func TestCommands(t *testing.T) {
+	p := job.Program{Name: "x", Build: hours, Commands: []job.Command{{
+		Name: "hello", Short: "say hello",
+		Run: func(_ context.Context, args []string, stdout, _ io.Writer) int {
+			fmt.Fprintln(stdout, "hello", strings.Join(args, " "))
+			return 3
+		},
+	}}}
+	for _, tc := range []struct {
+		args           []string
+		code           int
+		stdout, stderr string
+	}{
+		{[]string{"hello", "a", "b"}, 3, "hello a b\n", ""},
+		{[]string{"help"}, 0, "usage: x <command> [flags]", ""},
+		{nil, 2, "", "usage: x <command> [flags]"},
+		{[]string{"bye"}, 2, "", "x: unknown command \"bye\" (see x help)\n"},
+		{[]string{"run", "--bogus"}, 2, "", "x: unknown flag --bogus (see x run -h)\n"},
+	} {
+		code, stdout, stderr := run(t, context.Background(), p, tc.args...)
+		if code != tc.code || !strings.Contains(stdout, tc.stdout) || !strings.Contains(stderr, tc.stderr) {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", tc.args, code, stdout, stderr)
+		}
+	}
+	if _, stdout, _ := run(t, context.Background(), p, "help"); !strings.Contains(stdout, "hello    say hello") {
+		t.Errorf("help does not list the command: %q", stdout)
+	}
+}
