@@ -485,3 +485,42 @@ func TestHelp(t *testing.T) {
 		}
 	}
 }
+
+// TestWatermarkFlags runs data with late transactions with a perfect
+// watermark and with a bound wider than the lateness: nothing is late and
+// every large transaction is counted.
+func TestWatermarkFlags(t *testing.T) {
+	o := fraudgen.Options{Rows: 8_000, Users: 200, Partitions: 1, Disorder: 10 * time.Second, LateFraction: 0.02, Seed: 13}
+	parts := fraudgen.Generate(o)
+	if _, late := fraudgen.Expected(parts, 5*time.Minute, 30*time.Second); late == 0 {
+		t.Fatal("no late transactions generated")
+	}
+	all, late := fraudgen.Expected(parts, 5*time.Minute, 1000*time.Hour)
+	if late != 0 {
+		t.Fatalf("%d late with a 1000h bound", late)
+	}
+	var want []string
+	for _, r := range all {
+		want = append(want, totalString(r))
+	}
+	slices.Sort(want)
+	dir := t.TempDir()
+	if _, err := fraudgen.WriteJSONL(filepath.Join(dir, "in"), parts); err != nil {
+		t.Fatal(err)
+	}
+	for i, flags := range [][]string{{"--perfect-watermark"}, {"--bound=2h"}} {
+		out := filepath.Join(dir, fmt.Sprint("out", i))
+		r := runCLI(t, append([]string{"run", "--in=jsonl:" + dir + "/in", "--out=jsonl:" + out, "--parallelism=2"}, flags...)...)
+		if r.code != 0 {
+			t.Fatalf("%v: exit %d: %s", flags, r.code, r.stderr)
+		}
+		oneLine(t, fmt.Sprint(flags), r.stderr, "late 0,")
+		sameRows(t, readTotals(t, out), want)
+	}
+	// The default bound makes some of them late.
+	out := filepath.Join(dir, "default")
+	r := runCLI(t, "run", "--in=jsonl:"+dir+"/in", "--out=jsonl:"+out)
+	if r.code != 0 || strings.Contains(r.stderr, "late 0,") {
+		t.Errorf("default bound: exit %d, stderr %q; want late transactions", r.code, r.stderr)
+	}
+}
