@@ -97,8 +97,11 @@ func annotation(doc *ast.CommentGroup) (string, token.Pos) {
 		return "", token.NoPos
 	}
 	for _, c := range doc.List {
-		if strings.HasPrefix(c.Text, "// weir:") {
-			return "space", c.Pos()
+		if rest, ok := strings.CutPrefix(c.Text, "// weir:"); ok {
+			// Only a known word: `// weir:"eventtime"` in prose is no annotation.
+			if w, _, _ := strings.Cut(rest, " "); w == "record" || w == "transform" {
+				return "space", c.Pos()
+			}
 		}
 		if rest, ok := strings.CutPrefix(c.Text, "//weir:"); ok {
 			word, _, _ := strings.Cut(rest, " ")
