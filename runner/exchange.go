@@ -14,11 +14,15 @@ const (
 	msgBatch msgKind = iota
 	msgWatermark
 	msgEnd
+	msgIdle   // the channel stops holding the receiver's watermark
+	msgActive // the channel holds the receiver's watermark again
+	msgStop   // the end of the channel on a graceful stop: no +∞
 )
 
 // message is what flows between tasks: on input channel ch, a batch (owned
-// by the receiver from then on), a watermark, or the end of that channel
-// (which implies a +∞ watermark).
+// by the receiver from then on), a watermark, a stream status (idle or
+// active again), or the end of that channel (msgEnd implies a +∞ watermark;
+// msgStop, sent on a graceful stop, does not).
 type message struct {
 	ch    int
 	kind  msgKind
@@ -106,12 +110,16 @@ func (x *exchange) watermark(wm base.Timestamp) error {
 	return nil
 }
 
-func (x *exchange) end() error {
+func (x *exchange) end() error { return x.signal(msgEnd) }
+
+// signal flushes the buffers, then sends a message of kind k (end, stop or
+// a stream status) to every target.
+func (x *exchange) signal(k msgKind) error {
 	if err := x.flush(); err != nil {
 		return err
 	}
 	for i, t := range x.targets {
-		if err := t.send(x.ctx, message{ch: x.chans[i], kind: msgEnd}); err != nil {
+		if err := t.send(x.ctx, message{ch: x.chans[i], kind: k}); err != nil {
 			return err
 		}
 	}

@@ -20,6 +20,15 @@ const (
 	Stream
 )
 
+// ModeBatch and ModeStream are other names of Batch and Stream.
+const (
+	ModeBatch  = Batch
+	ModeStream = Stream
+)
+
+// DefaultDiscoveryInterval is how often a stream job looks for new splits.
+const DefaultDiscoveryInterval = 10 * time.Second
+
 func (m Mode) String() string {
 	switch m {
 	case Batch:
@@ -93,6 +102,16 @@ type Options struct {
 	Metrics *graph.Metrics
 	// Clock is processing time (default the wall clock).
 	Clock Clock
+	// Stop, when closed, stops the job gracefully: sources close their
+	// readers, what is in flight is processed, no final +∞ watermark is
+	// given (windows not yet fired stay unfired), sinks commit everything
+	// written so far, and Run returns nil. Cancelling Run's context instead
+	// aborts: nothing is committed. Nil never stops.
+	Stop <-chan struct{}
+	// DiscoveryInterval is how often, in stream mode, the runner asks a
+	// source that implements sdk.SplitDiscoverer for new splits (0 means
+	// DefaultDiscoveryInterval; negative disables discovery).
+	DiscoveryInterval time.Duration
 }
 
 // EnsureDefaults fills the zero fields of o with their defaults.
@@ -111,6 +130,9 @@ func (o *Options) EnsureDefaults() {
 	}
 	if o.Clock == nil {
 		o.Clock = wallClock{}
+	}
+	if o.DiscoveryInterval == 0 {
+		o.DiscoveryInterval = DefaultDiscoveryInterval
 	}
 }
 

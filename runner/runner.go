@@ -54,7 +54,16 @@ type job struct {
 	inboxes   [][]inbox // per stage, per task; nil for source stages
 	gate      *gate
 	dead      *deadWriter
+
+	// readCtx is given to readers and Discover: cancelled on a graceful
+	// stop (so that a waiting read returns at once) and with ctx.
+	readCtx context.Context
+	stop    <-chan struct{} // Options.Stop
+	queues  []*splitQueue   // per stage; set for source stages with discovery
 }
+
+// stopped reports whether a graceful stop was asked for.
+func (j *job) stopped() bool { return closed(j.stop) }
 
 func runGraph(ctx context.Context, name string, g *graph.Graph, opts Options) (stats Stats, err error) {
 	opts.EnsureDefaults()
@@ -87,7 +96,22 @@ func runGraph(ctx context.Context, name string, g *graph.Graph, opts Options) (s
 	m.RowsTotal.Store(total)
 
 	eg, gctx := errgroup.WithContext(ctx)
-	j := &job{ctx: gctx, name: name, opts: opts, plan: pl, consumers: map[*graph.Node][]graph.Consumer{}}
+	readCtx, cancelRead := context.WithCancel(gctx)
+	defer cancelRead()
+	j := &job{ctx: gctx, name: name, opts: opts, plan: pl, consumers: map[*graph.Node][]graph.Consumer{},
+		readCtx: readCtx, stop: opts.Stop}
+	if opts.Stop != nil {
+		watched := make(chan struct{})
+		defer close(watched)
+		go func() {
+			select {
+			case <-opts.Stop:
+				cancelRead()
+			case <-watched:
+			}
+		}()
+	}
+	j.queues = make([]*splitQueue, len(pl.stages))
 	for _, n := range pl.order {
 		j.consumers[n] = g.Consumers(n)
 	}
@@ -122,6 +146,15 @@ func runGraph(ctx context.Context, name string, g *graph.Graph, opts Options) (s
 		if err != nil {
 			return Stats{}, err
 		}
+	}
+	for _, st := range pl.stages {
+		d, ok := st.head.Source.(graph.Discoverer)
+		if !st.isSource() || !ok || opts.Mode != Stream || opts.DiscoveryInterval < 0 {
+			continue
+		}
+		q := newSplitQueue(st.splits)
+		j.queues[st.id] = q
+		eg.Go(func() error { return q.enumerate(readCtx, opts.Stop, st.head, d, opts.DiscoveryInterval) })
 	}
 	for _, t := range tasks {
 		if t.st.isSource() {

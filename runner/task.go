@@ -26,7 +26,8 @@ type rawTask struct {
 
 	valve *inputValve // nil for source tasks
 	wm    base.Timestamp
-	cur   int // index in st.nodes of the transform running now, for panics
+	idle  bool // the task told its outputs that it is idle
+	cur   int  // index in st.nodes of the transform running now, for panics
 	done  bool
 }
 
@@ -188,17 +189,59 @@ func (t *rawTask) Step(m message) error {
 		err := t.ops[0].Process(t.st.chanEdge[m.ch], m.batch)
 		return transformError(t.st.head.Name, err)
 	case msgWatermark:
-		if wm, ok := t.valve.watermark(m.ch, m.wm); ok {
-			return t.advance(wm)
-		}
+		wm, ok := t.valve.watermark(m.ch, m.wm)
+		return t.afterInput(wm, ok)
+	case msgIdle, msgActive:
+		wm, ok := t.valve.status(m.ch, m.kind == msgIdle)
+		return t.afterInput(wm, ok)
 	case msgEnd:
-		if wm, ok := t.valve.end(m.ch); ok {
-			if err := t.advance(wm); err != nil {
-				return err
-			}
+		wm, ok := t.valve.end(m.ch)
+		if err := t.afterInput(wm, ok); err != nil {
+			return err
 		}
 		if t.valve.done() {
-			return t.finish()
+			return t.finish(!t.valve.anyStopped())
+		}
+	case msgStop:
+		t.valve.stop(m.ch)
+		if t.valve.done() {
+			return t.finish(false)
+		}
+	}
+	return nil
+}
+
+// afterInput applies a change of the input valve: the task becomes active
+// before its watermark advances, and idle after.
+func (t *rawTask) afterInput(wm base.Timestamp, ok bool) error {
+	idle := t.valve.isIdle()
+	if !idle && t.idle {
+		if err := t.setIdle(false); err != nil {
+			return err
+		}
+	}
+	if ok {
+		if err := t.advance(wm); err != nil {
+			return err
+		}
+	}
+	if idle && !t.idle {
+		return t.setIdle(true)
+	}
+	return nil
+}
+
+// setIdle tells every output that the task is idle (its watermark should
+// not hold the receivers back) or active again.
+func (t *rawTask) setIdle(idle bool) error {
+	t.idle = idle
+	k := msgActive
+	if idle {
+		k = msgIdle
+	}
+	for _, x := range t.exchanges {
+		if err := x.signal(k); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -232,30 +275,38 @@ func (t *rawTask) advance(wm base.Timestamp) error {
 	return nil
 }
 
-// finish ends the task's input: final watermark, Finish in topological
-// order, end of every output, then two-phase commit of the sinks once every
-// task of the job has finished and pre-committed.
-func (t *rawTask) finish() error {
-	if err := t.advance(base.MaxTimestamp); err != nil {
-		return err
+// finish ends the task's input. At the end of input (final): final
+// watermark, Finish in topological order, end of every output. On a
+// graceful stop (!final): no watermark and no Finish (nothing fires that
+// has not fired), only a stop on every output. Then two-phase commit of the
+// sinks once every task of the job has finished and pre-committed.
+func (t *rawTask) finish(final bool) error {
+	if final {
+		if err := t.advance(base.MaxTimestamp); err != nil {
+			return err
+		}
+		for i, op := range t.ops {
+			if op == nil {
+				continue
+			}
+			t.cur = i
+			if err := op.Finish(); err != nil {
+				return transformError(t.st.nodes[i].Name, err)
+			}
+		}
 	}
-	for i, op := range t.ops {
-		if op == nil {
-			continue
-		}
-		t.cur = i
-		if err := op.Finish(); err != nil {
-			return transformError(t.st.nodes[i].Name, err)
-		}
+	k := msgEnd
+	if !final {
+		k = msgStop
 	}
 	for _, x := range t.exchanges {
-		if err := x.end(); err != nil {
+		if err := x.signal(k); err != nil {
 			return err
 		}
 	}
-	const final base.CheckpointID = 1
+	const last base.CheckpointID = 1
 	for _, c := range t.committers {
-		if err := c.PreCommit(final); err != nil {
+		if err := c.PreCommit(last); err != nil {
 			return fmt.Errorf("weir: pre-commit %q: %w", t.sinkName(c), err)
 		}
 	}
@@ -265,7 +316,7 @@ func (t *rawTask) finish() error {
 			return err
 		}
 		for _, c := range t.committers {
-			if err := c.Commit(final); err != nil {
+			if err := c.Commit(last); err != nil {
 				return fmt.Errorf("weir: commit %q: %w", t.sinkName(c), err)
 			}
 		}
@@ -308,82 +359,3 @@ func (t *rawTask) run(ctx context.Context, in inbox) (err error) {
 	return nil
 }
 
-// runSource is the driver of a source task: it reads its splits one after
-// another, pushes each batch through the chained operators and advances the
-// watermark after each batch.
-func (t *rawTask) runSource(ctx context.Context) (err error) {
-	var r graph.Reader
-	defer func() {
-		if r != nil {
-			if cerr := r.Close(); err == nil && cerr != nil {
-				err = fmt.Errorf("weir: close split of %q: %w", t.st.head.Name, cerr)
-			}
-		}
-		if cerr := t.close(); err == nil {
-			err = cerr
-		}
-	}()
-	defer t.recoverPanic(&err)
-	if err := t.open(); err != nil {
-		return err
-	}
-	j := t.job
-	src := t.st.head.Source
-	name := t.st.head.Name
-	splits := t.st.splits[t.index]
-	valve := newSourceValve(src.Watermarks(), splits, j.opts.Clock, j.opts.PerfectWatermark)
-	// A task with pending splits whose statistics are known can start above -∞.
-	if wm, ok := valve.advance(); ok && wm != base.MaxTimestamp {
-		if err := t.advance(wm); err != nil {
-			return err
-		}
-	}
-	for i, s := range splits {
-		t.cur = 0
-		r, err = src.Open(ctx, s, nil)
-		if err != nil {
-			return fmt.Errorf("weir: open split %s of %q: %w", s.ID(), name, err)
-		}
-		valve.start(i)
-		for {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			t.cur = 0
-			res, rerr := r.Read(ctx, j.opts.BatchSize)
-			eos := errors.Is(rerr, graph.ErrEndOfSplit)
-			if rerr != nil && !eos {
-				return fmt.Errorf("weir: read split %s of %q: %w", s.ID(), name, rerr)
-			}
-			j.opts.Metrics.RowsIn.Add(int64(res.N + len(res.Dead)))
-			for _, d := range res.Dead {
-				if err := j.deadLetter(d); err != nil {
-					return err
-				}
-			}
-			if res.N > 0 {
-				if err := t.srcOut.Emit(res.Batch); err != nil {
-					return err
-				}
-			}
-			valve.observe(i, res.N, res.MaxTime)
-			if eos {
-				cerr := r.Close()
-				r = nil
-				if cerr != nil {
-					return fmt.Errorf("weir: close split %s of %q: %w", s.ID(), name, cerr)
-				}
-				valve.finish(i)
-			}
-			if wm, ok := valve.advance(); ok {
-				if err := t.advance(wm); err != nil {
-					return err
-				}
-			}
-			if eos {
-				break
-			}
-		}
-	}
-	return t.finish()
-}

@@ -50,34 +50,43 @@ const (
 	splitDone
 )
 
-// sourceValve is the watermark of a source task over the splits it reads
-// one after another. Finished splits do not count; a pending split holds
-// the watermark at its hold (from its statistics, else -∞); the split being
-// read counts through its generator unless it has been idle (no record for
-// spec.Idle of processing time). The emitted watermark never decreases and
-// is +∞ once every split is done. In perfect mode nothing is emitted before
-// the end.
+// sourceValve is the watermark of a source task over its splits. Finished
+// splits do not count; a pending split holds the watermark at its hold
+// (from its statistics, else -∞); a split being read counts through its
+// generator unless it is idle: no record for spec.Idle of processing time,
+// or (for a split added at run time) no record yet. The emitted watermark
+// never decreases and is +∞ once every split is done, unless more splits
+// may still come (more). In perfect mode nothing is emitted before the end.
 type sourceValve struct {
 	idle    time.Duration
+	spec    graph.WatermarkSpec
 	clock   Clock
 	perfect bool
+	more    bool // splits may still be added: all done is idle, not +∞
 	gens    []splitWatermark
 	state   []splitState
+	fresh   []bool      // added at run time: idle until its first record
 	active  []time.Time // last time the split produced a record (or started)
 	emitted base.Timestamp
 }
 
 func newSourceValve(spec graph.WatermarkSpec, splits []graph.Split, clock Clock, perfect bool) *sourceValve {
-	v := &sourceValve{
-		idle: spec.Idle, clock: clock, perfect: perfect, emitted: base.MinTimestamp,
-		gens:   make([]splitWatermark, len(splits)),
-		state:  make([]splitState, len(splits)),
-		active: make([]time.Time, len(splits)),
-	}
-	for i, s := range splits {
-		v.gens[i] = newSplitWatermark(spec, s)
+	v := &sourceValve{idle: spec.Idle, spec: spec, clock: clock, perfect: perfect, emitted: base.MinTimestamp}
+	for _, s := range splits {
+		v.add(s, false)
 	}
 	return v
+}
+
+// add appends a pending split and returns its index. A fresh split (found
+// by discovery) is idle until its first record, so that a new partition
+// that never receives data does not stall the watermark at -∞.
+func (v *sourceValve) add(s graph.Split, fresh bool) int {
+	v.gens = append(v.gens, newSplitWatermark(v.spec, s))
+	v.state = append(v.state, splitPending)
+	v.fresh = append(v.fresh, fresh)
+	v.active = append(v.active, time.Time{})
+	return len(v.gens) - 1
 }
 
 // start marks split i as being read.
@@ -100,7 +109,8 @@ func (v *sourceValve) observe(i, n int, maxTime base.Timestamp) {
 func (v *sourceValve) finish(i int) { v.state[i] = splitDone }
 
 // compute returns the watermark over live splits; ok is false when every
-// live split is idle (the watermark is then not advanced).
+// live split is idle (the watermark is then not advanced and the task is
+// idle).
 func (v *sourceValve) compute() (wm base.Timestamp, ok bool) {
 	wm, live := base.MaxTimestamp, false
 	var now time.Time
@@ -109,6 +119,9 @@ func (v *sourceValve) compute() (wm base.Timestamp, ok bool) {
 		case splitDone:
 			continue
 		case splitReading:
+			if v.fresh[i] && !v.gens[i].seen {
+				continue
+			}
 			if v.idle > 0 {
 				if now.IsZero() {
 					now = v.clock.Now()
@@ -121,7 +134,7 @@ func (v *sourceValve) compute() (wm base.Timestamp, ok bool) {
 		live = true
 		wm = base.Min(wm, v.gens[i].current())
 	}
-	if !live && !v.allDone() {
+	if !live && (v.more || !v.allDone()) {
 		return 0, false
 	}
 	return wm, true
@@ -149,20 +162,47 @@ func (v *sourceValve) advance() (base.Timestamp, bool) {
 	return wm, true
 }
 
+// isIdle reports whether every live split is idle (and more may come, or
+// some are not done).
+func (v *sourceValve) isIdle() bool {
+	_, ok := v.compute()
+	return !ok
+}
+
 // inputValve is the watermark of a task fed by exchanges: the minimum over
-// its input channels, an ended channel counting as +∞. Channel watermarks
-// and the output never decrease.
+// its input channels, an ended channel counting as +∞, following Flink's
+// StatusWatermarkValve for stream status:
+//   - an idle channel does not count;
+//   - a channel that becomes active again counts only once its watermark has
+//     caught up with the task's emitted watermark (it is "aligned"), so the
+//     task's watermark never goes backwards; records it sends meanwhile may
+//     be late;
+//   - when every open channel is idle the task is idle: its watermark stays
+//     where it is (Flink may also emit the largest channel watermark then;
+//     we do not) and the idle status goes downstream;
+//   - a channel stopped gracefully (msgStop) keeps its last watermark and
+//     status: it never implies +∞.
+//
+// Channel watermarks and the output never decrease.
 type inputValve struct {
 	wms     []base.Timestamp
 	ended   []bool
+	stopped []bool
+	idle    []bool
+	aligned []bool
 	live    int
 	emitted base.Timestamp
 }
 
 func newInputValve(channels int) *inputValve {
-	v := &inputValve{wms: make([]base.Timestamp, channels), ended: make([]bool, channels), live: channels, emitted: base.MinTimestamp}
+	v := &inputValve{
+		wms: make([]base.Timestamp, channels), ended: make([]bool, channels),
+		stopped: make([]bool, channels), idle: make([]bool, channels),
+		aligned: make([]bool, channels), live: channels, emitted: base.MinTimestamp,
+	}
 	for i := range v.wms {
 		v.wms[i] = base.MinTimestamp
+		v.aligned[i] = true
 	}
 	return v
 }
@@ -173,6 +213,19 @@ func (v *inputValve) watermark(ch int, wm base.Timestamp) (base.Timestamp, bool)
 	if wm > v.wms[ch] {
 		v.wms[ch] = wm
 	}
+	if !v.idle[ch] && !v.aligned[ch] && v.wms[ch] >= v.emitted {
+		v.aligned[ch] = true
+	}
+	return v.advance()
+}
+
+// status records that channel ch became idle or active again.
+func (v *inputValve) status(ch int, idle bool) (base.Timestamp, bool) {
+	if v.ended[ch] || v.idle[ch] == idle {
+		return 0, false
+	}
+	v.idle[ch] = idle
+	v.aligned[ch] = !idle && v.wms[ch] >= v.emitted
 	return v.advance()
 }
 
@@ -183,18 +236,57 @@ func (v *inputValve) end(ch int) (base.Timestamp, bool) {
 		v.live--
 	}
 	v.wms[ch] = base.MaxTimestamp
+	v.idle[ch], v.aligned[ch] = false, true
 	return v.advance()
 }
 
-// done reports whether every channel has ended.
+// stop records the graceful stop of channel ch: it ends without +∞.
+func (v *inputValve) stop(ch int) {
+	if !v.ended[ch] {
+		v.ended[ch] = true
+		v.stopped[ch] = true
+		v.live--
+	}
+}
+
+// done reports whether every channel has ended or stopped.
 func (v *inputValve) done() bool { return v.live == 0 }
 
+// anyStopped reports whether some channel was stopped rather than ended.
+func (v *inputValve) anyStopped() bool {
+	for _, s := range v.stopped {
+		if s {
+			return true
+		}
+	}
+	return false
+}
+
+// isIdle reports whether every channel still open is idle (and one is).
+func (v *inputValve) isIdle() bool {
+	open := false
+	for ch := range v.wms {
+		if v.ended[ch] {
+			continue
+		}
+		if !v.idle[ch] {
+			return false
+		}
+		open = true
+	}
+	return open
+}
+
 func (v *inputValve) advance() (base.Timestamp, bool) {
-	wm := base.MaxTimestamp
-	for _, w := range v.wms {
+	wm, any := base.MaxTimestamp, false
+	for ch, w := range v.wms {
+		if v.idle[ch] || !v.aligned[ch] {
+			continue
+		}
+		any = true
 		wm = base.Min(wm, w)
 	}
-	if wm <= v.emitted {
+	if !any || wm <= v.emitted {
 		return 0, false
 	}
 	v.emitted = wm

@@ -14,6 +14,14 @@ type Source[T any] interface {
 	Open(ctx context.Context, s Split, pos []byte) (SplitReader[T], error)
 }
 
+// SplitDiscoverer is implemented by sources whose splits can grow while a
+// job runs, like Kafka partitions added to a topic. In stream mode the
+// runner calls Discover periodically and starts reading splits whose IDs it
+// has not seen. A bounded source returns its fixed list.
+type SplitDiscoverer interface {
+	Discover(ctx context.Context) ([]Split, error)
+}
+
 // SplitReader reads one split.
 type SplitReader[T any] interface {
 	// ReadBatch appends up to max records to b.Values (b.Times is filled by

@@ -27,6 +27,9 @@ func Read[T any](p *Pipeline, src Source[T], opts ...ReadOption) PCollection[T] 
 		sc.Open = func(ctx context.Context, s graph.Split, pos []byte) (ops.Reader[T], error) {
 			return src.Open(ctx, s, pos)
 		}
+		if d, ok := src.(SplitDiscoverer); ok {
+			sc.Discover = d.Discover
+		}
 	}
 	switch fn := cfg.timestamps.(type) {
 	case func(T) time.Time:

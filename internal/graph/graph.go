@@ -130,6 +130,13 @@ type Source interface {
 	Watermarks() WatermarkSpec
 }
 
+// Discoverer is implemented by sources whose splits can grow while a job
+// runs (Kafka partitions added to a topic). In stream mode the runner calls
+// Discover periodically and starts reading the splits whose IDs are new.
+type Discoverer interface {
+	Discover(ctx context.Context) ([]Split, error)
+}
+
 // ReadResult is what one Reader.Read returns.
 type ReadResult struct {
 	// Batch is a *base.Batch[T] with Times set; nil or empty when nothing was read.

@@ -25,12 +25,29 @@ type SourceConfig[T any] struct {
 	// TimeField names the event-time field in dead-letter reasons.
 	TimeField  string
 	Watermarks graph.WatermarkSpec
+	// Discover, when set, lists the current splits including new ones; the
+	// source then implements graph.Discoverer.
+	Discover func(ctx context.Context) ([]graph.Split, error)
 }
 
 type source[T any] struct{ cfg SourceConfig[T] }
 
-// NewSource adapts a typed source to graph.Source.
-func NewSource[T any](cfg SourceConfig[T]) graph.Source { return &source[T]{cfg} }
+// discoverSource is a source whose splits can grow.
+type discoverSource[T any] struct{ *source[T] }
+
+func (s discoverSource[T]) Discover(ctx context.Context) ([]graph.Split, error) {
+	return s.cfg.Discover(ctx)
+}
+
+// NewSource adapts a typed source to graph.Source. With cfg.Discover set the
+// result also implements graph.Discoverer.
+func NewSource[T any](cfg SourceConfig[T]) graph.Source {
+	s := &source[T]{cfg}
+	if cfg.Discover != nil {
+		return discoverSource[T]{s}
+	}
+	return s
+}
 
 func (s *source[T]) Splits(ctx context.Context) ([]graph.Split, error) {
 	if s.cfg.Splits == nil {

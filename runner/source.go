@@ -1,0 +1,269 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/weirflow/weir/internal/base"
+	"github.com/weirflow/weir/internal/graph"
+)
+
+// openSplit is a split a source task is reading.
+type openSplit struct {
+	s graph.Split
+	r graph.Reader
+	v int // index in the task's sourceValve
+}
+
+// sourceRun is the state of a source task's driver.
+type sourceRun struct {
+	t      *rawTask
+	src    graph.Source
+	name   string
+	valve  *sourceValve
+	stream bool
+	q      *splitQueue // stream mode with discovery; else nil
+	open   []*openSplit
+}
+
+// runSource is the driver of a source task. In batch mode it reads its
+// splits one after another; in stream mode it reads all of them in turn,
+// one batch each, and takes the splits discovery hands it. It advances the
+// watermark after each batch, and stops gracefully when Options.Stop is
+// closed.
+func (t *rawTask) runSource(ctx context.Context) (err error) {
+	j := t.job
+	sr := &sourceRun{t: t, src: t.st.head.Source, name: t.st.head.Name,
+		stream: j.opts.Mode == Stream, q: j.queues[t.st.id]}
+	defer func() {
+		if cerr := sr.closeAll(); err == nil {
+			err = cerr
+		}
+		if cerr := t.close(); err == nil {
+			err = cerr
+		}
+	}()
+	defer t.recoverPanic(&err)
+	if err := t.open(); err != nil {
+		return err
+	}
+	splits := t.st.splits[t.index]
+	sr.valve = newSourceValve(sr.src.Watermarks(), splits, j.opts.Clock, j.opts.PerfectWatermark)
+	if sr.q != nil {
+		sr.valve.more = !sr.q.isOver()
+	}
+	// A task with pending splits whose statistics are known can start above -∞.
+	if wm, ok := sr.valve.advance(); ok && wm != base.MaxTimestamp {
+		if err := t.advance(wm); err != nil {
+			return err
+		}
+	}
+	if sr.stream {
+		return sr.readInTurn(ctx, splits)
+	}
+	return sr.readInOrder(splits)
+}
+
+// readInOrder reads the splits one after another (batch mode).
+func (sr *sourceRun) readInOrder(splits []graph.Split) error {
+	t := sr.t
+	for i, s := range splits {
+		if t.job.stopped() {
+			return sr.stop()
+		}
+		o, stop, err := sr.openAt(s, i)
+		if err != nil {
+			return err
+		} else if stop {
+			return sr.stop()
+		}
+		for {
+			eos, stop, err := sr.readOnce(o)
+			if err != nil {
+				return err
+			}
+			if stop || t.job.stopped() {
+				return sr.stop()
+			}
+			if eos {
+				sr.open = sr.open[:0]
+				break
+			}
+		}
+	}
+	return t.finish(true)
+}
+
+// readInTurn reads every open split in turn, one batch each (stream mode),
+// until all have ended and no more can come.
+func (sr *sourceRun) readInTurn(ctx context.Context, splits []graph.Split) error {
+	t, j := sr.t, sr.t.job
+	for i, s := range splits {
+		if _, stop, err := sr.openAt(s, i); err != nil {
+			return err
+		} else if stop {
+			return sr.stop()
+		}
+	}
+	if err := sr.watermark(); err != nil {
+		return err
+	}
+	for {
+		if j.stopped() {
+			return sr.stop()
+		}
+		if sr.q != nil {
+			for _, s := range sr.q.take(t.index) {
+				if _, stop, err := sr.openAt(s, sr.valve.add(s, true)); err != nil {
+					return err
+				} else if stop {
+					return sr.stop()
+				}
+			}
+			sr.valve.more = !sr.q.isOver()
+		}
+		if len(sr.open) == 0 {
+			if sr.q == nil || sr.q.isOver() {
+				return t.finish(true)
+			}
+			if err := sr.watermark(); err != nil { // idle
+				return err
+			}
+			select {
+			case <-sr.q.notify[t.index]:
+			case <-sr.q.over:
+			case <-j.stop:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			continue
+		}
+		for k := 0; k < len(sr.open); {
+			eos, stop, err := sr.readOnce(sr.open[k])
+			if err != nil {
+				return err
+			}
+			if stop || j.stopped() {
+				return sr.stop()
+			}
+			if eos {
+				sr.open = append(sr.open[:k], sr.open[k+1:]...)
+			} else {
+				k++
+			}
+		}
+	}
+}
+
+// openAt opens split s, index v in the valve. stop is true when the open
+// failed because of a graceful stop.
+func (sr *sourceRun) openAt(s graph.Split, v int) (o *openSplit, stop bool, err error) {
+	t, j := sr.t, sr.t.job
+	t.cur = 0
+	r, err := sr.src.Open(j.readCtx, s, nil)
+	if err != nil {
+		if j.stopped() && j.ctx.Err() == nil {
+			return nil, true, nil
+		}
+		return nil, false, fmt.Errorf("weir: open split %s of %q: %w", s.ID(), sr.name, err)
+	}
+	o = &openSplit{s: s, r: r, v: v}
+	sr.open = append(sr.open, o)
+	sr.valve.start(v)
+	return o, false, nil
+}
+
+// readOnce reads one batch of o, pushes it through the chained operators
+// and advances the watermark. eos is true when o has ended (its reader is
+// closed); stop when the read failed because of a graceful stop.
+func (sr *sourceRun) readOnce(o *openSplit) (eos, stop bool, err error) {
+	t, j := sr.t, sr.t.job
+	if err := j.ctx.Err(); err != nil {
+		return false, false, err
+	}
+	t.cur = 0
+	res, rerr := o.r.Read(j.readCtx, j.opts.BatchSize)
+	eos = errors.Is(rerr, graph.ErrEndOfSplit)
+	if rerr != nil && !eos {
+		if j.stopped() && j.ctx.Err() == nil {
+			return false, true, nil
+		}
+		return false, false, fmt.Errorf("weir: read split %s of %q: %w", o.s.ID(), sr.name, rerr)
+	}
+	j.opts.Metrics.RowsIn.Add(int64(res.N + len(res.Dead)))
+	for _, d := range res.Dead {
+		if err := j.deadLetter(d); err != nil {
+			return false, false, err
+		}
+	}
+	sr.valve.observe(o.v, res.N, res.MaxTime)
+	if res.N > 0 {
+		if sr.stream && t.idle {
+			if err := t.setIdle(false); err != nil {
+				return false, false, err
+			}
+		}
+		if err := t.srcOut.Emit(res.Batch); err != nil {
+			return false, false, err
+		}
+	}
+	if eos {
+		cerr := o.r.Close()
+		o.r = nil
+		if cerr != nil {
+			return false, false, fmt.Errorf("weir: close split %s of %q: %w", o.s.ID(), sr.name, cerr)
+		}
+		sr.valve.finish(o.v)
+		if sr.q != nil {
+			sr.q.ended(t.index)
+		}
+	}
+	return eos, false, sr.watermark()
+}
+
+// watermark forwards the task's watermark if it increased and, in stream
+// mode, its status: active before the watermark, idle (every split idle)
+// after it.
+func (sr *sourceRun) watermark() error {
+	t := sr.t
+	idle := sr.stream && sr.valve.isIdle()
+	if sr.stream && !idle && t.idle {
+		if err := t.setIdle(false); err != nil {
+			return err
+		}
+	}
+	if wm, ok := sr.valve.advance(); ok {
+		if err := t.advance(wm); err != nil {
+			return err
+		}
+	}
+	if idle && !t.idle {
+		return t.setIdle(true)
+	}
+	return nil
+}
+
+// stop closes the readers and ends the task without a final watermark.
+func (sr *sourceRun) stop() error {
+	if err := sr.closeAll(); err != nil {
+		return err
+	}
+	return sr.t.finish(false)
+}
+
+// closeAll closes every open reader.
+func (sr *sourceRun) closeAll() error {
+	var errs []error
+	for _, o := range sr.open {
+		if o.r == nil {
+			continue
+		}
+		if err := o.r.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("weir: close split %s of %q: %w", o.s.ID(), sr.name, err))
+		}
+		o.r = nil
+	}
+	sr.open = sr.open[:0]
+	return errors.Join(errs...)
+}
