@@ -17,7 +17,8 @@
 //
 // # Command line
 //
-//	NAME run --in=parquet:GLOB|jsonl:GLOB --out=jsonl:DIR|parquet:DIR
+//	NAME run --in=parquet:GLOB|jsonl:GLOB|kafka://HOST:PORT/TOPIC
+//	         --out=jsonl:DIR|parquet:DIR|kafka://HOST:PORT/TOPIC
 //	         [--mode=batch|stream] [--parallelism=N] [--max-parallelism=128]
 //	         [--on-error=dead-letter|skip|fail] [--dead-letter=jsonl:DIR]
 //	         [--bound=30s] [--allowed-lateness=0] [--perfect-watermark]
@@ -25,10 +26,18 @@
 //
 // Each flag maps onto one field of runner.Options or one pipeline option;
 // nothing else reads flags or the environment. Dead letters go to
-// <out>/dead-letter unless --dead-letter says otherwise. Exit codes: 0 the
-// job succeeded, 1 it failed (one line on stderr: what and where), 2 the
-// command line is wrong (one line and a hint to run -h). A panic that
-// escapes the runner is reported on one line too, never as a trace.
+// <out>/dead-letter unless --dead-letter says otherwise. Side outputs go to
+// <out>/late, or to the topic TOPIC-late. A Kafka input is read from its
+// earliest offsets: up to the offsets at the start in batch mode, without
+// end in stream mode. Since checkpoints are not built, files are committed
+// only when a job ends, so a Kafka stream job must write to Kafka
+// (at-least-once) and cannot dead-letter to files; the flags say so.
+//
+// Exit codes: 0 the job succeeded, 1 it failed (one line on stderr: what
+// and where), 2 the command line is wrong (one line and a hint to run -h),
+// 130 it was stopped by SIGINT or SIGTERM (a stopped line with the
+// counts). A panic that escapes the build function is reported on one line
+// too, never as a trace.
 //
 // # Output on stderr
 //
