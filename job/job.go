@@ -97,6 +97,12 @@ func (p Program) Main() {
 // Run runs the program with args (without the program name) and returns
 // the exit code: 0 success, 1 the job failed, 2 a bad command line.
 func (p Program) Run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
+	if p.Name == "" {
+		p.Name = "weir"
+	}
+	if p.Build == nil {
+		p.Build = func(*Job) error { return errors.New("this program has no pipeline: Program.Build is nil") }
+	}
 	defer func() {
 		if v := recover(); v != nil {
 			fmt.Fprintf(stderr, "%s: internal error: %s; please report it\n", p.Name, oneLine(fmt.Sprint(v)))
