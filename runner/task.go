@@ -358,4 +358,3 @@ func (t *rawTask) run(ctx context.Context, in inbox) (err error) {
 	}
 	return nil
 }
-

@@ -133,6 +133,12 @@ func TestInputValve(t *testing.T) {
 			wm, ok = v.watermark(ch, base.Timestamp(ts))
 		case "end":
 			wm, ok = v.end(ch)
+		case "idle":
+			wm, ok = v.status(ch, true)
+		case "active":
+			wm, ok = v.status(ch, false)
+		case "stop":
+			v.stop(ch)
 		default:
 			d.Fatalf(t, "unknown command")
 		}
@@ -140,8 +146,14 @@ func TestInputValve(t *testing.T) {
 		if ok {
 			out = "wm " + fmtWM(wm)
 		}
+		if v.isIdle() {
+			out += "\nidle"
+		}
 		if v.done() {
 			out += "\ndone"
+			if v.anyStopped() {
+				out += " (stopped)"
+			}
 		}
 		return out
 	})
