@@ -25,18 +25,31 @@
 // A stage is a head (a source, or a node fed through exchanges: a keyed
 // shuffle or several inputs) and the nodes chained behind it (one forward
 // input). Every stage runs Options.Parallelism tasks. A source task reads
-// its splits one after another and calls its chained operators
-// synchronously; after each batch it advances the watermark (minimum over
-// its live splits) and forwards it. Other tasks read one inbox of messages
+// its splits one after another (batch mode) or in turn, one batch each
+// (stream mode), and calls its chained operators synchronously; after each
+// batch it advances the watermark (minimum over its live splits, idle ones
+// excepted) and forwards it, or tells its outputs that it is idle. Other tasks read one inbox of messages
 // {channel, batch | watermark | end}; their watermark is the minimum over
 // their input channels. Operators see a watermark in topological order and
 // may emit during it; then it goes downstream. At the end of input an
 // operator sees +∞, then Finish; sinks pre-commit, and commit once every
 // task of the job has finished (the end-of-job checkpoint).
 //
+// # Stream mode and stop
+//
+// With Options.Mode = ModeStream, splits are read in turn; a source that
+// implements sdk.SplitDiscoverer is asked for new splits every
+// Options.DiscoveryInterval, and new ones are handed to the source task
+// with the fewest splits. A stream job ends like a batch job once every
+// split has ended, and otherwise runs until Options.Stop is closed: then
+// readers close, what is in flight is processed, no final watermark fires
+// anything, sinks commit what was written, and Run returns nil.
+//
 // # Goroutines and ownership
 //
-// One goroutine per task, all owned by an errgroup: the first error cancels
+// One goroutine per task, plus in stream mode one split enumerator per
+// discovering source, all owned by an errgroup (and one watcher of
+// Options.Stop that ends with Run): the first error cancels
 // the job's context, every send and receive selects on it, and Run returns
 // only when every task has returned and closed its operators. A task owns
 // its operators exclusively, so they take no locks. Batches passed to a
