@@ -1,0 +1,158 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/weirflow/weir/internal/graph"
+	"github.com/weirflow/weir/io/kafka"
+	"github.com/weirflow/weir/runner/runnertest"
+	"github.com/weirflow/weir/sdk"
+)
+
+// kev is ev with a JSON codec, for Kafka.
+type kev struct {
+	Key string    `json:"key"`
+	V   int       `json:"v"`
+	At  time.Time `json:"at"`
+}
+
+func init() {
+	sdk.RegisterRecord(sdk.RecordCodec[kev]{
+		Name: "runner_test.kev",
+		AppendJSON: func(dst []byte, v *kev) []byte {
+			b, _ := json.Marshal(v)
+			return append(dst, b...)
+		},
+		DecodeJSON: func(src []byte, v *kev) error { return json.Unmarshal(src, v) },
+		EventTime: func(v *kev) (sdk.Timestamp, bool) {
+			return sdk.Timestamp(v.At.UnixMicro()), !v.At.IsZero()
+		},
+		EventTimeField: "at",
+	})
+}
+
+// kafkaCluster starts a one-broker kfake cluster with one topic and returns
+// its brokers and a client producing to chosen partitions.
+func kafkaCluster(t *testing.T, topic string, partitions int32) ([]string, *kgo.Client) {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return c.ListenAddrs(), cl
+}
+
+func produceEvents(t *testing.T, cl *kgo.Client, topic string, part int32, evs []ev) {
+	t.Helper()
+	var recs []*kgo.Record
+	for _, x := range evs {
+		b, _ := json.Marshal(kev(x))
+		recs = append(recs, &kgo.Record{Topic: topic, Partition: part, Value: b})
+	}
+	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// kafkaWindow builds Read(kafka) → KeyBy → Tumbling(40µs) → Sum.
+func kafkaWindow(src sdk.Source[kev], bound time.Duration) (*sdk.Pipeline, *runnertest.Sink[sdk.Result[string, int]]) {
+	p := sdk.NewPipeline()
+	in := sdk.Read[kev](p, src, sdk.BoundedOutOfOrderness(bound))
+	out := &runnertest.Sink[sdk.Result[string, int]]{}
+	keyed := sdk.KeyBy(in, func(x kev) string { return x.Key })
+	sdk.Write(sdk.Aggregate(sdk.WindowInto(keyed, sdk.Tumbling(40*µs)), sdk.Sum(func(x kev) int { return x.V })), out)
+	return p, out
+}
+
+// TestKafkaBoundedStreamParity: a bounded Kafka topic of 4 partitions read
+// in stream mode at parallelism 2 gives the windows of a batch job over
+// the same events from memory.
+func TestKafkaBoundedStreamParity(t *testing.T) {
+	rnd := rand.New(rand.NewSource(11))
+	const bound = 30
+	brokers, cl := kafkaCluster(t, "ev", 4)
+	var data [][]ev
+	for part := range 4 {
+		var split []ev
+		ts := int64(rnd.Intn(100))
+		for i := range 150 {
+			ts += int64(rnd.Intn(8))
+			split = append(split, e(fmt.Sprintf("k%d", rnd.Intn(5)), part*1000+i, ts-int64(rnd.Intn(bound+1))))
+		}
+		produceEvents(t, cl, "ev", int32(part), split)
+		data = append(data, split)
+	}
+	want, late, _ := runWindow(t, data, bound*µs, sdk.Tumbling(40*µs), 0, Options{})
+	if len(late) != 0 || len(want) == 0 {
+		t.Fatalf("batch: %d results, %d late", len(want), len(late))
+	}
+	src := kafka.NewSource[kev](kafka.SourceOptions{Brokers: brokers, Topics: []string{"ev"}, Bounded: true, PollTimeout: 20 * time.Millisecond})
+	p, out := kafkaWindow(src, bound*µs)
+	st := mustRun(t, p, Options{Mode: ModeStream, Parallelism: 2, BatchSize: 16, DiscoveryInterval: 10 * time.Millisecond})
+	if got := results(out); !slices.Equal(got, want) {
+		t.Errorf("stream from Kafka: %d results differ from batch's %d", len(got), len(want))
+	}
+	if st.RowsIn != 600 || st.Late != 0 {
+		t.Errorf("RowsIn %d, Late %d; want 600, 0", st.RowsIn, st.Late)
+	}
+}
+
+// TestKafkaNewPartition: an unbounded Kafka source in stream mode finds a
+// partition added while it runs and reads it; after a stop the windows
+// that fired are committed, the others are not.
+func TestKafkaNewPartition(t *testing.T) {
+	brokers, cl := kafkaCluster(t, "ev", 1)
+	produceEvents(t, cl, "ev", 0, []ev{e("a", 1, 1), e("a", 2, 5)})
+	src := kafka.NewSource[kev](kafka.SourceOptions{Brokers: brokers, Topics: []string{"ev"}, PollTimeout: 20 * time.Millisecond})
+	p, out := kafkaWindow(src, 0)
+	stop := make(chan struct{})
+	m := new(graph.Metrics)
+	wait := runAsync(t, p, Options{Mode: ModeStream, Parallelism: 2, Stop: stop, DiscoveryInterval: 10 * time.Millisecond, Metrics: m})
+	waitFor(t, "partition 0 read", func() bool { return m.RowsIn.Load() == 2 })
+	adm := kadm.NewClient(cl)
+	if _, err := adm.CreatePartitions(context.Background(), 1, "ev"); err != nil {
+		t.Fatal(err)
+	}
+	// The new partition's records fire window [0,40) of key b; partition 0
+	// then moves the watermark past it. The producer learns of the new
+	// partition from fresh metadata.
+	b1, _ := json.Marshal(kev(e("b", 10, 30)))
+	b2, _ := json.Marshal(kev(e("b", 20, 50)))
+	waitFor(t, "a producer that knows partition 1", func() bool {
+		cl.ForceMetadataRefresh()
+		return cl.ProduceSync(context.Background(),
+			&kgo.Record{Topic: "ev", Partition: 1, Value: b1},
+			&kgo.Record{Topic: "ev", Partition: 1, Value: b2}).FirstErr() == nil
+	})
+	waitFor(t, "partition 1 read", func() bool { return m.RowsIn.Load() == 4 })
+	produceEvents(t, cl, "ev", 0, []ev{e("a", 3, 60)})
+	waitFor(t, "two windows written", func() bool { _, _, _, n := out.Counts(); return n == 2 })
+	start := time.Now()
+	close(stop)
+	if _, err := wait(); err != nil {
+		t.Fatalf("Run after stop: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Run took %v after stop", d)
+	}
+	want := []string{"a [0,40) 3 @39", "b [0,40) 10 @39"}
+	if got := results(out); !slices.Equal(got, want) {
+		t.Errorf("results %q, want %q", got, want)
+	}
+}
