@@ -217,6 +217,7 @@ func (sr *sourceRun) readOnce(o *openSplit) (eos, stop bool, err error) {
 		sr.valve.finish(o.v)
 		if sr.q != nil {
 			sr.q.ended(t.index)
+			sr.valve.more = !sr.q.isOver()
 		}
 	}
 	return eos, false, sr.watermark()

@@ -155,36 +155,43 @@ func TestStreamBatchParity(t *testing.T) {
 	}
 }
 
-// TestStreamIdleSplit: a split that never gets a record holds the
-// watermark unless the idle timeout is set, whether it shares the task of
-// the busy split (parallelism 1: source valve) or has its own (parallelism
-// 2: idle status to the window task). A graceful stop then commits what
-// fired and fires nothing more.
+// TestStreamIdleSplit: a split that never gets a record, or stops getting
+// them, holds the watermark unless the idle timeout is set, whether it
+// shares the task of the busy split (parallelism 1: source valve) or has
+// its own (parallelism 2: idle status to the window task). A graceful stop
+// then commits what fired and fires nothing more.
 func TestStreamIdleSplit(t *testing.T) {
+	silent := []string{"a [0,10) 3 @9", "a [10,20) 12 @19"}
+	stopped := []string{"a [0,10) 3 @9", "a [10,20) 12 @19", "b [0,10) 3 @9"}
 	for _, tc := range []struct {
-		par  int
-		idle time.Duration
-		want []string
+		par    int
+		idle   time.Duration
+		split1 []ev
+		want   []string
 	}{
-		{1, time.Second, []string{"a [0,10) 3 @9", "a [10,20) 12 @19"}},
-		{2, time.Second, []string{"a [0,10) 3 @9", "a [10,20) 12 @19"}},
-		{1, 0, nil},
-		{2, 0, nil},
+		{1, time.Second, nil, silent},
+		{2, time.Second, nil, silent},
+		{1, 0, nil, nil},
+		{2, 0, nil, nil},
+		{1, time.Second, []ev{e("b", 3, 3)}, stopped},
+		{2, time.Second, []ev{e("b", 3, 3)}, stopped},
+		{2, 0, []ev{e("b", 3, 3)}, nil},
 	} {
-		t.Run(fmt.Sprintf("parallelism %d idle %v", tc.par, tc.idle), func(t *testing.T) {
+		t.Run(fmt.Sprintf("parallelism %d idle %v split1 %d", tc.par, tc.idle, len(tc.split1)), func(t *testing.T) {
 			src := runnertest.NewStream[ev](2)
 			src.Append(0, e("a", 1, 1), e("a", 2, 2), e("a", 12, 12), e("a", 25, 25))
+			src.Append(1, tc.split1...)
 			p, out := streamWindow(src, 0, tc.idle, 10*µs)
 			clock := &syncClock{t: time.Unix(1000, 0)}
 			stop := make(chan struct{})
 			wait := runAsync(t, p, Options{Parallelism: tc.par, Mode: Stream, Clock: clock, Stop: stop, DiscoveryInterval: -1})
-			waitFor(t, "the first records read", func() bool { return src.Read(0) == 4 })
+			waitFor(t, "the first records read", func() bool { return src.Read(0) == 4 && src.Read(1) == len(tc.split1) })
 			// Split 1 has been silent for 2s; split 0 speaks again.
 			clock.advance(2 * time.Second)
 			src.Append(0, e("a", 26, 26))
 			waitFor(t, "the last record read", func() bool { return src.Read(0) == 5 })
 			if tc.want != nil {
-				waitFor(t, "two windows written", func() bool { _, _, _, n := out.Counts(); return n == 2 })
+				waitFor(t, "windows written", func() bool { _, _, _, n := out.Counts(); return n == len(tc.want) })
 			}
 			close(stop)
 			if _, err := wait(); err != nil {
