@@ -29,15 +29,20 @@
 // <out>/dead-letter unless --dead-letter says otherwise. Side outputs go to
 // <out>/late, or to the topic TOPIC-late. A Kafka input is read from its
 // earliest offsets: up to the offsets at the start in batch mode, without
-// end in stream mode. Since checkpoints are not built, files are committed
-// only when a job ends, so a Kafka stream job must write to Kafka
-// (at-least-once) and cannot dead-letter to files; the flags say so.
+// end in stream mode. Kafka output is at-least-once.
 //
-// Exit codes: 0 the job succeeded, 1 it failed (one line on stderr: what
-// and where), 2 the command line is wrong (one line and a hint to run -h),
-// 130 it was stopped by SIGINT or SIGTERM (a stopped line with the
-// counts). A panic that escapes the build function is reported on one line
-// too, never as a trace.
+// # Stopping
+//
+// The first SIGINT or SIGTERM stops a stream job gracefully: windows that
+// fired are written and committed, files included, and it exits 0 with a
+// "stopped: output committed" line. It aborts a batch job instead (nothing
+// committed, exit 130): without checkpoints a backfill is rerun whole. A
+// second signal aborts a stream job too.
+//
+// Exit codes: 0 the job succeeded or a stream job was stopped, 1 it failed
+// (one line on stderr: what and where), 2 the command line is wrong (one
+// line and a hint to run -h), 130 it was aborted. A panic that escapes the
+// build function is reported on one line too, never as a trace.
 //
 // # Output on stderr
 //

@@ -156,12 +156,6 @@ func (f *runFlags) parse(args []string) (config, error) {
 	if c.out.Scheme != Kafka && hasMeta(c.out.Path) {
 		return c, usagef("--out=%s: the output is a directory, not a pattern", f.out)
 	}
-	// Files are committed when the job ends; an unbounded Kafka stream
-	// never ends, and without checkpoints nothing would ever be committed.
-	unbounded := c.in.Scheme == Kafka && c.mode == runner.Stream
-	if unbounded && c.out.Scheme != Kafka {
-		return c, usagef("--mode=stream from Kafka commits files only at the end, which never comes; write to --out=kafka://HOST:PORT/TOPIC or use --mode=batch")
-	}
 	switch {
 	case f.dead == "" && c.out.Scheme == Kafka:
 		// No directory to put dead letters in: see the on-error check.
@@ -195,13 +189,8 @@ func (f *runFlags) parse(args []string) (config, error) {
 	default:
 		return c, usagef("--on-error=%s: use dead-letter, skip or fail", f.onError)
 	}
-	if c.onError == runner.DeadLetter {
-		switch {
-		case c.dead.Path == "":
-			return c, usagef("--out=%s has no directory for dead letters; add --dead-letter=jsonl:DIR or --on-error=skip|fail", f.out)
-		case unbounded:
-			return c, usagef("--mode=stream from Kafka commits dead-letter files only at the end, which never comes; use --on-error=skip or fail")
-		}
+	if c.onError == runner.DeadLetter && c.dead.Path == "" {
+		return c, usagef("--out=%s has no directory for dead letters; add --dead-letter=jsonl:DIR or --on-error=skip|fail", f.out)
 	}
 	if f.bound < 0 {
 		return c, usagef("--bound=%v: must not be negative", f.bound)

@@ -76,6 +76,12 @@ type Program struct {
 	// Terminal reports whether w is a terminal, for the progress bar
 	// (default: a file descriptor that is a terminal).
 	Terminal func(w io.Writer) bool
+	// Stop, when closed, stops a run: a stream job gracefully (what it
+	// wrote is committed, windows not yet fired stay unfired), a batch job
+	// by aborting it (nothing committed: a backfill is rerun whole). [Main]
+	// closes it on the first SIGINT or SIGTERM and cancels the run on the
+	// second. Nil never stops.
+	Stop <-chan struct{}
 }
 
 // Main runs the command line of a job binary and exits:
@@ -85,12 +91,24 @@ func Main(name string, build func(*Job) error, cmds ...Command) {
 	Program{Name: name, Build: build, Commands: cmds}.Main()
 }
 
-// Main runs the program with the process's arguments and exits with its code.
-// SIGINT and SIGTERM cancel the run.
+// Main runs the program with the process's arguments and exits with its
+// code. The first SIGINT or SIGTERM closes [Program.Stop]; the second
+// cancels the run.
 func (p Program) Main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	stop := make(chan struct{})
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		close(stop)
+		<-sigs
+		cancel()
+	}()
+	p.Stop = stop
 	code := p.Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
+	signal.Stop(sigs)
+	cancel()
 	os.Exit(code)
 }
 
@@ -191,22 +209,56 @@ func (p Program) run(ctx context.Context, args []string, stdout, stderr io.Write
 	if cfg.onError == runner.DeadLetter {
 		opts.DeadLetters = deadLetterSink(cfg.dead.Path)
 	}
+	// A stop ends a stream job gracefully and aborts a batch job.
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stopped := make(chan struct{})
+	if p.Stop != nil {
+		if cfg.mode == runner.Stream {
+			opts.Stop = stopped
+		}
+		finished := make(chan struct{})
+		defer close(finished)
+		go func() {
+			select {
+			case <-p.Stop:
+				close(stopped)
+				if cfg.mode != runner.Stream {
+					cancel()
+				}
+			case <-finished:
+			}
+		}()
+	}
 	rep := progress.New(stderr, opts.Metrics, progress.Options{Name: p.Name, Mode: p.progressMode(cfg, stderr), Columns: columns(stderr)})
 	rep.Start()
-	_, err = runner.Run(ctx, j.p, opts)
-	if err != nil && ctx.Err() != nil {
-		// Stopped by a signal: the normal end of a stream job. Nothing
-		// written to files was committed; Kafka output is at-least-once.
-		rep.Stop()
-		fmt.Fprintf(stderr, "%s: stopped: %s\n", p.Name, strings.TrimPrefix(rep.Line(), p.Name+": done: "))
+	_, err = runner.Run(runCtx, j.p, opts)
+	rep.Stop()
+	counts := strings.TrimPrefix(rep.Line(), p.Name+": done: ")
+	switch {
+	case err != nil && runCtx.Err() != nil && ctx.Err() == nil && isClosed(stopped):
+		fmt.Fprintf(stderr, "%s: stopped: nothing committed (a backfill is rerun whole): %s\n", p.Name, counts)
 		return 130
-	}
-	if err != nil {
-		rep.Stop()
+	case err != nil && ctx.Err() != nil:
+		fmt.Fprintf(stderr, "%s: stopped: nothing committed: %s\n", p.Name, counts)
+		return 130
+	case err != nil:
 		return p.fail(stderr, err)
+	case isClosed(stopped) && cfg.mode == runner.Stream:
+		fmt.Fprintf(stderr, "%s: stopped: output committed: %s\n", p.Name, counts)
+		return 0
 	}
 	rep.Summary()
 	return 0
+}
+
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }
 
 func (p Program) progressMode(cfg config, w io.Writer) progress.Mode {

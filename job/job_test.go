@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -105,38 +106,65 @@ func TestBuildFailures(t *testing.T) {
 	}
 }
 
-// TestStopped cancels an endless job: it ends with a "stopped" summary and
-// exit code 130, the way Ctrl-C ends a stream job.
-func TestStopped(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "in.jsonl"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	sink := &runnertest.Sink[string]{}
-	started := make(chan struct{})
-	src := &runnertest.Source[time.Time]{Endless: true, Data: [][]time.Time{{time.Unix(0, 0)}},
+// endless is a build function over an endless in-memory source; started
+// is closed once reading has begun.
+func endless(sink *runnertest.Sink[string], started chan struct{}) func(*job.Job) error {
+	var once sync.Once
+	src := &runnertest.Source[time.Time]{Endless: true, ReadSize: 10, Data: [][]time.Time{{time.Unix(0, 0), time.Unix(3600, 0)}},
 		ReadErr: func(string, int) error {
-			select {
-			case <-started:
-			default:
-				close(started)
-			}
+			once.Do(func() { close(started) })
 			return nil
 		}}
-	build := func(j *job.Job) error {
+	return func(j *job.Job) error {
 		times := sdk.Read(j.Pipeline(), src, sdk.Timestamps(identity))
 		sdk.Write(sdk.Map(times, hourOf), sink)
 		return nil
 	}
-	go func() {
-		<-started
-		cancel()
-	}()
-	code, _, stderr := run(t, ctx, job.Program{Name: "x", Build: build},
-		"run", "--mode=stream", "--in=jsonl:"+dir, "--out=jsonl:"+filepath.Join(dir, "out"), "--progress=never")
-	if code != 130 || !strings.HasPrefix(stderr, "x: stopped: rows in ") || strings.Count(stderr, "\n") != 1 {
-		t.Errorf("exit %d, stderr %q; want 130 and one stopped line", code, stderr)
+}
+
+// TestStop stops and cancels endless jobs: a stream job stops gracefully
+// and commits; a batch job and a cancelled one commit nothing.
+func TestStop(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "in.jsonl"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name      string
+		mode      string
+		cancel    bool // cancel the context instead of closing Stop
+		code      int
+		want      string
+		committed bool
+	}{
+		{"stream stop", "stream", false, 0, "x: stopped: output committed: rows in ", true},
+		{"batch stop", "batch", false, 130, "x: stopped: nothing committed (a backfill is rerun whole): rows in ", false},
+		{"stream cancel", "stream", true, 130, "x: stopped: nothing committed: rows in ", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			stop := make(chan struct{})
+			started := make(chan struct{})
+			sink := &runnertest.Sink[string]{}
+			go func() {
+				<-started
+				if tc.cancel {
+					cancel()
+				} else {
+					close(stop)
+				}
+			}()
+			p := job.Program{Name: "x", Build: endless(sink, started), Stop: stop}
+			code, _, stderr := run(t, ctx, p, "run", "--mode="+tc.mode, "--in=jsonl:"+dir,
+				"--out=jsonl:"+filepath.Join(dir, "out"), "--progress=never")
+			if code != tc.code || !strings.HasPrefix(stderr, tc.want) || strings.Count(stderr, "\n") != 1 {
+				t.Errorf("exit %d, stderr %q; want %d and one line starting %q", code, stderr, tc.code, tc.want)
+			}
+			if got := len(sink.Values()) > 0; got != tc.committed {
+				t.Errorf("%d rows committed", len(sink.Values()))
+			}
+		})
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -47,19 +49,11 @@ func TestKafkaBatch(t *testing.T) {
 	sameRows(t, readTotals(t, out), want)
 	oneLine(t, "summary", r.stderr, fmt.Sprintf("rows in %d, rows out %d", o.Rows, len(want)))
 
-	// Stream mode to files is refused: nothing would ever be committed.
-	r = runCLI(t, "run", "--mode=stream", fmt.Sprintf("--in=kafka://%s/txns", b.Addr()), "--out=jsonl:"+out)
-	if r.code != 2 {
-		t.Errorf("stream to files: exit %d, want 2", r.code)
-	}
-	oneLine(t, "stream to files", r.stderr, "commits files only at the end")
 }
 
 // TestKafkaStream runs a stream job from Kafka to Kafka until it has
-// written the windows the watermark closed, then stops it. Parallelism
-// equals the partition count: a source task reads its splits one after
-// another, so a task given two unbounded splits would never reach its
-// second.
+// written the windows the watermark closed, then stops it gracefully. One
+// task reads both partitions in turn.
 func TestKafkaStream(t *testing.T) {
 	b, err := devbroker.Start(devbroker.Options{Addr: "127.0.0.1:0", Partitions: 2})
 	if err != nil {
@@ -99,13 +93,14 @@ func TestKafkaStream(t *testing.T) {
 		t.Fatal("no closed windows to expect")
 	}
 
-	runCtx, stop := context.WithCancel(ctx)
+	stop := make(chan struct{})
 	done := make(chan result, 1)
 	go func() {
 		var out, errs bytes.Buffer
 		p := programForTest()
-		code := p.Run(runCtx, []string{"run", "--mode=stream", "--in=kafka://" + b.Addr() + "/txns",
-			"--out=kafka://" + b.Addr() + "/totals", "--on-error=skip", "--progress=never", "--parallelism=2"}, &out, &errs)
+		p.Stop = stop
+		code := p.Run(ctx, []string{"run", "--mode=stream", "--in=kafka://" + b.Addr() + "/txns",
+			"--out=kafka://" + b.Addr() + "/totals", "--on-error=skip", "--progress=never"}, &out, &errs)
 		done <- result{code, out.String(), errs.String()}
 	}()
 	// Follow the output topic until every expected row arrived.
@@ -116,7 +111,7 @@ func TestKafkaStream(t *testing.T) {
 	}
 	ccancel()
 	got := w.got
-	stop()
+	close(stop)
 	r := <-done
 	checkClean(t, r)
 	var missing []string
@@ -129,10 +124,10 @@ func TestKafkaStream(t *testing.T) {
 	if len(missing) > 0 {
 		t.Errorf("%d of %d closed windows missing from the output topic, e.g. %s", len(missing), len(want), missing[0])
 	}
-	if r.code != 130 {
-		t.Errorf("stopped stream job: exit %d, want 130 (stderr %q)", r.code, r.stderr)
+	if r.code != 0 {
+		t.Errorf("stopped stream job: exit %d, want 0 (stderr %q)", r.code, r.stderr)
 	}
-	oneLine(t, "stopped", r.stderr, "fraud: stopped: rows in 3000")
+	oneLine(t, "stopped", r.stderr, "fraud: stopped: output committed: rows in 3000")
 }
 
 // rowWatcher collects the output rows written to it, one JSON line each,
@@ -165,4 +160,98 @@ func (w *rowWatcher) Write(p []byte) (int, error) {
 		w.done()
 	}
 	return len(p), nil
+}
+
+// TestKafkaStreamToFiles stops a stream job from Kafka to JSON Lines files:
+// the windows that fired before the stop are committed.
+func TestKafkaStreamToFiles(t *testing.T) {
+	b, err := devbroker.Start(devbroker.Options{Addr: "127.0.0.1:0", Partitions: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	o := fraudgen.Options{Rows: 3_000, Users: 100, Partitions: 1, Disorder: 10 * time.Second, Seed: 23}
+	parts := fraudgen.Generate(o)
+	var buf bytes.Buffer
+	for _, tx := range parts[0] {
+		line, _ := json.Marshal(tx)
+		buf.Write(append(line, '\n'))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if _, err := devbroker.ProduceJSONL(ctx, b.Brokers(), "txns", &buf, "user_id"); err != nil {
+		t.Fatal(err)
+	}
+	all, _ := fraudgen.Expected(parts, 5*time.Minute, 30*time.Second)
+	last := parts[0][len(parts[0])-1].At
+	closed := map[string]bool{}
+	for _, r := range all {
+		if r.WindowEnd.Before(last.Add(-5 * time.Minute)) {
+			closed[totalString(r)] = true
+		}
+	}
+	// Stop once the progress bar shows every record read.
+	out := filepath.Join(t.TempDir(), "out")
+	stop := make(chan struct{})
+	p := programForTest()
+	p.Stop = stop
+	errs := &stopWriter{needle: "fraud: 3,000 rows", stop: stop}
+	var sout bytes.Buffer
+	code := p.Run(ctx, []string{"run", "--mode=stream", "--in=kafka://" + b.Addr() + "/txns",
+		"--out=jsonl:" + out, "--progress=always", "--parallelism=2"}, &sout, errs)
+	stderr := errs.String()
+	stderr = stderr[strings.LastIndexByte(stderr, '\r')+1:]
+	r := result{code, sout.String(), stderr}
+	checkClean(t, r)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	oneLine(t, "stopped", r.stderr, "fraud: stopped: output committed: rows in 3000")
+	got := readTotals(t, out)
+	gotSet := map[string]bool{}
+	for _, g := range got {
+		gotSet[g] = true
+		if !closed[g] && !slices.Contains(rowsOf(all), g) {
+			t.Errorf("unexpected row %s", g)
+		}
+	}
+	for w := range closed {
+		if !gotSet[w] {
+			t.Errorf("closed window missing after stop: %s", w)
+			break
+		}
+	}
+}
+
+func rowsOf(rows []fraud.UserTotal) []string {
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = totalString(r)
+	}
+	return out
+}
+
+// stopWriter collects a job's stderr and closes stop once needle appears.
+type stopWriter struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	needle string
+	stop   chan struct{}
+	once   sync.Once
+}
+
+func (w *stopWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	if strings.Contains(w.buf.String(), w.needle) {
+		w.once.Do(func() { close(w.stop) })
+	}
+	return len(p), nil
+}
+
+func (w *stopWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
 }
