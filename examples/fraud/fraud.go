@@ -79,18 +79,26 @@ func ToUserTotal(r sdk.Result[string, SumCount]) UserTotal {
 type Options struct {
 	// Window is the tumbling window size (default 5 minutes).
 	Window time.Duration
-	// Bound is the bounded out-of-orderness (default 30 s).
+	// Bound is the bounded out-of-orderness. Zero means the seed
+	// pipeline's 30 s; [NoDisorder] means event times arrive in order.
 	Bound time.Duration
 	// Lateness is the allowed lateness (default 0).
 	Lateness time.Duration
 }
 
+// NoDisorder as [Options.Bound] sets a bound of zero: every record whose
+// event time is behind the largest seen so far is out of order.
+const NoDisorder time.Duration = -1
+
 func (o *Options) ensureDefaults() {
 	if o.Window == 0 {
 		o.Window = 5 * time.Minute
 	}
-	if o.Bound == 0 {
+	switch {
+	case o.Bound == 0:
 		o.Bound = 30 * time.Second
+	case o.Bound < 0:
+		o.Bound = 0
 	}
 }
 

@@ -22,10 +22,14 @@ func main() {
 // build adds the fraud pipeline to the job: --in → fraud.Build → --out, with
 // late transactions in <out>/late.
 func build(j *job.Job) error {
+	bound := j.Bound()
+	if bound == 0 {
+		bound = fraud.NoDisorder // --bound=0 means no disorder, not the default
+	}
 	fraud.Build(j.Pipeline(),
 		job.Input[fraud.Txn](j),
 		job.Output[fraud.UserTotal](j, ""),
 		job.Output[fraud.Txn](j, "late"),
-		fraud.Options{Bound: j.Bound(), Lateness: j.AllowedLateness()})
+		fraud.Options{Bound: bound, Lateness: j.AllowedLateness()})
 	return nil
 }
