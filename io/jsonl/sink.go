@@ -1,10 +1,8 @@
 package jsonl
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"os"
 
 	"github.com/weirflow/weir/io/internal/filecommit"
 	"github.com/weirflow/weir/sdk"
@@ -52,109 +50,42 @@ func (s *Sink[T]) Open(ctx sdk.SinkContext) (sdk.CommittingSink[T], error) {
 	if err != nil {
 		return nil, err
 	}
-	files, err := filecommit.Open(s.dir, ctx.Task, ".jsonl")
+	r, err := filecommit.NewRolling("jsonl", s.dir, ctx.Task, ".jsonl", 256<<10)
 	if err != nil {
-		return nil, fmt.Errorf("jsonl: %s: %w", s.dir, err)
+		return nil, err
 	}
-	return &writer[T]{files: files, append: c.appendJSON, target: s.opts.TargetFileSize}, nil
+	return &writer[T]{Rolling: r, append: c.appendJSON, target: s.opts.TargetFileSize}, nil
 }
 
 type writer[T any] struct {
-	files  *filecommit.Files
+	*filecommit.Rolling
 	append func([]byte, *T) []byte
 	target int64
-	f      *os.File
-	bw     *bufio.Writer
-	size   int64
+	size   int64 // bytes in the current file
 	buf    []byte
 }
 
-// Write appends the batch's records, one line each.
+// Write appends the batch's records, one line each, rolling to a new file
+// when the current one reaches the target size.
 func (w *writer[T]) Write(ctx context.Context, b *sdk.Batch[T]) error {
 	for i := range b.Values {
-		if w.f == nil {
-			p := w.files.Next()
-			f, err := os.Create(p)
-			if err != nil {
-				return fmt.Errorf("jsonl: %w", err)
-			}
-			w.f, w.size = f, 0
-			if w.bw == nil {
-				w.bw = bufio.NewWriterSize(f, 256<<10)
-			} else {
-				w.bw.Reset(f)
-			}
+		f, fresh, err := w.File()
+		if err != nil {
+			return err
+		}
+		if fresh {
+			w.size = 0
 		}
 		w.buf = append(w.append(w.buf[:0], &b.Values[i]), '\n')
-		if _, err := w.bw.Write(w.buf); err != nil {
-			return fmt.Errorf("jsonl: write %s: %w", w.files.Current(), err)
+		if _, err := f.Write(w.buf); err != nil {
+			return fmt.Errorf("jsonl: write %s: %w", w.Current(), err)
 		}
 		w.size += int64(len(w.buf))
 		if w.size >= w.target {
-			if err := w.finish(); err != nil {
+			if err := w.Finish(); err != nil {
 				return err
 			}
 		}
-	}
-	return nil
-}
-
-// finish flushes, syncs and closes the current file and rolls it.
-func (w *writer[T]) finish() error {
-	if w.f == nil {
-		return nil
-	}
-	p := w.files.Current()
-	err := w.bw.Flush()
-	if err == nil {
-		err = w.f.Sync()
-	}
-	if cerr := w.f.Close(); err == nil {
-		err = cerr
-	}
-	w.f = nil
-	if err != nil {
-		return fmt.Errorf("jsonl: finish %s: %w", p, err)
-	}
-	w.files.Roll()
-	return nil
-}
-
-// PreCommit closes the current file and stages it, with any rolled ones, under id.
-func (w *writer[T]) PreCommit(id sdk.CheckpointID) error {
-	if err := w.finish(); err != nil {
-		return err
-	}
-	if err := w.files.PreCommit(uint64(id)); err != nil {
-		return fmt.Errorf("jsonl: pre-commit %d: %w", id, err)
-	}
-	return nil
-}
-
-// Commit makes the files staged under ids <= id visible; idempotent.
-func (w *writer[T]) Commit(id sdk.CheckpointID) error {
-	if err := w.files.Commit(uint64(id)); err != nil {
-		return fmt.Errorf("jsonl: commit %d: %w", id, err)
-	}
-	return nil
-}
-
-// Abort removes the files staged under id.
-func (w *writer[T]) Abort(id sdk.CheckpointID) error {
-	if err := w.files.Abort(uint64(id)); err != nil {
-		return fmt.Errorf("jsonl: abort %d: %w", id, err)
-	}
-	return nil
-}
-
-// Close discards output not pre-committed.
-func (w *writer[T]) Close() error {
-	if w.f != nil {
-		w.f.Close()
-		w.f = nil
-	}
-	if err := w.files.Close(); err != nil {
-		return fmt.Errorf("jsonl: close: %w", err)
 	}
 	return nil
 }

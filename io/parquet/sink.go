@@ -60,19 +60,19 @@ func (s *Sink[T]) Open(ctx sdk.SinkContext) (sdk.CommittingSink[T], error) {
 	if s.rec.err != nil {
 		return nil, s.rec.err
 	}
-	files, err := filecommit.Open(s.dir, ctx.Task, ".parquet")
+	r, err := filecommit.NewRolling("parquet", s.dir, ctx.Task, ".parquet", 1<<20)
 	if err != nil {
-		return nil, fmt.Errorf("parquet: %s: %w", s.dir, err)
+		return nil, err
 	}
-	return &writer[T]{files: files, opts: s.opts}, nil
+	w := &writer[T]{Rolling: r, opts: s.opts}
+	r.Footer = func() error { return protect(w.pw.Close) }
+	return w, nil
 }
 
 type writer[T any] struct {
-	files *filecommit.Files
-	opts  SinkOptions
-	f     *os.File
-	bw    *bufio.Writer
-	pw    *pq.GenericWriter[T]
+	*filecommit.Rolling
+	opts SinkOptions
+	pw   *pq.GenericWriter[T]
 }
 
 func writerOptions(rowGroupRows int64) []pq.WriterOption {
@@ -85,97 +85,27 @@ func (w *writer[T]) Write(ctx context.Context, b *sdk.Batch[T]) error {
 	if len(b.Values) == 0 {
 		return nil
 	}
-	if w.f == nil {
-		p := w.files.Next()
-		f, err := os.Create(p)
-		if err != nil {
-			return fmt.Errorf("parquet: %w", err)
-		}
-		w.f = f
-		if w.bw == nil {
-			w.bw = bufio.NewWriterSize(f, 1<<20)
-		} else {
-			w.bw.Reset(f)
-		}
+	f, fresh, err := w.File()
+	if err != nil {
+		return err
+	}
+	if fresh {
 		if w.pw == nil {
 			if err := protect(func() error {
-				w.pw = pq.NewGenericWriter[T](w.bw, writerOptions(w.opts.RowGroupRows)...)
+				w.pw = pq.NewGenericWriter[T](f, writerOptions(w.opts.RowGroupRows)...)
 				return nil
 			}); err != nil {
-				return fmt.Errorf("parquet: %s: %v", w.files.Current(), err)
+				return fmt.Errorf("parquet: %s: %v", w.Current(), err)
 			}
 		} else {
-			w.pw.Reset(w.bw)
+			w.pw.Reset(f)
 		}
 	}
 	if err := protect(func() error { _, err := w.pw.Write(b.Values); return err }); err != nil {
-		return fmt.Errorf("parquet: write %s: %w", w.files.Current(), err)
+		return fmt.Errorf("parquet: write %s: %w", w.Current(), err)
 	}
 	if w.pw.Size() >= w.opts.TargetFileSize {
-		return w.finish()
-	}
-	return nil
-}
-
-// finish writes the footer, syncs and closes the current file and rolls it.
-func (w *writer[T]) finish() error {
-	if w.f == nil {
-		return nil
-	}
-	p := w.files.Current()
-	err := w.pw.Close()
-	if err == nil {
-		err = w.bw.Flush()
-	}
-	if err == nil {
-		err = w.f.Sync()
-	}
-	if cerr := w.f.Close(); err == nil {
-		err = cerr
-	}
-	w.f = nil
-	if err != nil {
-		return fmt.Errorf("parquet: finish %s: %w", p, err)
-	}
-	w.files.Roll()
-	return nil
-}
-
-// PreCommit closes the current file and stages it, with any rolled ones, under id.
-func (w *writer[T]) PreCommit(id sdk.CheckpointID) error {
-	if err := w.finish(); err != nil {
-		return err
-	}
-	if err := w.files.PreCommit(uint64(id)); err != nil {
-		return fmt.Errorf("parquet: pre-commit %d: %w", id, err)
-	}
-	return nil
-}
-
-// Commit makes the files staged under ids <= id visible; idempotent.
-func (w *writer[T]) Commit(id sdk.CheckpointID) error {
-	if err := w.files.Commit(uint64(id)); err != nil {
-		return fmt.Errorf("parquet: commit %d: %w", id, err)
-	}
-	return nil
-}
-
-// Abort removes the files staged under id.
-func (w *writer[T]) Abort(id sdk.CheckpointID) error {
-	if err := w.files.Abort(uint64(id)); err != nil {
-		return fmt.Errorf("parquet: abort %d: %w", id, err)
-	}
-	return nil
-}
-
-// Close discards output not pre-committed.
-func (w *writer[T]) Close() error {
-	if w.f != nil {
-		w.f.Close()
-		w.f = nil
-	}
-	if err := w.files.Close(); err != nil {
-		return fmt.Errorf("parquet: close: %w", err)
+		return w.Finish()
 	}
 	return nil
 }
