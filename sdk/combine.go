@@ -30,6 +30,7 @@ type CombineFuncs[In, Acc, Out any] struct {
 	ResultFn func(Acc) Out
 }
 
+// Create calls CreateFn, or returns the zero accumulator when it is nil.
 func (c CombineFuncs[In, Acc, Out]) Create() Acc {
 	if c.CreateFn == nil {
 		var zero Acc
@@ -37,9 +38,15 @@ func (c CombineFuncs[In, Acc, Out]) Create() Acc {
 	}
 	return c.CreateFn()
 }
+
+// Add calls AddFn.
 func (c CombineFuncs[In, Acc, Out]) Add(a Acc, in In) Acc { return c.AddFn(a, in) }
-func (c CombineFuncs[In, Acc, Out]) Merge(a, b Acc) Acc   { return c.MergeFn(a, b) }
-func (c CombineFuncs[In, Acc, Out]) Result(a Acc) Out     { return c.ResultFn(a) }
+
+// Merge calls MergeFn.
+func (c CombineFuncs[In, Acc, Out]) Merge(a, b Acc) Acc { return c.MergeFn(a, b) }
+
+// Result calls ResultFn.
+func (c CombineFuncs[In, Acc, Out]) Result(a Acc) Out { return c.ResultFn(a) }
 
 type sumCombiner[T any, N Number] struct{ f func(T) N }
 

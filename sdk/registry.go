@@ -88,6 +88,7 @@ func CodecOf[T any]() (*RecordCodec[T], error) {
 // NoCodecError says that a type needs a generated codec it does not have.
 type NoCodecError struct{ Type string }
 
+// Error says which type lacks a codec and how to generate one.
 func (e NoCodecError) Error() string {
 	return fmt.Sprintf("weir: type %s has no codec; mark it //weir:record and run \"go generate ./...\"", e.Type)
 }
