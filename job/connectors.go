@@ -13,14 +13,15 @@ import (
 // Input is the source --in names, reading records of type T: a Parquet
 // source for parquet:GLOB, a JSON Lines source for jsonl:GLOB, and for
 // kafka://HOST:PORT/TOPIC the topic from its earliest offsets, up to the
-// offsets at the start in batch mode and without end in stream mode.
+// offsets at the start in batch mode (or with --bounded) and without end in
+// stream mode.
 func Input[T any](j *Job) sdk.Source[T] {
 	switch in := j.cfg.in; in.Scheme {
 	case Kafka:
 		return kafka.NewSource[T](kafka.SourceOptions{
 			Brokers: []string{in.Broker()},
 			Topics:  []string{in.Topic()},
-			Bounded: j.cfg.mode == runner.Batch,
+			Bounded: j.cfg.mode == runner.Batch || j.cfg.bounded,
 		})
 	case Parquet:
 		return parquet.NewSource[T](j.glob, parquet.SourceOptions{})

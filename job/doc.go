@@ -22,6 +22,7 @@
 //	         [--mode=batch|stream] [--parallelism=N] [--max-parallelism=128]
 //	         [--on-error=dead-letter|skip|fail] [--dead-letter=jsonl:DIR]
 //	         [--bound=30s] [--allowed-lateness=0] [--perfect-watermark]
+//	         [--idle-timeout=0] [--bounded] [--checkpoint-dir=DIR]
 //	         [--progress=auto|always|never]
 //
 // Each flag maps onto one field of runner.Options or one pipeline option;
@@ -29,7 +30,13 @@
 // <out>/dead-letter unless --dead-letter says otherwise. Side outputs go to
 // <out>/late, or to the topic TOPIC-late. A Kafka input is read from its
 // earliest offsets: up to the offsets at the start in batch mode, without
-// end in stream mode. Kafka output is at-least-once.
+// end in stream mode, unless --bounded stops it at the end offsets seen at
+// the start (a backfill from Kafka in stream mode: the run ends and every
+// window fires). Kafka output is at-least-once. --idle-timeout maps to
+// sdk.IdleTimeout through [Job.IdleTimeout]: a partition with nothing to
+// read stops holding the watermark back. --checkpoint-dir is accepted and
+// the directory created, but no checkpoint is taken yet (the run says so
+// on stderr): checkpoints come with the next step.
 //
 // # Stopping
 //

@@ -97,23 +97,26 @@ type config struct {
 	lateness       time.Duration
 	perfect        bool
 	progress       string
+	idle           time.Duration
+	bounded        bool
+	checkpointDir  string
 }
 
 // runFlags declares the flags of `run` on a new FlagSet.
 type runFlags struct {
-	fs                                     *flag.FlagSet
-	mode, in, out, dead, onError, progress string
-	parallelism, maxParallelism            int
-	bound, lateness                        time.Duration
-	perfect                                bool
+	fs                                                    *flag.FlagSet
+	mode, in, out, dead, onError, progress, checkpointDir string
+	parallelism, maxParallelism                           int
+	bound, lateness, idle                                 time.Duration
+	perfect, bounded                                      bool
 }
 
 func newRunFlags(name string) *runFlags {
 	f := &runFlags{fs: flag.NewFlagSet(name+" run", flag.ContinueOnError)}
 	fs := f.fs
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&f.in, "in", "", "read the input at `LOCATION`: parquet:GLOB or jsonl:GLOB (a directory: all its files of that kind)")
-	fs.StringVar(&f.out, "out", "", "write results to `LOCATION`: jsonl:DIR or parquet:DIR; side outputs go to sub-directories (DIR/late)")
+	fs.StringVar(&f.in, "in", "", "read the input at `LOCATION`: parquet:GLOB or jsonl:GLOB (a directory: all its files of that kind) or kafka://HOST:PORT/TOPIC")
+	fs.StringVar(&f.out, "out", "", "write results to `LOCATION`: jsonl:DIR, parquet:DIR or kafka://HOST:PORT/TOPIC; side outputs go to DIR/late or TOPIC-late")
 	fs.StringVar(&f.mode, "mode", "batch", "run in `MODE`: batch (bounded inputs, ends when they end) or stream")
 	fs.IntVar(&f.parallelism, "parallelism", 1, "run `N` tasks per stage")
 	fs.IntVar(&f.maxParallelism, "max-parallelism", 128, "use `N` key groups: the most tasks a keyed stage can ever have")
@@ -122,6 +125,9 @@ func newRunFlags(name string) *runFlags {
 	fs.DurationVar(&f.bound, "bound", 30*time.Second, "accept event times out of order by up to `DURATION`")
 	fs.DurationVar(&f.lateness, "allowed-lateness", 0, "keep fired windows open to late records for `DURATION`")
 	fs.BoolVar(&f.perfect, "perfect-watermark", false, "batch only: treat every record as on time")
+	fs.DurationVar(&f.idle, "idle-timeout", 0, "let an input partition that produced nothing for `DURATION` stop holding the watermark back (0: never)")
+	fs.BoolVar(&f.bounded, "bounded", false, "stream with a Kafka input: stop at the end offsets seen at the start and fire every window (a backfill from Kafka)")
+	fs.StringVar(&f.checkpointDir, "checkpoint-dir", "", "keep checkpoints in `DIR`; NOT USED YET: the directory is created but no checkpoint is taken, so a restarted job reads Kafka from the earliest offsets again")
 	fs.StringVar(&f.progress, "progress", "auto", "show progress `WHEN`: auto (a bar on terminals), always or never")
 	return f
 }
@@ -203,6 +209,15 @@ func (f *runFlags) parse(args []string) (config, error) {
 		return c, usagef("--perfect-watermark is for --mode=batch only")
 	}
 	c.perfect = f.perfect
+	if f.idle < 0 {
+		return c, usagef("--idle-timeout=%v: must not be negative", f.idle)
+	}
+	c.idle = f.idle
+	if f.bounded && c.in.Scheme != Kafka {
+		return c, usagef("--bounded is for a Kafka input; files are always read to their end")
+	}
+	c.bounded = f.bounded
+	c.checkpointDir = f.checkpointDir
 	switch f.progress {
 	case "auto", "always", "never":
 		c.progress = f.progress
@@ -233,7 +248,7 @@ func flagError(err error) string {
 
 // flagOrder is the order flags are listed in by -h.
 var flagOrder = []string{"in", "out", "mode", "parallelism", "max-parallelism", "on-error", "dead-letter",
-	"bound", "allowed-lateness", "perfect-watermark", "progress"}
+	"bound", "allowed-lateness", "perfect-watermark", "idle-timeout", "bounded", "checkpoint-dir", "progress"}
 
 // printDefaults writes the flags of fs in --name form.
 func printDefaults(w io.Writer, fs *flag.FlagSet) {

@@ -43,6 +43,11 @@ func (j *Job) Bound() time.Duration { return j.cfg.bound }
 // (--allowed-lateness, default 0).
 func (j *Job) AllowedLateness() time.Duration { return j.cfg.lateness }
 
+// IdleTimeout is how long an input split may produce nothing before it
+// stops holding the watermark back (--idle-timeout, default 0: never), for
+// sdk.IdleTimeout.
+func (j *Job) IdleTimeout() time.Duration { return j.cfg.idle }
+
 // InputFiles are the files --in matched, sorted (none for Kafka).
 func (j *Job) InputFiles() []string { return j.in }
 
@@ -161,7 +166,7 @@ func (p Program) run(ctx context.Context, args []string, stdout, stderr io.Write
 	f := newRunFlags(p.Name)
 	cfg, err := f.parse(args)
 	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintf(stdout, "usage: %s run --in=parquet:GLOB|jsonl:GLOB --out=jsonl:DIR|parquet:DIR [flags]\n\nflags:\n", p.Name)
+		fmt.Fprintf(stdout, "usage: %s run --in=parquet:GLOB|jsonl:GLOB|kafka://HOST:PORT/TOPIC --out=jsonl:DIR|parquet:DIR|kafka://HOST:PORT/TOPIC [flags]\n\nflags:\n", p.Name)
 		printDefaults(stdout, f.fs)
 		return 0
 	}
@@ -181,6 +186,9 @@ func (p Program) run(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	if cfg.onError == runner.DeadLetter {
 		dirs = append(dirs, cfg.dead.Path)
+	}
+	if cfg.checkpointDir != "" {
+		dirs = append(dirs, cfg.checkpointDir)
 	}
 	for _, d := range dirs {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -229,6 +237,9 @@ func (p Program) run(ctx context.Context, args []string, stdout, stderr io.Write
 			case <-finished:
 			}
 		}()
+	}
+	if cfg.checkpointDir != "" {
+		fmt.Fprintf(stderr, "%s: note: --checkpoint-dir=%s is not used yet: no checkpoint is taken, a restart reads the input again from the start\n", p.Name, cfg.checkpointDir)
 	}
 	rep := progress.New(stderr, opts.Metrics, progress.Options{Name: p.Name, Mode: p.progressMode(cfg, stderr), Columns: columns(stderr)})
 	rep.Start()

@@ -84,6 +84,9 @@ type Options struct {
 	Bound time.Duration
 	// Lateness is the allowed lateness (default 0).
 	Lateness time.Duration
+	// Idle is the idle timeout of the input's splits (default 0: none);
+	// see sdk.IdleTimeout.
+	Idle time.Duration
 }
 
 // NoDisorder as [Options.Bound] sets a bound of zero: every record whose
@@ -107,7 +110,7 @@ func (o *Options) ensureDefaults() {
 // allowed lateness go to late (nil: counted and dropped).
 func Build(p *sdk.Pipeline, in sdk.Source[Txn], out sdk.Sink[UserTotal], late sdk.Sink[Txn], o Options) {
 	o.ensureDefaults()
-	txns := sdk.Read(p, in, sdk.Named("txns"), sdk.BoundedOutOfOrderness(o.Bound))
+	txns := sdk.Read(p, in, sdk.Named("txns"), sdk.BoundedOutOfOrderness(o.Bound), sdk.IdleTimeout(o.Idle))
 	large := sdk.Filter(txns, Large)
 	byUser := sdk.KeyBy(large, UserOf)
 	win := sdk.WindowInto(byUser, sdk.Tumbling(o.Window), sdk.Named("5m"), sdk.AllowedLateness(o.Lateness))

@@ -30,6 +30,6 @@ func build(j *job.Job) error {
 		job.Input[fraud.Txn](j),
 		job.Output[fraud.UserTotal](j, ""),
 		job.Output[fraud.Txn](j, "late"),
-		fraud.Options{Bound: bound, Lateness: j.AllowedLateness()})
+		fraud.Options{Bound: bound, Lateness: j.AllowedLateness(), Idle: j.IdleTimeout()})
 	return nil
 }
