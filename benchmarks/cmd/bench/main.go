@@ -43,6 +43,8 @@ type config struct {
 	runs                             int
 	dataDir, resultsDir, fraudBin    string
 	skipWeir, skipMicro              bool
+	runStream                        bool // the Kafka figures (false in tests)
+	stream                           streamConfig
 	count                            int
 	benchtime                        string
 	timeout                          time.Duration
@@ -66,12 +68,15 @@ func main() {
 	flag.IntVar(&c.count, "count", 10, "micro-benchmark -count")
 	flag.StringVar(&c.benchtime, "benchtime", "200ms", "micro-benchmark -benchtime")
 	flag.DurationVar(&c.timeout, "timeout", 5*time.Minute, "limit of one end-to-end run")
+	skipStream := flag.Bool("skip-stream", false, "skip the Kafka stream figures (throughput and latency)")
+	c.stream.flags()
 	measure := flag.String("measure", "", "internal: run the command after -- and write its measurements to this file")
 	flag.Parse()
 	if *measure != "" {
 		os.Exit(measureMain(*measure, c.timeout, flag.Args()))
 	}
 	c.window, c.bound = 5*time.Minute, 30*time.Second
+	c.runStream = !*skipStream
 	ok, err := run(c)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -139,6 +144,9 @@ func run(c config) (ok bool, err error) {
 		}
 	}
 	if !runCases(c, cases, expected, &report) {
+		ok = false
+	}
+	if c.runStream && !streamStep(c, &report) {
 		ok = false
 	}
 	if !c.skipMicro {
