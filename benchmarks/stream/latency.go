@@ -299,7 +299,7 @@ func Latency(ctx context.Context, brokers []string, topic string, o LatencyOptio
 		return LatencyResult{}, fmt.Errorf("stream: %d late transactions; event times are in order, so none should be", stats.Late)
 	}
 
-	res := LatencyResult{Produced: produced, Rate: float64(produced) / prodEnd.Seconds(), }
+	res := LatencyResult{Produced: produced, Rate: float64(produced) / prodEnd.Seconds()}
 	lastRow := map[int64]time.Time{}
 	for _, s := range rows {
 		if s.end == firstEnd {
