@@ -588,10 +588,17 @@ func (g *generator) kernels(t *transform) []jen.Code {
 		name := g.name(t.name, "weirFilter"+t.name)
 		g.decl().Id(name).Params(in.Clone().Add(g.batch(t.in)), out.Clone().Add(g.batch(t.in))).Block(
 			jen.Id("times").Op(":=").Id("in").Dot("Times").Index(jen.Empty(), jen.Len(jen.Id("in").Dot("Values"))),
+			jen.Id("marks").Op(":=").Id("in").Dot("Marks"),
+			jen.If(jen.Len(jen.Id("marks")).Op("!=").Len(jen.Id("in").Dot("Values"))).Block(
+				jen.Id("marks").Op("=").Nil(),
+			),
 			jen.For(jen.Id("i").Op(":=").Range().Id("in").Dot("Values")).Block(
 				jen.If(jen.Id(t.name).Call(val())).Block(
 					jen.Id("out").Dot("Values").Op("=").Append(jen.Id("out").Dot("Values"), val()),
 					jen.Id("out").Dot("Times").Op("=").Append(jen.Id("out").Dot("Times"), jen.Id("times").Index(jen.Id("i"))),
+					jen.If(jen.Id("marks").Op("!=").Nil()).Block(
+						jen.Id("out").Dot("Marks").Op("=").Append(jen.Id("out").Dot("Marks"), jen.Id("marks").Index(jen.Id("i"))),
+					),
 				),
 			),
 		)
@@ -610,20 +617,33 @@ func (g *generator) kernels(t *transform) []jen.Code {
 				jen.Id("out").Dot("Values").Op("=").Append(jen.Id("out").Dot("Values"), jen.Id(t.name).Call(val())),
 			),
 			jen.Id("out").Dot("Times").Op("=").Append(jen.Id("out").Dot("Times"), jen.Id("in").Dot("Times").Op("...")),
+			jen.If(jen.Len(jen.Id("in").Dot("Marks")).Op("==").Len(jen.Id("in").Dot("Values"))).Block(
+				jen.Id("out").Dot("Marks").Op("=").Append(jen.Id("out").Dot("Marks"), jen.Id("in").Dot("Marks").Op("...")),
+			),
 		)
 		regs = append(regs, jen.Qual(sdkPath, "RegisterMap").Call(jen.Id(t.name),
 			jen.Qual(sdkPath, "MapKernel").Types(g.typ(t.in), g.typ(o)).Call(jen.Id(name))))
 	case "flatmap":
 		name := g.name(t.name, "weirFlatMap"+t.name)
 		g.decl().Id(name).Params(in.Clone().Add(g.batch(t.in)), out.Clone().Add(g.batch(t.out))).Block(
-			jen.Var().Id("ts").Qual(sdkPath, "Timestamp"),
+			jen.Var().Id("ts").Op(",").Id("mark").Qual(sdkPath, "Timestamp"),
+			jen.Id("marks").Op(":=").Id("in").Dot("Marks"),
+			jen.If(jen.Len(jen.Id("marks")).Op("!=").Len(jen.Id("in").Dot("Values"))).Block(
+				jen.Id("marks").Op("=").Nil(),
+			),
 			jen.Id("emit").Op(":=").Func().Params(jen.Id("o").Add(g.typ(t.out))).Block(
 				jen.Id("out").Dot("Values").Op("=").Append(jen.Id("out").Dot("Values"), jen.Id("o")),
 				jen.Id("out").Dot("Times").Op("=").Append(jen.Id("out").Dot("Times"), jen.Id("ts")),
+				jen.If(jen.Id("marks").Op("!=").Nil()).Block(
+					jen.Id("out").Dot("Marks").Op("=").Append(jen.Id("out").Dot("Marks"), jen.Id("mark")),
+				),
 			),
 			jen.Id("times").Op(":=").Id("in").Dot("Times").Index(jen.Empty(), jen.Len(jen.Id("in").Dot("Values"))),
 			jen.For(jen.Id("i").Op(":=").Range().Id("in").Dot("Values")).Block(
 				jen.Id("ts").Op("=").Id("times").Index(jen.Id("i")),
+				jen.If(jen.Id("marks").Op("!=").Nil()).Block(
+					jen.Id("mark").Op("=").Id("marks").Index(jen.Id("i")),
+				),
 				jen.Id(t.name).Call(val(), jen.Id("emit")),
 			),
 		)

@@ -23,7 +23,7 @@ func ExampleRun() {
 	t0 := time.Date(2024, 1, 1, 12, 0, 0, 0, time.UTC)
 	src := &runnertest.Source[click]{Data: [][]click{
 		{{"ann", t0}, {"bob", t0.Add(time.Minute)}, {"ann", t0.Add(2 * time.Minute)}},
-		{{"ann", t0.Add(6 * time.Minute)}, {"bob", t0.Add(30 * time.Second)}},
+		{{"bob", t0.Add(30 * time.Second)}, {"ann", t0.Add(6 * time.Minute)}},
 	}}
 	out := &runnertest.Sink[sdk.Result[string, int64]]{}
 

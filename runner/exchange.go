@@ -129,7 +129,7 @@ func (x *exchange) signal(k msgKind) error {
 // forward is the partitioner of a forward edge between tasks: it copies
 // every row to the single target. The element type is learned from the
 // first batch, since the graph is untyped; reflection runs once per batch,
-// never per row.
+// never per row. Marks (field 2) are kept aligned as base.AppendMarks says.
 type forward struct {
 	typ  reflect.Type // base.Batch[T]
 	vals reflect.Type // []T
@@ -150,6 +150,8 @@ func (f *forward) NewBatch(n int) any {
 func (f *forward) Split(batch any, outs []any, _ int) {
 	src := reflect.ValueOf(batch).Elem()
 	dst := reflect.ValueOf(outs[0]).Elem()
+	dm := dst.Field(2).Addr().Interface().(*[]base.Timestamp)
+	*dm = base.AppendMarks(*dm, dst.Field(0).Len(), src.Field(2).Interface().([]base.Timestamp), src.Field(0).Len())
 	dst.Field(0).Set(reflect.AppendSlice(dst.Field(0), src.Field(0)))
 	dt := dst.Field(1).Addr().Interface().(*[]base.Timestamp)
 	*dt = append(*dt, src.Field(1).Interface().([]base.Timestamp)...)

@@ -204,6 +204,12 @@ func (sr *sourceRun) readOnce(o *openSplit) (eos, stop bool, err error) {
 				return false, false, err
 			}
 		}
+		if j.opts.PerfectWatermark {
+			// Nothing is late with a perfect watermark: drop the marks.
+			if m, ok := res.Batch.(interface{ DropMarks() }); ok {
+				m.DropMarks()
+			}
+		}
 		if err := t.srcOut.Emit(res.Batch); err != nil {
 			return false, false, err
 		}

@@ -197,10 +197,17 @@ func weirUserTotalDecodeJSON(src []byte, v *UserTotal) error {
 
 func weirFilterLarge(in *sdk.Batch[Txn], out *sdk.Batch[Txn]) {
 	times := in.Times[:len(in.Values)]
+	marks := in.Marks
+	if len(marks) != len(in.Values) {
+		marks = nil
+	}
 	for i := range in.Values {
 		if Large(in.Values[i]) {
 			out.Values = append(out.Values, in.Values[i])
 			out.Times = append(out.Times, times[i])
+			if marks != nil {
+				out.Marks = append(out.Marks, marks[i])
+			}
 		}
 	}
 }
@@ -210,6 +217,9 @@ func weirMapLarge(in *sdk.Batch[Txn], out *sdk.Batch[bool]) {
 		out.Values = append(out.Values, Large(in.Values[i]))
 	}
 	out.Times = append(out.Times, in.Times...)
+	if len(in.Marks) == len(in.Values) {
+		out.Marks = append(out.Marks, in.Marks...)
+	}
 }
 
 func weirMapToUserTotal(in *sdk.Batch[sdk.Result[string, SumCount]], out *sdk.Batch[UserTotal]) {
@@ -217,6 +227,9 @@ func weirMapToUserTotal(in *sdk.Batch[sdk.Result[string, SumCount]], out *sdk.Ba
 		out.Values = append(out.Values, ToUserTotal(in.Values[i]))
 	}
 	out.Times = append(out.Times, in.Times...)
+	if len(in.Marks) == len(in.Values) {
+		out.Marks = append(out.Marks, in.Marks...)
+	}
 }
 
 func weirMapUserOf(in *sdk.Batch[Txn], out *sdk.Batch[string]) {
@@ -224,4 +237,7 @@ func weirMapUserOf(in *sdk.Batch[Txn], out *sdk.Batch[string]) {
 		out.Values = append(out.Values, UserOf(in.Values[i]))
 	}
 	out.Times = append(out.Times, in.Times...)
+	if len(in.Marks) == len(in.Values) {
+		out.Marks = append(out.Marks, in.Marks...)
+	}
 }

@@ -9,14 +9,26 @@ const DefaultBatchSize = 1024
 // beside them. Times[i] is the event time of Values[i]; the two slices always
 // have the same length.
 //
+// Marks is an optional third column: Marks[i] is the watermark of Values[i]'s
+// own split just before it (max event time seen earlier in that split −
+// bound − 1µs; MinTimestamp for a split's first record). Windowed operators
+// judge lateness against it, so that lateness depends only on the order of
+// records within a split, never on batching, parallelism or thread timing.
+// Marks is either empty (marks absent: operators fall back to their own
+// watermark) or as long as Values; [Batch.Marked] tells which. A
+// MinTimestamp mark carries no information. Operators that keep a record's
+// event time keep its mark; results of a windowed aggregation carry none.
+//
 // A batch handed to a chained operator is borrowed: the callee must copy what
 // it keeps. A batch sent through an exchange is owned by the receiver.
 type Batch[T any] struct {
 	Values []T
 	Times  []Timestamp
+	Marks  []Timestamp
 }
 
-// NewBatch returns an empty batch with room for n rows.
+// NewBatch returns an empty batch with room for n rows. Marks gets its
+// room on first use.
 func NewBatch[T any](n int) *Batch[T] {
 	return &Batch[T]{Values: make([]T, 0, n), Times: make([]Timestamp, 0, n)}
 }
@@ -24,17 +36,76 @@ func NewBatch[T any](n int) *Batch[T] {
 // Len returns the number of rows in b.
 func (b *Batch[T]) Len() int { return len(b.Values) }
 
-// Append adds one row.
+// Marked reports whether b carries marks (len(Marks) == len(Values); an
+// empty batch counts as marked).
+func (b *Batch[T]) Marked() bool { return len(b.Marks) == len(b.Values) }
+
+// Append adds one row without a mark. If b already carries marks for
+// earlier rows, the new row gets MinTimestamp (no information), so that the
+// columns stay aligned.
 func (b *Batch[T]) Append(v T, ts Timestamp) {
+	if len(b.Marks) != 0 {
+		b.Marks = append(b.Marks, MinTimestamp)
+	}
 	b.Values = append(b.Values, v)
 	b.Times = append(b.Times, ts)
 }
 
-// Reset empties b, keeping its capacity.
+// AppendMarked adds one row with its mark. Earlier rows without a mark get
+// MinTimestamp.
+func (b *Batch[T]) AppendMarked(v T, ts, mark Timestamp) {
+	b.padMarks()
+	b.Values = append(b.Values, v)
+	b.Times = append(b.Times, ts)
+	b.Marks = append(b.Marks, mark)
+}
+
+// AppendBatch appends all rows of src, keeping the mark column aligned: if
+// either side carries marks, rows without one get MinTimestamp.
+func (b *Batch[T]) AppendBatch(src *Batch[T]) {
+	b.Marks = AppendMarks(b.Marks, len(b.Values), src.Marks, len(src.Values))
+	b.Values = append(b.Values, src.Values...)
+	b.Times = append(b.Times, src.Times...)
+}
+
+// AppendMarks returns the mark column of a batch of dstRows rows (marks
+// dst) after appending a batch of srcRows rows (marks src), by the rule of
+// [Batch.AppendBatch]. It serves code that copies batches without knowing
+// their element type.
+func AppendMarks(dst []Timestamp, dstRows int, src []Timestamp, srcRows int) []Timestamp {
+	switch {
+	case srcRows == 0:
+	case len(src) == srcRows:
+		for len(dst) < dstRows {
+			dst = append(dst, MinTimestamp)
+		}
+		dst = append(dst, src...)
+	case len(dst) != 0:
+		for range srcRows {
+			dst = append(dst, MinTimestamp)
+		}
+	}
+	return dst
+}
+
+// DropMarks makes marks absent, so that operators judge every row against
+// their own watermark alone.
+func (b *Batch[T]) DropMarks() { b.Marks = b.Marks[:0] }
+
+// padMarks gives every row of b without a mark MinTimestamp.
+func (b *Batch[T]) padMarks() {
+	for len(b.Marks) < len(b.Values) {
+		b.Marks = append(b.Marks, MinTimestamp)
+	}
+}
+
+// Reset empties b, keeping its capacity; marks become absent until the
+// next row with a mark.
 func (b *Batch[T]) Reset() {
 	clear(b.Values) // drop references held by the old rows
 	b.Values = b.Values[:0]
 	b.Times = b.Times[:0]
+	b.Marks = b.Marks[:0]
 }
 
 // DeadLetter is a record that could not be processed, with the reason and

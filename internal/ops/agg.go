@@ -30,7 +30,10 @@ type AggConfig[K comparable, T, A, R any] struct {
 // watermark reaches end-1µs; while its state is kept (allowed lateness) each
 // late record re-fires it at once with the updated result; its state is
 // dropped when the watermark reaches end-1µs+lateness. A record all of whose
-// windows are past that point goes to the late output.
+// windows are past that point goes to the late output, judged against the
+// record's mark (its own split's watermark just before it, see base.Batch)
+// when the batch carries marks: so lateness is deterministic, independent
+// of batching, parallelism and mode. Results carry no marks.
 func NewWindowAgg[K comparable, T, A, R any](cfg AggConfig[K, T, A, R]) func() graph.Operator {
 	return func() graph.Operator {
 		return &aggOp[K, T, A, R]{cfg: cfg, wm: base.MinTimestamp}
@@ -97,11 +100,19 @@ func (o *aggOp[K, T, A, R]) Open(ctx graph.OpContext, outs []graph.Output) error
 func (o *aggOp[K, T, A, R]) Process(_ int, batch any) error {
 	in := batch.(*base.Batch[T])
 	merging := o.cfg.Spec.Merging()
+	marks := in.Marks
+	if len(marks) != len(in.Values) {
+		marks = nil // absent: judge against the operator's watermark only
+	}
 	for i := range in.Values {
+		mark := base.MinTimestamp
+		if marks != nil {
+			mark = marks[i]
+		}
 		if merging {
-			o.addSession(in.Values[i], in.Times[i])
+			o.addSession(in.Values[i], in.Times[i], mark)
 		} else {
-			o.add(in.Values[i], in.Times[i])
+			o.add(in.Values[i], in.Times[i], mark)
 		}
 		if o.outBuf.Len() >= base.DefaultBatchSize {
 			if err := o.flush(); err != nil {
@@ -115,21 +126,26 @@ func (o *aggOp[K, T, A, R]) Process(_ int, batch any) error {
 	return o.flushLate()
 }
 
-// expired reports whether window w's state is gone (or would be) at the
-// current watermark: its end-1µs plus the allowed lateness has passed.
-func (o *aggOp[K, T, A, R]) expired(w base.Window) bool {
-	return w.MaxTimestamp().AddMicros(o.cfg.Lateness) <= o.wm
+// expired reports whether window w's state is gone (or would be) at
+// watermark wm: its end-1µs plus the allowed lateness has passed.
+func (o *aggOp[K, T, A, R]) expired(w base.Window, wm base.Timestamp) bool {
+	return w.MaxTimestamp().AddMicros(o.cfg.Lateness) <= wm
 }
 
-func (o *aggOp[K, T, A, R]) add(v T, ts base.Timestamp) {
+// add adds one record of a non-merging window function. Its lateness is
+// judged against max(operator watermark, mark): the mark is the watermark
+// of the record's own split just before it, never below the operator's, so
+// the decision depends only on the split's order of records.
+func (o *aggOp[K, T, A, R]) add(v T, ts, mark base.Timestamp) {
 	o.scratch = o.cfg.Spec.Assign(o.scratch[:0], ts)
 	if len(o.scratch) == 0 {
 		return // between sliding windows: in no window, not late
 	}
 	key := o.cfg.Key(v)
+	wm := max(o.wm, mark)
 	late := true
 	for _, w := range o.scratch {
-		if o.expired(w) {
+		if o.expired(w, wm) {
 			continue
 		}
 		late = false
@@ -176,9 +192,18 @@ func (o *aggOp[K, T, A, R]) setTimers(w base.Window, key K) {
 	}
 }
 
-func (o *aggOp[K, T, A, R]) addSession(v T, ts base.Timestamp) {
+// addSession adds one record of a session window function. A record is
+// late if its own window [ts, ts+gap) has expired at its mark (Beam judges
+// a droppable element by its window before merging), or, as before, if it
+// merges with no session and that window has expired at the operator's
+// watermark.
+func (o *aggOp[K, T, A, R]) addSession(v T, ts, mark base.Timestamp) {
 	key := o.cfg.Key(v)
 	merged := base.Window{Start: ts, End: ts.AddMicros(o.cfg.Spec.Gap)}
+	if mark > o.wm && o.expired(merged, mark) {
+		o.late(v, ts)
+		return
+	}
 	ss := o.sessions[key]
 	var absorbed []*session[A]
 	// Sessions of a key never overlap each other, but the new window can
@@ -197,7 +222,7 @@ func (o *aggOp[K, T, A, R]) addSession(v T, ts base.Timestamp) {
 			}
 		}
 	}
-	if len(absorbed) == 0 && o.expired(merged) {
+	if len(absorbed) == 0 && o.expired(merged, o.wm) {
 		o.sessions[key] = ss
 		o.late(v, ts)
 		return

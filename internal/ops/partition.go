@@ -31,16 +31,27 @@ func (p *partitioner[T, K]) Split(batch any, outs []any, maxPar int) {
 	}
 	n := len(targets)
 	if n == 1 {
-		t := targets[0]
-		t.Values = append(t.Values, in.Values...)
-		t.Times = append(t.Times, in.Times...)
+		targets[0].AppendBatch(in)
 		return
 	}
-	for i := range in.Values {
+	if len(in.Values) > 0 && len(in.Marks) == len(in.Values) {
+		for _, t := range targets {
+			for len(t.Marks) < len(t.Values) { // rows appended without marks
+				t.Marks = append(t.Marks, base.MinTimestamp)
+			}
+		}
+		for i := range in.Values {
+			kg := base.KeyGroupOf(p.hash(p.key(in.Values[i])), maxPar)
+			t := targets[base.TaskOf(kg, n, maxPar)]
+			t.Values = append(t.Values, in.Values[i])
+			t.Times = append(t.Times, in.Times[i])
+			t.Marks = append(t.Marks, in.Marks[i])
+		}
+		return
+	}
+	for i := range in.Values { // no marks; Append keeps a marked target aligned
 		kg := base.KeyGroupOf(p.hash(p.key(in.Values[i])), maxPar)
-		t := targets[base.TaskOf(kg, n, maxPar)]
-		t.Values = append(t.Values, in.Values[i])
-		t.Times = append(t.Times, in.Times[i])
+		targets[base.TaskOf(kg, n, maxPar)].Append(in.Values[i], in.Times[i])
 	}
 }
 

@@ -63,15 +63,22 @@ func (s *source[T]) Open(ctx context.Context, sp graph.Split, pos []byte) (graph
 	if err != nil {
 		return nil, err
 	}
-	return &reader[T]{r: r, cfg: &s.cfg, split: sp.ID(), buf: base.NewBatch[T](base.DefaultBatchSize)}, nil
+	return &reader[T]{r: r, cfg: &s.cfg, split: sp.ID(), buf: base.NewBatch[T](base.DefaultBatchSize),
+		bound: s.cfg.Watermarks.Bound.Microseconds() + 1, max: base.MinTimestamp}, nil
 }
 
+// reader adapts one split's typed reader. It stamps every record with its
+// event time and its mark: the split's watermark just before it (max event
+// time seen earlier in the split − bound − 1µs, MinTimestamp for the
+// first), see base.Batch.
 type reader[T any] struct {
 	r     Reader[T]
 	cfg   *SourceConfig[T]
 	split string
 	buf   *base.Batch[T]
-	n     int64 // records returned so far, for dead-letter positions
+	n     int64          // records returned so far, for dead-letter positions
+	bound int64          // µs, plus the 1µs
+	max   base.Timestamp // largest event time returned so far
 }
 
 func (r *reader[T]) Read(ctx context.Context, max int) (graph.ReadResult, error) {
@@ -97,6 +104,10 @@ func (r *reader[T]) Read(ctx context.Context, max int) (graph.ReadResult, error)
 			b.Values[keep] = b.Values[i]
 		}
 		b.Times = append(b.Times, ts)
+		b.Marks = append(b.Marks, r.max.AddMicros(-r.bound))
+		if ts > r.max {
+			r.max = ts
+		}
 		if ts > res.MaxTime {
 			res.MaxTime = ts
 		}

@@ -50,6 +50,9 @@ func MapGeneric[I, O any](fn func(I) O, in *base.Batch[I], out *base.Batch[O]) {
 		out.Values = append(out.Values, fn(in.Values[i]))
 	}
 	out.Times = append(out.Times, in.Times...)
+	if len(in.Marks) == len(in.Values) {
+		out.Marks = append(out.Marks, in.Marks...)
+	}
 }
 
 type filterOp[T any] struct {
@@ -86,10 +89,17 @@ func (f *filterOp[T]) Process(_ int, batch any) error {
 
 // FilterGeneric is the generic path of Filter.
 func FilterGeneric[T any](fn func(T) bool, in *base.Batch[T], out *base.Batch[T]) {
+	marks := in.Marks
+	if len(marks) != len(in.Values) {
+		marks = nil
+	}
 	for i := range in.Values {
 		if fn(in.Values[i]) {
 			out.Values = append(out.Values, in.Values[i])
 			out.Times = append(out.Times, in.Times[i])
+			if marks != nil {
+				out.Marks = append(out.Marks, marks[i])
+			}
 		}
 	}
 }
@@ -101,7 +111,10 @@ type flatMapOp[I, O any] struct {
 	out  graph.Output
 	buf  *base.Batch[O]
 	ts   base.Timestamp
+	mark base.Timestamp
 	emit func(O)
+	// emitMarked is emit for an input batch that carries marks.
+	emitMarked func(O)
 }
 
 // NewFlatMap returns a factory of flat-map operators; k is the generated kernel or nil.
@@ -112,6 +125,7 @@ func NewFlatMap[I, O any, KF ~func(*base.Batch[I], *base.Batch[O])](fn func(I, f
 func (f *flatMapOp[I, O]) Open(_ graph.OpContext, outs []graph.Output) error {
 	f.out, f.buf = outs[0], base.NewBatch[O](base.DefaultBatchSize)
 	f.emit = func(o O) { f.buf.Append(o, f.ts) }
+	f.emitMarked = func(o O) { f.buf.AppendMarked(o, f.ts, f.mark) }
 	return nil
 }
 
@@ -121,9 +135,16 @@ func (f *flatMapOp[I, O]) Process(_ int, batch any) error {
 	if f.k != nil {
 		f.k(in, f.buf)
 	} else {
-		for i := range in.Values {
-			f.ts = in.Times[i]
-			f.fn(in.Values[i], f.emit)
+		if len(in.Marks) == len(in.Values) {
+			for i := range in.Values {
+				f.ts, f.mark = in.Times[i], in.Marks[i]
+				f.fn(in.Values[i], f.emitMarked)
+			}
+		} else {
+			for i := range in.Values {
+				f.ts = in.Times[i]
+				f.fn(in.Values[i], f.emit)
+			}
 		}
 	}
 	if f.buf.Len() == 0 {

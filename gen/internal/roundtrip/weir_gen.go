@@ -1136,14 +1136,24 @@ func weirMapNameOf(in *sdk.Batch[All], out *sdk.Batch[Label]) {
 		out.Values = append(out.Values, NameOf(in.Values[i]))
 	}
 	out.Times = append(out.Times, in.Times...)
+	if len(in.Marks) == len(in.Values) {
+		out.Marks = append(out.Marks, in.Marks...)
+	}
 }
 
 func weirFilterPositive(in *sdk.Batch[All], out *sdk.Batch[All]) {
 	times := in.Times[:len(in.Values)]
+	marks := in.Marks
+	if len(marks) != len(in.Values) {
+		marks = nil
+	}
 	for i := range in.Values {
 		if Positive(in.Values[i]) {
 			out.Values = append(out.Values, in.Values[i])
 			out.Times = append(out.Times, times[i])
+			if marks != nil {
+				out.Marks = append(out.Marks, marks[i])
+			}
 		}
 	}
 }
@@ -1153,17 +1163,30 @@ func weirMapPositive(in *sdk.Batch[All], out *sdk.Batch[bool]) {
 		out.Values = append(out.Values, Positive(in.Values[i]))
 	}
 	out.Times = append(out.Times, in.Times...)
+	if len(in.Marks) == len(in.Values) {
+		out.Marks = append(out.Marks, in.Marks...)
+	}
 }
 
 func weirFlatMapWords(in *sdk.Batch[Inner], out *sdk.Batch[string]) {
-	var ts sdk.Timestamp
+	var ts, mark sdk.Timestamp
+	marks := in.Marks
+	if len(marks) != len(in.Values) {
+		marks = nil
+	}
 	emit := func(o string) {
 		out.Values = append(out.Values, o)
 		out.Times = append(out.Times, ts)
+		if marks != nil {
+			out.Marks = append(out.Marks, mark)
+		}
 	}
 	times := in.Times[:len(in.Values)]
 	for i := range in.Values {
 		ts = times[i]
+		if marks != nil {
+			mark = marks[i]
+		}
 		Words(in.Values[i], emit)
 	}
 }

@@ -199,10 +199,17 @@ func weirUserTotalDecodeJSON(src []byte, v *UserTotal) error {
 
 func weirFilterLarge(in *sdk.Batch[Txn], out *sdk.Batch[Txn]) {
 	times := in.Times[:len(in.Values)]
+	marks := in.Marks
+	if len(marks) != len(in.Values) {
+		marks = nil
+	}
 	for i := range in.Values {
 		if Large(in.Values[i]) {
 			out.Values = append(out.Values, in.Values[i])
 			out.Times = append(out.Times, times[i])
+			if marks != nil {
+				out.Marks = append(out.Marks, marks[i])
+			}
 		}
 	}
 }
@@ -212,17 +219,30 @@ func weirMapLarge(in *sdk.Batch[Txn], out *sdk.Batch[bool]) {
 		out.Values = append(out.Values, Large(in.Values[i]))
 	}
 	out.Times = append(out.Times, in.Times...)
+	if len(in.Marks) == len(in.Values) {
+		out.Marks = append(out.Marks, in.Marks...)
+	}
 }
 
 func weirFlatMapMerchants(in *sdk.Batch[Txn], out *sdk.Batch[string]) {
-	var ts sdk.Timestamp
+	var ts, mark sdk.Timestamp
+	marks := in.Marks
+	if len(marks) != len(in.Values) {
+		marks = nil
+	}
 	emit := func(o string) {
 		out.Values = append(out.Values, o)
 		out.Times = append(out.Times, ts)
+		if marks != nil {
+			out.Marks = append(out.Marks, mark)
+		}
 	}
 	times := in.Times[:len(in.Values)]
 	for i := range in.Values {
 		ts = times[i]
+		if marks != nil {
+			mark = marks[i]
+		}
 		Merchants(in.Values[i], emit)
 	}
 }
@@ -232,6 +252,9 @@ func weirMapStamp(in *sdk.Batch[Txn], out *sdk.Batch[*sdk.Timestamp]) {
 		out.Values = append(out.Values, Stamp(in.Values[i]))
 	}
 	out.Times = append(out.Times, in.Times...)
+	if len(in.Marks) == len(in.Values) {
+		out.Marks = append(out.Marks, in.Marks...)
+	}
 }
 
 func weirMapToUserTotal(in *sdk.Batch[sdk.Result[string, SumCount]], out *sdk.Batch[UserTotal]) {
@@ -239,6 +262,9 @@ func weirMapToUserTotal(in *sdk.Batch[sdk.Result[string, SumCount]], out *sdk.Ba
 		out.Values = append(out.Values, ToUserTotal(in.Values[i]))
 	}
 	out.Times = append(out.Times, in.Times...)
+	if len(in.Marks) == len(in.Values) {
+		out.Marks = append(out.Marks, in.Marks...)
+	}
 }
 
 func weirMapUserOf(in *sdk.Batch[Txn], out *sdk.Batch[string]) {
@@ -246,4 +272,7 @@ func weirMapUserOf(in *sdk.Batch[Txn], out *sdk.Batch[string]) {
 		out.Values = append(out.Values, UserOf(in.Values[i]))
 	}
 	out.Times = append(out.Times, in.Times...)
+	if len(in.Marks) == len(in.Values) {
+		out.Marks = append(out.Marks, in.Marks...)
+	}
 }
