@@ -200,7 +200,7 @@ func (o *aggOp[K, T, A, R]) setTimers(w base.Window, key K) {
 func (o *aggOp[K, T, A, R]) addSession(v T, ts, mark base.Timestamp) {
 	key := o.cfg.Key(v)
 	merged := base.Window{Start: ts, End: ts.AddMicros(o.cfg.Spec.Gap)}
-	if mark > o.wm && o.expired(merged, mark) {
+	if o.expired(merged, mark) { // never with a MinTimestamp mark
 		o.late(v, ts)
 		return
 	}

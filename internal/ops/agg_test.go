@@ -1,6 +1,8 @@
 package ops
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -37,13 +39,19 @@ func (c *collect[T]) emit(b *base.Batch[T]) {
 // step is one input of an aggregation script: a row, or a watermark when
 // wm is set.
 type step struct {
-	row kv
-	ts  int64
-	wm  *int64
+	row  kv
+	ts   int64
+	wm   *int64
+	mark *int64 // the row's split watermark before it; nil: no marks
 }
 
 func row(k string, v, ts int64) step { return step{row: kv{k, v}, ts: ts} }
-func wm(t int64) step                { return step{wm: &t} }
+
+// mrow is a row whose batch carries marks.
+func mrow(k string, v, ts, mark int64) step {
+	return step{row: kv{k, v}, ts: ts, mark: &mark}
+}
+func wm(t int64) step { return step{wm: &t} }
 
 const inf = int64(base.MaxTimestamp)
 
@@ -79,7 +87,11 @@ func run(t *testing.T, spec WindowSpec, lateness int64, steps []step) string {
 			continue
 		}
 		b := base.NewBatch[kv](1)
-		b.Append(s.row, base.Timestamp(s.ts))
+		if s.mark != nil {
+			b.AppendMarked(s.row, base.Timestamp(s.ts), base.Timestamp(*s.mark))
+		} else {
+			b.Append(s.row, base.Timestamp(s.ts))
+		}
 		if err := op.Process(0, b); err != nil {
 			t.Fatal(err)
 		}
@@ -211,3 +223,145 @@ row a/8@2: late a/8`,
 		})
 	}
 }
+
+// TestWindowAggMarks: with marks, a record is late iff its windows'
+// end-1µs + lateness has passed its mark or the operator's watermark.
+func TestWindowAggMarks(t *testing.T) {
+	tumbling10 := WindowSpec{Kind: WindowTumbling, Size: 10, Slide: 10}
+	session10 := WindowSpec{Kind: WindowSession, Gap: 10}
+	const minTs = int64(base.MinTimestamp)
+	for _, tc := range []struct {
+		name     string
+		spec     WindowSpec
+		lateness int64
+		steps    []step
+		want     string
+	}{
+		{
+			name:  "mark at end-1 makes a record late before the operator's watermark moves",
+			spec:  tumbling10,
+			steps: []step{mrow("a", 1, 5, minTs), mrow("a", 2, 3, 9), mrow("a", 4, 3, 8), wm(inf)},
+			want: `row a/2@3: late a/2
+wm +inf: a [0,10)=5 pane=0 late=false ts=9`,
+		},
+		{
+			name:     "mark within the allowed lateness keeps the record, no re-firing before the operator fired",
+			spec:     tumbling10,
+			lateness: 5,
+			steps:    []step{mrow("a", 1, 5, minTs), mrow("a", 2, 3, 13), mrow("a", 4, 3, 14), wm(inf)},
+			want: `row a/4@3: late a/4
+wm +inf: a [0,10)=3 pane=0 late=false ts=9`,
+		},
+		{
+			name:  "MinTimestamp mark falls back to the operator's watermark",
+			spec:  tumbling10,
+			steps: []step{mrow("a", 1, 5, minTs), wm(9), mrow("a", 2, 3, minTs), wm(inf)},
+			want: `wm 9: a [0,10)=1 pane=0 late=false ts=9
+row a/2@3: late a/2`,
+		},
+		{
+			name:  "session: a record is judged by its own window before merging",
+			spec:  session10,
+			steps: []step{mrow("a", 1, 0, minTs), mrow("a", 2, 5, 14), mrow("a", 4, 5, 13), wm(inf)},
+			want: `row a/2@5: late a/2
+wm +inf: a [0,15)=5 pane=0 late=false ts=14`,
+		},
+		{
+			name:  "session with marks: an expired own window is late even if it would merge",
+			spec:  session10,
+			steps: []step{mrow("a", 1, 0, minTs), mrow("a", 2, 8, minTs), wm(12), mrow("a", 4, 1, 12), wm(inf)},
+			want: `row a/4@1: late a/4
+wm +inf: a [0,18)=3 pane=0 late=false ts=17`,
+		},
+		{
+			name:  "session without marks: a record merging into a live session is kept",
+			spec:  session10,
+			steps: []step{row("a", 1, 0), row("a", 2, 8), wm(12), row("a", 4, 1), wm(inf)},
+			want:  `wm +inf: a [0,18)=7 pane=0 late=false ts=17`,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := run(t, tc.spec, tc.lateness, tc.steps)
+			if got != tc.want {
+				t.Errorf("got:\n%s\nwant:\n%s", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestSourceMarksLateness: a record read in the same batch as the larger
+// event time that makes it late is late, because the source adapter marks
+// it; with the marks dropped (perfect watermark) it is not.
+func TestSourceMarksLateness(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		dropMarks bool
+		want      string
+	}{
+		{name: "marks", want: "late a/2\na [20,30)=25"},
+		{name: "no marks", dropMarks: true, want: "a [0,10)=2\na [20,30)=25"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := NewSource(SourceConfig[kv]{
+				Open: func(context.Context, graph.Split, []byte) (Reader[kv], error) {
+					return &sliceReader{rows: []kv{{"a", 25}, {"a", 2}}}, nil
+				},
+				EventTime: func(v *kv) (base.Timestamp, bool) { return base.Timestamp(v.V), true },
+			})
+			r, err := src.Open(context.Background(), testSplit("s0"), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := r.Read(context.Background(), 10)
+			if err != nil && !errors.Is(err, graph.ErrEndOfSplit) {
+				t.Fatal(err)
+			}
+			b := res.Batch.(*base.Batch[kv])
+			if got, want := b.Marks, []base.Timestamp{base.MinTimestamp, 24}; !slices.Equal(got, want) {
+				t.Fatalf("marks %v, want %v", got, want)
+			}
+			if tc.dropMarks {
+				b.DropMarks()
+			}
+			op := NewWindowAgg(AggConfig[string, kv, int64, int64]{
+				Spec: WindowSpec{Kind: WindowTumbling, Size: 10, Slide: 10}, Key: keyOf, Comb: sumComb{}})()
+			res2, late := &collect[base.Result[string, int64]]{}, &collect[kv]{}
+			if err := op.Open(graph.OpContext{}, []graph.Output{res2, late}); err != nil {
+				t.Fatal(err)
+			}
+			if err := op.Process(0, b); err != nil {
+				t.Fatal(err)
+			}
+			if err := op.Watermark(base.MaxTimestamp); err != nil {
+				t.Fatal(err)
+			}
+			var lines []string
+			for _, r := range late.rows {
+				lines = append(lines, fmt.Sprintf("late %s/%d", r.K, r.V))
+			}
+			var fired []string
+			for _, r := range res2.rows {
+				fired = append(fired, fmt.Sprintf("%s %v=%d", r.Key, fmtWin(r.Window), r.Value))
+			}
+			slices.Sort(fired)
+			if got := strings.Join(append(lines, fired...), "\n"); got != tc.want {
+				t.Errorf("got:\n%s\nwant:\n%s", got, tc.want)
+			}
+		})
+	}
+}
+
+type testSplit string
+
+func (s testSplit) ID() string { return string(s) }
+
+// sliceReader returns its rows in one batch, then the end of the split.
+type sliceReader struct{ rows []kv }
+
+func (r *sliceReader) ReadBatch(_ context.Context, b *base.Batch[kv], max int) ([]base.DeadLetter, error) {
+	b.Values = append(b.Values, r.rows...)
+	r.rows = nil
+	return nil, graph.ErrEndOfSplit
+}
+func (r *sliceReader) Position() []byte { return nil }
+func (r *sliceReader) Close() error     { return nil }
