@@ -16,21 +16,17 @@
 //
 // Expected judges lateness per partition and per event: an event of
 // partition P is late iff it passes the filter and its window's end − 1µs is
-// at most (the largest event time seen before it in P) − bound − 1µs. A
-// runner holds the watermark lower than that (it is the minimum over splits
-// and advances per batch), so:
-//
-//   - With LateFraction 0 and Disorder ≤ bound, no event is late in any
-//     read order, parallelism, split layout or batch size, and Expected is
-//     exactly the pipeline's output in batch and stream mode.
-//   - Generated late events sit LateBy (≥ window + bound) behind the largest
-//     event time seen at least LateLag rows earlier in their partition, so
-//     they are late whatever the batch size up to LateLag. Expected's late
-//     count and rows are exact when each partition's watermark is that of
-//     its own partition: one partition read as one split (one JSONL file,
-//     one Kafka partition, one Parquet file with one row group). With several
-//     partitions read in an unknown order a late event may arrive while
-//     another partition still holds the watermark back, and is then on time.
+// at most (the largest event time seen before it in P) − bound − 1µs. That
+// is weir's rule too: a record is late iff its own split's watermark just
+// before it has passed its window's end − 1µs (plus the allowed lateness),
+// whatever the batching, parallelism, mode or thread timing. So Expected's
+// rows and late count are exact whenever each partition is read as one
+// split, in order: one JSONL file, one Kafka partition, one Parquet file
+// with one row group ([WriteParquet] with rowGroupRows ≥ the partition's
+// rows). A Parquet file of several row groups is several splits, each
+// starting with no event time seen, so fewer of its events may be late
+// than Expected says. With LateFraction 0 and Disorder ≤ bound no event is
+// late in any split layout.
 //
 // # Who calls it
 //

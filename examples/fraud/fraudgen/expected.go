@@ -15,9 +15,8 @@ import (
 // threshold dropped as late. Rows are sorted by user and window start.
 //
 // Lateness is judged per partition and per event, as the package
-// documentation describes: exact for the data [Generate] makes with
-// Disorder ≤ bound, and for hand-made inputs that a runner reads with one
-// watermark per partition updated after every event.
+// documentation describes; weir judges it the same way per split, so the
+// result is exact whenever each partition is read as one split.
 func Expected(parts [][]fraud.Txn, window, bound time.Duration) (rows []fraud.UserTotal, late int) {
 	size := window.Microseconds()
 	b := bound.Microseconds()
