@@ -3,6 +3,20 @@
 // generic per-row loop), source and sink adapters, the keyed partitioner and
 // the windowed aggregation with its timers, lateness and session merging.
 //
+// # Lateness
+//
+// The source adapter marks every record with its own split's watermark just
+// before it (base.Batch.Marks: max event time seen earlier in the split −
+// bound − 1µs); the stateless operators and the partitioner keep the mark
+// with the row. The windowed aggregation calls a record late iff all its
+// windows' end−1µs + allowed lateness is at most max(operator watermark,
+// mark) — for sessions, the record's own window [ts, ts+gap) at its mark.
+// The operator's watermark never exceeds the mark, so lateness depends only
+// on the order of records within their split: deterministic across batch
+// sizes, parallelism, modes and thread timing (Flink and Beam decide against
+// the operator's watermark, which depends on timing; this is deliberate).
+// Batches without marks fall back to the operator's watermark.
+//
 // # Who calls it
 //
 // The sdk package instantiates these generics where the user's types are
