@@ -11,7 +11,11 @@
 // checks every output against fraudgen.Expected, and prints rows/s, peak
 // RSS, the ratios and the command lines as Markdown. Then it runs the
 // codec, kernel and Parquet micro-benchmarks with -count and summarizes
-// them with benchstat. It exits 1 if any run failed or gave wrong rows.
+// them with benchstat. Unless -skip-stream, it also measures the fraud job
+// in stream mode against Kafka (an in-process broker): throughput against
+// a franz-go decode loop, and end-to-end latency at a steady input rate
+// (see package benchmarks/stream). It exits 1 if any run failed or gave
+// wrong rows.
 package main
 
 import (

@@ -31,8 +31,8 @@ type streamConfig struct {
 }
 
 func (s *streamConfig) flags() {
-	flag.IntVar(&s.records, "stream-records", 2_000_000, "transactions prefilled into the Kafka topic for the stream throughput figure")
-	flag.IntVar(&s.runs, "stream-runs", 3, "rounds of the stream throughput runs (weir and franz-go alternate)")
+	flag.IntVar(&s.records, "stream-records", 4_000_000, "transactions prefilled into the Kafka topic for the stream throughput figure")
+	flag.IntVar(&s.runs, "stream-runs", 5, "rounds of the stream throughput runs (weir and franz-go alternate)")
 	flag.DurationVar(&s.latency, "stream-latency", 75*time.Second, "how long the paced producer of the latency figure runs")
 	flag.IntVar(&s.latencyRuns, "stream-latency-runs", 1, "runs of the latency figure")
 	flag.IntVar(&s.rate, "stream-rate", 50_000, "transactions per second of the latency figure")
@@ -94,6 +94,7 @@ func streamThroughput(ctx context.Context, c config, brokers []string, report *s
 		s.records, c.users, c.span, c.disorder, c.seed, float64(size)/(1<<20), prefill.Seconds(), float64(s.records)/prefill.Seconds()/1e6, len(expected))
 	var weir, franz []float64
 	ok := true
+	load := loadAvg()
 	for round := range s.runs {
 		order := []string{"franz", "weir"}
 		if round%2 == 1 {
@@ -143,6 +144,7 @@ func streamThroughput(ctx context.Context, c config, brokers []string, report *s
 		fmt.Fprintf(report, "- weir / franz-go decode loop: %.2f× (best runs), %.2f× (medians); goal ≥ 0.5×\n", whi/fhi, wmed/fmed)
 	}
 	fmt.Fprintf(report, "- weir's output: %d rows in a fresh topic per run, counted from its end offsets, equal to fraudgen.Expected\n", len(expected))
+	fmt.Fprintf(report, "- load average before / after the runs: %s / %s (the broker, job and baseline share the 2 cores with whatever else runs)\n", load, loadAvg())
 	fmt.Fprintf(report, "- rec/s is records over the wall time from the start of the job (listing end offsets included) to its end (weir: runner.Run returned, sink flushed)\n\n")
 	return ok
 }
@@ -164,6 +166,8 @@ func streamLatency(ctx context.Context, c config, brokers []string, report *stri
 	fmt.Fprintf(report, "A window [S, E) can fire once every partition has a transaction with event time ≥ E + bound (watermark = max − bound − 1µs ≥ E − 1µs); its instant is the latest, over partitions, of the wall times the producer was handed that transaction. Latency = wall time the output consumer's poll returned a row of the window − that instant. Per window: its last row. The window the producer started in is left out.\n\n")
 	fmt.Fprintf(report, "| run | produced/s | windows (missing) | rows | rows p50 | p99 | max | windows p50 | p99 | max |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	ok := true
+	load := loadAvg()
+	defer func() { fmt.Fprintf(report, "Load average before / after: %s / %s.\n\n", load, loadAvg()) }()
 	var allRows, allWins []int64
 	for i := range s.latencyRuns {
 		fmt.Fprintf(os.Stderr, "bench: stream latency run %d: %v at %d/s\n", i+1, s.latency, s.rate)
