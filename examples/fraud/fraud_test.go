@@ -294,7 +294,8 @@ func TestBackfillJSONLMatchesParquet(t *testing.T) {
 
 // TestBackfillLate reads partitions with deliberately late events, as
 // JSONL files and as Parquet files of one row group (one split each, as
-// fraudgen.Expected models them), at parallelism 1, 2 and 4. A record is
+// fraudgen.Expected models them), at parallelism 1, 2 and 4, in batch and
+// stream mode. A record is
 // late iff its own split's watermark before it has passed its window, so
 // the late count and the output rows equal the reference's exactly,
 // whatever the parallelism, batching or which task reads which split; and
@@ -335,37 +336,43 @@ func TestBackfillLate(t *testing.T) {
 			return parquet.NewSource[fraud.Txn](filepath.Join(inP, "*.parquet"), parquet.SourceOptions{})
 		}},
 	}
+	type mode struct {
+		name string
+		mode runner.Mode
+	}
 	for _, sc := range sources {
-		for _, par := range []int{1, 2, 4} {
-			t.Run(fmt.Sprintf("%s/parallelism=%d", sc.name, par), func(t *testing.T) {
-				out := t.TempDir()
-				m := run(t, sc.src(), out, runner.Options{Parallelism: par})
-				got := readTotals(t, out)
-				lateRows := readLines(t, filepath.Join(out, "late"))
-				for _, l := range lateRows {
-					var tx fraud.Txn
-					if err := json.Unmarshal([]byte(l), &tx); err != nil || tx.Amount <= fraud.Threshold {
-						t.Fatalf("late row %q: %v (amount must be over the threshold)", l, err)
+		for _, md := range []mode{{"batch", runner.Batch}, {"stream", runner.Stream}} {
+			for _, par := range []int{1, 2, 4} {
+				t.Run(fmt.Sprintf("%s/%s/parallelism=%d", sc.name, md.name, par), func(t *testing.T) {
+					out := t.TempDir()
+					m := run(t, sc.src(), out, runner.Options{Parallelism: par, Mode: md.mode})
+					got := readTotals(t, out)
+					lateRows := readLines(t, filepath.Join(out, "late"))
+					for _, l := range lateRows {
+						var tx fraud.Txn
+						if err := json.Unmarshal([]byte(l), &tx); err != nil || tx.Amount <= fraud.Threshold {
+							t.Fatalf("late row %q: %v (amount must be over the threshold)", l, err)
+						}
 					}
-				}
-				if m.Late.Load() != int64(len(lateRows)) {
-					t.Errorf("late counter %d, late rows written %d", m.Late.Load(), len(lateRows))
-				}
-				counted := 0
-				for _, r := range got {
-					var c int
-					fmt.Sscanf(r[strings.LastIndexByte(r, ' ')+1:], "%d", &c)
-					counted += c
-				}
-				if counted+len(lateRows) != large {
-					t.Errorf("%d counted in windows + %d late = %d, want every one of %d large transactions",
-						counted, len(lateRows), counted+len(lateRows), large)
-				}
-				diffRows(t, "output", got, rowStrings(want))
-				if len(lateRows) != wantLate {
-					t.Errorf("%d late, want %d", len(lateRows), wantLate)
-				}
-			})
+					if m.Late.Load() != int64(len(lateRows)) {
+						t.Errorf("late counter %d, late rows written %d", m.Late.Load(), len(lateRows))
+					}
+					counted := 0
+					for _, r := range got {
+						var c int
+						fmt.Sscanf(r[strings.LastIndexByte(r, ' ')+1:], "%d", &c)
+						counted += c
+					}
+					if counted+len(lateRows) != large {
+						t.Errorf("%d counted in windows + %d late = %d, want every one of %d large transactions",
+							counted, len(lateRows), counted+len(lateRows), large)
+					}
+					diffRows(t, "output", got, rowStrings(want))
+					if len(lateRows) != wantLate {
+						t.Errorf("%d late, want %d", len(lateRows), wantLate)
+					}
+				})
+			}
 		}
 	}
 }
