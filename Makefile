@@ -40,7 +40,9 @@ gen-check:
 bench:
 	$(MAKE) -C benchmarks bench
 
-## demo: generate 500k transactions in 4 Parquet files and backfill them
+## demo: generate 500k transactions in 4 Parquet files and backfill them;
+## then stream a sample through a development Kafka broker (weir dev) and
+## check that batch and stream give identical rows (scripts/demo-stream.sh)
 demo: build
 	@rm -rf $(DEMO)
 	$(BIN)/fraud gen --rows=500000 --users=5000 --files=4 --rows-per-group=40000 \
@@ -51,6 +53,7 @@ demo: build
 	@cat $(DEMO)/out/*.jsonl | sort | head -n 5
 	@if ls $(DEMO)/out/late/*.jsonl >/dev/null 2>&1; then echo; echo "late records ($(DEMO)/out/late):"; cat $(DEMO)/out/late/*.jsonl | head -n 2; fi
 	@if ls $(DEMO)/out/dead-letter/*.jsonl >/dev/null 2>&1; then echo; echo "dead letters ($(DEMO)/out/dead-letter):"; cat $(DEMO)/out/dead-letter/*.jsonl | head -n 3; fi
+	@BIN=$(BIN) DEMO=$(DEMO) ./scripts/demo-stream.sh
 
 clean:
 	rm -rf $(BIN) $(DEMO)
