@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
@@ -35,6 +36,8 @@ type LatencyOptions struct {
 	// Linger is the producer's linger (0: none, each record is sent as
 	// soon as the client can).
 	Linger time.Duration
+
+	sink sdk.Sink[fraud.UserTotal] // replaces the Kafka sink (experiments)
 }
 
 func (o *LatencyOptions) ensureDefaults() {
@@ -72,6 +75,14 @@ type LatencyResult struct {
 	// PerWindow is the latency of each window's last row, µs, sorted: when
 	// the whole result of the window is readable.
 	PerWindow []int64
+	// ToSink is, per window, when the job handed the window's last row to
+	// its sink's Write minus the window's instant, µs, sorted: the part of
+	// the latency spent before the sink (reading, watermarks, firing).
+	ToSink []int64
+	// GCs and MaxGCPause are the collections of this process during the
+	// run and the longest stop-the-world pause among them.
+	GCs        int64
+	MaxGCPause time.Duration
 	// Unmatched counts rows of windows the watermark had not passed at the
 	// producer: a window that fired too early (a bug).
 	Unmatched int
@@ -169,7 +180,14 @@ func Latency(ctx context.Context, brokers []string, topic string, o LatencyOptio
 	// The job.
 	p := sdk.NewPipeline()
 	src := kafka.NewSource[fraud.Txn](kafka.SourceOptions{Brokers: brokers, Topics: []string{in}})
-	sink := kafka.NewSink[fraud.UserTotal](kafka.SinkOptions[fraud.UserTotal]{Brokers: brokers, Topic: out})
+	var sink sdk.Sink[fraud.UserTotal] = kafka.NewSink[fraud.UserTotal](kafka.SinkOptions[fraud.UserTotal]{Brokers: brokers, Topic: out})
+	if o.sink != nil {
+		sink = o.sink
+	}
+	timed := &timingSink{inner: sink, last: map[int64]time.Time{}}
+	sink = timed
+	var gc0 debug.GCStats
+	debug.ReadGCStats(&gc0)
 	fraud.Build(p, src, sink, nil, fraud.Options{Window: o.Window, Bound: o.Bound})
 	stop := make(chan struct{})
 	jobDone := make(chan error, 1)
@@ -328,6 +346,21 @@ func Latency(ctx context.Context, brokers []string, topic string, o LatencyOptio
 			res.Missing++
 		}
 	}
+	timed.mu.Lock()
+	for e, t := range timed.last {
+		if _, ok := lastRow[e]; ok {
+			res.ToSink = append(res.ToSink, t.Sub(instant[e]).Microseconds())
+		}
+	}
+	timed.mu.Unlock()
+	slices.Sort(res.ToSink)
+	var gc1 debug.GCStats
+	gc1.PauseQuantiles = make([]time.Duration, 0)
+	debug.ReadGCStats(&gc1)
+	res.GCs = gc1.NumGC - gc0.NumGC
+	for i := range min(int(res.GCs), len(gc1.Pause)) {
+		res.MaxGCPause = max(res.MaxGCPause, gc1.Pause[i])
+	}
 	slices.Sort(res.PerRow)
 	slices.Sort(res.PerWindow)
 	if res.Rows == 0 {
@@ -340,4 +373,35 @@ func Latency(ctx context.Context, brokers []string, topic string, o LatencyOptio
 // the amounts exceed fraud.Threshold).
 func amount(r *rand.Rand) int64 {
 	return max(int64(math.Exp(math.Log(400)+1.1*r.NormFloat64())), 1)
+}
+
+// timingSink records, per window end, the last time a row of the window
+// was handed to the inner sink's Write.
+type timingSink struct {
+	inner sdk.Sink[fraud.UserTotal]
+	mu    sync.Mutex
+	last  map[int64]time.Time
+}
+
+func (s *timingSink) Open(ctx sdk.SinkContext) (sdk.CommittingSink[fraud.UserTotal], error) {
+	w, err := s.inner.Open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return timingWriter{w, s}, nil
+}
+
+type timingWriter struct {
+	sdk.CommittingSink[fraud.UserTotal]
+	s *timingSink
+}
+
+func (w timingWriter) Write(ctx context.Context, b *sdk.Batch[fraud.UserTotal]) error {
+	now := time.Now()
+	w.s.mu.Lock()
+	for i := range b.Values {
+		w.s.last[b.Values[i].WindowEnd.UnixMicro()] = now
+	}
+	w.s.mu.Unlock()
+	return w.CommittingSink.Write(ctx, b)
 }

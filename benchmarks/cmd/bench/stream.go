@@ -53,19 +53,27 @@ func streamStep(c config, report *strings.Builder) bool {
 	fmt.Fprintf(report, "Machine: %d CPUs, GOMAXPROCS=%d, %s/%s, %s. The broker (kfake, as `weir dev` serves it: internal/devbroker, in memory), the job, the producer and the consumers run in the bench process and share its cores, as they do on a laptop under `weir dev`.\n\n",
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, goVersion())
 	fmt.Fprintf(report, "Command: `go run ./benchmarks/cmd/bench %s` (`make bench` runs the same; `-skip-stream` leaves these figures out).\n\n", strings.Join(os.Args[1:], " "))
-	b, err := devbroker.Start(devbroker.Options{Addr: "127.0.0.1:0"})
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "bench: stream: %v\n", err)
-		fmt.Fprintf(report, "Not measured: %v\n\n", err)
-		return false
-	}
-	defer b.Close()
 	ok := true
-	if !s.skipThruput && !streamThroughput(ctx, c, b.Brokers(), report) {
-		ok = false
-	}
-	if !s.skipLatency && !streamLatency(ctx, c, b.Brokers(), report) {
-		ok = false
+	// Each figure gets a fresh broker, so that the latency run's heap does
+	// not hold the throughput figure's topics.
+	for _, fig := range []struct {
+		skip bool
+		run  func(context.Context, config, []string, *strings.Builder) bool
+	}{{s.skipThruput, streamThroughput}, {s.skipLatency, streamLatency}} {
+		if fig.skip {
+			continue
+		}
+		b, err := devbroker.Start(devbroker.Options{Addr: "127.0.0.1:0"})
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: stream: %v\n", err)
+			fmt.Fprintf(report, "Not measured: %v\n\n", err)
+			return false
+		}
+		if !fig.run(ctx, c, b.Brokers(), report) {
+			ok = false
+		}
+		b.Close()
+		runtime.GC()
 	}
 	return ok
 }
@@ -163,8 +171,8 @@ func streamLatency(ctx context.Context, c config, brokers []string, report *stri
 	fmt.Fprintf(report, "### End-to-end latency\n\n")
 	fmt.Fprintf(report, "%d transactions/s (paced in 1 ms ticks, round robin over 4 partitions, event time = wall clock when handed to the producer, producer linger %v), %v per run; fraud.Build with %v tumbling windows and a %v bound, stream mode, parallelism %d, unbounded Kafka source, Kafka sink (at-least-once); a consumer reads the output topic read_committed. ",
 		s.rate, s.linger, s.latency, s.window, s.bound, s.parallelism)
-	fmt.Fprintf(report, "A window [S, E) can fire once every partition has a transaction with event time ≥ E + bound (watermark = max − bound − 1µs ≥ E − 1µs); its instant is the latest, over partitions, of the wall times the producer was handed that transaction. Latency = wall time the output consumer's poll returned a row of the window − that instant. Per window: its last row. The window the producer started in is left out.\n\n")
-	fmt.Fprintf(report, "| run | produced/s | windows (missing) | rows | rows p50 | p99 | max | windows p50 | p99 | max |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	fmt.Fprintf(report, "A window [S, E) can fire once every partition has a transaction with event time ≥ E + bound (watermark = max − bound − 1µs ≥ E − 1µs); its instant is the latest, over partitions, of the wall times the producer was handed that transaction. Latency = wall time the output consumer's poll returned a row of the window − that instant. Per window: its last row. To sink: per window, when the job handed the window's last row to the Kafka sink's Write (a wrapper times it) − the instant; the rest is the sink's produce, the broker and the output fetch. The window the producer started in is left out.\n\n")
+	fmt.Fprintf(report, "| run | produced/s | windows (missing) | rows | rows p50 | p99 | max | windows p50 | p99 | max | to sink p50 | p99 | max | GCs, longest pause |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	ok := true
 	load := loadAvg()
 	defer func() { fmt.Fprintf(report, "Load average before / after: %s / %s.\n\n", load, loadAvg()) }()
@@ -179,8 +187,9 @@ func streamLatency(ctx context.Context, c config, brokers []string, report *stri
 			continue
 		}
 		q := stream.Quantile
-		fmt.Fprintf(report, "| %d | %.0f | %d (%d) | %d | %v | %v | %v | %v | %v | %v |\n", i+1, r.Rate, r.Windows, r.Missing, r.Rows,
-			ms(q(r.PerRow, .5)), ms(q(r.PerRow, .99)), ms(q(r.PerRow, 1)), ms(q(r.PerWindow, .5)), ms(q(r.PerWindow, .99)), ms(q(r.PerWindow, 1)))
+		fmt.Fprintf(report, "| %d | %.0f | %d (%d) | %d | %v | %v | %v | %v | %v | %v | %v | %v | %v | %d, %v |\n", i+1, r.Rate, r.Windows, r.Missing, r.Rows,
+			ms(q(r.PerRow, .5)), ms(q(r.PerRow, .99)), ms(q(r.PerRow, 1)), ms(q(r.PerWindow, .5)), ms(q(r.PerWindow, .99)), ms(q(r.PerWindow, 1)),
+			ms(q(r.ToSink, .5)), ms(q(r.ToSink, .99)), ms(q(r.ToSink, 1)), r.GCs, ms(r.MaxGCPause))
 		fmt.Fprintf(os.Stderr, "bench: stream latency run %d: rows p50 %v p99 %v, windows p50 %v p99 %v\n", i+1,
 			ms(q(r.PerRow, .5)), ms(q(r.PerRow, .99)), ms(q(r.PerWindow, .5)), ms(q(r.PerWindow, .99)))
 		allRows, allWins = append(allRows, r.PerRow...), append(allWins, r.PerWindow...)
@@ -189,7 +198,7 @@ func streamLatency(ctx context.Context, c config, brokers []string, report *stri
 		slices.Sort(allRows)
 		slices.Sort(allWins)
 		q := stream.Quantile
-		fmt.Fprintf(report, "| all | | %d | %d | %v | %v | %v | %v | %v | %v |\n", len(allWins), len(allRows),
+		fmt.Fprintf(report, "| all | | %d | %d | %v | %v | %v | %v | %v | %v | | | | |\n", len(allWins), len(allRows),
 			ms(q(allRows, .5)), ms(q(allRows, .99)), ms(q(allRows, 1)), ms(q(allWins, .5)), ms(q(allWins, .99)), ms(q(allWins, 1)))
 	}
 	fmt.Fprintf(report, "\nGoal: p99 < 100 ms.\n\n")
