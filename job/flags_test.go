@@ -99,6 +99,17 @@ func TestParseRunFlags(t *testing.T) {
 				}
 			},
 		},
+		{
+			name: "kafka stream to its end",
+			args: []string{"--mode=stream", "--in=kafka://h:1/txns", "--out=jsonl:o", "--bounded", "--idle-timeout=30s", "--checkpoint-dir=ck"},
+			check: func(t *testing.T, c config) {
+				if !c.bounded || c.idle != 30*time.Second || c.checkpointDir != "ck" {
+					t.Errorf("got %+v", c)
+				}
+			},
+		},
+		{name: "bounded files", args: append(base, "--bounded"), err: "--bounded is for a Kafka input"},
+		{name: "negative idle", args: append(base, "--idle-timeout=-1s"), err: "--idle-timeout=-1s: must not be negative"},
 		{name: "kafka no topic", args: []string{"--in=kafka://127.0.0.1:9092", "--out=jsonl:o"}, err: "write kafka://HOST:PORT/TOPIC"},
 		{name: "kafka out dead letters", args: []string{"--in=jsonl:x", "--out=kafka://h:1/t"}, err: "no directory for dead letters"},
 		{name: "out glob", args: []string{"--in=jsonl:x", "--out=jsonl:o/*"}, err: "not a pattern"},
