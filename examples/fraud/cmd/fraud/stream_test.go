@@ -204,14 +204,20 @@ func TestStreamBrokerUnreachable(t *testing.T) {
 	}
 }
 
-// TestStreamSIGTERM runs the built binary from Kafka to Kafka, waits until
+// TestStreamSignal runs the built binary from Kafka to Kafka, waits until
 // every window the watermark passed is in the output topic, then sends
-// SIGTERM: the job exits 0 within seconds and the topic holds exactly
-// those windows, whole.
-func TestStreamSIGTERM(t *testing.T) {
+// SIGTERM or SIGINT: the job exits 0 within seconds and the topic holds
+// exactly those windows, whole.
+func TestStreamSignal(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the binary against a broker")
 	}
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) { testStreamSignal(t, sig) })
+	}
+}
+
+func testStreamSignal(t *testing.T, sig syscall.Signal) {
 	gen := fraudgen.Options{Rows: 6_000, Users: 150, Partitions: 3, Disorder: 20 * time.Second, Seed: 34}
 	parts := fraudgen.Generate(gen)
 	b := startBroker(t)
@@ -251,16 +257,16 @@ func TestStreamSIGTERM(t *testing.T) {
 		t.Fatalf("only %d of %d closed windows arrived in 90s; stderr: %s", w.seen, len(want), stderr.String())
 	}
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case err := <-exited:
 		if err != nil {
-			t.Errorf("after SIGTERM: %v, want exit 0; stderr: %s", err, stderr.String())
+			t.Errorf("after %v: %v, want exit 0; stderr: %s", sig, err, stderr.String())
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatalf("still running 10s after SIGTERM; stderr: %s", stderr.String())
+		t.Fatalf("still running 10s after %v; stderr: %s", sig, stderr.String())
 	}
 	r := result{cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()}
 	checkClean(t, r)
