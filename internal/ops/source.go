@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/weirflow/weir/internal/base"
 	"github.com/weirflow/weir/internal/graph"
@@ -64,7 +65,7 @@ func (s *source[T]) Open(ctx context.Context, sp graph.Split, pos []byte) (graph
 		return nil, err
 	}
 	return &reader[T]{r: r, cfg: &s.cfg, split: sp.ID(), buf: base.NewBatch[T](base.DefaultBatchSize),
-		bound: s.cfg.Watermarks.Bound.Microseconds() + 1, max: base.MinTimestamp}, nil
+		bound: s.cfg.Watermarks.Bound.Microseconds() + 1, max: base.MinTimestamp, mark: base.MinTimestamp}, nil
 }
 
 // reader adapts one split's typed reader. It stamps every record with its
@@ -79,6 +80,7 @@ type reader[T any] struct {
 	n     int64          // records returned so far, for dead-letter positions
 	bound int64          // µs, plus the 1µs
 	max   base.Timestamp // largest event time returned so far
+	mark  base.Timestamp // max − bound (saturating): the next record's mark
 }
 
 func (r *reader[T]) Read(ctx context.Context, max int) (graph.ReadResult, error) {
@@ -90,6 +92,13 @@ func (r *reader[T]) Read(ctx context.Context, max int) (graph.ReadResult, error)
 	}
 	res := graph.ReadResult{Dead: dead, MaxTime: base.MinTimestamp}
 	et := r.cfg.EventTime
+	n := len(b.Values)
+	// Columns written by index, not appended: this loop is per row.
+	times := slices.Grow(b.Times[:0], n)[:n]
+	marks := slices.Grow(b.Marks[:0], n)[:n]
+	seen, mark, bmax := r.max, r.mark, base.MinTimestamp
+	bound := base.Timestamp(r.bound)
+	lo := base.MinTimestamp + bound // below it, ts − bound would wrap
 	keep := 0
 	for i := range b.Values {
 		ts, ok := et(&b.Values[i])
@@ -103,19 +112,22 @@ func (r *reader[T]) Read(ctx context.Context, max int) (graph.ReadResult, error)
 		if keep != i {
 			b.Values[keep] = b.Values[i]
 		}
-		b.Times = append(b.Times, ts)
-		b.Marks = append(b.Marks, r.max.AddMicros(-r.bound))
-		if ts > r.max {
-			r.max = ts
+		times[keep], marks[keep] = ts, mark
+		if ts > seen {
+			seen, mark = ts, ts-bound
+			if ts < lo || ts == base.MaxTimestamp {
+				mark = ts.AddMicros(-r.bound) // saturate
+			}
 		}
-		if ts > res.MaxTime {
-			res.MaxTime = ts
+		if ts > bmax {
+			bmax = ts
 		}
 		keep++
 	}
-	r.n += int64(len(b.Values))
+	r.max, r.mark, res.MaxTime = seen, mark, bmax
+	r.n += int64(n)
 	clear(b.Values[keep:])
-	b.Values = b.Values[:keep]
+	b.Values, b.Times, b.Marks = b.Values[:keep], times[:keep], marks[:keep]
 	res.Batch, res.N = b, keep
 	return res, err
 }

@@ -89,17 +89,20 @@ func (f *filterOp[T]) Process(_ int, batch any) error {
 
 // FilterGeneric is the generic path of Filter.
 func FilterGeneric[T any](fn func(T) bool, in *base.Batch[T], out *base.Batch[T]) {
-	marks := in.Marks
-	if len(marks) != len(in.Values) {
-		marks = nil
+	if len(in.Marks) != len(in.Values) {
+		for i := range in.Values {
+			if fn(in.Values[i]) {
+				out.Values = append(out.Values, in.Values[i])
+				out.Times = append(out.Times, in.Times[i])
+			}
+		}
+		return
 	}
 	for i := range in.Values {
 		if fn(in.Values[i]) {
 			out.Values = append(out.Values, in.Values[i])
 			out.Times = append(out.Times, in.Times[i])
-			if marks != nil {
-				out.Marks = append(out.Marks, marks[i])
-			}
+			out.Marks = append(out.Marks, in.Marks[i])
 		}
 	}
 }
