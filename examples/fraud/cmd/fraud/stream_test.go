@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -546,3 +547,69 @@ func (b *syncBuffer) String() string {
 // lands (base.Batch with a Marks column, late records decided in
 // internal/ops); TestStreamParityLate depends on it.
 const perRecordLateness = false
+
+// TestStreamBrokerLate: a job whose first connection to the broker fails
+// retries, and reads the topic once the broker is back.
+func TestStreamBrokerLate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("restarts a broker")
+	}
+	gen := fraudgen.Options{Rows: 2_000, Users: 50, Partitions: 2, Disorder: 20 * time.Second, Seed: 37}
+	parts := fraudgen.Generate(gen)
+	data := t.TempDir()
+	b, err := devbroker.Start(devbroker.Options{Addr: "127.0.0.1:0", DataDir: data, Partitions: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := b.Addr()
+	createTopics(t, b, len(parts), "txns")
+	produceParts(t, b, "txns", 0, parts, nil)
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Something that is not a broker holds the port: it takes the job's
+	// first connection and drops it, so the job must retry.
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out := filepath.Join(dir, "out")
+	cmd := exec.CommandContext(ctx, fraudBin, "run", "--mode=stream", "--bounded", "--in=kafka://"+addr+"/txns",
+		"--out=jsonl:"+out, "--progress=never")
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ln.(*net.TCPListener).SetDeadline(time.Now().Add(30 * time.Second))
+	conn, err := ln.Accept()
+	if err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("the job did not connect in 30s: %v", err)
+	}
+	conn.Close()
+	ln.Close()
+	// The job's first attempt failed; bring the broker back.
+	b, err = devbroker.Start(devbroker.Options{Addr: addr, DataDir: data, Partitions: 1})
+	if err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatal(err)
+	}
+	defer b.Close()
+	err = cmd.Wait()
+	r := result{cmd.ProcessState.ExitCode(), "", stderr.String()}
+	checkClean(t, r)
+	if err != nil {
+		t.Fatalf("%v: %s", err, r.stderr)
+	}
+	rows, _ := fraudgen.Expected(parts, 5*time.Minute, 30*time.Second)
+	want := rowsOf(rows)
+	slices.Sort(want)
+	sameRows(t, readTotals(t, out), want)
+}
