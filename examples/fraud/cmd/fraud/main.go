@@ -1,9 +1,11 @@
-// Command fraud is the fraud pipeline's job binary: `fraud run` backfills
-// Parquet or JSON Lines transactions into per-user 5-minute totals, and
-// `fraud gen` writes deterministic sample transactions to try it on.
+// Command fraud is the fraud pipeline's job binary: `fraud run` turns
+// transactions into per-user 5-minute totals, as a backfill of Parquet, JSON
+// Lines or Kafka, or as a stream from Kafka, and `fraud gen` writes
+// deterministic sample transactions to try it on.
 //
 //	fraud gen --rows=500000 --files=4 --out=parquet:data/txns
 //	fraud run --in='parquet:data/txns/*.parquet' --out=jsonl:out --parallelism=2
+//	fraud run --mode=stream --in=kafka://127.0.0.1:9092/txns --out=kafka://127.0.0.1:9092/totals --on-error=skip
 //
 // Results go to the --out directory, records later than the allowed
 // lateness to <out>/late and bad records to <out>/dead-letter. See package
