@@ -1,0 +1,28 @@
+package runner
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/weirflow/weir/internal/base"
+)
+
+// TestForwardCopiesMarks: the forward copier keeps marks aligned with the
+// rows, padding rows that came without marks with MinTimestamp.
+func TestForwardCopiesMarks(t *testing.T) {
+	plain, marked := base.NewBatch[string](2), base.NewBatch[string](2)
+	plain.Append("a", 1)
+	marked.AppendMarked("b", 2, 20)
+	marked.AppendMarked("c", 3, 30)
+	f := newForward(plain)
+	out := []any{f.NewBatch(4)}
+	f.Split(plain, out, 128)
+	f.Split(marked, out, 128)
+	b := out[0].(*base.Batch[string])
+	if !slices.Equal(b.Values, []string{"a", "b", "c"}) || !slices.Equal(b.Times, []base.Timestamp{1, 2, 3}) {
+		t.Fatalf("rows %v at %v", b.Values, b.Times)
+	}
+	if want := []base.Timestamp{base.MinTimestamp, 20, 30}; !slices.Equal(b.Marks, want) {
+		t.Errorf("marks %v, want %v", b.Marks, want)
+	}
+}
