@@ -374,3 +374,36 @@ func TestKernels(t *testing.T) {
 		t.Errorf("flat map: %+v", w)
 	}
 }
+
+// TestKernelsMarks: generated kernels carry each row's mark when the input
+// batch has marks, and leave marks absent when it has none.
+func TestKernelsMarks(t *testing.T) {
+	in := sdk.NewBatch[All](4)
+	in.AppendMarked(All{I: 1}, 10, 1)
+	in.AppendMarked(All{I: -1}, 20, 2)
+	in.AppendMarked(All{I: 2}, 30, 3)
+	f := sdk.NewBatch[All](4)
+	weirFilterPositive(in, f)
+	if !reflect.DeepEqual(f.Marks, []sdk.Timestamp{1, 3}) {
+		t.Errorf("filter marks %v", f.Marks)
+	}
+	m := sdk.NewBatch[bool](4)
+	weirMapPositive(in, m)
+	if !reflect.DeepEqual(m.Marks, in.Marks) {
+		t.Errorf("map marks %v", m.Marks)
+	}
+	ins := sdk.NewBatch[Inner](2)
+	ins.AppendMarked(Inner{Name: "x y"}, 5, 7)
+	ins.AppendMarked(Inner{Name: "w"}, 6, 8)
+	w := sdk.NewBatch[string](4)
+	weirFlatMapWords(ins, w)
+	if !reflect.DeepEqual(w.Marks, []sdk.Timestamp{7, 7, 8}) {
+		t.Errorf("flat map marks %v", w.Marks)
+	}
+	ins.DropMarks()
+	w.Reset()
+	weirFlatMapWords(ins, w)
+	if len(w.Marks) != 0 {
+		t.Errorf("flat map without marks: marks %v", w.Marks)
+	}
+}
