@@ -139,7 +139,8 @@ type Discoverer interface {
 
 // ReadResult is what one Reader.Read returns.
 type ReadResult struct {
-	// Batch is a *base.Batch[T] with Times set; nil or empty when nothing was read.
+	// Batch is a *base.Batch[T] with Times and Marks set (the sdk source
+	// adapter marks every row); nil or empty when nothing was read.
 	Batch any
 	// N is the number of rows in Batch.
 	N int
