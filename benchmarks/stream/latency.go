@@ -22,11 +22,11 @@ import (
 )
 
 // LatencyOptions configure [Latency]; the zero value is the figure:
-// 50,000 transactions/s for 75 s over 4 partitions, 1 s tumbling windows,
+// 50,000 transactions/s for 60 s over 4 partitions, 1 s tumbling windows,
 // a 30 s bound, parallelism 2.
 type LatencyOptions struct {
 	Rate        int           // transactions per second (default 50,000)
-	Duration    time.Duration // how long the producer runs (default 75 s)
+	Duration    time.Duration // how long the producer runs (default 60 s)
 	Window      time.Duration // tumbling window (default 1 s)
 	Bound       time.Duration // out-of-orderness bound (default 30 s)
 	Partitions  int           // of the input topic (default 4)
@@ -45,7 +45,7 @@ func (o *LatencyOptions) ensureDefaults() {
 		o.Rate = 50_000
 	}
 	if o.Duration <= 0 {
-		o.Duration = 75 * time.Second
+		o.Duration = 60 * time.Second
 	}
 	if o.Window <= 0 {
 		o.Window = time.Second

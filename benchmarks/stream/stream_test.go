@@ -60,11 +60,14 @@ func TestLatencySmall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("produced %d (%.0f/s), %d windows (%d missing), %d rows, %d unmatched; row p50 %v p99 %v; window p50 %v p99 %v",
+	t.Logf("produced %d (%.0f/s), %d windows (%d missing), %d rows, %d unmatched; row p50 %v p99 %v; window p50 %v p99 %v; to sink p50 %v",
 		r.Produced, r.Rate, r.Windows, r.Missing, r.Rows, r.Unmatched,
-		Quantile(r.PerRow, .5), Quantile(r.PerRow, .99), Quantile(r.PerWindow, .5), Quantile(r.PerWindow, .99))
+		Quantile(r.PerRow, .5), Quantile(r.PerRow, .99), Quantile(r.PerWindow, .5), Quantile(r.PerWindow, .99), Quantile(r.ToSink, .5))
 	if r.Windows < 5 || r.Missing != 0 || r.Unmatched > 0 {
 		t.Errorf("windows %d, missing %d, unmatched %d", r.Windows, r.Missing, r.Unmatched)
+	}
+	if len(r.ToSink) != r.Windows || r.ToSink[len(r.ToSink)-1] > r.PerWindow[len(r.PerWindow)-1] {
+		t.Errorf("to-sink times: %d for %d windows, longest %dµs, longest latency %dµs", len(r.ToSink), r.Windows, r.ToSink[len(r.ToSink)-1], r.PerWindow[len(r.PerWindow)-1])
 	}
 	if r.PerRow[0] < 0 {
 		t.Errorf("a row was read %v before its window could fire", time.Duration(r.PerRow[0])*time.Microsecond)

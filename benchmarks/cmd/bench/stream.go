@@ -33,8 +33,8 @@ type streamConfig struct {
 func (s *streamConfig) flags() {
 	flag.IntVar(&s.records, "stream-records", 4_000_000, "transactions prefilled into the Kafka topic for the stream throughput figure")
 	flag.IntVar(&s.runs, "stream-runs", 5, "rounds of the stream throughput runs (weir and franz-go alternate)")
-	flag.DurationVar(&s.latency, "stream-latency", 75*time.Second, "how long the paced producer of the latency figure runs")
-	flag.IntVar(&s.latencyRuns, "stream-latency-runs", 1, "runs of the latency figure")
+	flag.DurationVar(&s.latency, "stream-latency", 60*time.Second, "how long the paced producer of the latency figure runs")
+	flag.IntVar(&s.latencyRuns, "stream-latency-runs", 2, "runs of the latency figure")
 	flag.IntVar(&s.rate, "stream-rate", 50_000, "transactions per second of the latency figure")
 	flag.DurationVar(&s.window, "stream-window", time.Second, "tumbling window of the latency figure")
 	flag.DurationVar(&s.bound, "stream-bound", 30*time.Second, "out-of-orderness bound of the latency figure")
