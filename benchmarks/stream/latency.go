@@ -36,8 +36,6 @@ type LatencyOptions struct {
 	// Linger is the producer's linger (0: none, each record is sent as
 	// soon as the client can).
 	Linger time.Duration
-
-	sink sdk.Sink[fraud.UserTotal] // replaces the Kafka sink (experiments)
 }
 
 func (o *LatencyOptions) ensureDefaults() {
@@ -181,9 +179,6 @@ func Latency(ctx context.Context, brokers []string, topic string, o LatencyOptio
 	p := sdk.NewPipeline()
 	src := kafka.NewSource[fraud.Txn](kafka.SourceOptions{Brokers: brokers, Topics: []string{in}})
 	var sink sdk.Sink[fraud.UserTotal] = kafka.NewSink[fraud.UserTotal](kafka.SinkOptions[fraud.UserTotal]{Brokers: brokers, Topic: out})
-	if o.sink != nil {
-		sink = o.sink
-	}
 	timed := &timingSink{inner: sink, last: map[int64]time.Time{}}
 	sink = timed
 	var gc0 debug.GCStats
