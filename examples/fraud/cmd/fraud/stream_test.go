@@ -148,27 +148,32 @@ func TestStreamParity(t *testing.T) {
 }
 
 // TestStreamParityLate: events later than the bound go to the late side
-// output in both modes, the same events in each.
+// output in both modes, the same events in each. Lateness is decided per
+// record against the watermark of the record's own split (base.Batch
+// marks), so how the splits interleave in a task does not matter.
 func TestStreamParityLate(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs two jobs")
+		t.Skip("runs four jobs")
 	}
-	if !perRecordLateness {
-		t.Skip("lateness is decided per record against its own split's watermark only once that engine change lands (base.Batch Marks); until then a late event's fate depends on how the splits interleave")
-	}
+	// LateLag 1: a late event is LateBy behind the event just before it, so
+	// whether it is late depends on its own split's watermark alone; with
+	// the watermark of all splits it would depend on the interleaving.
 	gen := fraudgen.Options{Rows: 8_000, Users: 200, Partitions: 4, Disorder: 20 * time.Second,
-		LateFraction: 0.005, Seed: 32}
-	batch, stream := runParity(t, parityCase{gen: gen, parallelism: 2})
-	want := readTotals(t, batch)
-	sameRows(t, readTotals(t, stream), want)
-	bl, sl := readLines(t, filepath.Join(batch, "late")), readLines(t, filepath.Join(stream, "late"))
-	slices.Sort(bl)
-	slices.Sort(sl)
-	if len(bl) == 0 {
-		t.Fatal("no late events in the batch run")
-	}
-	if !slices.Equal(bl, sl) {
-		t.Errorf("late rows differ: batch %d, stream %d", len(bl), len(sl))
+		LateFraction: 0.005, LateBy: 6 * time.Minute, LateLag: 1, Seed: 32}
+	for _, par := range []int{1, 2, 4} {
+		t.Run(fmt.Sprintf("%d tasks", par), func(t *testing.T) {
+			batch, stream := runParity(t, parityCase{gen: gen, parallelism: par})
+			sameRows(t, readTotals(t, stream), readTotals(t, batch))
+			bl, sl := readLines(t, filepath.Join(batch, "late")), readLines(t, filepath.Join(stream, "late"))
+			slices.Sort(bl)
+			slices.Sort(sl)
+			if _, late := fraudgen.Expected(fraudgen.Generate(gen), 5*time.Minute, 30*time.Second); len(bl) != late || late == 0 {
+				t.Errorf("%d late rows in the batch run, want %d (not 0)", len(bl), late)
+			}
+			if !slices.Equal(bl, sl) {
+				t.Errorf("late rows differ: batch %d, stream %d", len(bl), len(sl))
+			}
+		})
 	}
 }
 
@@ -541,12 +546,6 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
-
-// perRecordLateness says whether the engine decides lateness per record
-// against the watermark of the record's own split. Set it once that change
-// lands (base.Batch with a Marks column, late records decided in
-// internal/ops); TestStreamParityLate depends on it.
-const perRecordLateness = false
 
 // TestStreamBrokerLate: a job whose first connection to the broker fails
 // retries, and reads the topic once the broker is back.
