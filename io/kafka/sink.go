@@ -53,6 +53,7 @@ func (s *Sink[T]) Open(sc sdk.SinkContext) (sdk.CommittingSink[T], error) {
 	cl, err := kgo.NewClient(append(clientOpts(o.Brokers, o.TLS, o.SASL, o.ConnectTimeout),
 		kgo.DefaultProduceTopic(o.Topic),
 		kgo.ProduceRequestTimeout(o.ConnectTimeout),
+		kgo.ProducerLinger(o.Linger),
 	)...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka: %w", err)
