@@ -12,7 +12,8 @@ import (
 
 // Input is the source --in names, reading records of type T: a Parquet
 // source for parquet:GLOB, a JSON Lines source for jsonl:GLOB, and for
-// kafka://HOST:PORT/TOPIC the topic from its earliest offsets, up to the
+// kafka://HOST:PORT/TOPIC the topic from its --start position (earliest by
+// default), up to the
 // offsets at the start in batch mode (or with --bounded) and without end in
 // stream mode.
 func Input[T any](j *Job) sdk.Source[T] {
@@ -22,6 +23,7 @@ func Input[T any](j *Job) sdk.Source[T] {
 			Brokers: []string{in.Broker()},
 			Topics:  []string{in.Topic()},
 			Bounded: j.cfg.mode == runner.Batch || j.cfg.bounded,
+			Start:   j.cfg.start,
 		})
 	case Parquet:
 		return parquet.NewSource[T](j.glob, parquet.SourceOptions{})

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/weirflow/weir/io/kafka"
 	"github.com/weirflow/weir/runner"
 )
 
@@ -99,6 +100,7 @@ type config struct {
 	progress       string
 	idle           time.Duration
 	bounded        bool
+	start          kafka.Start
 	checkpointDir  string
 }
 
@@ -106,6 +108,7 @@ type config struct {
 type runFlags struct {
 	fs                                                    *flag.FlagSet
 	mode, in, out, dead, onError, progress, checkpointDir string
+	start                                                 string
 	parallelism, maxParallelism                           int
 	bound, lateness, idle                                 time.Duration
 	perfect, bounded                                      bool
@@ -127,6 +130,7 @@ func newRunFlags(name string) *runFlags {
 	fs.BoolVar(&f.perfect, "perfect-watermark", false, "batch only: treat every record as on time")
 	fs.DurationVar(&f.idle, "idle-timeout", 0, "let an input partition that produced nothing for `DURATION` stop holding the watermark back (0: never)")
 	fs.BoolVar(&f.bounded, "bounded", false, "stream with a Kafka input: stop at the end offsets seen at the start and fire every window (a backfill from Kafka)")
+	fs.StringVar(&f.start, "start", "earliest", "with a Kafka input and nothing to resume from, start at `POSITION`: earliest, latest, committed:GROUP (the group's committed offsets) or time:RFC3339 (the first offsets at or after that time)")
 	fs.StringVar(&f.checkpointDir, "checkpoint-dir", "", "keep checkpoints in `DIR`; NOT USED YET: the directory is created but no checkpoint is taken, so a restarted job reads Kafka from the earliest offsets again")
 	fs.StringVar(&f.progress, "progress", "auto", "show progress `WHEN`: auto (a bar on terminals), always or never")
 	return f
@@ -217,6 +221,14 @@ func (f *runFlags) parse(args []string) (config, error) {
 		return c, usagef("--bounded is for a Kafka input; files are always read to their end")
 	}
 	c.bounded = f.bounded
+	start, err := parseStart(f.start)
+	if err != nil {
+		return c, err
+	}
+	if f.start != "earliest" && c.in.Scheme != Kafka {
+		return c, usagef("--start is for a Kafka input; files are always read from their start")
+	}
+	c.start = start
 	c.checkpointDir = f.checkpointDir
 	switch f.progress {
 	case "auto", "always", "never":
@@ -246,9 +258,28 @@ func flagError(err error) string {
 	return strings.TrimPrefix(msg, "flag ")
 }
 
+// parseStart parses --start into a Kafka start position.
+func parseStart(v string) (kafka.Start, error) {
+	switch {
+	case v == "earliest":
+		return kafka.Earliest(), nil
+	case v == "latest":
+		return kafka.Latest(), nil
+	case strings.HasPrefix(v, "committed:") && len(v) > len("committed:"):
+		return kafka.Committed(strings.TrimPrefix(v, "committed:")), nil
+	case strings.HasPrefix(v, "time:"):
+		t, err := time.Parse(time.RFC3339Nano, strings.TrimPrefix(v, "time:"))
+		if err != nil {
+			return kafka.Start{}, usagef("--start=%s: the time must be RFC 3339, as in time:2024-01-01T00:00:00Z", v)
+		}
+		return kafka.AtTime(t), nil
+	}
+	return kafka.Start{}, usagef("--start=%s: use earliest, latest, committed:GROUP or time:RFC3339", v)
+}
+
 // flagOrder is the order flags are listed in by -h.
 var flagOrder = []string{"in", "out", "mode", "parallelism", "max-parallelism", "on-error", "dead-letter",
-	"bound", "allowed-lateness", "perfect-watermark", "idle-timeout", "bounded", "checkpoint-dir", "progress"}
+	"bound", "allowed-lateness", "perfect-watermark", "idle-timeout", "bounded", "start", "checkpoint-dir", "progress"}
 
 // printDefaults writes the flags of fs in --name form.
 func printDefaults(w io.Writer, fs *flag.FlagSet) {

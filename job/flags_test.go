@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weirflow/weir/io/kafka"
 	"github.com/weirflow/weir/runner"
 )
 
@@ -109,6 +110,28 @@ func TestParseRunFlags(t *testing.T) {
 			},
 		},
 		{name: "bounded files", args: append(base, "--bounded"), err: "--bounded is for a Kafka input"},
+		{
+			name: "kafka start positions",
+			args: []string{"--mode=stream", "--in=kafka://h:1/txns", "--out=jsonl:o", "--start=committed:fraud"},
+			check: func(t *testing.T, c config) {
+				if c.start != kafka.Committed("fraud") {
+					t.Errorf("start %+v", c.start)
+				}
+			},
+		},
+		{
+			name: "kafka start at a time",
+			args: []string{"--mode=stream", "--in=kafka://h:1/txns", "--out=jsonl:o", "--start=time:2024-01-01T00:00:00Z"},
+			check: func(t *testing.T, c config) {
+				if c.start != kafka.AtTime(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)) {
+					t.Errorf("start %+v", c.start)
+				}
+			},
+		},
+		{name: "kafka start latest", args: []string{"--in=kafka://h:1/txns", "--out=jsonl:o", "--start=latest"}},
+		{name: "start bad time", args: []string{"--in=kafka://h:1/txns", "--out=jsonl:o", "--start=time:yesterday"}, err: "the time must be RFC 3339"},
+		{name: "start unknown", args: []string{"--in=kafka://h:1/txns", "--out=jsonl:o", "--start=newest"}, err: "use earliest, latest, committed:GROUP or time:RFC3339"},
+		{name: "start files", args: append(base, "--start=latest"), err: "--start is for a Kafka input"},
 		{name: "negative idle", args: append(base, "--idle-timeout=-1s"), err: "--idle-timeout=-1s: must not be negative"},
 		{name: "kafka no topic", args: []string{"--in=kafka://127.0.0.1:9092", "--out=jsonl:o"}, err: "write kafka://HOST:PORT/TOPIC"},
 		{name: "kafka out dead letters", args: []string{"--in=jsonl:x", "--out=kafka://h:1/t"}, err: "no directory for dead letters"},
