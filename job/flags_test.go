@@ -128,7 +128,15 @@ func TestParseRunFlags(t *testing.T) {
 				}
 			},
 		},
-		{name: "kafka start latest", args: []string{"--in=kafka://h:1/txns", "--out=jsonl:o", "--start=latest"}},
+		{
+			name: "kafka start latest",
+			args: []string{"--in=kafka://h:1/txns", "--out=jsonl:o", "--start=latest"},
+			check: func(t *testing.T, c config) {
+				if c.start != kafka.Latest() {
+					t.Errorf("start %+v", c.start)
+				}
+			},
+		},
 		{name: "start bad time", args: []string{"--in=kafka://h:1/txns", "--out=jsonl:o", "--start=time:yesterday"}, err: "the time must be RFC 3339"},
 		{name: "start unknown", args: []string{"--in=kafka://h:1/txns", "--out=jsonl:o", "--start=newest"}, err: "use earliest, latest, committed:GROUP or time:RFC3339"},
 		{name: "start files", args: append(base, "--start=latest"), err: "--start is for a Kafka input"},
