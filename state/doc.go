@@ -1,10 +1,82 @@
-// Package state will be weir's keyed state backend: one Pebble instance per
-// task, keys prefixed by key group so state can be split or merged when
-// parallelism changes, and snapshots as incremental Pebble checkpoints.
+// Package state is weir's keyed state backend: one Pebble instance per task,
+// behind an in-memory write-back cache of hot keys, with snapshots taken as
+// Pebble checkpoints that share SST files so uploads can be incremental.
 //
-// # Status
+// # What it owns
 //
-// Not built yet. Today the windowed aggregation keeps its state in memory
-// (internal/ops), which is enough for batch backfills; streaming jobs with
-// checkpoints need this package.
+// A Backend (Open, Restore) owns one Pebble directory and the cache in front
+// of it. State is named; each name has one kind, fixed at first use:
+//
+//   - ValueState (Backend.Value): one value per key, optionally with an
+//     expiry (PutTTL). Reads at or after the expiry, by the time set with
+//     SetTime, see nothing; ExpireBefore deletes expired values.
+//   - ListState (Backend.List): an append-only list per key.
+//   - MapState (Backend.Map): a map of byte keys to byte values per key.
+//   - Timers (Backend.Timers): (key group, timestamp, key) triples popped in
+//     timestamp order up to a watermark (PopUpTo).
+//
+// Keys and values are bytes; codecs belong to the caller. Every call takes
+// the key group of the key (hash(key) mod MaxParallelism, computed by the
+// caller) and fails if the backend does not own it.
+//
+// # Key layout
+//
+// Every Pebble key starts with the key group, so a task's state is one
+// contiguous key range and can be split or merged when parallelism changes:
+//
+//	kg (2 bytes, big-endian) | id (2 bytes, big-endian) | rest
+//
+// id numbers the state name (1, 2, ... in order of first use; ids are
+// per instance and Restore renumbers them by name). rest depends on the kind:
+//
+//	value:      uvarint(len(key)) | key
+//	list:       uvarint(len(key)) | key | 0x00                  -> element count (8 bytes big-endian)
+//	            uvarint(len(key)) | key | 0x01 | seq (8 bytes)  -> element
+//	map:        uvarint(len(key)) | key | mapKey
+//	timers:     ts (8 bytes) | key                              -> empty value
+//
+// The length prefix makes the set of a key's prefixes prefix-free, so a
+// key's list or map is exactly one key range. Timestamps are int64 encoded
+// as 8 big-endian bytes with the sign bit flipped, so byte order is numeric
+// order, negatives included. Window namespaces are part of the caller's key
+// (key | window) or map key. A stored value-state value is a tag byte: 0x00
+// followed by the value, or 0x01 followed by the expiry timestamp (8 bytes,
+// same encoding) and the value. Metadata lives under 0xFF 0xFF, which no key
+// group reaches (MaxParallelism is at most 32768): 0xFF 0xFF 's' | name ->
+// kind (1 byte) | id (2 bytes).
+//
+// # Cache
+//
+// Point state (values, map entries, list lengths) goes through an LRU
+// write-back cache of CacheBytes: reads hit the cache first and cache what
+// they find (absences too), writes stay in the cache marked dirty. When the
+// cache exceeds its budget, least recently used entries are dropped down to
+// 7/8 of it, the dirty ones written back in one Pebble batch (no fsync).
+// Flush writes every dirty entry in one batch; Snapshot calls it. List
+// elements and timers skip the cache: they go to a pending batch committed
+// at the next Flush, eviction, iteration or when it passes CacheBytes/4.
+// MapState.Iterate flushes first when the map has dirty entries.
+//
+// # Snapshots and rescaling
+//
+// Snapshot(dir) is the synchronous part of a checkpoint: Flush, a Pebble
+// memtable flush, then a Pebble checkpoint (SSTs hard-linked). The Handle
+// lists the files; Handle.NewSince names those an incremental upload must
+// copy. Restore opens a backend from one snapshot, or for a new key-group
+// range from several old ones.
+//
+// # Who calls it
+//
+// The runner: each stateful task opens one Backend for its key-group range
+// and restores it from the last checkpoint's snapshots. Nothing here knows
+// about the runner or the SDK; this package imports only the standard
+// library and Pebble.
+//
+// # Goroutines
+//
+// None of its own (Pebble runs its own flush and compaction goroutines). A
+// Backend is not safe for concurrent use: the task goroutine that opened it
+// owns it, and the hot path takes no locks. Slices returned by Get alias the
+// cache and are valid until the next write to the backend; slices passed to
+// iteration callbacks are valid only during the call.
 package state

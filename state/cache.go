@@ -1,0 +1,250 @@
+package state
+
+import (
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// entryOverhead approximates the memory of an entry beyond its key and
+// value bytes: the struct, the map slot and the string header.
+const entryOverhead = 96
+
+// entry is one cached key. deleted entries are cached absences (a read
+// that found nothing, or a Delete not yet written back).
+type entry struct {
+	key        string
+	val        []byte
+	deleted    bool
+	dirty      bool
+	mapPrefix  int // length of the map-state prefix of key; 0 for other state
+	prev, next *entry
+}
+
+func (e *entry) size() int64 { return entryOverhead + int64(len(e.key)+cap(e.val)) }
+
+// cache is the write-back LRU cache of point state (values, map entries,
+// list lengths). head is the most recently used entry.
+type cache struct {
+	m          map[string]*entry
+	head, tail *entry
+	bytes      int64
+	limit      int64
+	dirty      []*entry // entries that became dirty since the last writeDirty
+	ndirty     int
+	dirtyMaps  map[string]int // map-state prefix -> dirty entries under it
+	evictions  int64
+	writebacks int64
+}
+
+func (c *cache) init(limit int64) {
+	c.m = map[string]*entry{}
+	c.dirtyMaps = map[string]int{}
+	c.limit = limit
+}
+
+func (c *cache) lookup(key []byte) *entry {
+	e := c.m[string(key)]
+	if e != nil {
+		c.moveToFront(e)
+	}
+	return e
+}
+
+func (c *cache) moveToFront(e *entry) {
+	if c.head == e {
+		return
+	}
+	c.unlink(e)
+	c.pushFront(e)
+}
+
+func (c *cache) unlink(e *entry) {
+	if e.prev != nil {
+		e.prev.next = e.next
+	} else {
+		c.head = e.next
+	}
+	if e.next != nil {
+		e.next.prev = e.prev
+	} else {
+		c.tail = e.prev
+	}
+	e.prev, e.next = nil, nil
+}
+
+func (c *cache) pushFront(e *entry) {
+	e.next = c.head
+	if c.head != nil {
+		c.head.prev = e
+	}
+	c.head = e
+	if c.tail == nil {
+		c.tail = e
+	}
+}
+
+func (c *cache) insertCleanEntry(key, val []byte, deleted bool) *entry {
+	e := &entry{key: string(key), deleted: deleted}
+	if !deleted {
+		e.val = append([]byte(nil), val...)
+	}
+	c.m[e.key] = e
+	c.pushFront(e)
+	c.bytes += e.size()
+	return e
+}
+
+func (c *cache) insertClean(b *Backend, key, val []byte, deleted bool) error {
+	c.insertCleanEntry(key, val, deleted)
+	return c.maybeEvict(b)
+}
+
+func (c *cache) markDirty(e *entry) {
+	if e.dirty {
+		return
+	}
+	e.dirty = true
+	c.ndirty++
+	c.dirty = append(c.dirty, e)
+	if e.mapPrefix > 0 {
+		c.dirtyMaps[e.key[:e.mapPrefix]]++
+	}
+}
+
+func (c *cache) markClean(e *entry) {
+	if !e.dirty {
+		return
+	}
+	e.dirty = false
+	c.ndirty--
+	if e.mapPrefix > 0 {
+		p := e.key[:e.mapPrefix]
+		if n := c.dirtyMaps[p] - 1; n > 0 {
+			c.dirtyMaps[p] = n
+		} else {
+			delete(c.dirtyMaps, p)
+		}
+	}
+}
+
+// put writes val (or a deletion) for key and marks it dirty.
+func (c *cache) put(key, val []byte, deleted bool, mapPrefix int) {
+	e := c.m[string(key)]
+	if e == nil {
+		e = &entry{key: string(key), mapPrefix: mapPrefix}
+		c.m[e.key] = e
+		c.pushFront(e)
+	} else {
+		c.bytes -= e.size()
+		c.moveToFront(e)
+		if !e.dirty {
+			// Entries cached by a read do not know their map prefix.
+			e.mapPrefix = mapPrefix
+		}
+	}
+	e.deleted = deleted
+	if deleted {
+		e.val = e.val[:0]
+	} else {
+		e.val = append(e.val[:0], val...)
+	}
+	c.bytes += e.size()
+	c.markDirty(e)
+}
+
+// drop removes key from the cache without writing it back.
+func (c *cache) drop(key []byte) {
+	if e := c.m[string(key)]; e != nil {
+		c.markClean(e)
+		c.remove(e)
+	}
+}
+
+func (c *cache) remove(e *entry) {
+	c.unlink(e)
+	delete(c.m, e.key)
+	c.bytes -= e.size()
+}
+
+func writeEntry(wb *pebble.Batch, e *entry) error {
+	var err error
+	if e.deleted {
+		err = wb.Delete([]byte(e.key), nil)
+	} else {
+		err = wb.Set([]byte(e.key), e.val, nil)
+	}
+	if err != nil {
+		return fmt.Errorf("state: write back: %w", err)
+	}
+	return nil
+}
+
+// maybeEvict drops least recently used entries until the cache is under
+// 7/8 of its budget, writing the dirty ones back in one batch.
+func (c *cache) maybeEvict(b *Backend) error {
+	if c.bytes <= c.limit {
+		return nil
+	}
+	target := c.limit - c.limit/8
+	wrote := false
+	for c.bytes > target && c.tail != nil {
+		e := c.tail
+		if e.dirty {
+			if err := writeEntry(b.wb, e); err != nil {
+				return err
+			}
+			c.markClean(e)
+			c.writebacks++
+			wrote = true
+		}
+		c.remove(e)
+		c.evictions++
+	}
+	if len(c.dirty) > 2*c.ndirty+64 {
+		live := c.dirty[:0]
+		for _, e := range c.dirty {
+			if e.dirty {
+				live = append(live, e)
+			}
+		}
+		clear(c.dirty[len(live):])
+		c.dirty = live
+	}
+	if wrote {
+		return b.commitWB()
+	}
+	return nil
+}
+
+// writeDirty adds every dirty entry to wb and marks it clean.
+func (c *cache) writeDirty(wb *pebble.Batch) error {
+	for _, e := range c.dirty {
+		if !e.dirty {
+			continue
+		}
+		if err := writeEntry(wb, e); err != nil {
+			return err
+		}
+		c.markClean(e)
+		c.writebacks++
+	}
+	clear(c.dirty)
+	c.dirty = c.dirty[:0]
+	return nil
+}
+
+// CacheStats describes the write-back cache.
+type CacheStats struct {
+	Entries    int
+	Bytes      int64
+	Dirty      int
+	Evictions  int64 // entries dropped to stay under the budget
+	WriteBacks int64 // dirty entries written to Pebble
+}
+
+// CacheStats returns the current cache statistics.
+func (b *Backend) CacheStats() CacheStats {
+	c := &b.cache
+	return CacheStats{Entries: len(c.m), Bytes: c.bytes, Dirty: c.ndirty, Evictions: c.evictions, WriteBacks: c.writebacks}
+}

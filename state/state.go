@@ -1,0 +1,348 @@
+package state
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log"
+	"math"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// DefaultMaxParallelism is the number of key groups when
+// Options.MaxParallelism is zero.
+const DefaultMaxParallelism = 128
+
+// DefaultCacheBytes is the write-back cache budget when Options.CacheBytes
+// is zero.
+const DefaultCacheBytes = 64 << 20
+
+// maxKeyGroups bounds MaxParallelism: key groups are two bytes and the
+// prefix 0xFFFF is reserved for metadata.
+const maxKeyGroups = 1 << 15
+
+// KeyGroupRange is the half-open range [Start, End) of key groups a backend
+// owns. The zero value means every key group.
+type KeyGroupRange struct {
+	Start, End uint16
+}
+
+// Contains reports whether kg is in the range.
+func (r KeyGroupRange) Contains(kg uint16) bool { return kg >= r.Start && kg < r.End }
+
+// Options configures a Backend. The zero value of every field works except
+// Dir, which names the directory of the Pebble instance.
+type Options struct {
+	// Dir is the directory of the task's Pebble instance.
+	Dir string
+	// FS is the file system; nil means the operating system's. Tests pass
+	// vfs.NewMem().
+	FS vfs.FS
+	// KeyGroups is the range of key groups this task owns; the zero value
+	// means [0, MaxParallelism).
+	KeyGroups KeyGroupRange
+	// MaxParallelism is the number of key groups; zero means 128. At most
+	// 32768.
+	MaxParallelism int
+	// CacheBytes is the memory budget of the write-back cache; zero means
+	// 64 MiB. When the cache grows past it, least recently used entries
+	// are written back to Pebble in one batch and dropped.
+	CacheBytes int64
+}
+
+// EnsureDefaults fills zero fields with their defaults.
+func (o *Options) EnsureDefaults() {
+	if o.FS == nil {
+		o.FS = vfs.Default
+	}
+	if o.MaxParallelism == 0 {
+		o.MaxParallelism = DefaultMaxParallelism
+	}
+	if o.KeyGroups == (KeyGroupRange{}) && o.MaxParallelism <= maxKeyGroups {
+		o.KeyGroups = KeyGroupRange{0, uint16(o.MaxParallelism)}
+	}
+	if o.CacheBytes == 0 {
+		o.CacheBytes = DefaultCacheBytes
+	}
+}
+
+// Validate names the first bad field.
+func (o *Options) Validate() error {
+	switch {
+	case o.Dir == "":
+		return errors.New("state: Options.Dir is empty; set it to the task's state directory")
+	case o.MaxParallelism < 1 || o.MaxParallelism > maxKeyGroups:
+		return fmt.Errorf("state: Options.MaxParallelism %d out of range; use 1 to %d", o.MaxParallelism, maxKeyGroups)
+	case o.KeyGroups.Start >= o.KeyGroups.End || int(o.KeyGroups.End) > o.MaxParallelism:
+		return fmt.Errorf("state: Options.KeyGroups [%d, %d) is empty or beyond MaxParallelism %d",
+			o.KeyGroups.Start, o.KeyGroups.End, o.MaxParallelism)
+	case o.CacheBytes < 0:
+		return fmt.Errorf("state: Options.CacheBytes %d is negative", o.CacheBytes)
+	}
+	return nil
+}
+
+// kind is the type of a named state; it is stored with the name.
+type kind byte
+
+const (
+	kindValue kind = 1 + iota
+	kindList
+	kindMap
+	kindTimers
+)
+
+func (k kind) String() string {
+	switch k {
+	case kindValue:
+		return "value"
+	case kindList:
+		return "list"
+	case kindMap:
+		return "map"
+	case kindTimers:
+		return "timers"
+	}
+	return fmt.Sprintf("kind(%d)", byte(k))
+}
+
+// metaPrefix starts every metadata key; no key group reaches it.
+var metaPrefix = []byte{0xFF, 0xFF, 's'}
+
+type stateInfo struct {
+	name string
+	kind kind
+	id   uint16
+}
+
+// Backend is one task's keyed state: a Pebble instance behind a write-back
+// cache. It is not safe for concurrent use; the task goroutine owns it.
+type Backend struct {
+	opts Options
+	db   *pebble.DB
+	// wb holds list appends, timer writes and written-back cache entries
+	// until the next commit. Keys written here are never cached.
+	wb     *pebble.Batch
+	cache  cache
+	states map[string]*stateInfo
+	nextID uint16
+	now    int64
+	kbuf   []byte
+	vbuf   []byte
+	closed bool
+}
+
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...interface{})         {}
+func (quietLogger) Errorf(f string, args ...interface{}) { log.Printf("state: pebble: "+f, args...) }
+func (quietLogger) Fatalf(f string, args ...interface{}) { log.Fatalf("state: pebble: "+f, args...) }
+
+// Open opens (or creates) the Pebble instance in opts.Dir.
+func Open(opts Options) (*Backend, error) {
+	opts.EnsureDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	return open(opts)
+}
+
+func open(opts Options) (*Backend, error) {
+	db, err := pebble.Open(opts.Dir, &pebble.Options{FS: opts.FS, Logger: quietLogger{}})
+	if err != nil {
+		return nil, fmt.Errorf("state: open %s: %w", opts.Dir, err)
+	}
+	b := &Backend{opts: opts, db: db, states: map[string]*stateInfo{}, nextID: 1, now: math.MinInt64}
+	b.cache.init(opts.CacheBytes)
+	b.wb = db.NewBatch()
+	infos, err := readMeta(db)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	for _, in := range infos {
+		b.states[in.name] = in
+		if in.id >= b.nextID {
+			b.nextID = in.id + 1
+		}
+	}
+	return b, nil
+}
+
+func readMeta(r pebble.Reader) ([]*stateInfo, error) {
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: metaPrefix, UpperBound: prefixEnd(metaPrefix)})
+	if err != nil {
+		return nil, fmt.Errorf("state: read state names: %w", err)
+	}
+	var out []*stateInfo
+	for it.First(); it.Valid(); it.Next() {
+		v := it.Value()
+		if len(v) != 3 {
+			it.Close()
+			return nil, fmt.Errorf("state: corrupt state name entry %q", it.Key())
+		}
+		out = append(out, &stateInfo{
+			name: string(it.Key()[len(metaPrefix):]),
+			kind: kind(v[0]),
+			id:   binary.BigEndian.Uint16(v[1:]),
+		})
+	}
+	if err := it.Close(); err != nil {
+		return nil, fmt.Errorf("state: read state names: %w", err)
+	}
+	return out, nil
+}
+
+// register returns the id of name, assigning one on first use.
+func (b *Backend) register(name string, k kind) (*stateInfo, error) {
+	if b.closed {
+		return nil, errClosed
+	}
+	if in, ok := b.states[name]; ok {
+		if in.kind != k {
+			return nil, fmt.Errorf("state: %q is %s state, not %s; use a different name", name, in.kind, k)
+		}
+		return in, nil
+	}
+	if b.nextID == math.MaxUint16 {
+		return nil, fmt.Errorf("state: too many state names (%d)", len(b.states))
+	}
+	in := &stateInfo{name: name, kind: k, id: b.nextID}
+	key := append(append([]byte(nil), metaPrefix...), name...)
+	if err := b.db.Set(key, []byte{byte(k), byte(in.id >> 8), byte(in.id)}, pebble.NoSync); err != nil {
+		return nil, fmt.Errorf("state: register %q: %w", name, err)
+	}
+	b.nextID++
+	b.states[name] = in
+	return in, nil
+}
+
+var errClosed = errors.New("state: backend is closed")
+
+func (b *Backend) checkKG(kg uint16) error {
+	if b.closed {
+		return errClosed
+	}
+	if !b.opts.KeyGroups.Contains(kg) {
+		return fmt.Errorf("state: key group %d outside this backend's range [%d, %d)",
+			kg, b.opts.KeyGroups.Start, b.opts.KeyGroups.End)
+	}
+	return nil
+}
+
+// KeyGroups returns the range this backend owns.
+func (b *Backend) KeyGroups() KeyGroupRange { return b.opts.KeyGroups }
+
+// SetTime sets the current time for TTL checks: values whose expiry is at
+// or before ts read as absent. The runner chooses the clock (the event-time
+// watermark or processing time). Before the first call nothing expires.
+func (b *Backend) SetTime(ts int64) { b.now = ts }
+
+// appendPrefix appends kg | id | uvarint(len(key)) | key to dst.
+func appendPrefix(dst []byte, kg, id uint16, key []byte) []byte {
+	dst = append(dst, byte(kg>>8), byte(kg), byte(id>>8), byte(id))
+	dst = binary.AppendUvarint(dst, uint64(len(key)))
+	return append(dst, key...)
+}
+
+func appendKGID(dst []byte, kg, id uint16) []byte {
+	return append(dst, byte(kg>>8), byte(kg), byte(id>>8), byte(id))
+}
+
+// prefixEnd returns the smallest key greater than every key with prefix p.
+func prefixEnd(p []byte) []byte {
+	end := append([]byte(nil), p...)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] != 0xFF {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+// appendTimestamp appends ts as 8 big-endian bytes with the sign bit
+// flipped, so byte order equals numeric order, negatives included.
+func appendTimestamp(dst []byte, ts int64) []byte {
+	return binary.BigEndian.AppendUint64(dst, uint64(ts)^(1<<63))
+}
+
+func decodeTimestamp(b []byte) int64 {
+	return int64(binary.BigEndian.Uint64(b) ^ (1 << 63))
+}
+
+// get reads key from the cache, falling back to Pebble. The result aliases
+// the cache and is valid until the next write to the backend.
+func (b *Backend) get(key []byte) ([]byte, bool, error) {
+	if e := b.cache.lookup(key); e != nil {
+		return e.val, !e.deleted, nil
+	}
+	v, closer, err := b.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, false, b.cache.insertClean(b, key, nil, true)
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("state: get: %w", err)
+	}
+	e := b.cache.insertCleanEntry(key, v, false)
+	closer.Close()
+	return e.val, true, b.cache.maybeEvict(b)
+}
+
+// set writes key through the cache; mapPrefix is the map-state prefix the
+// key belongs to ("" for other state).
+func (b *Backend) set(key, val []byte, deleted bool, mapPrefixLen int) error {
+	b.cache.put(key, val, deleted, mapPrefixLen)
+	return b.cache.maybeEvict(b)
+}
+
+// commitWB commits the pending write batch, if any.
+func (b *Backend) commitWB() error {
+	if b.wb.Empty() {
+		return nil
+	}
+	err := b.wb.Commit(pebble.NoSync)
+	b.wb.Close()
+	b.wb = b.db.NewBatch()
+	if err != nil {
+		return fmt.Errorf("state: write back: %w", err)
+	}
+	return nil
+}
+
+// maybeCommitWB bounds the memory of the pending batch to a quarter of the
+// cache budget.
+func (b *Backend) maybeCommitWB() error {
+	if int64(b.wb.Len()) > b.opts.CacheBytes/4 {
+		return b.commitWB()
+	}
+	return nil
+}
+
+// Flush writes every dirty cache entry and pending write to Pebble in one
+// batch (without fsync; Snapshot makes state durable).
+func (b *Backend) Flush() error {
+	if b.closed {
+		return errClosed
+	}
+	if err := b.cache.writeDirty(b.wb); err != nil {
+		return err
+	}
+	return b.commitWB()
+}
+
+// Close flushes and closes the Pebble instance.
+func (b *Backend) Close() error {
+	if b.closed {
+		return nil
+	}
+	ferr := b.Flush()
+	b.closed = true
+	b.wb.Close()
+	if err := b.db.Close(); err != nil {
+		return fmt.Errorf("state: close %s: %w", b.opts.Dir, err)
+	}
+	return ferr
+}
