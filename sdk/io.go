@@ -65,3 +65,11 @@ type CommittingSink[T any] interface {
 	// Close releases the writer; uncommitted output is discarded.
 	Close() error
 }
+
+// Validator is implemented by sources and sinks that can tell at graph-build
+// time that they will not work, for example because the record type has no
+// generated codec. [Read] and [Write] call it and report the error with the
+// pipeline's other construction errors, before anything runs.
+type Validator interface {
+	Validate() error
+}

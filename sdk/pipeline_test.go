@@ -143,3 +143,28 @@ func TestTransformNames(t *testing.T) {
 		t.Errorf("names %q %q", m.Name(), n.Name())
 	}
 }
+
+type invalidSource struct{ nullSource[noCodec] }
+
+func (invalidSource) Validate() error { return NoCodecError{Type: "sdk.noCodec"} }
+
+type invalidSink struct{ nullSink[noCodec] }
+
+func (invalidSink) Validate() error { return NoCodecError{Type: "sdk.noCodec"} }
+
+// TestValidatorsAtBuildTime: sources and sinks that can tell they will not
+// work say so at graph-build time, with the pipeline's other errors.
+func TestValidatorsAtBuildTime(t *testing.T) {
+	p := NewPipeline()
+	c := Read[noCodec](p, invalidSource{}, Named("in"), Timestamps(func(n noCodec) time.Time { return n.At }))
+	Write[noCodec](c, invalidSink{}, Named("out"))
+	err := p.Err()
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{`Read "in": weir: type sdk.noCodec has no codec`, `Write "out": weir: type sdk.noCodec has no codec`, "go generate"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
+	}
+}

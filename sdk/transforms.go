@@ -23,6 +23,11 @@ func Read[T any](p *Pipeline, src Source[T], opts ...ReadOption) PCollection[T] 
 	if src == nil {
 		p.addErr(errorf("Read %q: nil source", cfg.name))
 	} else {
+		if v, ok := src.(Validator); ok {
+			if err := v.Validate(); err != nil {
+				p.addErr(errorf("Read %q: %v", cfg.name, err))
+			}
+		}
 		sc.Splits = src.Splits
 		sc.Open = func(ctx context.Context, s graph.Split, pos []byte) (ops.Reader[T], error) {
 			return src.Open(ctx, s, pos)
@@ -238,6 +243,11 @@ func Write[T any](in PCollection[T], sink Sink[T], opts ...Option) {
 	if sink == nil {
 		in.p.addErr(errorf("Write %q: nil sink", name))
 		return
+	}
+	if v, ok := sink.(Validator); ok {
+		if err := v.Validate(); err != nil {
+			in.p.addErr(errorf("Write %q: %v", name, err))
+		}
 	}
 	open := func(sc ops.SinkContext) (ops.Writer[T], error) {
 		return sink.Open(SinkContext{Context: sc.Context, Job: in.p.name, Node: sc.Node, Task: sc.Task, Tasks: sc.Tasks})

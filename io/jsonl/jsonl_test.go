@@ -144,6 +144,18 @@ func TestSourceErrors(t *testing.T) {
 	if !errors.As(err, &nc) {
 		t.Errorf("no codec: got %v, want sdk.NoCodecError", err)
 	}
+	// The same is a construction error of the pipeline, before anything
+	// runs, for the source and for a sink.
+	p := sdk.NewPipeline()
+	in := sdk.Read[nocodec](p, jsonl.NewSource[nocodec](pattern, jsonl.SourceOptions{}), sdk.Named("in"),
+		sdk.Timestamps(func(nocodec) time.Time { return time.Time{} }))
+	sdk.Write[nocodec](in, jsonl.NewSink[nocodec](filepath.Join(dir, "out"), jsonl.SinkOptions{}), sdk.Named("out"))
+	err = p.Err()
+	for _, want := range []string{`Read "in": `, `Write "out": `, "has no codec", "go generate"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("pipeline error %v does not contain %q", err, want)
+		}
+	}
 }
 
 // readDir reads the committed *.jsonl files of dir; a line that does not

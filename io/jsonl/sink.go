@@ -89,3 +89,9 @@ func (w *writer[T]) Write(ctx context.Context, b *sdk.Batch[T]) error {
 	}
 	return nil
 }
+
+// Validate reports at graph-build time that T has no JSON codec.
+func (s *Sink[T]) Validate() error {
+	_, err := codecFor[T]()
+	return err
+}

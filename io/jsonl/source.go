@@ -238,3 +238,9 @@ var (
 	_ sdk.Source[struct{}] = (*Source[struct{}])(nil)
 	_ sdk.Sink[struct{}]   = (*Sink[struct{}])(nil)
 )
+
+// Validate reports at graph-build time that T has no JSON codec.
+func (s *Source[T]) Validate() error {
+	_, err := codecFor[T]()
+	return err
+}

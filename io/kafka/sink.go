@@ -180,3 +180,13 @@ func (w *writer[T]) Close() error {
 	w.cl.Close()
 	return nil
 }
+
+// Validate reports at graph-build time a missing topic or a record type
+// without a generated JSON codec.
+func (s *Sink[T]) Validate() error {
+	if s.opts.Topic == "" {
+		return errors.New("kafka: sink has no topic; set SinkOptions.Topic")
+	}
+	_, err := sdk.CodecOf[T]()
+	return err
+}

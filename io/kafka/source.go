@@ -394,3 +394,7 @@ func (s *Source[T]) release(c *consumer) {
 		}
 	}
 }
+
+// Validate reports at graph-build time bad options or a record type without
+// a generated JSON codec.
+func (s *Source[T]) Validate() error { return s.check() }

@@ -150,3 +150,7 @@ func WriteFile[T any](path string, rows []T, rowsPerGroup int) (err error) {
 	}
 	return nil
 }
+
+// Validate reports at graph-build time a record type that cannot be
+// written as Parquet.
+func (s *Sink[T]) Validate() error { return s.rec.err }

@@ -457,3 +457,7 @@ var (
 	_ sdk.Source[struct{}] = (*Source[struct{}])(nil)
 	_ sdk.Sink[struct{}]   = (*Sink[struct{}])(nil)
 )
+
+// Validate reports at graph-build time a record type that cannot be read
+// from Parquet (an unsupported field, a bad event-time tag).
+func (s *Source[T]) Validate() error { return s.rec.err }
