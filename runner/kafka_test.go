@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/weirflow/weir/internal/graph"
+	"github.com/weirflow/weir/io/iotest"
 	"github.com/weirflow/weir/io/kafka"
 	"github.com/weirflow/weir/runner/runnertest"
 	"github.com/weirflow/weir/sdk"
@@ -27,18 +28,7 @@ type kev struct {
 }
 
 func init() {
-	sdk.RegisterRecord(sdk.RecordCodec[kev]{
-		Name: "runner_test.kev",
-		AppendJSON: func(dst []byte, v *kev) []byte {
-			b, _ := json.Marshal(v)
-			return append(dst, b...)
-		},
-		DecodeJSON: func(src []byte, v *kev) error { return json.Unmarshal(src, v) },
-		EventTime: func(v *kev) (sdk.Timestamp, bool) {
-			return sdk.Timestamp(v.At.UnixMicro()), !v.At.IsZero()
-		},
-		EventTimeField: "at",
-	})
+	sdk.RegisterRecord(iotest.JSONCodec("at", func(v *kev) time.Time { return v.At }))
 }
 
 // kafkaCluster starts a one-broker kfake cluster with one topic and returns

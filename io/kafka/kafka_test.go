@@ -19,7 +19,7 @@ import (
 	"github.com/weirflow/weir/sdk"
 )
 
-// txn is the test record; its codec is hand-written over encoding/json.
+// txn is the test record; its codec is iotest's, over encoding/json.
 type txn struct {
 	UserID   string    `json:"user_id"`
 	Amount   int64     `json:"amount"`
@@ -28,27 +28,7 @@ type txn struct {
 }
 
 func init() {
-	sdk.RegisterRecord(sdk.RecordCodec[txn]{
-		Name: "kafka_test.txn",
-		AppendJSON: func(dst []byte, v *txn) []byte {
-			b, _ := json.Marshal(v)
-			return append(dst, b...)
-		},
-		DecodeJSON: func(src []byte, v *txn) error {
-			var m map[string]json.RawMessage
-			if err := json.Unmarshal(src, &m); err != nil {
-				return err
-			}
-			if _, ok := m["ts"]; !ok {
-				return errors.New(`missing field "ts"`)
-			}
-			return json.Unmarshal(src, v)
-		},
-		EventTime: func(v *txn) (sdk.Timestamp, bool) {
-			return sdk.Timestamp(v.At.UnixMicro()), !v.At.IsZero()
-		},
-		EventTimeField: "ts",
-	})
+	sdk.RegisterRecord(iotest.JSONCodec("ts", func(v *txn) time.Time { return v.At }))
 }
 
 func mkTxn(i int) txn {
@@ -341,7 +321,7 @@ func TestPoisonRecord(t *testing.T) {
 	if d := dead[0]; string(d.Record) != "not json" || d.Source != "kafka txns/3 offset 1" || !strings.HasPrefix(d.Reason, "json: ") {
 		t.Errorf("dead letter %+v", d)
 	}
-	if d := dead[1]; d.Source != "kafka txns/3 offset 2" || !strings.Contains(d.Reason, `missing field "ts"`) {
+	if d := dead[1]; d.Source != "kafka txns/3 offset 2" || !strings.Contains(d.Reason, "missing event time field ts") {
 		t.Errorf("dead letter %+v", d)
 	}
 }
