@@ -35,6 +35,9 @@ type cache struct {
 	dirtyMaps  map[string]int // map-state prefix -> dirty entries under it
 	evictions  int64
 	writebacks int64
+	// last is the most recently looked-up entry: a read-modify-write
+	// finds it again without a second map lookup.
+	last *entry
 }
 
 func (c *cache) init(limit int64) {
@@ -44,9 +47,13 @@ func (c *cache) init(limit int64) {
 }
 
 func (c *cache) lookup(key []byte) *entry {
+	if e := c.last; e != nil && e.key == string(key) {
+		return e // already at the front
+	}
 	e := c.m[string(key)]
 	if e != nil {
 		c.moveToFront(e)
+		c.last = e
 	}
 	return e
 }
@@ -92,6 +99,7 @@ func (c *cache) insertCleanEntry(key, val []byte, deleted bool) *entry {
 	c.m[e.key] = e
 	c.pushFront(e)
 	c.bytes += e.size()
+	c.last = e
 	return e
 }
 
@@ -130,7 +138,10 @@ func (c *cache) markClean(e *entry) {
 
 // put writes val (or a deletion) for key and marks it dirty.
 func (c *cache) put(key, val []byte, deleted bool, mapPrefix int) {
-	e := c.m[string(key)]
+	e := c.last
+	if e == nil || e.key != string(key) {
+		e = c.m[string(key)]
+	}
 	if e == nil {
 		e = &entry{key: string(key), mapPrefix: mapPrefix}
 		c.m[e.key] = e
@@ -151,6 +162,7 @@ func (c *cache) put(key, val []byte, deleted bool, mapPrefix int) {
 	}
 	c.bytes += e.size()
 	c.markDirty(e)
+	c.last = e
 }
 
 // drop removes key from the cache without writing it back.
@@ -162,19 +174,26 @@ func (c *cache) drop(key []byte) {
 }
 
 func (c *cache) remove(e *entry) {
+	if c.last == e {
+		c.last = nil
+	}
 	c.unlink(e)
 	delete(c.m, e.key)
 	c.bytes -= e.size()
 }
 
 func writeEntry(wb *pebble.Batch, e *entry) error {
-	var err error
+	// Deferred ops copy the string key into the batch without converting
+	// it to a []byte first.
+	var op *pebble.DeferredBatchOp
 	if e.deleted {
-		err = wb.Delete([]byte(e.key), nil)
+		op = wb.DeleteDeferred(len(e.key))
 	} else {
-		err = wb.Set([]byte(e.key), e.val, nil)
+		op = wb.SetDeferred(len(e.key), len(e.val))
+		copy(op.Value, e.val)
 	}
-	if err != nil {
+	copy(op.Key, e.key)
+	if err := op.Finish(); err != nil {
 		return fmt.Errorf("state: write back: %w", err)
 	}
 	return nil

@@ -224,21 +224,7 @@ func (s *ListState) Clear(kg uint16, key []byte) error {
 
 // scan calls fn for each key in [lo, hi) in Pebble.
 func (b *Backend) scan(lo, hi []byte, fn func(k, v []byte) error) error {
-	it, err := b.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
-	if err != nil {
-		return fmt.Errorf("state: iterate: %w", err)
-	}
-	for it.First(); it.Valid(); it.Next() {
-		v, err := it.ValueAndErr()
-		if err == nil {
-			err = fn(it.Key(), v)
-		}
-		if err != nil {
-			it.Close()
-			return err
-		}
-	}
-	if err := it.Close(); err != nil {
+	if err := scanReader(b.db, lo, hi, fn); err != nil {
 		return fmt.Errorf("state: iterate: %w", err)
 	}
 	return nil
