@@ -308,10 +308,11 @@ type model struct {
 	values map[string]string
 	maps   map[string]map[string]string
 	lists  map[string][]string
+	timers map[string]bool // "kg/ts/key"
 }
 
 func newModel() *model {
-	return &model{values: map[string]string{}, maps: map[string]map[string]string{}, lists: map[string][]string{}}
+	return &model{values: map[string]string{}, maps: map[string]map[string]string{}, lists: map[string][]string{}, timers: map[string]bool{}}
 }
 
 func mkey(kg uint16, key string) string { return fmt.Sprintf("%d/%s", kg, key) }
@@ -325,6 +326,8 @@ func runOps(t *testing.T, b *Backend, m *model, seed uint64, n int, maxPar int) 
 	ms, err := b.Map("m")
 	must(t, err)
 	ls, err := b.List("l")
+	must(t, err)
+	tm, err := b.Timers("t")
 	must(t, err)
 	kr := b.KeyGroups()
 	for i := range n {
@@ -380,6 +383,38 @@ func runOps(t *testing.T, b *Backend, m *model, seed uint64, n int, maxPar int) 
 		case op < 95:
 			must(t, ls.Clear(kg, []byte(key)))
 			delete(m.lists, k)
+		case op < 96:
+			ts := rng.Int64N(200) - 100
+			if rng.IntN(30) == 0 {
+				wm := ts - 100 // pops the few timers below -100 + ts
+				var got []string
+				_, err := tm.PopUpTo(wm, func(x Timer) error {
+					got = append(got, fmt.Sprintf("%d/%d/%s", x.KeyGroup, x.Time, x.Key))
+					return nil
+				})
+				must(t, err)
+				var want []string
+				for k := range m.timers {
+					var kg uint16
+					var ts int64
+					fmt.Sscanf(k, "%d/%d/", &kg, &ts)
+					if ts <= wm {
+						want = append(want, k)
+						delete(m.timers, k)
+					}
+				}
+				slices.Sort(want)
+				slices.Sort(got)
+				if !slices.Equal(got, want) {
+					t.Fatalf("op %d: PopUpTo(%d) = %v, want %v", i, wm, got, want)
+				}
+			} else if rng.IntN(4) == 0 {
+				must(t, tm.Delete(kg, ts, []byte(key)))
+				delete(m.timers, fmt.Sprintf("%d/%d/%s", kg, ts, key))
+			} else {
+				must(t, tm.Register(kg, ts, []byte(key)))
+				m.timers[fmt.Sprintf("%d/%d/%s", kg, ts, key)] = true
+			}
 		case op < 98:
 			var got []string
 			must(t, ls.Iterate(kg, []byte(key), func(e []byte) error { got = append(got, string(e)); return nil }))
@@ -410,6 +445,9 @@ func checkAll(t *testing.T, b *Backend, m *model) {
 		for i, v := range l {
 			want[fmt.Sprintf("l|%s|%d", k, i)] = v
 		}
+	}
+	for k := range m.timers {
+		want["t|"+k] = ""
 	}
 	if !maps.Equal(got, want) {
 		for k, v := range want {
@@ -442,6 +480,10 @@ func dump(t *testing.T, b *Backend) map[string]string {
 			t.Errorf("key group %d outside [%d, %d)", kg, b.opts.KeyGroups.Start, b.opts.KeyGroups.End)
 		}
 		in := names[binary.BigEndian.Uint16(k[2:])]
+		if in.kind == kindTimers {
+			out[fmt.Sprintf("%s|%d/%d/%s", in.name, kg, decodeTimestamp(k[4:12]), k[12:])] = string(v)
+			return nil
+		}
 		n, w := binary.Uvarint(k[4:])
 		key := string(k[4+w : 4+w+int(n)])
 		rest := k[4+w+int(n):]
@@ -467,32 +509,34 @@ func dump(t *testing.T, b *Backend) map[string]string {
 }
 
 func TestCacheMatchesModel(t *testing.T) {
-	n := 20000
+	n, seeds := 20000, []uint64{42, 1, 2}
 	if testing.Short() {
-		n = 5000
+		n, seeds = 5000, seeds[:1]
 	}
-	for _, cacheBytes := range []int64{1, 2 << 10, 64 << 10, 0} {
-		t.Run(fmt.Sprint("cache=", cacheBytes), func(t *testing.T) {
-			fs := vfs.NewMem()
-			opts := Options{Dir: "db", FS: fs, MaxParallelism: 16, CacheBytes: cacheBytes}
-			b, err := Open(opts)
-			must(t, err)
-			m := newModel()
-			runOps(t, b, m, 42, n, 16)
-			st := b.CacheStats()
-			if cacheBytes > 0 && cacheBytes < 64<<10 && (st.Evictions == 0 || st.Bytes > cacheBytes) {
-				t.Fatalf("cache of %d bytes: %+v", cacheBytes, st)
-			}
-			checkAll(t, b, m)
-			must(t, b.Close())
-			// Everything survives a reopen.
-			b, err = Open(opts)
-			must(t, err)
-			defer b.Close()
-			checkAll(t, b, m)
-			runOps(t, b, m, 43, n/4, 16)
-			checkAll(t, b, m)
-		})
+	for _, seed := range seeds {
+		for _, cacheBytes := range []int64{1, 2 << 10, 64 << 10, 0} {
+			t.Run(fmt.Sprint("seed=", seed, "/cache=", cacheBytes), func(t *testing.T) {
+				fs := vfs.NewMem()
+				opts := Options{Dir: "db", FS: fs, MaxParallelism: 16, CacheBytes: cacheBytes}
+				b, err := Open(opts)
+				must(t, err)
+				m := newModel()
+				runOps(t, b, m, seed, n, 16)
+				st := b.CacheStats()
+				if cacheBytes > 0 && cacheBytes < 64<<10 && (st.Evictions == 0 || st.Bytes > cacheBytes) {
+					t.Fatalf("cache of %d bytes: %+v", cacheBytes, st)
+				}
+				checkAll(t, b, m)
+				must(t, b.Close())
+				// Everything survives a reopen.
+				b, err = Open(opts)
+				must(t, err)
+				defer b.Close()
+				checkAll(t, b, m)
+				runOps(t, b, m, seed+1000, n/4, 16)
+				checkAll(t, b, m)
+			})
+		}
 	}
 }
 
@@ -543,6 +587,11 @@ func (m *model) split(kr KeyGroupRange) *model {
 			out.lists[k] = v
 		}
 	}
+	for k := range m.timers {
+		if in(k) {
+			out.timers[k] = true
+		}
+	}
 	return out
 }
 
@@ -569,6 +618,7 @@ func TestRescale(t *testing.T) {
 		maps.Copy(m.values, part.values)
 		maps.Copy(m.maps, part.maps)
 		maps.Copy(m.lists, part.lists)
+		maps.Copy(m.timers, part.timers)
 		dir := fmt.Sprint("snap-p2-", task)
 		_, err = b.Snapshot(dir)
 		must(t, err)
@@ -608,6 +658,7 @@ func mustModelBackend(t *testing.T, m *model) *Backend {
 	v, _ := b.Value("v")
 	ms, _ := b.Map("m")
 	ls, _ := b.List("l")
+	tm, _ := b.Timers("t")
 	parse := func(k string) (uint16, []byte) {
 		var kg uint16
 		fmt.Sscanf(k, "%d/", &kg)
@@ -628,6 +679,14 @@ func mustModelBackend(t *testing.T, m *model) *Backend {
 		for _, val := range l {
 			must(t, ls.Append(kg, key, []byte(val)))
 		}
+	}
+	for k := range m.timers {
+		var kg uint16
+		var ts int64
+		parts := strings.SplitN(k, "/", 3)
+		fmt.Sscan(parts[0], &kg)
+		fmt.Sscan(parts[1], &ts)
+		must(t, tm.Register(kg, ts, []byte(parts[2])))
 	}
 	return b
 }
