@@ -43,7 +43,8 @@
 // followed by the value, or 0x01 followed by the expiry timestamp (8 bytes,
 // same encoding) and the value. Metadata lives under 0xFF 0xFF, which no key
 // group reaches (MaxParallelism is at most 32768): 0xFF 0xFF 's' | name ->
-// kind (1 byte) | id (2 bytes).
+// kind (1 byte) | id (2 bytes), and 0xFF 0xFF 'p' -> MaxParallelism (4
+// bytes big-endian), checked on Open and Restore.
 //
 // # Cache
 //

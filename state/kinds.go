@@ -353,8 +353,11 @@ type Timer struct {
 }
 
 // PopUpTo removes every timer with time ≤ ts and calls fn with each in
-// order of (time, key group, key). Timers fn registers are not popped by
-// this call even if their time is ≤ ts; call again to pop them.
+// order of (time, key group, key), returning how many fn handled. Timers
+// fn registers are not popped by this call even if their time is ≤ ts
+// (call again to pop them); a timer fn re-registers survives. If fn
+// returns an error, PopUpTo returns it and the timers fn did not handle,
+// the failing one included, stay registered.
 func (t *Timers) PopUpTo(ts int64, fn func(Timer) error) (int, error) {
 	b := t.b
 	if b.closed {
@@ -401,13 +404,16 @@ func (t *Timers) PopUpTo(ts int64, fn func(Timer) error) (int, error) {
 		}
 		return bytes.Compare(a.Key, c.Key)
 	})
-	if err := b.commitWB(); err != nil {
-		return 0, err
-	}
 	for i, tm := range due {
 		if err := fn(tm); err != nil {
+			// Put back the timers fn did not handle, the failing one too.
+			for _, rest := range due[i:] {
+				if werr := b.wb.Set(t.timerKey(rest.KeyGroup, rest.Time, rest.Key), nil, nil); werr != nil {
+					return i, fmt.Errorf("state: pop timers: restore unhandled timers: %w", werr)
+				}
+			}
 			return i, err
 		}
 	}
-	return len(due), nil
+	return len(due), b.maybeCommitWB()
 }

@@ -163,6 +163,9 @@ func (b *Backend) copyFrom(dir string) error {
 		return fmt.Errorf("state: restore %s: %w", dir, err)
 	}
 	defer src.Close()
+	if err := checkMaxPar(src, nil, dir, b.opts.MaxParallelism); err != nil {
+		return err
+	}
 	infos, err := readMeta(src)
 	if err != nil {
 		return fmt.Errorf("state: restore %s: %w", dir, err)

@@ -108,8 +108,39 @@ func (k kind) String() string {
 	return fmt.Sprintf("kind(%d)", byte(k))
 }
 
-// metaPrefix starts every metadata key; no key group reaches it.
+// metaPrefix starts every state-name key; no key group reaches 0xFF 0xFF.
 var metaPrefix = []byte{0xFF, 0xFF, 's'}
+
+// maxParKey holds the MaxParallelism the instance was written with (4
+// bytes big-endian): key groups mean nothing under another one.
+var maxParKey = []byte{0xFF, 0xFF, 'p'}
+
+// checkMaxPar verifies (or, if write is set and the key is absent, records)
+// the instance's MaxParallelism.
+func checkMaxPar(r pebble.Reader, w *pebble.DB, dir string, maxPar int) error {
+	v, closer, err := r.Get(maxParKey)
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+		if w == nil {
+			return nil
+		}
+		if err := w.Set(maxParKey, binary.BigEndian.AppendUint32(nil, uint32(maxPar)), pebble.NoSync); err != nil {
+			return fmt.Errorf("state: open %s: %w", dir, err)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("state: open %s: %w", dir, err)
+	}
+	defer closer.Close()
+	if len(v) != 4 {
+		return fmt.Errorf("state: open %s: corrupt MaxParallelism entry", dir)
+	}
+	if got := int(binary.BigEndian.Uint32(v)); got != maxPar {
+		return fmt.Errorf("state: %s was written with MaxParallelism %d, not %d; key groups cannot be remapped, so keep MaxParallelism at %d",
+			dir, got, maxPar, got)
+	}
+	return nil
+}
 
 type stateInfo struct {
 	name string
@@ -157,6 +188,10 @@ func open(opts Options) (*Backend, error) {
 	b := &Backend{opts: opts, db: db, states: map[string]*stateInfo{}, nextID: 1, now: math.MinInt64}
 	b.cache.init(opts.CacheBytes)
 	b.wb = db.NewBatch()
+	if err := checkMaxPar(db, db, opts.Dir, opts.MaxParallelism); err != nil {
+		db.Close()
+		return nil, err
+	}
 	infos, err := readMeta(db)
 	if err != nil {
 		db.Close()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -244,6 +245,30 @@ func TestTimersPopInOrder(t *testing.T) {
 	}
 	if n, _ := tm.PopUpTo(math.MaxInt64, func(Timer) error { return nil }); n != 0 {
 		t.Fatalf("%d timers left", n)
+	}
+	// A failing fn leaves the unhandled timers registered; a re-registered
+	// timer survives its own pop.
+	for i := range 5 {
+		must(t, tm.Register(0, int64(i), []byte("x")))
+	}
+	boom := errors.New("boom")
+	n, err = tm.PopUpTo(10, func(x Timer) error {
+		if x.Time == 0 {
+			return tm.Register(0, 0, []byte("x")) // re-register
+		}
+		if x.Time == 2 {
+			return boom
+		}
+		return nil
+	})
+	if n != 2 || !errors.Is(err, boom) {
+		t.Fatalf("PopUpTo with failing fn = %d, %v", n, err)
+	}
+	var left []int64
+	_, err = tm.PopUpTo(10, func(x Timer) error { left = append(left, x.Time); return nil })
+	must(t, err)
+	if !slices.Equal(left, []int64{0, 2, 3, 4}) {
+		t.Fatalf("timers left after failed pop: %v", left)
 	}
 	if n, _ := other.PopUpTo(math.MaxInt64, func(Timer) error { return nil }); n == 0 {
 		t.Fatal("other timer set was popped too")
@@ -561,6 +586,12 @@ func TestSnapshotRestore(t *testing.T) {
 	checkAll(t, r, m)
 	if _, err := Restore(Options{Dir: "restored", FS: fs, MaxParallelism: 16}, []string{"snap1"}); err == nil {
 		t.Fatal("restore into a non-empty directory succeeded")
+	}
+	for _, from := range [][]string{{"snap1"}, {"snap1", "snap1"}} {
+		_, err := Restore(Options{Dir: fmt.Sprint("other-maxpar-", len(from)), FS: fs, MaxParallelism: 32}, from)
+		if err == nil || !strings.Contains(err.Error(), "MaxParallelism 16, not 32") {
+			t.Fatalf("restore %v with another MaxParallelism: %v", from, err)
+		}
 	}
 }
 
