@@ -326,8 +326,8 @@ func (b *Backend) get(key []byte) ([]byte, bool, error) {
 	return e.val, true, b.cache.maybeEvict(b)
 }
 
-// set writes key through the cache; mapPrefix is the map-state prefix the
-// key belongs to ("" for other state).
+// set writes key through the cache; mapPrefixLen is the length of the
+// map-state prefix of key (0 for other state).
 func (b *Backend) set(key, val []byte, deleted bool, mapPrefixLen int) error {
 	b.cache.put(key, val, deleted, mapPrefixLen)
 	return b.cache.maybeEvict(b)
