@@ -34,7 +34,10 @@ func (c *syncClock) advance(d time.Duration) {
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	// Generous: under a cold CI build (compilers and test binaries sharing
+	// 2 cores) a Kafka client's retry after a new partition has been seen
+	// to take more than 20 s. A condition that holds returns at once.
+	deadline := time.Now().Add(60 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
