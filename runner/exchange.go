@@ -2,7 +2,6 @@ package runner
 
 import (
 	"context"
-	"reflect"
 
 	"github.com/weirflow/weir/internal/base"
 	"github.com/weirflow/weir/internal/graph"
@@ -127,34 +126,21 @@ func (x *exchange) signal(k msgKind) error {
 }
 
 // forward is the partitioner of a forward edge between tasks: it copies
-// every row to the single target. The element type is learned from the
-// first batch, since the graph is untyped; reflection runs once per batch,
-// never per row. Marks (field 2) are kept aligned as base.AppendMarks says.
-type forward struct {
-	typ  reflect.Type // base.Batch[T]
-	vals reflect.Type // []T
+// every row to the single target, marks aligned. The graph is untyped, so
+// the batches copy themselves (base.Batch's NewLike and AppendTo).
+type forward struct{ proto batchCopier }
+
+// batchCopier is what *base.Batch[T] offers untyped code.
+type batchCopier interface {
+	Len() int
+	NewLike(n int) any
+	AppendTo(dst any)
 }
 
-func newForward(sample any) *forward {
-	t := reflect.TypeOf(sample).Elem()
-	return &forward{typ: t, vals: t.Field(0).Type}
-}
+func newForward(sample any) *forward { return &forward{proto: sample.(batchCopier)} }
 
-func (f *forward) NewBatch(n int) any {
-	v := reflect.New(f.typ)
-	v.Elem().Field(0).Set(reflect.MakeSlice(f.vals, 0, n))
-	v.Elem().Field(1).Set(reflect.ValueOf(make([]base.Timestamp, 0, n)))
-	return v.Interface()
-}
+func (f *forward) NewBatch(n int) any { return f.proto.NewLike(n) }
 
-func (f *forward) Split(batch any, outs []any, _ int) {
-	src := reflect.ValueOf(batch).Elem()
-	dst := reflect.ValueOf(outs[0]).Elem()
-	dm := dst.Field(2).Addr().Interface().(*[]base.Timestamp)
-	*dm = base.AppendMarks(*dm, dst.Field(0).Len(), src.Field(2).Interface().([]base.Timestamp), src.Field(0).Len())
-	dst.Field(0).Set(reflect.AppendSlice(dst.Field(0), src.Field(0)))
-	dt := dst.Field(1).Addr().Interface().(*[]base.Timestamp)
-	*dt = append(*dt, src.Field(1).Interface().([]base.Timestamp)...)
-}
+func (f *forward) Split(batch any, outs []any, _ int) { batch.(batchCopier).AppendTo(outs[0]) }
 
-func (f *forward) Len(batch any) int { return batch.(interface{ Len() int }).Len() }
+func (f *forward) Len(batch any) int { return batch.(batchCopier).Len() }

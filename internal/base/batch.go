@@ -68,6 +68,15 @@ func (b *Batch[T]) AppendBatch(src *Batch[T]) {
 	b.Times = append(b.Times, src.Times...)
 }
 
+// NewLike returns an empty batch of b's type with room for n rows, for code
+// that copies batches without knowing their element type (the runner's
+// exchanges).
+func (b *Batch[T]) NewLike(n int) any { return NewBatch[T](n) }
+
+// AppendTo appends b's rows to dst, a batch made by [Batch.NewLike], as
+// [Batch.AppendBatch] does.
+func (b *Batch[T]) AppendTo(dst any) { dst.(*Batch[T]).AppendBatch(b) }
+
 // AppendMarks returns the mark column of a batch of dstRows rows (marks
 // dst) after appending a batch of srcRows rows (marks src), by the rule of
 // [Batch.AppendBatch]. It serves code that copies batches without knowing
@@ -142,9 +151,6 @@ func (w Window) StartTime() time.Time { return w.Start.Time() }
 
 // EndTime returns End as a time.Time.
 func (w Window) EndTime() time.Time { return w.End.Time() }
-
-// Intersects reports whether w and o overlap or touch (used to merge sessions).
-func (w Window) Intersects(o Window) bool { return w.Start <= o.End && o.Start <= w.End }
 
 // Cover returns the smallest window containing w and o.
 func (w Window) Cover(o Window) Window { return Window{Min(w.Start, o.Start), Max(w.End, o.End)} }
