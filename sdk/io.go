@@ -73,3 +73,39 @@ type CommittingSink[T any] interface {
 type Validator interface {
 	Validate() error
 }
+
+// RecoverableSink is implemented by sinks whose staged output lives outside
+// the job (Kafka transactions, staged files) and must be settled when a job
+// starts: the runner calls Recover once per job start, before any writer
+// opens. It must commit what the restored checkpoint covers (the
+// Committables, and for file sinks everything staged under ids <=
+// Checkpoint) and discard everything staged after it (later transactions,
+// staged or in-progress files of a crashed run). On a fresh start
+// (Checkpoint 0) it discards whatever a crashed run left behind.
+type RecoverableSink interface {
+	Recover(ctx context.Context, rc RecoverContext) error
+}
+
+// RecoverContext is what [RecoverableSink.Recover] learns.
+type RecoverContext struct {
+	Job, Node string
+	// Checkpoint is the checkpoint the job resumes from; 0 on a fresh start.
+	Checkpoint CheckpointID
+	// Committables are what the writers returned from
+	// [CommittableWriter.Committable] after pre-committing Checkpoint, one
+	// entry per writer of the run that took it (nil when a writer returned
+	// nothing). Their number is that run's parallelism, which may differ
+	// from Tasks after a rescale.
+	Committables [][]byte
+	// Tasks is the number of writers of this run.
+	Tasks int
+}
+
+// CommittableWriter is implemented by writers whose pre-committed output
+// can only be committed after a restart if the checkpoint records
+// something about it (a Kafka transaction's id, producer id and epoch).
+// The runner calls Committable right after PreCommit(id) and stores the
+// bytes in the checkpoint; Recover gets them back.
+type CommittableWriter interface {
+	Committable(id CheckpointID) ([]byte, error)
+}

@@ -255,4 +255,11 @@ func Write[T any](in PCollection[T], sink Sink[T], opts ...Option) {
 	n := &graph.Node{Name: name, Inputs: []graph.Edge{in.edge()}, Sink: true}
 	in.p.g.Add(n)
 	n.NewOperator = ops.NewSink(open, n.Name)
+	if r, ok := sink.(RecoverableSink); ok {
+		job := in.p.name
+		n.Recover = func(ctx context.Context, rc graph.RecoverContext) error {
+			return r.Recover(ctx, RecoverContext{Job: job, Node: rc.Node, Checkpoint: rc.Checkpoint,
+				Committables: rc.Committables, Tasks: rc.Tasks})
+		}
+	}
 }

@@ -84,6 +84,8 @@ type Node struct {
 	Sink bool
 	// Stateful marks keyed operators (windows); they must read a keyed shuffle.
 	Stateful bool
+	// Recover, on sink nodes, settles staged output when a job starts.
+	Recover Recover
 	// TypeName names the element type of port 0, for messages.
 	TypeName string
 }
@@ -188,6 +190,12 @@ type OpContext struct {
 	// DeadLetter routes a bad record according to the job's error policy;
 	// it returns an error only when the policy is to fail.
 	DeadLetter func(base.DeadLetter) error
+	// State is the task's keyed state, names namespaced for this operator;
+	// set for operators that implement Stateful, nil otherwise.
+	State StateBackend
+	// Restored is the checkpoint the task was restored from; 0 on a fresh
+	// start.
+	Restored base.CheckpointID
 }
 
 // Operator is one instance of a node's transform, owned by one task.
@@ -252,4 +260,91 @@ func (m *Metrics) SinkNames() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// Recover is set on sink nodes whose sink implements sdk.RecoverableSink.
+// The runner calls it once per job start, before any writer opens.
+type Recover func(ctx context.Context, rc RecoverContext) error
+
+// RecoverContext is what a sink learns when a job starts (sdk.RecoverContext).
+type RecoverContext struct {
+	Job, Node string
+	// Checkpoint is the checkpoint the job resumes from; 0 on a fresh start.
+	Checkpoint base.CheckpointID
+	// Committables are what the writers returned from Committable after
+	// pre-committing Checkpoint, one entry per task of the run that took it
+	// (nil for a writer that returned nothing).
+	Committables [][]byte
+	// Tasks is the number of writers of this run.
+	Tasks int
+}
+
+// CommittableCommitter is a Committer whose pre-committed output the
+// runner must record in the checkpoint so that a restarted job can commit
+// it (a Kafka transaction's id, producer id and epoch).
+type CommittableCommitter interface {
+	Committer
+	// Committable is called right after PreCommit(id).
+	Committable(id base.CheckpointID) ([]byte, error)
+}
+
+// Stateful is implemented by operators that keep keyed state in the task's
+// StateBackend (OpContext.State). At a checkpoint barrier, after every
+// record and watermark before it, the runner calls Snapshot, then
+// snapshots the backend: Snapshot must write into the backend every piece
+// of in-memory state the operator needs after a restore (dirty cache
+// entries, its set of timers). An operator opened with OpContext.Restored
+// != 0 rebuilds its in-memory indexes from the backend in Open.
+type Stateful interface {
+	Snapshot(id base.CheckpointID) error
+}
+
+// StateBackend is a task's keyed state (the runner's state.Backend), with
+// state names namespaced per operator. Keys are bytes; every call takes the
+// key's key group, which the task must own. It is owned by the task
+// goroutine. See package state for the semantics of each kind.
+type StateBackend interface {
+	Value(name string) (ValueState, error)
+	List(name string) (ListState, error)
+	Map(name string) (MapState, error)
+	Timers(name string) (TimerState, error)
+	// SetTime sets the time TTL reads are judged at.
+	SetTime(ts int64)
+	// ExpireBefore deletes values whose expiry is at or before ts.
+	ExpireBefore(ts int64) (int, error)
+	// KeyGroups is the task's range of key groups [start, end).
+	KeyGroups() (start, end uint16)
+}
+
+// ValueState is one value per key.
+type ValueState interface {
+	Get(kg uint16, key []byte) ([]byte, bool, error)
+	Put(kg uint16, key, val []byte) error
+	PutTTL(kg uint16, key, val []byte, expiry int64) error
+	Delete(kg uint16, key []byte) error
+}
+
+// ListState is an append-only list per key.
+type ListState interface {
+	Len(kg uint16, key []byte) (int, error)
+	Append(kg uint16, key, elem []byte) error
+	Iterate(kg uint16, key []byte, fn func(elem []byte) error) error
+	Clear(kg uint16, key []byte) error
+}
+
+// MapState is a map of byte keys to byte values per key.
+type MapState interface {
+	Get(kg uint16, key, mk []byte) ([]byte, bool, error)
+	Put(kg uint16, key, mk, val []byte) error
+	Delete(kg uint16, key, mk []byte) error
+	Iterate(kg uint16, key []byte, fn func(mk, val []byte) error) error
+}
+
+// TimerState is a set of (key group, timestamp, key) timers.
+type TimerState interface {
+	Register(kg uint16, ts int64, key []byte) error
+	Delete(kg uint16, ts int64, key []byte) error
+	// PopUpTo calls fn for every timer with timestamp <= ts, in timestamp
+	// order, deleting those fn handled; it returns how many it handled.
+	PopUpTo(ts int64, fn func(kg uint16, ts int64, key []byte) error) (int, error)
 }

@@ -63,6 +63,17 @@ func (s *sinkOp[T]) PreCommit(id base.CheckpointID) error { return s.w.PreCommit
 func (s *sinkOp[T]) Commit(id base.CheckpointID) error    { return s.w.Commit(id) }
 func (s *sinkOp[T]) Abort(id base.CheckpointID) error     { return s.w.Abort(id) }
 
+// Committable returns what the writer wants recorded in the checkpoint
+// after PreCommit(id), or nil when it records nothing.
+func (s *sinkOp[T]) Committable(id base.CheckpointID) ([]byte, error) {
+	if c, ok := s.w.(interface {
+		Committable(base.CheckpointID) ([]byte, error)
+	}); ok {
+		return c.Committable(id)
+	}
+	return nil, nil
+}
+
 func (s *sinkOp[T]) Close() error {
 	if s.w == nil {
 		return nil
