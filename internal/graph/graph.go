@@ -196,6 +196,11 @@ type OpContext struct {
 	// Restored is the checkpoint the task was restored from; 0 on a fresh
 	// start.
 	Restored base.CheckpointID
+	// StateMemory is this operator's budget of in-memory state in bytes
+	// (the job's --state-memory shared among its stateful operators); 0
+	// means unlimited. Past it, a Stateful operator writes state back to
+	// State and drops it from memory.
+	StateMemory int64
 }
 
 // Operator is one instance of a node's transform, owned by one task.
