@@ -229,12 +229,14 @@ type Committer interface {
 
 // Metrics are a job's counters, shared by its tasks.
 type Metrics struct {
-	RowsIn       atomic.Int64 // records read by sources
-	RowsOut      atomic.Int64 // records written by sinks (excluding dead letters)
-	Late         atomic.Int64 // records later than allowed lateness
-	DeadLettered atomic.Int64 // bad records sent to the dead-letter output
-	Skipped      atomic.Int64 // bad records dropped under --on-error=skip
-	RowsTotal    atomic.Int64 // records expected from split statistics (-1 unknown)
+	RowsIn            atomic.Int64 // records read by sources
+	RowsOut           atomic.Int64 // records written by sinks (excluding dead letters)
+	Late              atomic.Int64 // records later than allowed lateness
+	DeadLettered      atomic.Int64 // bad records sent to the dead-letter output
+	Skipped           atomic.Int64 // bad records dropped under --on-error=skip
+	RowsTotal         atomic.Int64 // records expected from split statistics (-1 unknown)
+	Checkpoints       atomic.Int64 // checkpoints completed
+	CheckpointsFailed atomic.Int64 // checkpoints that failed (the job went on)
 
 	mu    sync.Mutex
 	sinks map[string]*atomic.Int64
