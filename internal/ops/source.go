@@ -2,6 +2,7 @@ package ops
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -59,13 +60,71 @@ func (s *source[T]) Splits(ctx context.Context) ([]graph.Split, error) {
 
 func (s *source[T]) Watermarks() graph.WatermarkSpec { return s.cfg.Watermarks }
 
+// Open opens split sp at pos, a value earlier returned by the reader's
+// Position (nil for the start). The position carries, besides the
+// connector's own, the largest event time seen in the split and the number
+// of records read, so marks and dead-letter positions continue exactly
+// where they were.
 func (s *source[T]) Open(ctx context.Context, sp graph.Split, pos []byte) (graph.Reader, error) {
-	r, err := s.cfg.Open(ctx, sp, pos)
+	max, n, inner := base.MinTimestamp, int64(0), []byte(nil)
+	if pos != nil {
+		var err error
+		if max, n, inner, err = decodePosition(pos); err != nil {
+			return nil, fmt.Errorf("weir: split %s: %w", sp.ID(), err)
+		}
+	}
+	r, err := s.cfg.Open(ctx, sp, inner)
 	if err != nil {
 		return nil, err
 	}
-	return &reader[T]{r: r, cfg: &s.cfg, split: sp.ID(), buf: base.NewBatch[T](base.DefaultBatchSize),
-		bound: s.cfg.Watermarks.Bound.Microseconds() + 1, max: base.MinTimestamp, mark: base.MinTimestamp}, nil
+	rd := &reader[T]{r: r, cfg: &s.cfg, split: sp.ID(), buf: base.NewBatch[T](base.DefaultBatchSize),
+		bound: s.cfg.Watermarks.Bound.Microseconds() + 1, max: base.MinTimestamp, mark: base.MinTimestamp, n: n}
+	if max != base.MinTimestamp {
+		rd.max = max
+		rd.mark = markAfter(max, rd.bound)
+	}
+	return rd, nil
+}
+
+// positionVersion starts every position the adapter returns.
+const positionVersion = 1
+
+// encodePosition wraps a connector's position with the split's largest
+// event time so far and its count of records.
+func encodePosition(max base.Timestamp, n int64, inner []byte) []byte {
+	b := make([]byte, 0, 1+2*binary.MaxVarintLen64+len(inner))
+	b = append(b, positionVersion)
+	b = binary.AppendVarint(b, int64(max))
+	b = binary.AppendUvarint(b, uint64(n))
+	return append(b, inner...)
+}
+
+func decodePosition(pos []byte) (max base.Timestamp, n int64, inner []byte, err error) {
+	if len(pos) == 0 || pos[0] != positionVersion {
+		return 0, 0, nil, fmt.Errorf("bad saved position %x", pos)
+	}
+	m, k := binary.Varint(pos[1:])
+	if k <= 0 {
+		return 0, 0, nil, fmt.Errorf("bad saved position %x", pos)
+	}
+	c, k2 := binary.Uvarint(pos[1+k:])
+	if k2 <= 0 {
+		return 0, 0, nil, fmt.Errorf("bad saved position %x", pos)
+	}
+	inner = pos[1+k+k2:]
+	if len(inner) == 0 {
+		inner = nil
+	}
+	return base.Timestamp(m), int64(c), inner, nil
+}
+
+// markAfter is the mark of the record after one at max: max − bound,
+// saturating at the ends.
+func markAfter(max base.Timestamp, bound int64) base.Timestamp {
+	if max < base.MinTimestamp+base.Timestamp(bound) || max == base.MaxTimestamp {
+		return max.AddMicros(-bound)
+	}
+	return max - base.Timestamp(bound)
 }
 
 // reader adapts one split's typed reader. It stamps every record with its
@@ -132,5 +191,14 @@ func (r *reader[T]) Read(ctx context.Context, max int) (graph.ReadResult, error)
 	return res, err
 }
 
-func (r *reader[T]) Position() []byte { return r.r.Position() }
+// Position is the connector's position wrapped with the split's largest
+// event time and record count (see Open).
+func (r *reader[T]) Position() []byte { return encodePosition(r.max, r.n, r.r.Position()) }
+
+// MaxEventTime is the largest event time read from the split so far,
+// restored positions included; the runner seeds the split's watermark
+// with it.
+func (r *reader[T]) MaxEventTime() (base.Timestamp, bool) {
+	return r.max, r.max != base.MinTimestamp
+}
 func (r *reader[T]) Close() error     { return r.r.Close() }
