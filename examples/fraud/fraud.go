@@ -43,7 +43,10 @@ func Large(t Txn) bool { return t.Amount > Threshold }
 //weir:transform
 func UserOf(t Txn) string { return t.UserID }
 
-// SumCount is the running total and count of one user and window.
+// SumCount is the running total and count of one user and window: the
+// accumulator the window state keeps (and checkpoints), so it has a codec.
+//
+//weir:record
 type SumCount struct {
 	Total int64
 	Count int64

@@ -8,6 +8,15 @@ import (
 )
 
 func init() {
+	sdk.RegisterRecord(sdk.RecordCodec[SumCount]{
+		AppendBinary: weirSumCountAppendBinary,
+		AppendJSON:   weirSumCountAppendJSON,
+		AppendKey:    weirSumCountAppendBinary,
+		DecodeBinary: weirSumCountDecodeBinary,
+		DecodeJSON:   weirSumCountDecodeJSON,
+		Hash:         weirSumCountHash,
+		Name:         "fraud.SumCount",
+	})
 	sdk.RegisterRecord(sdk.RecordCodec[Txn]{
 		AppendBinary:   weirTxnAppendBinary,
 		AppendJSON:     weirTxnAppendJSON,
@@ -32,6 +41,62 @@ func init() {
 	sdk.RegisterMap(Large, sdk.MapKernel[Txn, bool](weirMapLarge))
 	sdk.RegisterMap(ToUserTotal, sdk.MapKernel[sdk.Result[string, SumCount], UserTotal](weirMapToUserTotal))
 	sdk.RegisterMap(UserOf, sdk.MapKernel[Txn, string](weirMapUserOf))
+}
+
+func weirSumCountAppendBinary(dst []byte, v *SumCount) []byte {
+	dst = codec.AppendInt(dst, v.Total)
+	dst = codec.AppendInt(dst, v.Count)
+	return dst
+}
+
+func weirSumCountReadBinary(r *codec.Reader, v *SumCount) {
+	v.Total = r.Int()
+	v.Count = r.Int()
+}
+
+func weirSumCountAppendJSON(dst []byte, v *SumCount) []byte {
+	dst = append(dst, `{"Total":`...)
+	dst = codec.AppendJSONInt(dst, v.Total)
+	dst = append(dst, `,"Count":`...)
+	dst = codec.AppendJSONInt(dst, v.Count)
+	dst = append(dst, '}')
+	return dst
+}
+
+func weirSumCountReadJSON(d *codec.JSONReader, v *SumCount) {
+	*v = SumCount{}
+	if !d.BeginObject() {
+		return
+	}
+	for d.NextKey() {
+		switch d.Key() {
+		case "Total":
+			v.Total = d.Int(64)
+		case "Count":
+			v.Count = d.Int(64)
+		default:
+			d.Skip()
+		}
+	}
+}
+
+func weirSumCountHash(v *SumCount) uint64 {
+	h := uint64(0)
+	h = codec.Combine(h, codec.HashInt(v.Total))
+	h = codec.Combine(h, codec.HashInt(v.Count))
+	return h
+}
+
+func weirSumCountDecodeBinary(src []byte, v *SumCount) (int, error) {
+	r := codec.NewReader(src)
+	weirSumCountReadBinary(&r, v)
+	return r.Done()
+}
+
+func weirSumCountDecodeJSON(src []byte, v *SumCount) error {
+	d := codec.NewJSONReader(src)
+	weirSumCountReadJSON(&d, v)
+	return d.Finish()
 }
 
 func weirTxnAppendBinary(dst []byte, v *Txn) []byte {
