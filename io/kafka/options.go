@@ -22,6 +22,12 @@ const (
 	DefaultConnectTimeout   = 10 * time.Second
 	DefaultCommitInterval   = 5 * time.Second
 	DefaultMaxBufferedBytes = 2 << 20
+	// DefaultTransactionTimeout is the transaction timeout of an
+	// exactly-once sink: below the 15 minutes brokers allow by default
+	// (transaction.max.timeout.ms), and long enough for a checkpoint to
+	// complete and a crashed job to restart before the broker aborts
+	// transactions it must still commit.
+	DefaultTransactionTimeout = 10 * time.Minute
 )
 
 // EventTimeHeader is the record header the sink writes the event time in,
@@ -172,6 +178,22 @@ type SinkOptions[T any] struct {
 	// flight. franz-go's own default of 10 ms added about 10 ms to every
 	// result's end-to-end latency (benchmarks/RESULTS.md).
 	Linger time.Duration
+	// ExactlyOnce writes through Kafka transactions, committed when their
+	// checkpoint completes, so that read_committed consumers see every
+	// record once across crashes and restarts (see [Sink]). The default
+	// is at-least-once.
+	ExactlyOnce bool
+	// TransactionalIDPrefix starts the transactional ids of an
+	// exactly-once sink, <prefix>-<task>-<slot>; "" means
+	// "weir-<job>-<node>". Ids must be stable across restarts of a job and
+	// unique among the jobs writing to a cluster.
+	TransactionalIDPrefix string
+	// TransactionTimeout is how long the broker lets a transaction stay
+	// open before aborting it; 0 means [DefaultTransactionTimeout]. It
+	// must exceed the checkpoint interval plus the time a crashed job
+	// takes to restart, or the output of a completed checkpoint can be
+	// aborted before Recover commits it.
+	TransactionTimeout time.Duration
 }
 
 // clientOpts are the options every client of this package shares.

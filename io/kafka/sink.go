@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -14,12 +15,34 @@ import (
 
 // Sink writes records of type T as JSON values to one Kafka topic.
 //
-// Delivery is at-least-once: [CommittingSink.PreCommit] waits until every
-// record written so far is acknowledged by the broker, so a checkpoint
-// never covers a lost record, but records written after the last
-// checkpoint are written again after a restore. Commit and Abort do
-// nothing yet; exactly-once delivery with Kafka transactions (a
-// transactional producer per task, committed in Commit) is not built.
+// By default delivery is at-least-once: [CommittingSink.PreCommit] waits
+// until every record written so far is acknowledged by the broker, so a
+// checkpoint never covers a lost record, but records written after the
+// last checkpoint are written again after a restore.
+//
+// With [SinkOptions.ExactlyOnce] delivery is exactly-once for consumers
+// reading with isolation level read_committed, as with Flink's KafkaSink
+// EXACTLY_ONCE. Each task writes through two transactional producers with
+// ids <prefix>-<task>-<slot> (prefix "weir-<job>-<node>", slots 0 and 1),
+// stable across restarts: records after a checkpoint barrier go to one
+// slot's transaction, begun with the first record; PreCommit(n) flushes
+// it and waits for every acknowledgement, leaving it open, and moves
+// later records to the other slot; Committable(n) returns the
+// transaction's id, producer id and epoch for the checkpoint; Commit(n)
+// commits it once checkpoint n is complete, and Abort(n) aborts it. A
+// checkpoint with no records stages nothing and has a nil committable.
+// Close aborts the transaction of records written since the last
+// PreCommit and leaves pre-committed ones to [Sink.Recover], which the
+// runner calls when a job starts, before any writer opens: it commits the
+// transactions of the restored checkpoint and aborts every other open
+// transaction of the sink. Opening a writer re-initializes its ids, so a
+// writer of an older run that goes on writing fails with "fenced by a
+// newer writer". Uncommitted output is invisible to read_committed
+// consumers; read_uncommitted consumers see aborted records too. The
+// committed output of a checkpoint is lost only if the broker aborts its
+// transaction first, after [SinkOptions.TransactionTimeout], which must
+// therefore exceed the checkpoint interval plus the restart time; Recover
+// then fails and says so.
 type Sink[T any] struct {
 	opts SinkOptions[T]
 }
@@ -32,6 +55,9 @@ func NewSink[T any](opts SinkOptions[T]) *Sink[T] {
 	}
 	if opts.ConnectTimeout <= 0 {
 		opts.ConnectTimeout = DefaultConnectTimeout
+	}
+	if opts.TransactionTimeout <= 0 {
+		opts.TransactionTimeout = DefaultTransactionTimeout
 	}
 	return &Sink[T]{opts: opts}
 }
@@ -50,6 +76,15 @@ func (s *Sink[T]) Open(sc sdk.SinkContext) (sdk.CommittingSink[T], error) {
 		ctx = context.Background()
 	}
 	o := &s.opts
+	if o.ExactlyOnce {
+		ts, err := s.openTxn(ctx, sc)
+		if err != nil {
+			return nil, err
+		}
+		w := &txnWriter[T]{writer: writer[T]{ctx: ctx, topic: o.Topic, key: o.Key, codec: codec, txn: ts, closeTimeout: o.ConnectTimeout}}
+		w.promise = w.done
+		return w, nil
+	}
 	cl, err := kgo.NewClient(append(clientOpts(o.Brokers, o.TLS, o.SASL, o.ConnectTimeout),
 		kgo.DefaultProduceTopic(o.Topic),
 		kgo.ProduceRequestTimeout(o.ConnectTimeout),
@@ -77,6 +112,10 @@ type writer[T any] struct {
 	key     func(*T) []byte
 	codec   *sdk.RecordCodec[T]
 	promise func(*kgo.Record, error)
+	// txn, if set, holds the transactional producers of an exactly-once
+	// writer; cl is then unused.
+	txn          *txnState
+	closeTimeout time.Duration
 
 	mu struct {
 		sync.Mutex
@@ -91,6 +130,7 @@ func (w *writer[T]) done(_ *kgo.Record, err error) {
 	if errors.Is(err, kerr.UnknownTopicOrPartition) {
 		err = fmt.Errorf("topic %q does not exist; create it first: %w", w.topic, err)
 	}
+	err = fenced(err)
 	w.mu.Lock()
 	if w.mu.err == nil {
 		w.mu.err = fmt.Errorf("kafka: write to %s: %w", w.topic, err)
@@ -109,6 +149,13 @@ func (w *writer[T]) failed() error {
 func (w *writer[T]) Write(ctx context.Context, b *sdk.Batch[T]) error {
 	if err := w.failed(); err != nil {
 		return err
+	}
+	cl := w.cl
+	if w.txn != nil {
+		var err error
+		if cl, err = w.txn.client(); err != nil {
+			return err
+		}
 	}
 	// One arena per batch holds every value and header; the records
 	// reference it until they are acknowledged.
@@ -135,7 +182,7 @@ func (w *writer[T]) Write(ctx context.Context, b *sdk.Batch[T]) error {
 		if w.key != nil {
 			r.Key = w.key(&b.Values[i])
 		}
-		w.cl.Produce(w.ctx, r, w.promise)
+		cl.Produce(w.ctx, r, w.promise)
 	}
 	return w.failed()
 }
@@ -160,25 +207,62 @@ func (w *writer[T]) appendTime(dst []byte, b *sdk.Batch[T], i int) []byte {
 
 // PreCommit waits until every record written so far is acknowledged.
 func (w *writer[T]) PreCommit(id sdk.CheckpointID) error {
+	if w.txn != nil {
+		if err := w.failed(); err != nil {
+			return err
+		}
+		return w.txn.preCommit(w.ctx, id, w.failed)
+	}
 	if err := w.cl.Flush(w.ctx); err != nil {
 		return fmt.Errorf("kafka: flush to %s for checkpoint %d: %w", w.topic, id, err)
 	}
 	return w.failed()
 }
 
-// Commit does nothing: PreCommit already made the records visible
-// (at-least-once). It becomes a transaction commit with exactly-once.
-func (w *writer[T]) Commit(sdk.CheckpointID) error { return nil }
+// Commit does nothing at-least-once: PreCommit already made the records
+// visible. Exactly-once, it commits the transactions pre-committed under
+// ids <= id; it is idempotent.
+func (w *writer[T]) Commit(id sdk.CheckpointID) error {
+	if w.txn != nil {
+		return w.txn.end(w.ctx, id, true)
+	}
+	return nil
+}
 
-// Abort does nothing: written records cannot be taken back without
-// transactions; a restore writes them again.
-func (w *writer[T]) Abort(sdk.CheckpointID) error { return nil }
+// Abort does nothing at-least-once: written records cannot be taken back
+// without transactions; a restore writes them again. Exactly-once, it
+// aborts the transaction pre-committed under id.
+func (w *writer[T]) Abort(id sdk.CheckpointID) error {
+	if w.txn != nil {
+		return w.txn.end(w.ctx, id, false)
+	}
+	return nil
+}
 
 // Close closes the producer; records not yet acknowledged may be lost,
-// which a restore from the last checkpoint repairs.
+// which a restore from the last checkpoint repairs. Exactly-once, it
+// aborts the transaction of records written since the last PreCommit and
+// leaves pre-committed ones to the sink's Recover.
 func (w *writer[T]) Close() error {
+	if w.txn != nil {
+		w.txn.close(w.ctx, w.closeTimeout)
+		return nil
+	}
 	w.cl.Close()
 	return nil
+}
+
+// txnWriter is an exactly-once writer: a writer that also returns the
+// committable of each pre-committed transaction (sdk.CommittableWriter).
+type txnWriter[T any] struct {
+	writer[T]
+}
+
+// Committable returns the transaction pre-committed under id as JSON
+// {"txn": id, "producer": id, "epoch": n} for the sink's Recover, or nil
+// if no record was written for checkpoint id.
+func (w *txnWriter[T]) Committable(id sdk.CheckpointID) ([]byte, error) {
+	return w.txn.committable(id), nil
 }
 
 // Validate reports at graph-build time a missing topic or a record type

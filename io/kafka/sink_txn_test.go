@@ -1,0 +1,333 @@
+package kafka_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/weirflow/weir/io/kafka"
+	"github.com/weirflow/weir/sdk"
+)
+
+const eoJob, eoNode = "job", "out"
+
+func eoSink(brokers []string) *kafka.Sink[txn] {
+	return kafka.NewSink(kafka.SinkOptions[txn]{
+		Brokers:            brokers,
+		Topic:              "out",
+		ExactlyOnce:        true,
+		ConnectTimeout:     5 * time.Second,
+		TransactionTimeout: time.Minute,
+	})
+}
+
+func eoOpen(t *testing.T, s *kafka.Sink[txn], task, tasks int) sdk.CommittingSink[txn] {
+	t.Helper()
+	w, err := s.Open(sdk.SinkContext{Context: context.Background(), Job: eoJob, Node: eoNode, Task: task, Tasks: tasks})
+	if err != nil {
+		t.Fatalf("open task %d: %v", task, err)
+	}
+	return w
+}
+
+func eoRecover(t *testing.T, s *kafka.Sink[txn], ckpt sdk.CheckpointID, tasks int, cs ...[]byte) {
+	t.Helper()
+	err := s.Recover(context.Background(), sdk.RecoverContext{Job: eoJob, Node: eoNode, Checkpoint: ckpt, Committables: cs, Tasks: tasks})
+	if err != nil {
+		t.Fatalf("recover %d: %v", ckpt, err)
+	}
+}
+
+// eoWrite writes mkTxn(i) for i in [from, to).
+func eoWrite(t *testing.T, w sdk.CommittingSink[txn], from, to int) {
+	t.Helper()
+	b := sdk.NewBatch[txn](to - from)
+	for i := from; i < to; i++ {
+		v := mkTxn(i)
+		b.Append(v, sdk.Timestamp(v.At.UnixMicro()))
+	}
+	if err := w.Write(context.Background(), b); err != nil {
+		t.Fatalf("write %d..%d: %v", from, to, err)
+	}
+}
+
+func committable(t *testing.T, w sdk.CommittingSink[txn], id sdk.CheckpointID) []byte {
+	t.Helper()
+	cw, ok := w.(sdk.CommittableWriter)
+	if !ok {
+		t.Fatal("exactly-once writer is not an sdk.CommittableWriter")
+	}
+	b, err := cw.Committable(id)
+	if err != nil {
+		t.Fatalf("committable %d: %v", id, err)
+	}
+	return b
+}
+
+func ok(t *testing.T, what string, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func seq(ranges ...[2]int) []int {
+	var out []int
+	for _, r := range ranges {
+		for i := r[0]; i < r[1]; i++ {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+var sentinels atomic.Int64
+
+// readCommitted returns the indexes of the records a read_committed
+// consumer sees in topic out (one partition), sorted, failing on a
+// duplicate. It first appends a sentinel record outside any transaction
+// and reads until it, so it also fails when an open transaction holds
+// the last stable offset back.
+func readCommitted(t *testing.T, brokers []string) []int {
+	t.Helper()
+	ctx := context.Background()
+	mark := fmt.Sprintf("sentinel-%d", sentinels.Add(1))
+	p := producer(t, brokers)
+	produce(t, p, "out", 0, js(txn{UserID: mark}))
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(brokers...),
+		kgo.ConsumeTopics("out"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var got []int
+	seen := map[int]bool{}
+	deadline := time.Now().Add(10 * time.Second)
+	for found := false; !found; {
+		pctx, cancel := context.WithDeadline(ctx, deadline)
+		fs := cl.PollFetches(pctx)
+		cancel()
+		if time.Now().After(deadline) {
+			t.Fatalf("sentinel not visible after 10 s (an open transaction holds read_committed back?); read %v", got)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			var v txn
+			if err := json.Unmarshal(r.Value, &v); err != nil {
+				t.Fatalf("value %q: %v", r.Value, err)
+			}
+			if strings.HasPrefix(v.UserID, "sentinel-") {
+				found = found || v.UserID == mark
+				return
+			}
+			i := int(v.Amount / 10)
+			if seen[i] {
+				t.Errorf("record %d read twice", i)
+			}
+			seen[i] = true
+			got = append(got, i)
+		})
+	}
+	slices.Sort(got)
+	return got
+}
+
+func wantCommitted(t *testing.T, brokers []string, want []int) {
+	t.Helper()
+	if got := readCommitted(t, brokers); !slices.Equal(got, want) {
+		t.Fatalf("read_committed sees %v, want %v", got, want)
+	}
+}
+
+// TestSinkExactlyOnceRestore crashes a writer after checkpoint 2 was
+// pre-committed (and, in one case, committed) with records of checkpoint
+// 3 in an open transaction, restores from 2, crashes again before 3
+// completes, and restores from 2 once more.
+func TestSinkExactlyOnceRestore(t *testing.T) {
+	for _, committed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("committed=%v", committed), func(t *testing.T) {
+			brokers := cluster(t, 1, "out")
+			s := eoSink(brokers)
+			eoRecover(t, s, 0, 1)
+			w := eoOpen(t, s, 0, 1)
+			eoWrite(t, w, 0, 10)
+			ok(t, "PreCommit(1)", w.PreCommit(1))
+			if c := committable(t, w, 1); len(c) == 0 {
+				t.Fatal("no committable for checkpoint 1")
+			}
+			ok(t, "Commit(1)", w.Commit(1))
+			wantCommitted(t, brokers, seq([2]int{0, 10}))
+
+			eoWrite(t, w, 10, 20)
+			ok(t, "PreCommit(2)", w.PreCommit(2))
+			c2 := committable(t, w, 2)
+			if committed {
+				ok(t, "Commit(2)", w.Commit(2))
+			}
+			eoWrite(t, w, 20, 30) // checkpoint 3's transaction, never pre-committed
+			ok(t, "crash", kafka.Crash(w))
+
+			// Restart from 2 in a new process: commit 2, abort 3.
+			s = eoSink(brokers)
+			eoRecover(t, s, 2, 1, c2)
+			wantCommitted(t, brokers, seq([2]int{0, 20}))
+			eoRecover(t, s, 2, 1, c2) // a crash during Recover: run again
+			wantCommitted(t, brokers, seq([2]int{0, 20}))
+
+			// The new run pre-commits 3 and crashes before it completes.
+			w = eoOpen(t, s, 0, 1)
+			ok(t, "Commit(2) after restart", w.Commit(2))
+			eoWrite(t, w, 30, 40)
+			ok(t, "PreCommit(3)", w.PreCommit(3))
+			_ = committable(t, w, 3)
+			eoWrite(t, w, 40, 45)
+			ok(t, "crash", kafka.Crash(w))
+
+			// Restore from 2 again: its transaction was committed and
+			// the id re-initialized since; Recover must accept that.
+			s = eoSink(brokers)
+			eoRecover(t, s, 2, 1, c2)
+			wantCommitted(t, brokers, seq([2]int{0, 20}))
+			w = eoOpen(t, s, 0, 1)
+			eoWrite(t, w, 30, 40)
+			ok(t, "PreCommit(3)", w.PreCommit(3))
+			ok(t, "Commit(3)", w.Commit(3))
+			ok(t, "Close", w.Close())
+			wantCommitted(t, brokers, seq([2]int{0, 20}, [2]int{30, 40}))
+		})
+	}
+}
+
+// TestSinkExactlyOnceFreshStart: a job started without a checkpoint
+// aborts whatever a crashed run left open.
+func TestSinkExactlyOnceFreshStart(t *testing.T) {
+	brokers := cluster(t, 1, "out")
+	s := eoSink(brokers)
+	w := eoOpen(t, s, 0, 1)
+	eoWrite(t, w, 0, 10)
+	ok(t, "PreCommit(1)", w.PreCommit(1))
+	eoWrite(t, w, 10, 20)
+	ok(t, "crash", kafka.Crash(w))
+
+	s = eoSink(brokers)
+	eoRecover(t, s, 0, 1)
+	wantCommitted(t, brokers, nil)
+}
+
+// TestSinkExactlyOnceRescale restores a checkpoint taken with 3 writers
+// into a run of 1, after a crashed run of 6 left a transaction open.
+func TestSinkExactlyOnceRescale(t *testing.T) {
+	brokers := cluster(t, 1, "out")
+	s := eoSink(brokers)
+	eoRecover(t, s, 0, 3)
+	var cs [][]byte
+	var ws []sdk.CommittingSink[txn]
+	for task := range 3 {
+		w := eoOpen(t, s, task, 3)
+		ws = append(ws, w)
+		eoWrite(t, w, 100*task, 100*task+10)
+		ok(t, "PreCommit(1)", w.PreCommit(1))
+		cs = append(cs, committable(t, w, 1))
+		eoWrite(t, w, 100*task+10, 100*task+20)
+	}
+	cs[1] = nil // a writer that wrote nothing for the checkpoint
+	for _, w := range ws {
+		ok(t, "crash", kafka.Crash(w))
+	}
+	// A run with 6 writers, restored from the same checkpoint, crashed
+	// before its first checkpoint; its task 5 had a transaction open.
+	w := eoOpen(t, s, 5, 6)
+	eoWrite(t, w, 500, 510)
+	ok(t, "crash", kafka.Crash(w))
+
+	s = eoSink(brokers)
+	eoRecover(t, s, 1, 1, cs...)
+	wantCommitted(t, brokers, seq([2]int{0, 10}, [2]int{200, 210}))
+}
+
+// TestSinkExactlyOnceZombie: a writer of an older run that goes on
+// writing after a newer run started is fenced.
+func TestSinkExactlyOnceZombie(t *testing.T) {
+	brokers := cluster(t, 1, "out")
+	s := eoSink(brokers)
+	old := eoOpen(t, s, 0, 1)
+	defer old.Close()
+	eoWrite(t, old, 0, 10)
+	ok(t, "PreCommit(1)", old.PreCommit(1))
+	c1 := committable(t, old, 1)
+	ok(t, "Commit(1)", old.Commit(1))
+
+	s2 := eoSink(brokers)
+	eoRecover(t, s2, 1, 1, c1)
+	w := eoOpen(t, s2, 0, 1)
+	defer w.Close()
+
+	b := sdk.NewBatch[txn](1)
+	b.Append(mkTxn(10), 1)
+	err := old.Write(context.Background(), b)
+	if err == nil {
+		err = old.PreCommit(2)
+	}
+	if err == nil {
+		err = old.Commit(2)
+	}
+	if err == nil || !strings.Contains(err.Error(), "fenced by a newer writer") {
+		t.Fatalf("zombie write: %v, want fenced", err)
+	}
+	eoWrite(t, w, 20, 30)
+	ok(t, "PreCommit(2)", w.PreCommit(2))
+	ok(t, "Commit(2)", w.Commit(2))
+	wantCommitted(t, brokers, seq([2]int{0, 10}, [2]int{20, 30}))
+}
+
+// TestSinkExactlyOnceProtocol: empty checkpoints, Abort, Close and a
+// PreCommit before the previous checkpoint was settled.
+func TestSinkExactlyOnceProtocol(t *testing.T) {
+	brokers := cluster(t, 1, "out")
+	s := eoSink(brokers)
+	eoRecover(t, s, 0, 1)
+	w := eoOpen(t, s, 0, 1)
+	ok(t, "PreCommit(1) with nothing written", w.PreCommit(1))
+	if c := committable(t, w, 1); c != nil {
+		t.Errorf("committable of an empty checkpoint: %s", c)
+	}
+	ok(t, "Commit(1)", w.Commit(1))
+	ok(t, "Commit(1) again", w.Commit(1))
+
+	eoWrite(t, w, 0, 5)
+	ok(t, "PreCommit(2)", w.PreCommit(2))
+	ok(t, "Abort(2)", w.Abort(2))
+	eoWrite(t, w, 5, 10)
+	ok(t, "PreCommit(3)", w.PreCommit(3))
+	eoWrite(t, w, 10, 15)
+	if err := w.PreCommit(4); err == nil || !strings.Contains(err.Error(), "neither committed nor aborted") {
+		t.Errorf("PreCommit(4) before Commit(3): %v", err)
+	}
+	ok(t, "Commit(3)", w.Commit(3))
+	ok(t, "Commit(3) again", w.Commit(3))
+	ok(t, "PreCommit(4)", w.PreCommit(4))
+	ok(t, "Commit(4)", w.Commit(4))
+	eoWrite(t, w, 15, 20) // aborted by Close
+	ok(t, "Close", w.Close())
+	wantCommitted(t, brokers, seq([2]int{5, 15}))
+}
+
+// TestSinkAtLeastOnceRecover: an at-least-once sink has nothing to settle
+// and does not connect.
+func TestSinkAtLeastOnceRecover(t *testing.T) {
+	s := kafka.NewSink(kafka.SinkOptions[txn]{Brokers: []string{"127.0.0.1:1"}, Topic: "out"})
+	var _ sdk.RecoverableSink = s
+	if err := s.Recover(context.Background(), sdk.RecoverContext{Job: "j", Node: "n", Checkpoint: 3, Committables: [][]byte{nil}, Tasks: 2}); err != nil {
+		t.Fatal(err)
+	}
+}

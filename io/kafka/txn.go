@@ -1,0 +1,398 @@
+package kafka
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/weirflow/weir/sdk"
+)
+
+// txnSlots is the number of transactional producers of one exactly-once
+// writer: the transaction of the checkpoint being completed and the one
+// receiving records after its barrier.
+const txnSlots = 2
+
+// recoverProbeTasks is how many task indexes Recover fences when the
+// broker cannot list transactions, so that open transactions of a crashed
+// run with a larger parallelism are aborted too.
+const recoverProbeTasks = 64
+
+// committable is what an exactly-once writer returns from Committable: the
+// transaction a restarted job must commit without re-initializing its
+// producer (which would abort it).
+type committable struct {
+	TxnID    string `json:"txn"`
+	Producer int64  `json:"producer"`
+	Epoch    int16  `json:"epoch"`
+}
+
+// txnSlot is one transactional producer of a writer.
+type txnSlot struct {
+	id     string // transactional id
+	cl     *kgo.Client
+	open   bool             // a transaction is begun and not ended
+	staged sdk.CheckpointID // pre-committed under this checkpoint; 0 if not
+	commit []byte           // the committable of staged
+}
+
+// txnState is an exactly-once writer's pair of transactional producers;
+// records go to slots[cur].
+type txnState struct {
+	slots [txnSlots]txnSlot
+	cur   int
+}
+
+// txnPrefix is the prefix of the transactional ids of a sink node.
+func (o *SinkOptions[T]) txnPrefix(job, node string) string {
+	if o.TransactionalIDPrefix != "" {
+		return o.TransactionalIDPrefix
+	}
+	return "weir-" + job + "-" + node
+}
+
+// txnID is the transactional id of a task's producer slot.
+func txnID(prefix string, task, slot int) string {
+	return prefix + "-" + strconv.Itoa(task) + "-" + strconv.Itoa(slot)
+}
+
+// openTxn starts the transactional producers of task sc.Task. Loading
+// their producer ids fences every earlier producer of the same ids and
+// aborts its open transaction, so the sink's Recover must have run first.
+func (s *Sink[T]) openTxn(ctx context.Context, sc sdk.SinkContext) (*txnState, error) {
+	o := &s.opts
+	prefix := o.txnPrefix(sc.Job, sc.Node)
+	ts := &txnState{}
+	for i := range ts.slots {
+		id := txnID(prefix, sc.Task, i)
+		cl, err := kgo.NewClient(append(clientOpts(o.Brokers, o.TLS, o.SASL, o.ConnectTimeout),
+			kgo.DefaultProduceTopic(o.Topic),
+			kgo.ProduceRequestTimeout(o.ConnectTimeout),
+			kgo.ProducerLinger(o.Linger),
+			kgo.TransactionalID(id),
+			kgo.TransactionTimeout(o.TransactionTimeout),
+		)...)
+		if err != nil {
+			ts.closeClients()
+			return nil, fmt.Errorf("kafka: %w", err)
+		}
+		ts.slots[i] = txnSlot{id: id, cl: cl}
+		if err := ping(ctx, cl, o.Brokers, o.ConnectTimeout); err != nil {
+			ts.closeClients()
+			return nil, err
+		}
+		pctx, cancel := context.WithTimeout(ctx, o.ConnectTimeout)
+		_, _, err = cl.ProducerID(pctx)
+		cancel()
+		if err != nil {
+			ts.closeClients()
+			return nil, fmt.Errorf("kafka: init transactional id %s: %w", id, err)
+		}
+	}
+	return ts, nil
+}
+
+// client returns the producer receiving records now, beginning its
+// transaction on the first record after a checkpoint.
+func (ts *txnState) client() (*kgo.Client, error) {
+	s := &ts.slots[ts.cur]
+	if !s.open {
+		if err := s.cl.BeginTransaction(); err != nil {
+			return nil, fmt.Errorf("kafka: begin txn %s: %w", s.id, err)
+		}
+		s.open = true
+	}
+	return s.cl, nil
+}
+
+// preCommit flushes the open transaction, stages it under id with its
+// committable, and moves later records to the other slot. A checkpoint
+// with no records stages nothing.
+func (ts *txnState) preCommit(ctx context.Context, id sdk.CheckpointID, failed func() error) error {
+	s := &ts.slots[ts.cur]
+	if !s.open {
+		return nil
+	}
+	next := &ts.slots[1-ts.cur]
+	if next.staged != 0 {
+		return fmt.Errorf("kafka: pre-commit %d: txn %s of checkpoint %d is neither committed nor aborted; exactly-once needs Commit or Abort of a checkpoint before the next PreCommit", id, next.id, next.staged)
+	}
+	if err := s.cl.Flush(ctx); err != nil {
+		return fmt.Errorf("kafka: flush txn %s for checkpoint %d: %w", s.id, id, err)
+	}
+	if err := failed(); err != nil {
+		return err
+	}
+	pid, epoch, err := s.cl.ProducerID(ctx)
+	if err != nil {
+		return fmt.Errorf("kafka: producer id of txn %s for checkpoint %d: %w", s.id, id, fenced(err))
+	}
+	b, err := json.Marshal(committable{TxnID: s.id, Producer: pid, Epoch: epoch})
+	if err != nil {
+		return fmt.Errorf("kafka: committable of txn %s: %w", s.id, err)
+	}
+	s.staged, s.commit = id, b
+	ts.cur = 1 - ts.cur
+	return nil
+}
+
+// committable returns what was staged under id, or nil if nothing was.
+func (ts *txnState) committable(id sdk.CheckpointID) []byte {
+	for i := range ts.slots {
+		if s := &ts.slots[i]; s.staged == id && id != 0 {
+			return s.commit
+		}
+	}
+	return nil
+}
+
+// end commits the transactions staged under ids <= id (commit) or aborts
+// the one staged under id (abort), oldest first.
+func (ts *txnState) end(ctx context.Context, id sdk.CheckpointID, commit bool) error {
+	order := []int{0, 1}
+	if ts.slots[1].staged < ts.slots[0].staged {
+		order = []int{1, 0}
+	}
+	for _, i := range order {
+		s := &ts.slots[i]
+		if s.staged == 0 || s.staged > id || (!commit && s.staged != id) {
+			continue
+		}
+		what, try := "commit", kgo.TryCommit
+		if !commit {
+			what, try = "abort", kgo.TryAbort
+		}
+		if err := s.cl.EndTransaction(ctx, try); err != nil {
+			return fmt.Errorf("kafka: %s txn %s of checkpoint %d: %w", what, s.id, s.staged, fenced(err))
+		}
+		s.open, s.staged, s.commit = false, 0, nil
+	}
+	return nil
+}
+
+// close aborts the transaction of records written after the last
+// checkpoint (a restore discards them anyway, and an open transaction
+// would hold back read_committed consumers until it times out), keeps
+// pre-committed ones for Recover to settle, and closes the producers.
+func (ts *txnState) close(ctx context.Context, timeout time.Duration) {
+	if s := &ts.slots[ts.cur]; s.cl != nil && s.open && s.staged == 0 {
+		actx, cancel := context.WithTimeout(ctx, timeout)
+		// Best effort: on failure the next Recover or the transaction
+		// timeout aborts it.
+		if err := s.cl.AbortBufferedRecords(actx); err == nil {
+			_ = s.cl.EndTransaction(actx, kgo.TryAbort)
+		}
+		cancel()
+	}
+	ts.closeClients()
+}
+
+func (ts *txnState) closeClients() {
+	for i := range ts.slots {
+		if s := &ts.slots[i]; s.cl != nil {
+			s.cl.Close()
+			s.cl = nil
+		}
+	}
+}
+
+// fenced explains a fencing error: another producer with the same
+// transactional id (a newer run of the job) has taken over.
+func fenced(err error) error {
+	if errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) {
+		return fmt.Errorf("fenced by a newer writer with the same transactional id (another run of this job took over; this writer must stop): %w", err)
+	}
+	return err
+}
+
+// Recover settles the transactions a crashed or stopped run left open,
+// once per job start and before any writer opens (sdk.RecoverableSink):
+//
+//   - Every transaction in rc.Committables (pre-committed under the
+//     restored checkpoint) is committed with a raw EndTxn carrying its
+//     producer id and epoch, as Flink's KafkaSink does, without
+//     re-initializing the producer (which would abort it). A transaction
+//     that was already committed counts as committed: the broker accepts
+//     the repeated commit, or, when a later producer has since taken the
+//     transactional id over (a previous Recover followed by new writers),
+//     answers PRODUCER_FENCED. A transaction the broker aborted
+//     (INVALID_TXN_STATE, for example after the transaction timeout
+//     expired while the job was down) fails Recover: the output of the
+//     checkpoint is lost.
+//   - With [SinkOptions.ExactlyOnce], every other transactional id of this
+//     sink node is then re-initialized, which aborts its open transaction
+//     at once and fences zombie writers: both slots of tasks below
+//     max(rc.Tasks, len(rc.Committables)), and any id with the sink's
+//     prefix the broker lists as ongoing (ListTransactions; if the broker
+//     cannot list, tasks below 64 are probed).
+//
+// An at-least-once sink with no committables does nothing. Recover is
+// idempotent: running it again (after a crash during Recover or before
+// the next checkpoint) commits nothing twice.
+func (s *Sink[T]) Recover(ctx context.Context, rc sdk.RecoverContext) error {
+	o := &s.opts
+	var cs []committable
+	for i, b := range rc.Committables {
+		if len(b) == 0 {
+			continue
+		}
+		var c committable
+		if err := json.Unmarshal(b, &c); err != nil || c.TxnID == "" {
+			if err == nil {
+				err = errors.New("no transactional id")
+			}
+			return fmt.Errorf("kafka: recover checkpoint %d: committable of task %d: %w", rc.Checkpoint, i, err)
+		}
+		cs = append(cs, c)
+	}
+	if len(cs) == 0 && !o.ExactlyOnce {
+		return nil
+	}
+	cl, err := kgo.NewClient(clientOpts(o.Brokers, o.TLS, o.SASL, o.ConnectTimeout)...)
+	if err != nil {
+		return fmt.Errorf("kafka: %w", err)
+	}
+	defer cl.Close()
+	if err := ping(ctx, cl, o.Brokers, o.ConnectTimeout); err != nil {
+		return err
+	}
+	for _, c := range cs {
+		if err := commitRecovered(ctx, cl, c, o.ConnectTimeout); err != nil {
+			return fmt.Errorf("kafka: recover checkpoint %d: commit txn %s: %w", rc.Checkpoint, c.TxnID, err)
+		}
+	}
+	if !o.ExactlyOnce {
+		return nil
+	}
+	prefix := o.txnPrefix(rc.Job, rc.Node)
+	ids := map[string]bool{}
+	tasks := max(rc.Tasks, len(rc.Committables))
+	listed, err := listOngoing(ctx, cl, prefix)
+	if err != nil {
+		tasks = max(tasks, recoverProbeTasks)
+	}
+	for _, id := range listed {
+		ids[id] = true
+	}
+	for task := range tasks {
+		for slot := range txnSlots {
+			ids[txnID(prefix, task, slot)] = true
+		}
+	}
+	sorted := make([]string, 0, len(ids))
+	for id := range ids {
+		sorted = append(sorted, id)
+	}
+	slices.Sort(sorted)
+	timeoutMs := int32(o.TransactionTimeout.Milliseconds())
+	for _, id := range sorted {
+		if err := fence(ctx, cl, id, timeoutMs, o.ConnectTimeout); err != nil {
+			return fmt.Errorf("kafka: recover checkpoint %d: abort txn %s: %w", rc.Checkpoint, id, err)
+		}
+	}
+	return nil
+}
+
+// commitRecovered ends the transaction of c with a commit, retrying
+// retriable errors for up to timeout.
+func commitRecovered(ctx context.Context, cl *kgo.Client, c committable, timeout time.Duration) error {
+	req := kmsg.NewPtrEndTxnRequest()
+	req.TransactionalID = c.TxnID
+	req.ProducerID = c.Producer
+	req.ProducerEpoch = c.Epoch
+	req.Commit = true
+	err := retry(ctx, timeout, func(ctx context.Context) error {
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			return err
+		}
+		return kerr.ErrorForCode(resp.ErrorCode)
+	})
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, kerr.ProducerFenced), errors.Is(err, kerr.InvalidProducerEpoch):
+		// The epoch has moved on: the transaction was ended and the id
+		// re-initialized since, which Recover does only after committing.
+		return nil
+	case errors.Is(err, kerr.InvalidTxnState):
+		return fmt.Errorf("the broker aborted it (did the transaction timeout expire while the job was down?); the output of this checkpoint is lost: %w", err)
+	case errors.Is(err, kerr.InvalidProducerIDMapping):
+		return fmt.Errorf("the broker no longer knows the transaction (transactional id expired, or broker state lost); the output of this checkpoint is lost: %w", err)
+	}
+	return err
+}
+
+// fence re-initializes transactional id id, which aborts its open
+// transaction (if any) and fences its earlier producers.
+func fence(ctx context.Context, cl *kgo.Client, id string, timeoutMs int32, timeout time.Duration) error {
+	req := kmsg.NewPtrInitProducerIDRequest()
+	req.TransactionalID = &id
+	req.TransactionTimeoutMillis = timeoutMs
+	req.ProducerID = -1
+	req.ProducerEpoch = -1
+	return retry(ctx, timeout, func(ctx context.Context) error {
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			return err
+		}
+		return kerr.ErrorForCode(resp.ErrorCode)
+	})
+}
+
+// listOngoing lists the ongoing transactional ids that look like this
+// sink's: prefix-<task>-<slot>.
+func listOngoing(ctx context.Context, cl *kgo.Client, prefix string) ([]string, error) {
+	pat := "^" + regexp.QuoteMeta(prefix) + `-[0-9]+-[0-9]+$`
+	re := regexp.MustCompile(pat)
+	req := kmsg.NewPtrListTransactionsRequest()
+	req.StateFilters = []string{"Ongoing"}
+	req.TransactionalIDPattern = &pat
+	resp, err := req.RequestWith(ctx, cl)
+	if err == nil {
+		err = kerr.ErrorForCode(resp.ErrorCode)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, t := range resp.TransactionStates {
+		if re.MatchString(t.TransactionalID) {
+			ids = append(ids, t.TransactionalID)
+		}
+	}
+	return ids, nil
+}
+
+// retry runs f until it succeeds, fails with a non-retriable error, or
+// timeout passes; transaction coordinators answer CONCURRENT_TRANSACTIONS
+// while they write the markers of a transaction that is ending.
+func retry(ctx context.Context, timeout time.Duration, f func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	backoff := 20 * time.Millisecond
+	for {
+		err := f(ctx)
+		var ke *kerr.Error
+		if err == nil || !errors.As(err, &ke) || !ke.Retriable {
+			return err
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
