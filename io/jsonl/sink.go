@@ -90,6 +90,19 @@ func (w *writer[T]) Write(ctx context.Context, b *sdk.Batch[T]) error {
 	return nil
 }
 
+// Recover settles the files an earlier run of the job left in the
+// directory, before any writer opens (sdk.RecoverableSink): files of any
+// task staged under checkpoint ids <= rc.Checkpoint are committed, files
+// staged under later ids and in-progress files are removed. On a fresh
+// start (Checkpoint 0) everything not committed is removed. It is
+// idempotent, and works whatever the earlier run's parallelism was.
+func (s *Sink[T]) Recover(_ context.Context, rc sdk.RecoverContext) error {
+	if err := filecommit.Recover(s.dir, ".jsonl", uint64(rc.Checkpoint)); err != nil {
+		return fmt.Errorf("jsonl: recover %s at checkpoint %d: %w", s.dir, rc.Checkpoint, err)
+	}
+	return nil
+}
+
 // Validate reports at graph-build time that T has no JSON codec.
 func (s *Sink[T]) Validate() error {
 	_, err := codecFor[T]()

@@ -17,15 +17,25 @@
 //
 // # Restarts
 //
-// Staged files carry their checkpoint id in their name, so a writer opened
-// after a crash can commit what an earlier writer staged: Commit(id) renames
-// every staged file of the task with an id <= id. The first Commit or
-// PreCommit of a writer also removes staged files left by an earlier writer
-// that can no longer be part of a completed checkpoint: on Commit(id) those
-// staged under ids > id, on PreCommit(id) those staged under ids >= id. The
-// runner should therefore call Commit(restored) on a writer opened after a
-// restore, before its first PreCommit. In-progress files of the task left by
-// an earlier writer are removed by Open.
+// Staged files carry their checkpoint id in their name, so output staged by
+// a crashed run can be committed after a restart. [Recover], called once
+// per job start before any writer opens (the sinks' Recover, for
+// sdk.RecoverableSink), settles the files of every task of the earlier
+// run, whatever its parallelism: it commits those staged under ids <= the
+// restored checkpoint, and removes those staged under later ids and every
+// in-progress file. It is idempotent. Sequence numbers of a task continue
+// after the largest one of that task's prefix found at Open, and Recover
+// only renames or removes, so a new writer's names never collide with
+// files of an earlier run, also after a rescale (2 → 3 → 1 tasks).
+//
+// Without Recover, a writer still settles its own task's files: Commit(id)
+// renames every staged file of the task with an id <= id, and the first
+// Commit or PreCommit of a writer removes staged files of the task left by
+// an earlier writer that can no longer be part of a completed checkpoint:
+// on Commit(id) those staged under ids > id, on PreCommit(id) those staged
+// under ids >= id. In-progress files of the task left by an earlier writer
+// are removed by Open. Files of tasks the new run does not have (after
+// scaling down) are settled only by Recover.
 //
 // # Who calls it
 //

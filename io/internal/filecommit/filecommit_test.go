@@ -84,3 +84,52 @@ func TestParse(t *testing.T) {
 		}
 	}
 }
+
+func TestRecover(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []string{
+		"part-00000-000000.x",            // committed
+		"part-00000-000001.x.staged-2",   // staged under the restored checkpoint
+		"part-00000-000002.x.staged-3",   // staged after it
+		"part-00000-000003.x.inprogress", // never staged
+		"part-00001-000000.x.staged-1",   // another task's, under an earlier checkpoint
+		"part-00002-000004.x.inprogress", // a task the new run does not have
+		"part-00007-000000.x.staged-9",   // a task of a larger crashed run
+		"part-100000-000000.x.staged-2",  // more than five digits of task
+		"part-0000a-000000.x.staged-1",   // not a sink file
+		"part-00001-000000.y.staged-1",   // another extension
+		"part-00001-000009.x.staged-bad", // not a staged id
+		"other.x",
+	} {
+		touch(t, dir+"/"+n)
+	}
+	want := []string{
+		"other.x",
+		"part-00000-000000.x",
+		"part-00000-000001.x",
+		"part-00001-000000.x",
+		"part-00001-000000.y.staged-1",
+		"part-00001-000009.x.staged-bad",
+		"part-0000a-000000.x.staged-1",
+		"part-100000-000000.x",
+	}
+	for run := range 2 { // idempotent
+		if err := Recover(dir, ".x", 2); err != nil {
+			t.Fatal(err)
+		}
+		if got := ls(t, dir); !slices.Equal(got, want) {
+			t.Errorf("run %d: files %v, want %v", run, got, want)
+		}
+	}
+	// A new writer of task 0 continues after the largest sequence number.
+	f, err := Open(dir, 0, ".x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := f.Next(); p != dir+"/part-00000-000002.x.inprogress" {
+		t.Errorf("Next after Recover: %s", p)
+	}
+	if err := Recover(dir+"/missing", ".x", 1); err != nil {
+		t.Errorf("missing dir: %v", err)
+	}
+}

@@ -1,0 +1,82 @@
+package filecommit
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Recover settles the files that every task of an earlier run left in dir
+// with extension ext, whatever that run's parallelism was: files staged
+// under a checkpoint id <= checkpoint are committed (renamed to their
+// final names), files staged under a later id and every in-progress file
+// are removed. Committed files and files that are not a sink's are left
+// alone. A missing dir is not an error. Recover is idempotent, so a crash
+// during it is repaired by running it again; it must run before any
+// writer of the new run opens.
+func Recover(dir, ext string, checkpoint uint64) error {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("list output directory: %w", err)
+	}
+	changed := false
+	for _, e := range ents {
+		n := e.Name()
+		if e.IsDir() {
+			continue
+		}
+		kind, id, ok := parseAny(n, ext)
+		if !ok || kind == "" {
+			continue
+		}
+		p := filepath.Join(dir, n)
+		switch {
+		case kind == staged && id <= checkpoint:
+			final := n[:strings.LastIndex(n, staged)]
+			if err := os.Rename(p, filepath.Join(dir, final)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("commit %s: %w", final, err)
+			}
+		default: // staged after checkpoint, or in progress
+			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("remove %s: %w", n, err)
+			}
+		}
+		changed = true
+	}
+	if !changed {
+		return nil
+	}
+	return syncDir(dir)
+}
+
+// parseAny parses the name of any task's file, part-<task>-<seq><ext>
+// with an optional suffix, into its kind ("" for a committed file,
+// inProgress or staged) and staged id.
+func parseAny(name, ext string) (kind string, id uint64, ok bool) {
+	rest, found := strings.CutPrefix(name, "part-")
+	if !found {
+		return "", 0, false
+	}
+	i := strings.IndexByte(rest, '-')
+	if i <= 0 || !digits(rest[:i]) {
+		return "", 0, false
+	}
+	f := &Files{prefix: "part-" + rest[:i+1], ext: ext}
+	_, kind, id, ok = f.parse(name)
+	return kind, id, ok
+}
+
+func digits(s string) bool {
+	for i := range len(s) {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
