@@ -91,16 +91,24 @@ func seq(ranges ...[2]int) []int {
 var sentinels atomic.Int64
 
 // readCommitted returns the indexes of the records a read_committed
-// consumer sees in topic out (one partition), sorted, failing on a
-// duplicate. It first appends a sentinel record outside any transaction
-// and reads until it, so it also fails when an open transaction holds
-// the last stable offset back.
-func readCommitted(t *testing.T, brokers []string) []int {
+// consumer sees in topic out, sorted, failing on a duplicate. It first
+// appends a sentinel record outside any transaction to each of the
+// topic's partitions (1 unless given) and reads until it has seen them
+// all, so it also fails when an open transaction holds the last stable
+// offset of a partition back.
+func readCommitted(t *testing.T, brokers []string, partitions ...int32) []int {
 	t.Helper()
 	ctx := context.Background()
 	mark := fmt.Sprintf("sentinel-%d", sentinels.Add(1))
+	parts := int32(1)
+	if len(partitions) > 0 {
+		parts = partitions[0]
+	}
 	p := producer(t, brokers)
-	produce(t, p, "out", 0, js(txn{UserID: mark}))
+	for part := range parts {
+		produce(t, p, "out", part, js(txn{UserID: mark}))
+	}
+	marks := int32(0)
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(brokers...),
 		kgo.ConsumeTopics("out"),
@@ -114,7 +122,7 @@ func readCommitted(t *testing.T, brokers []string) []int {
 	var got []int
 	seen := map[int]bool{}
 	deadline := time.Now().Add(10 * time.Second)
-	for found := false; !found; {
+	for marks < parts {
 		pctx, cancel := context.WithDeadline(ctx, deadline)
 		fs := cl.PollFetches(pctx)
 		cancel()
@@ -127,7 +135,9 @@ func readCommitted(t *testing.T, brokers []string) []int {
 				t.Fatalf("value %q: %v", r.Value, err)
 			}
 			if strings.HasPrefix(v.UserID, "sentinel-") {
-				found = found || v.UserID == mark
+				if v.UserID == mark {
+					marks++
+				}
 				return
 			}
 			i := int(v.Amount / 10)
@@ -205,6 +215,33 @@ func TestSinkExactlyOnceRestore(t *testing.T) {
 			ok(t, "Close", w.Close())
 			wantCommitted(t, brokers, seq([2]int{0, 20}, [2]int{30, 40}))
 		})
+	}
+}
+
+// TestSinkExactlyOncePartitions: one transaction spans the partitions
+// that keyed records go to.
+func TestSinkExactlyOncePartitions(t *testing.T) {
+	brokers := cluster(t, 3, "out")
+	s := kafka.NewSink(kafka.SinkOptions[txn]{
+		Brokers:     brokers,
+		Topic:       "out",
+		Key:         func(v *txn) []byte { return []byte(v.UserID) },
+		ExactlyOnce: true,
+	})
+	eoRecover(t, s, 0, 1)
+	w := eoOpen(t, s, 0, 1)
+	eoWrite(t, w, 0, 100)
+	ok(t, "PreCommit(1)", w.PreCommit(1))
+	ok(t, "Commit(1)", w.Commit(1))
+	eoWrite(t, w, 100, 200)
+	ok(t, "PreCommit(2)", w.PreCommit(2))
+	c2 := committable(t, w, 2)
+	eoWrite(t, w, 200, 300)
+	ok(t, "crash", kafka.Crash(w))
+	s = kafka.NewSink(kafka.SinkOptions[txn]{Brokers: brokers, Topic: "out", ExactlyOnce: true})
+	eoRecover(t, s, 2, 1, c2)
+	if got, want := readCommitted(t, brokers, 3), seq([2]int{0, 200}); !slices.Equal(got, want) {
+		t.Fatalf("read_committed sees %d records, want %d", len(got), len(want))
 	}
 }
 
