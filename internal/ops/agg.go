@@ -19,6 +19,20 @@ type AggConfig[K comparable, T, A, R any] struct {
 	Lateness int64 // allowed lateness, µs
 	Key      func(T) K
 	Comb     Combiner[T, A, R]
+
+	// The fields below matter only when the runner gives the operator a
+	// state backend (OpContext.State); see agg_state.go.
+
+	// Hash is the key hash of the shuffle (the partitioner's), from which
+	// the key group of a key's state is computed.
+	Hash func(K) uint64
+	// KeyCodec and AccCodec encode keys and accumulators for the backend.
+	KeyCodec Codec[K]
+	AccCodec Codec[A]
+	// StateMemory bounds, in bytes (estimated), the window state kept in
+	// memory; past it, cold entries are written back and dropped. Zero
+	// means unbounded. SetStateMemory overrides it per instance.
+	StateMemory int64
 }
 
 // NewWindowAgg returns a factory of windowed aggregation operators. Port 0
@@ -44,11 +58,24 @@ func NewWindowAgg[K comparable, T, A, R any](cfg AggConfig[K, T, A, R]) func() g
 type entry[A any] struct {
 	acc   A
 	fires int
+	dirty bool // changed since last written to the backend
+	hot   bool // touched since the last eviction sweep
 }
 
 // pane is the state of one window of a non-merging window function.
 type pane[K comparable, A any] struct {
 	accs map[K]*entry[A]
+	// spilled: the backend may hold entries of this window that accs
+	// lacks (evicted, or restored), so a miss must look there.
+	spilled bool
+	// stored: some entries were written to the backend.
+	stored bool
+}
+
+// keySessions is the state of one key of a merging window function.
+type keySessions[A any] struct {
+	ss                 []*session[A]
+	dirty, hot, stored bool
 }
 
 // session is one (merged) session window of a key.
@@ -81,7 +108,14 @@ type aggOp[K comparable, T, A, R any] struct {
 	lastPane *pane[K, A]
 
 	// Session windows.
-	sessions map[K][]*session[A]
+	sessions map[K]*keySessions[A]
+
+	// cached counts the entries in memory (pane entries, or keys of
+	// sessions), for the StateMemory budget.
+	cached int
+
+	// Keyed state, nil unless the runner enabled it (agg_state.go).
+	st *aggState
 }
 
 func (o *aggOp[K, T, A, R]) Open(ctx graph.OpContext, outs []graph.Output) error {
@@ -93,7 +127,10 @@ func (o *aggOp[K, T, A, R]) Open(ctx graph.OpContext, outs []graph.Output) error
 	o.outBuf = base.NewBatch[base.Result[K, R]](base.DefaultBatchSize)
 	o.lateBuf = base.NewBatch[T](64)
 	o.panes = map[base.Window]*pane[K, A]{}
-	o.sessions = map[K][]*session[A]{}
+	o.sessions = map[K]*keySessions[A]{}
+	if ctx.State != nil {
+		return o.openState(ctx)
+	}
 	return nil
 }
 
@@ -109,10 +146,14 @@ func (o *aggOp[K, T, A, R]) Process(_ int, batch any) error {
 		if marks != nil {
 			mark = marks[i]
 		}
+		var err error
 		if merging {
-			o.addSession(in.Values[i], in.Times[i], mark)
+			err = o.addSession(in.Values[i], in.Times[i], mark)
 		} else {
-			o.add(in.Values[i], in.Times[i], mark)
+			err = o.add(in.Values[i], in.Times[i], mark)
+		}
+		if err != nil {
+			return err
 		}
 		if o.outBuf.Len() >= base.DefaultBatchSize {
 			if err := o.flush(); err != nil {
@@ -123,7 +164,13 @@ func (o *aggOp[K, T, A, R]) Process(_ int, batch any) error {
 	if err := o.flush(); err != nil {
 		return err
 	}
-	return o.flushLate()
+	if err := o.flushLate(); err != nil {
+		return err
+	}
+	if o.st != nil {
+		return o.maybeEvict()
+	}
+	return nil
 }
 
 // expired reports whether window w's state is gone (or would be) at
@@ -136,10 +183,10 @@ func (o *aggOp[K, T, A, R]) expired(w base.Window, wm base.Timestamp) bool {
 // judged against max(operator watermark, mark): the mark is the watermark
 // of the record's own split just before it, never below the operator's, so
 // the decision depends only on the split's order of records.
-func (o *aggOp[K, T, A, R]) add(v T, ts, mark base.Timestamp) {
+func (o *aggOp[K, T, A, R]) add(v T, ts, mark base.Timestamp) error {
 	o.scratch = o.cfg.Spec.Assign(o.scratch[:0], ts)
 	if len(o.scratch) == 0 {
-		return // between sliding windows: in no window, not late
+		return nil // between sliding windows: in no window, not late
 	}
 	key := o.cfg.Key(v)
 	wm := max(o.wm, mark)
@@ -152,10 +199,13 @@ func (o *aggOp[K, T, A, R]) add(v T, ts, mark base.Timestamp) {
 		p := o.pane(w)
 		e := p.accs[key]
 		if e == nil {
-			e = &entry[A]{acc: o.cfg.Comb.Create()}
-			p.accs[key] = e
+			var err error
+			if e, err = o.newEntry(p, w, key); err != nil {
+				return err
+			}
 		}
 		e.acc = o.cfg.Comb.Add(e.acc, v)
+		e.dirty, e.hot = true, true
 		if w.MaxTimestamp() <= o.wm {
 			// Already fired, within the allowed lateness: fire again.
 			o.emit(key, w, e, true)
@@ -164,6 +214,25 @@ func (o *aggOp[K, T, A, R]) add(v T, ts, mark base.Timestamp) {
 	if late {
 		o.late(v, ts)
 	}
+	return nil
+}
+
+// newEntry adds the entry of key to pane p of window w: loaded from the
+// backend if the pane spilled and the backend has it, else new.
+func (o *aggOp[K, T, A, R]) newEntry(p *pane[K, A], w base.Window, key K) (*entry[A], error) {
+	var e *entry[A]
+	if p.spilled {
+		var err error
+		if e, err = o.loadEntry(w, key); err != nil {
+			return nil, err
+		}
+	}
+	if e == nil {
+		e = &entry[A]{acc: o.cfg.Comb.Create()}
+	}
+	p.accs[key] = e
+	o.cached++
+	return e, nil
 }
 
 // pane returns the state of window w, creating it and its timers.
@@ -184,7 +253,12 @@ func (o *aggOp[K, T, A, R]) pane(w base.Window) *pane[K, A] {
 // setTimers registers the firing timer of w (unless the watermark already
 // passed it) and, with allowed lateness, its cleanup timer.
 func (o *aggOp[K, T, A, R]) setTimers(w base.Window, key K) {
-	if w.MaxTimestamp() > o.wm {
+	o.setTimersAt(w, key, o.wm)
+}
+
+// setTimersAt is setTimers as if the watermark were wm.
+func (o *aggOp[K, T, A, R]) setTimersAt(w base.Window, key K, wm base.Timestamp) {
+	if w.MaxTimestamp() > wm {
 		o.timers.push(timer[K]{at: w.MaxTimestamp(), w: w, key: key, cleanup: o.cfg.Lateness == 0})
 	}
 	if o.cfg.Lateness > 0 {
@@ -197,14 +271,21 @@ func (o *aggOp[K, T, A, R]) setTimers(w base.Window, key K) {
 // a droppable element by its window before merging), or, as before, if it
 // merges with no session and that window has expired at the operator's
 // watermark.
-func (o *aggOp[K, T, A, R]) addSession(v T, ts, mark base.Timestamp) {
+func (o *aggOp[K, T, A, R]) addSession(v T, ts, mark base.Timestamp) error {
 	key := o.cfg.Key(v)
 	merged := base.Window{Start: ts, End: ts.AddMicros(o.cfg.Spec.Gap)}
 	if o.expired(merged, mark) { // never with a MinTimestamp mark
 		o.late(v, ts)
-		return
+		return nil
 	}
-	ss := o.sessions[key]
+	ks := o.sessions[key]
+	if ks == nil {
+		var err error
+		if ks, err = o.keySessions(key); err != nil {
+			return err
+		}
+	}
+	ss := ks.ss
 	var absorbed []*session[A]
 	// Sessions of a key never overlap each other, but the new window can
 	// bridge several; repeat until the merged window absorbs no more.
@@ -223,9 +304,12 @@ func (o *aggOp[K, T, A, R]) addSession(v T, ts, mark base.Timestamp) {
 		}
 	}
 	if len(absorbed) == 0 && o.expired(merged, o.wm) {
-		o.sessions[key] = ss
+		if len(ss) == 0 && !ks.stored {
+			delete(o.sessions, key)
+			o.cached--
+		}
 		o.late(v, ts)
-		return
+		return nil
 	}
 	s := &session[A]{w: merged}
 	s.acc = o.cfg.Comb.Create()
@@ -234,7 +318,8 @@ func (o *aggOp[K, T, A, R]) addSession(v T, ts, mark base.Timestamp) {
 		s.fires = max(s.fires, a.fires)
 	}
 	s.acc = o.cfg.Comb.Add(s.acc, v)
-	o.sessions[key] = append(ss, s)
+	ks.ss = append(ss, s)
+	ks.dirty, ks.hot = true, true
 	if !(len(absorbed) == 1 && absorbed[0].w == merged) {
 		// A record inside an existing session leaves its window, and so its
 		// timers, unchanged.
@@ -243,6 +328,25 @@ func (o *aggOp[K, T, A, R]) addSession(v T, ts, mark base.Timestamp) {
 	if merged.MaxTimestamp() <= o.wm {
 		o.emit(key, merged, &s.entry, true)
 	}
+	return nil
+}
+
+// keySessions returns the (possibly empty) sessions of key, loading them
+// from the backend if sessions spilled, and caches them.
+func (o *aggOp[K, T, A, R]) keySessions(key K) (*keySessions[A], error) {
+	var ks *keySessions[A]
+	if o.st != nil && o.st.sessSpilled {
+		var err error
+		if ks, err = o.loadSessions(key); err != nil {
+			return nil, err
+		}
+	}
+	if ks == nil {
+		ks = &keySessions[A]{}
+	}
+	o.sessions[key] = ks
+	o.cached++
+	return ks, nil
 }
 
 func (o *aggOp[K, T, A, R]) emit(key K, w base.Window, e *entry[A], late bool) {
@@ -253,6 +357,7 @@ func (o *aggOp[K, T, A, R]) emit(key K, w base.Window, e *entry[A], late bool) {
 		Pane:   base.Pane{Index: e.fires, Late: late},
 	}, w.MaxTimestamp())
 	e.fires++
+	e.dirty = true
 }
 
 func (o *aggOp[K, T, A, R]) late(v T, ts base.Timestamp) {
@@ -289,10 +394,14 @@ func (o *aggOp[K, T, A, R]) Watermark(wm base.Timestamp) error {
 	o.wm = wm
 	for o.timers.len() > 0 && o.timers.min().at <= wm {
 		t := o.timers.pop()
+		var err error
 		if o.cfg.Spec.Merging() {
-			o.sessionTimer(t)
+			err = o.sessionTimer(t)
 		} else {
-			o.paneTimer(t)
+			err = o.paneTimer(t)
+		}
+		if err != nil {
+			return err
 		}
 		if o.outBuf.Len() >= base.DefaultBatchSize {
 			if err := o.flush(); err != nil {
@@ -303,51 +412,82 @@ func (o *aggOp[K, T, A, R]) Watermark(wm base.Timestamp) error {
 	return o.flush()
 }
 
-func (o *aggOp[K, T, A, R]) paneTimer(t timer[K]) {
+// paneTimer fires and/or drops a window. Firing emits the entries that
+// never fired: in one run that is all of them (nothing fires before the
+// window's timer); after a restore that merged key groups of tasks whose
+// watermarks differed, it skips those that fired before the checkpoint.
+func (o *aggOp[K, T, A, R]) paneTimer(t timer[K]) error {
 	p := o.panes[t.w]
 	if p == nil {
-		return
+		return nil
 	}
 	if t.at == t.w.MaxTimestamp() && !(o.cfg.Lateness > 0 && t.cleanup) {
 		for k, e := range p.accs {
-			o.emit(k, t.w, e, false)
+			if e.fires == 0 {
+				o.emit(k, t.w, e, false)
+			}
+		}
+		if p.spilled {
+			if err := o.fireSpilled(p, t.w, t.cleanup); err != nil {
+				return err
+			}
 		}
 	}
 	if t.cleanup {
 		delete(o.panes, t.w)
+		o.cached -= len(p.accs)
 		if o.lastPane == p {
 			o.lastPane = nil
 		}
+		if p.spilled || p.stored {
+			return o.deletePane(t.w)
+		}
 	}
+	return nil
 }
 
-func (o *aggOp[K, T, A, R]) sessionTimer(t timer[K]) {
-	ss := o.sessions[t.key]
+func (o *aggOp[K, T, A, R]) sessionTimer(t timer[K]) error {
+	ks := o.sessions[t.key]
+	if ks == nil {
+		if o.st == nil || !o.st.sessSpilled {
+			return nil
+		}
+		var err error
+		if ks, err = o.keySessions(t.key); err != nil {
+			return err
+		}
+	}
+	ss := ks.ss
 	for i, s := range ss {
 		if s.w != t.w {
 			continue
 		}
 		if t.at == t.w.MaxTimestamp() && !(o.cfg.Lateness > 0 && t.cleanup) {
 			o.emit(t.key, s.w, &s.entry, false)
+			ks.dirty = true
 		}
 		if t.cleanup {
 			ss[i] = ss[len(ss)-1]
 			ss = ss[:len(ss)-1]
-			if len(ss) == 0 {
-				delete(o.sessions, t.key)
-			} else {
-				o.sessions[t.key] = ss
-			}
+			ks.ss, ks.dirty = ss, true
 		}
-		return
+		break
 	}
-	// A stale timer of a session that was merged away.
+	// No match: a stale timer of a session that was merged away.
+	if len(ks.ss) == 0 {
+		delete(o.sessions, t.key)
+		o.cached--
+		if ks.stored {
+			return o.deleteSessions(t.key)
+		}
+	}
+	return nil
 }
 
 func (o *aggOp[K, T, A, R]) Finish() error { return o.flush() }
 
 func (o *aggOp[K, T, A, R]) Close() error {
-	o.panes, o.sessions, o.lastPane = nil, nil, nil
+	o.panes, o.sessions, o.lastPane, o.st = nil, nil, nil, nil
 	return nil
 }
 

@@ -120,101 +120,19 @@ func fmtWin(w base.Window) string {
 	return "[" + fmtTs(int64(w.Start)) + "," + fmtTs(int64(w.End)) + ")"
 }
 
+// aggCase is a script of an aggregation and its expected output.
+type aggCase struct {
+	name     string
+	spec     WindowSpec
+	lateness int64
+	steps    []step
+	want     string
+}
+
+var tumbling10 = WindowSpec{Kind: WindowTumbling, Size: 10, Slide: 10}
+
 func TestWindowAgg(t *testing.T) {
-	tumbling10 := WindowSpec{Kind: WindowTumbling, Size: 10, Slide: 10}
-	for _, tc := range []struct {
-		name     string
-		spec     WindowSpec
-		lateness int64
-		steps    []step
-		want     string
-	}{
-		{
-			name: "tumbling fires at end-1",
-			spec: tumbling10,
-			steps: []step{row("a", 1, 0), row("a", 2, 9), row("b", 5, 9), row("a", 7, 10),
-				wm(8), wm(9), wm(inf)},
-			want: `wm 9: a [0,10)=3 pane=0 late=false ts=9
-wm 9: b [0,10)=5 pane=0 late=false ts=9
-wm +inf: a [10,20)=7 pane=0 late=false ts=19`,
-		},
-		{
-			name:  "record on the last microsecond after the window fired is late",
-			spec:  tumbling10,
-			steps: []step{row("a", 1, 5), wm(9), row("a", 2, 9), row("a", 3, 10), wm(inf)},
-			want: `wm 9: a [0,10)=1 pane=0 late=false ts=9
-row a/2@9: late a/2
-wm +inf: a [10,20)=3 pane=0 late=false ts=19`,
-		},
-		{
-			name:     "allowed lateness re-fires, then drops",
-			spec:     tumbling10,
-			lateness: 5,
-			steps: []step{row("a", 1, 5), wm(9), row("a", 2, 3), row("b", 4, 1), wm(13), row("a", 8, 0),
-				wm(14), row("a", 16, 0), wm(inf)},
-			want: `wm 9: a [0,10)=1 pane=0 late=false ts=9
-row a/2@3: a [0,10)=3 pane=1 late=true ts=9
-row b/4@1: b [0,10)=4 pane=0 late=true ts=9
-row a/8@0: a [0,10)=11 pane=2 late=true ts=9
-row a/16@0: late a/16`,
-		},
-		{
-			name: "before 1970 and exactly on edges",
-			spec: tumbling10,
-			steps: []step{row("a", 1, -10), row("a", 2, -1), row("a", 4, 0), row("a", 8, -11),
-				wm(-2), wm(-1), wm(inf)},
-			want: `wm -2: a [-20,-10)=8 pane=0 late=false ts=-11
-wm -1: a [-10,0)=3 pane=0 late=false ts=-1
-wm +inf: a [0,10)=4 pane=0 late=false ts=9`,
-		},
-		{
-			name:  "sliding",
-			spec:  WindowSpec{Kind: WindowSliding, Size: 10, Slide: 5},
-			steps: []step{row("a", 1, 3), row("a", 2, 7), wm(9), wm(inf)},
-			want: `wm 9: a [-5,5)=1 pane=0 late=false ts=4
-wm 9: a [0,10)=3 pane=0 late=false ts=9
-wm +inf: a [5,15)=2 pane=0 late=false ts=14`,
-		},
-		{
-			name: "sessions merge when a record bridges them",
-			spec: WindowSpec{Kind: WindowSession, Gap: 10},
-			steps: []step{row("a", 1, 0), row("a", 2, 5), row("a", 4, 20), row("b", 8, 3),
-				row("a", 16, 12), wm(inf)},
-			want: `wm +inf: a [0,30)=23 pane=0 late=false ts=29
-wm +inf: b [3,13)=8 pane=0 late=false ts=12`,
-		},
-		{
-			name:  "session gap is exclusive: touching sessions stay apart",
-			spec:  WindowSpec{Kind: WindowSession, Gap: 10},
-			steps: []step{row("a", 1, 0), row("a", 2, 10), wm(inf)},
-			want: `wm +inf: a [0,10)=1 pane=0 late=false ts=9
-wm +inf: a [10,20)=2 pane=0 late=false ts=19`,
-		},
-		{
-			name:  "record inside a session fires once",
-			spec:  WindowSpec{Kind: WindowSession, Gap: 10},
-			steps: []step{row("a", 1, 0), row("a", 2, 5), row("a", 4, 3), wm(14), wm(inf)},
-			want:  `wm 14: a [0,15)=7 pane=0 late=false ts=14`,
-		},
-		{
-			name:     "late session within lateness re-fires and extends",
-			spec:     WindowSpec{Kind: WindowSession, Gap: 10},
-			lateness: 10,
-			steps: []step{row("a", 1, 0), wm(9), row("a", 2, 4), wm(19), row("a", 4, 1),
-				wm(23), row("a", 8, 2), wm(inf)},
-			want: `wm 9: a [0,10)=1 pane=0 late=false ts=9
-wm 19: a [0,14)=3 pane=1 late=false ts=13
-row a/4@1: a [0,14)=7 pane=2 late=true ts=13
-row a/8@2: late a/8`,
-		},
-		{
-			name:     "global window fires at the end only, even with lateness",
-			spec:     WindowSpec{Kind: WindowGlobal},
-			lateness: 5,
-			steps:    []step{row("a", 1, -100), row("a", 2, 100), wm(1000), wm(inf)},
-			want:     `wm +inf: a [-inf,+inf)=3 pane=0 late=false ts=+inf`,
-		},
-	} {
+	for _, tc := range windowAggCases {
 		t.Run(tc.name, func(t *testing.T) {
 			got := run(t, tc.spec, tc.lateness, tc.steps)
 			if got != tc.want {
@@ -224,62 +142,98 @@ row a/8@2: late a/8`,
 	}
 }
 
+var windowAggCases = []aggCase{
+	{
+		name: "tumbling fires at end-1",
+		spec: tumbling10,
+		steps: []step{row("a", 1, 0), row("a", 2, 9), row("b", 5, 9), row("a", 7, 10),
+			wm(8), wm(9), wm(inf)},
+		want: `wm 9: a [0,10)=3 pane=0 late=false ts=9
+wm 9: b [0,10)=5 pane=0 late=false ts=9
+wm +inf: a [10,20)=7 pane=0 late=false ts=19`,
+	},
+	{
+		name:  "record on the last microsecond after the window fired is late",
+		spec:  tumbling10,
+		steps: []step{row("a", 1, 5), wm(9), row("a", 2, 9), row("a", 3, 10), wm(inf)},
+		want: `wm 9: a [0,10)=1 pane=0 late=false ts=9
+row a/2@9: late a/2
+wm +inf: a [10,20)=3 pane=0 late=false ts=19`,
+	},
+	{
+		name:     "allowed lateness re-fires, then drops",
+		spec:     tumbling10,
+		lateness: 5,
+		steps: []step{row("a", 1, 5), wm(9), row("a", 2, 3), row("b", 4, 1), wm(13), row("a", 8, 0),
+			wm(14), row("a", 16, 0), wm(inf)},
+		want: `wm 9: a [0,10)=1 pane=0 late=false ts=9
+row a/2@3: a [0,10)=3 pane=1 late=true ts=9
+row b/4@1: b [0,10)=4 pane=0 late=true ts=9
+row a/8@0: a [0,10)=11 pane=2 late=true ts=9
+row a/16@0: late a/16`,
+	},
+	{
+		name: "before 1970 and exactly on edges",
+		spec: tumbling10,
+		steps: []step{row("a", 1, -10), row("a", 2, -1), row("a", 4, 0), row("a", 8, -11),
+			wm(-2), wm(-1), wm(inf)},
+		want: `wm -2: a [-20,-10)=8 pane=0 late=false ts=-11
+wm -1: a [-10,0)=3 pane=0 late=false ts=-1
+wm +inf: a [0,10)=4 pane=0 late=false ts=9`,
+	},
+	{
+		name:  "sliding",
+		spec:  WindowSpec{Kind: WindowSliding, Size: 10, Slide: 5},
+		steps: []step{row("a", 1, 3), row("a", 2, 7), wm(9), wm(inf)},
+		want: `wm 9: a [-5,5)=1 pane=0 late=false ts=4
+wm 9: a [0,10)=3 pane=0 late=false ts=9
+wm +inf: a [5,15)=2 pane=0 late=false ts=14`,
+	},
+	{
+		name: "sessions merge when a record bridges them",
+		spec: WindowSpec{Kind: WindowSession, Gap: 10},
+		steps: []step{row("a", 1, 0), row("a", 2, 5), row("a", 4, 20), row("b", 8, 3),
+			row("a", 16, 12), wm(inf)},
+		want: `wm +inf: a [0,30)=23 pane=0 late=false ts=29
+wm +inf: b [3,13)=8 pane=0 late=false ts=12`,
+	},
+	{
+		name:  "session gap is exclusive: touching sessions stay apart",
+		spec:  WindowSpec{Kind: WindowSession, Gap: 10},
+		steps: []step{row("a", 1, 0), row("a", 2, 10), wm(inf)},
+		want: `wm +inf: a [0,10)=1 pane=0 late=false ts=9
+wm +inf: a [10,20)=2 pane=0 late=false ts=19`,
+	},
+	{
+		name:  "record inside a session fires once",
+		spec:  WindowSpec{Kind: WindowSession, Gap: 10},
+		steps: []step{row("a", 1, 0), row("a", 2, 5), row("a", 4, 3), wm(14), wm(inf)},
+		want:  `wm 14: a [0,15)=7 pane=0 late=false ts=14`,
+	},
+	{
+		name:     "late session within lateness re-fires and extends",
+		spec:     WindowSpec{Kind: WindowSession, Gap: 10},
+		lateness: 10,
+		steps: []step{row("a", 1, 0), wm(9), row("a", 2, 4), wm(19), row("a", 4, 1),
+			wm(23), row("a", 8, 2), wm(inf)},
+		want: `wm 9: a [0,10)=1 pane=0 late=false ts=9
+wm 19: a [0,14)=3 pane=1 late=false ts=13
+row a/4@1: a [0,14)=7 pane=2 late=true ts=13
+row a/8@2: late a/8`,
+	},
+	{
+		name:     "global window fires at the end only, even with lateness",
+		spec:     WindowSpec{Kind: WindowGlobal},
+		lateness: 5,
+		steps:    []step{row("a", 1, -100), row("a", 2, 100), wm(1000), wm(inf)},
+		want:     `wm +inf: a [-inf,+inf)=3 pane=0 late=false ts=+inf`,
+	},
+}
+
 // TestWindowAggMarks: with marks, a record is late iff its windows'
 // end-1µs + lateness has passed its mark or the operator's watermark.
 func TestWindowAggMarks(t *testing.T) {
-	tumbling10 := WindowSpec{Kind: WindowTumbling, Size: 10, Slide: 10}
-	session10 := WindowSpec{Kind: WindowSession, Gap: 10}
-	const minTs = int64(base.MinTimestamp)
-	for _, tc := range []struct {
-		name     string
-		spec     WindowSpec
-		lateness int64
-		steps    []step
-		want     string
-	}{
-		{
-			name:  "mark at end-1 makes a record late before the operator's watermark moves",
-			spec:  tumbling10,
-			steps: []step{mrow("a", 1, 5, minTs), mrow("a", 2, 3, 9), mrow("a", 4, 3, 8), wm(inf)},
-			want: `row a/2@3: late a/2
-wm +inf: a [0,10)=5 pane=0 late=false ts=9`,
-		},
-		{
-			name:     "mark within the allowed lateness keeps the record, no re-firing before the operator fired",
-			spec:     tumbling10,
-			lateness: 5,
-			steps:    []step{mrow("a", 1, 5, minTs), mrow("a", 2, 3, 13), mrow("a", 4, 3, 14), wm(inf)},
-			want: `row a/4@3: late a/4
-wm +inf: a [0,10)=3 pane=0 late=false ts=9`,
-		},
-		{
-			name:  "MinTimestamp mark falls back to the operator's watermark",
-			spec:  tumbling10,
-			steps: []step{mrow("a", 1, 5, minTs), wm(9), mrow("a", 2, 3, minTs), wm(inf)},
-			want: `wm 9: a [0,10)=1 pane=0 late=false ts=9
-row a/2@3: late a/2`,
-		},
-		{
-			name:  "session: a record is judged by its own window before merging",
-			spec:  session10,
-			steps: []step{mrow("a", 1, 0, minTs), mrow("a", 2, 5, 14), mrow("a", 4, 5, 13), wm(inf)},
-			want: `row a/2@5: late a/2
-wm +inf: a [0,15)=5 pane=0 late=false ts=14`,
-		},
-		{
-			name:  "session with marks: an expired own window is late even if it would merge",
-			spec:  session10,
-			steps: []step{mrow("a", 1, 0, minTs), mrow("a", 2, 8, minTs), wm(12), mrow("a", 4, 1, 12), wm(inf)},
-			want: `row a/4@1: late a/4
-wm +inf: a [0,18)=3 pane=0 late=false ts=17`,
-		},
-		{
-			name:  "session without marks: a record merging into a live session is kept",
-			spec:  session10,
-			steps: []step{row("a", 1, 0), row("a", 2, 8), wm(12), row("a", 4, 1), wm(inf)},
-			want:  `wm +inf: a [0,18)=7 pane=0 late=false ts=17`,
-		},
-	} {
+	for _, tc := range windowAggMarkCases {
 		t.Run(tc.name, func(t *testing.T) {
 			got := run(t, tc.spec, tc.lateness, tc.steps)
 			if got != tc.want {
@@ -287,6 +241,56 @@ wm +inf: a [0,18)=3 pane=0 late=false ts=17`,
 			}
 		})
 	}
+}
+
+var (
+	session10 = WindowSpec{Kind: WindowSession, Gap: 10}
+	minTs     = int64(base.MinTimestamp)
+)
+
+var windowAggMarkCases = []aggCase{
+	{
+		name:  "mark at end-1 makes a record late before the operator's watermark moves",
+		spec:  tumbling10,
+		steps: []step{mrow("a", 1, 5, minTs), mrow("a", 2, 3, 9), mrow("a", 4, 3, 8), wm(inf)},
+		want: `row a/2@3: late a/2
+wm +inf: a [0,10)=5 pane=0 late=false ts=9`,
+	},
+	{
+		name:     "mark within the allowed lateness keeps the record, no re-firing before the operator fired",
+		spec:     tumbling10,
+		lateness: 5,
+		steps:    []step{mrow("a", 1, 5, minTs), mrow("a", 2, 3, 13), mrow("a", 4, 3, 14), wm(inf)},
+		want: `row a/4@3: late a/4
+wm +inf: a [0,10)=3 pane=0 late=false ts=9`,
+	},
+	{
+		name:  "MinTimestamp mark falls back to the operator's watermark",
+		spec:  tumbling10,
+		steps: []step{mrow("a", 1, 5, minTs), wm(9), mrow("a", 2, 3, minTs), wm(inf)},
+		want: `wm 9: a [0,10)=1 pane=0 late=false ts=9
+row a/2@3: late a/2`,
+	},
+	{
+		name:  "session: a record is judged by its own window before merging",
+		spec:  session10,
+		steps: []step{mrow("a", 1, 0, minTs), mrow("a", 2, 5, 14), mrow("a", 4, 5, 13), wm(inf)},
+		want: `row a/2@5: late a/2
+wm +inf: a [0,15)=5 pane=0 late=false ts=14`,
+	},
+	{
+		name:  "session with marks: an expired own window is late even if it would merge",
+		spec:  session10,
+		steps: []step{mrow("a", 1, 0, minTs), mrow("a", 2, 8, minTs), wm(12), mrow("a", 4, 1, 12), wm(inf)},
+		want: `row a/4@1: late a/4
+wm +inf: a [0,18)=3 pane=0 late=false ts=17`,
+	},
+	{
+		name:  "session without marks: a record merging into a live session is kept",
+		spec:  session10,
+		steps: []step{row("a", 1, 0), row("a", 2, 8), wm(12), row("a", 4, 1), wm(inf)},
+		want:  `wm +inf: a [0,18)=7 pane=0 late=false ts=17`,
+	},
 }
 
 // TestSourceMarksLateness: a record read in the same batch as the larger
