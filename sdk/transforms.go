@@ -187,8 +187,11 @@ func WindowInto[K comparable, T any](in Keyed[K, T], fn WindowFn, opts ...Window
 func Aggregate[K comparable, T, A, R any](in Windowed[K, T], c Combiner[T, A, R], opts ...Option) PCollection[Result[K, R]] {
 	p := in.keyed.in.p
 	name := transformName(in.cfg.name+"/Aggregate", opts)
+	var acc ops.Codec[A]
 	if c == nil {
 		p.addErr(errorf("Aggregate %q: nil combiner", name))
+	} else {
+		acc = accCodecOf(c)
 	}
 	out := add[Result[K, R]](p, &graph.Node{
 		Name:     name,
@@ -200,6 +203,9 @@ func Aggregate[K comparable, T, A, R any](in Windowed[K, T], c Combiner[T, A, R]
 			Lateness: in.cfg.lateness.Microseconds(),
 			Key:      in.keyed.key,
 			Comb:     c,
+			Hash:     in.keyed.hash,
+			KeyCodec: codecFor[K](),
+			AccCodec: acc,
 		}),
 	})
 	in.late.aggs = append(in.late.aggs, out.node)
