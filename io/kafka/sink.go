@@ -153,7 +153,7 @@ func (w *writer[T]) Write(ctx context.Context, b *sdk.Batch[T]) error {
 	cl := w.cl
 	if w.txn != nil {
 		var err error
-		if cl, err = w.txn.client(); err != nil {
+		if cl, err = w.txn.client(w.ctx); err != nil {
 			return err
 		}
 	}
@@ -258,11 +258,14 @@ type txnWriter[T any] struct {
 	writer[T]
 }
 
-// Committable returns the transaction pre-committed under id as JSON
-// {"txn": id, "producer": id, "epoch": n} for the sink's Recover, or nil
-// if no record was written for checkpoint id.
+// Committable returns, for the sink's Recover, every transaction still
+// pre-committed under an id <= id as a JSON array of
+// {"txn": id, "producer": id, "epoch": n}, oldest first: checkpoint id's
+// and those of earlier checkpoints that failed (neither committed nor
+// aborted), which a restore from id must commit too. It is nil if there
+// is none, as when no record was written for checkpoint id.
 func (w *txnWriter[T]) Committable(id sdk.CheckpointID) ([]byte, error) {
-	return w.txn.committable(id), nil
+	return w.txn.committable(id)
 }
 
 // Validate reports at graph-build time a missing topic or a record type

@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/weirflow/weir/io/kafka"
 	"github.com/weirflow/weir/sdk"
@@ -328,7 +330,7 @@ func TestSinkExactlyOnceZombie(t *testing.T) {
 }
 
 // TestSinkExactlyOnceProtocol: empty checkpoints, Abort, Close and a
-// PreCommit before the previous checkpoint was settled.
+// PreCommit before the previous checkpoint was committed.
 func TestSinkExactlyOnceProtocol(t *testing.T) {
 	brokers := cluster(t, 1, "out")
 	s := eoSink(brokers)
@@ -347,13 +349,11 @@ func TestSinkExactlyOnceProtocol(t *testing.T) {
 	eoWrite(t, w, 5, 10)
 	ok(t, "PreCommit(3)", w.PreCommit(3))
 	eoWrite(t, w, 10, 15)
-	if err := w.PreCommit(4); err == nil || !strings.Contains(err.Error(), "neither committed nor aborted") {
-		t.Errorf("PreCommit(4) before Commit(3): %v", err)
-	}
+	ok(t, "PreCommit(4) before Commit(3)", w.PreCommit(4))
 	ok(t, "Commit(3)", w.Commit(3))
 	ok(t, "Commit(3) again", w.Commit(3))
-	ok(t, "PreCommit(4)", w.PreCommit(4))
 	ok(t, "Commit(4)", w.Commit(4))
+	ok(t, "Commit(4) again", w.Commit(4))
 	eoWrite(t, w, 15, 20) // aborted by Close
 	ok(t, "Close", w.Close())
 	wantCommitted(t, brokers, seq([2]int{5, 15}))
@@ -366,5 +366,188 @@ func TestSinkAtLeastOnceRecover(t *testing.T) {
 	var _ sdk.RecoverableSink = s
 	if err := s.Recover(context.Background(), sdk.RecoverContext{Job: "j", Node: "n", Checkpoint: 3, Committables: [][]byte{nil}, Tasks: 2}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// brokerVersions are the broker generations the failed-checkpoint tests
+// run against: Kafka 4 with KIP-890 part 2 (the epoch is bumped with
+// every transaction) and Kafka 3.9 (EndTxn v4: the epoch stays).
+var brokerVersions = []struct {
+	name string
+	max  *kversion.Versions
+}{
+	{"kip890", nil},
+	{"kafka3.9", kversion.V3_9_0()},
+}
+
+// eoCluster starts a one-broker kfake cluster with topic out (1
+// partition), speaking at most the given versions if max is not nil.
+func eoCluster(t *testing.T, max *kversion.Versions) []string {
+	t.Helper()
+	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(1, "out")}
+	if max != nil {
+		opts = append(opts, kfake.MaxVersions(max))
+	}
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c.ListenAddrs()
+}
+
+// wantCommittables checks that committable c lists n transactions.
+func wantCommittables(t *testing.T, c []byte, n int) {
+	t.Helper()
+	var cs []map[string]any
+	if err := json.Unmarshal(c, &cs); err != nil {
+		t.Fatalf("committable %s: %v", c, err)
+	}
+	if len(cs) != n {
+		t.Fatalf("committable lists %d transactions, want %d: %s", len(cs), n, c)
+	}
+}
+
+// TestSinkExactlyOnceFailedCheckpoints: checkpoints whose completion
+// fails are neither committed nor aborted; the writer goes on, opening
+// further producer slots while transactions stay staged, and the next
+// checkpoint that completes commits them all, through Commit or, after a
+// crash, through Recover with that checkpoint's committables.
+func TestSinkExactlyOnceFailedCheckpoints(t *testing.T) {
+	for _, bv := range brokerVersions {
+		for _, failed := range []int{1, 3} {
+			for _, crash := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s/failed=%d/crash=%v", bv.name, failed, crash), func(t *testing.T) {
+					brokers := eoCluster(t, bv.max)
+					s := eoSink(brokers)
+					eoRecover(t, s, 0, 1)
+					w := eoOpen(t, s, 0, 1)
+					// Checkpoints 1..failed fail: no Commit, no Abort.
+					for n := 1; n <= failed; n++ {
+						eoWrite(t, w, 10*(n-1), 10*n)
+						id := sdk.CheckpointID(n)
+						ok(t, fmt.Sprintf("PreCommit(%d)", n), w.PreCommit(id))
+						wantCommittables(t, committable(t, w, id), n)
+					}
+					last := sdk.CheckpointID(failed + 1)
+					eoWrite(t, w, 10*failed, 10*(failed+1))
+					ok(t, "PreCommit(last)", w.PreCommit(last))
+					if got, want := kafka.TxnSlots(w), max(2, failed+1); got != want {
+						t.Errorf("%d producer slots, want %d", got, want)
+					}
+					c := committable(t, w, last)
+					wantCommittables(t, c, failed+1)
+					all := seq([2]int{0, 10 * (failed + 1)})
+					if crash {
+						// Records after the last barrier sit in an
+						// open transaction of a further slot.
+						eoWrite(t, w, 1000, 1010)
+						ok(t, "crash", kafka.Crash(w))
+						s = eoSink(brokers)
+						eoRecover(t, s, last, 1, c)
+						wantCommitted(t, brokers, all)
+						eoRecover(t, s, last, 1, c) // again: commits nothing twice
+						wantCommitted(t, brokers, all)
+						w = eoOpen(t, s, 0, 1)
+					} else {
+						ok(t, "Commit(last)", w.Commit(last))
+						ok(t, "Commit(last) again", w.Commit(last))
+						wantCommitted(t, brokers, all)
+					}
+					// Back to normal: settled slots are reused.
+					slots := kafka.TxnSlots(w)
+					for n := last + 1; n <= last+3; n++ {
+						eoWrite(t, w, 2000+10*int(n), 2010+10*int(n))
+						ok(t, "PreCommit", w.PreCommit(n))
+						wantCommittables(t, committable(t, w, n), 1)
+						ok(t, "Commit", w.Commit(n))
+					}
+					if got := kafka.TxnSlots(w); got != slots {
+						t.Errorf("%d producer slots after normal checkpoints, want %d", got, slots)
+					}
+					ok(t, "Close", w.Close())
+					wantCommitted(t, brokers, append(all, seq([2]int{2000 + 10*int(last+1), 2010 + 10*int(last+3)})...))
+				})
+			}
+		}
+	}
+}
+
+// TestSinkExactlyOnceFailedThenAbort: Abort(n) aborts only n; what an
+// earlier failed checkpoint staged is committed by the next Commit.
+func TestSinkExactlyOnceFailedThenAbort(t *testing.T) {
+	brokers := cluster(t, 1, "out")
+	s := eoSink(brokers)
+	eoRecover(t, s, 0, 1)
+	w := eoOpen(t, s, 0, 1)
+	eoWrite(t, w, 0, 10)
+	ok(t, "PreCommit(1)", w.PreCommit(1)) // fails
+	eoWrite(t, w, 10, 20)
+	ok(t, "PreCommit(2)", w.PreCommit(2))
+	ok(t, "Abort(2)", w.Abort(2))
+	eoWrite(t, w, 20, 30)
+	ok(t, "PreCommit(3)", w.PreCommit(3))
+	wantCommittables(t, committable(t, w, 3), 2)
+	ok(t, "Commit(3)", w.Commit(3))
+	ok(t, "Close", w.Close())
+	wantCommitted(t, brokers, seq([2]int{0, 10}, [2]int{20, 30}))
+}
+
+// TestSinkExactlyOnceStaleCommittable: a restore from an older checkpoint
+// must not commit a later transaction of a reused producer slot, also on
+// brokers that keep the producer epoch across transactions.
+func TestSinkExactlyOnceStaleCommittable(t *testing.T) {
+	for _, bv := range brokerVersions {
+		t.Run(bv.name, func(t *testing.T) {
+			brokers := eoCluster(t, bv.max)
+			s := eoSink(brokers)
+			eoRecover(t, s, 0, 1)
+			w := eoOpen(t, s, 0, 1)
+			eoWrite(t, w, 0, 10)
+			ok(t, "PreCommit(1)", w.PreCommit(1))
+			c1 := committable(t, w, 1)
+			ok(t, "Commit(1)", w.Commit(1))
+			eoWrite(t, w, 10, 20) // slot 0 again, after checkpoint 1's transaction
+			ok(t, "PreCommit(2)", w.PreCommit(2))
+			eoWrite(t, w, 20, 30) // slot 1
+			ok(t, "crash", kafka.Crash(w))
+			// Checkpoint 2 never completed: restore from 1.
+			s = eoSink(brokers)
+			eoRecover(t, s, 1, 1, c1)
+			wantCommitted(t, brokers, seq([2]int{0, 10}))
+		})
+	}
+}
+
+// TestSinkRecoverCommittableForms: Recover accepts the single-object
+// committable of earlier versions as well as the array.
+func TestSinkRecoverCommittableForms(t *testing.T) {
+	for _, single := range []bool{false, true} {
+		t.Run(fmt.Sprintf("single=%v", single), func(t *testing.T) {
+			brokers := cluster(t, 1, "out")
+			s := eoSink(brokers)
+			eoRecover(t, s, 0, 1)
+			w := eoOpen(t, s, 0, 1)
+			eoWrite(t, w, 0, 10)
+			ok(t, "PreCommit(1)", w.PreCommit(1))
+			c := committable(t, w, 1)
+			if single {
+				var cs []json.RawMessage
+				ok(t, "unmarshal", json.Unmarshal(c, &cs))
+				c = cs[0]
+			}
+			eoWrite(t, w, 10, 20)
+			ok(t, "crash", kafka.Crash(w))
+			s = eoSink(brokers)
+			eoRecover(t, s, 1, 1, c)
+			wantCommitted(t, brokers, seq([2]int{0, 10}))
+		})
+	}
+	s := eoSink([]string{"127.0.0.1:1"})
+	for _, bad := range []string{`{"producer":1}`, `[{"txn":"a"},{"epoch":1}]`, `[`} {
+		err := s.Recover(context.Background(), sdk.RecoverContext{Job: eoJob, Node: eoNode, Checkpoint: 1, Committables: [][]byte{[]byte(bad)}, Tasks: 1})
+		if err == nil || !strings.Contains(err.Error(), "committable of task 0") {
+			t.Errorf("Recover with committable %s: %v", bad, err)
+		}
 	}
 }

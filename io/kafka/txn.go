@@ -1,6 +1,8 @@
 package kafka
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,9 +19,11 @@ import (
 	"github.com/weirflow/weir/sdk"
 )
 
-// txnSlots is the number of transactional producers of one exactly-once
-// writer: the transaction of the checkpoint being completed and the one
-// receiving records after its barrier.
+// txnSlots is the number of transactional producers an exactly-once
+// writer opens up front and the number of slots per task that Recover
+// probes when the broker cannot list transactions: the transaction of the
+// checkpoint being completed and the one receiving records after its
+// barrier. A writer opens further slots only while checkpoints fail.
 const txnSlots = 2
 
 // recoverProbeTasks is how many task indexes Recover fences when the
@@ -27,9 +31,9 @@ const txnSlots = 2
 // run with a larger parallelism are aborted too.
 const recoverProbeTasks = 64
 
-// committable is what an exactly-once writer returns from Committable: the
-// transaction a restarted job must commit without re-initializing its
-// producer (which would abort it).
+// committable describes one pre-committed transaction: what a restarted
+// job must commit without re-initializing its producer (which would abort
+// it). An exactly-once writer's Committable is a JSON array of them.
 type committable struct {
 	TxnID    string `json:"txn"`
 	Producer int64  `json:"producer"`
@@ -42,14 +46,30 @@ type txnSlot struct {
 	cl     *kgo.Client
 	open   bool             // a transaction is begun and not ended
 	staged sdk.CheckpointID // pre-committed under this checkpoint; 0 if not
-	commit []byte           // the committable of staged
+	commit committable      // the committable of staged
+	// reinit is set when a transaction ended without the broker bumping
+	// the producer epoch (brokers without KIP-890 part 2): the producer
+	// is re-initialized before its next transaction, so that no two
+	// transactions share a producer id and epoch and a committable
+	// restored from an older checkpoint cannot commit a later one.
+	reinit bool
 }
 
-// txnState is an exactly-once writer's pair of transactional producers;
-// records go to slots[cur].
+// txnState is an exactly-once writer's transactional producers. Records
+// go to slots[cur]; cur is -1 until the first record after a PreCommit
+// picks a free slot. Slots 0 and 1 are opened with the writer; while
+// checkpoints fail (neither Commit nor Abort settles what PreCommit
+// staged), further slots 2, 3, ... are opened, one per staged
+// transaction, and free slots are reused lowest first.
 type txnState struct {
-	slots [txnSlots]txnSlot
+	slots []*txnSlot
 	cur   int
+	// dial creates the producer of transactional id id and loads its
+	// producer id, which fences earlier producers of id and aborts their
+	// open transaction.
+	dial   func(ctx context.Context, id string) (*kgo.Client, error)
+	prefix string
+	task   int
 }
 
 // txnPrefix is the prefix of the transactional ids of a sink node.
@@ -65,15 +85,14 @@ func txnID(prefix string, task, slot int) string {
 	return prefix + "-" + strconv.Itoa(task) + "-" + strconv.Itoa(slot)
 }
 
-// openTxn starts the transactional producers of task sc.Task. Loading
-// their producer ids fences every earlier producer of the same ids and
-// aborts its open transaction, so the sink's Recover must have run first.
+// openTxn starts the first two transactional producers of task sc.Task.
+// Loading their producer ids fences every earlier producer of the same
+// ids and aborts its open transaction, so the sink's Recover must have
+// run first.
 func (s *Sink[T]) openTxn(ctx context.Context, sc sdk.SinkContext) (*txnState, error) {
 	o := &s.opts
-	prefix := o.txnPrefix(sc.Job, sc.Node)
-	ts := &txnState{}
-	for i := range ts.slots {
-		id := txnID(prefix, sc.Task, i)
+	ts := &txnState{cur: -1, prefix: o.txnPrefix(sc.Job, sc.Node), task: sc.Task}
+	ts.dial = func(ctx context.Context, id string) (*kgo.Client, error) {
 		cl, err := kgo.NewClient(append(clientOpts(o.Brokers, o.TLS, o.SASL, o.ConnectTimeout),
 			kgo.DefaultProduceTopic(o.Topic),
 			kgo.ProduceRequestTimeout(o.ConnectTimeout),
@@ -82,29 +101,76 @@ func (s *Sink[T]) openTxn(ctx context.Context, sc sdk.SinkContext) (*txnState, e
 			kgo.TransactionTimeout(o.TransactionTimeout),
 		)...)
 		if err != nil {
-			ts.closeClients()
 			return nil, fmt.Errorf("kafka: %w", err)
 		}
-		ts.slots[i] = txnSlot{id: id, cl: cl}
 		if err := ping(ctx, cl, o.Brokers, o.ConnectTimeout); err != nil {
-			ts.closeClients()
+			cl.Close()
 			return nil, err
 		}
 		pctx, cancel := context.WithTimeout(ctx, o.ConnectTimeout)
 		_, _, err = cl.ProducerID(pctx)
 		cancel()
 		if err != nil {
-			ts.closeClients()
+			cl.Close()
 			return nil, fmt.Errorf("kafka: init transactional id %s: %w", id, err)
+		}
+		return cl, nil
+	}
+	for range txnSlots {
+		if _, err := ts.addSlot(ctx); err != nil {
+			ts.closeClients()
+			return nil, err
 		}
 	}
 	return ts, nil
 }
 
-// client returns the producer receiving records now, beginning its
-// transaction on the first record after a checkpoint.
-func (ts *txnState) client() (*kgo.Client, error) {
-	s := &ts.slots[ts.cur]
+// addSlot opens the producer of the next slot index.
+func (ts *txnState) addSlot(ctx context.Context) (int, error) {
+	i := len(ts.slots)
+	id := txnID(ts.prefix, ts.task, i)
+	cl, err := ts.dial(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	ts.slots = append(ts.slots, &txnSlot{id: id, cl: cl})
+	return i, nil
+}
+
+// freeSlot returns the lowest slot that holds no transaction, opening a
+// further slot if every one holds a staged transaction.
+func (ts *txnState) freeSlot(ctx context.Context) (int, error) {
+	for i, s := range ts.slots {
+		if s.staged != 0 || s.open {
+			continue
+		}
+		if s.reinit {
+			if s.cl != nil {
+				s.cl.Close()
+			}
+			cl, err := ts.dial(ctx, s.id)
+			if err != nil {
+				s.cl = nil
+				return 0, err
+			}
+			s.cl, s.reinit = cl, false
+		}
+		return i, nil
+	}
+	return ts.addSlot(ctx)
+}
+
+// client returns the producer receiving records now, picking a free slot
+// and beginning its transaction on the first record after a checkpoint.
+func (ts *txnState) client(ctx context.Context) (*kgo.Client, error) {
+	if ts.cur < 0 {
+		i, err := ts.freeSlot(ctx)
+		if err != nil {
+			return nil, err
+		}
+		ts.cur = i
+	}
+	s := ts.slots[ts.cur]
 	if !s.open {
 		if err := s.cl.BeginTransaction(); err != nil {
 			return nil, fmt.Errorf("kafka: begin txn %s: %w", s.id, err)
@@ -114,17 +180,18 @@ func (ts *txnState) client() (*kgo.Client, error) {
 	return s.cl, nil
 }
 
-// preCommit flushes the open transaction, stages it under id with its
-// committable, and moves later records to the other slot. A checkpoint
-// with no records stages nothing.
+// preCommit flushes the open transaction and stages it under id with its
+// committable; the next record picks another slot. A checkpoint with no
+// records stages nothing. Transactions staged under earlier checkpoints
+// that were neither committed nor aborted (failed checkpoints) stay
+// staged, for the next Commit.
 func (ts *txnState) preCommit(ctx context.Context, id sdk.CheckpointID, failed func() error) error {
-	s := &ts.slots[ts.cur]
-	if !s.open {
+	if ts.cur < 0 {
 		return nil
 	}
-	next := &ts.slots[1-ts.cur]
-	if next.staged != 0 {
-		return fmt.Errorf("kafka: pre-commit %d: txn %s of checkpoint %d is neither committed nor aborted; exactly-once needs Commit or Abort of a checkpoint before the next PreCommit", id, next.id, next.staged)
+	s := ts.slots[ts.cur]
+	if !s.open {
+		return nil
 	}
 	if err := s.cl.Flush(ctx); err != nil {
 		return fmt.Errorf("kafka: flush txn %s for checkpoint %d: %w", s.id, id, err)
@@ -136,35 +203,47 @@ func (ts *txnState) preCommit(ctx context.Context, id sdk.CheckpointID, failed f
 	if err != nil {
 		return fmt.Errorf("kafka: producer id of txn %s for checkpoint %d: %w", s.id, id, fenced(err))
 	}
-	b, err := json.Marshal(committable{TxnID: s.id, Producer: pid, Epoch: epoch})
-	if err != nil {
-		return fmt.Errorf("kafka: committable of txn %s: %w", s.id, err)
-	}
-	s.staged, s.commit = id, b
-	ts.cur = 1 - ts.cur
+	s.staged, s.commit = id, committable{TxnID: s.id, Producer: pid, Epoch: epoch}
+	ts.cur = -1
 	return nil
 }
 
-// committable returns what was staged under id, or nil if nothing was.
-func (ts *txnState) committable(id sdk.CheckpointID) []byte {
-	for i := range ts.slots {
-		if s := &ts.slots[i]; s.staged == id && id != 0 {
-			return s.commit
+// stagedUpTo returns the slots staged under ids <= id, oldest first.
+func (ts *txnState) stagedUpTo(id sdk.CheckpointID) []*txnSlot {
+	var out []*txnSlot
+	for _, s := range ts.slots {
+		if s.staged != 0 && s.staged <= id {
+			out = append(out, s)
 		}
 	}
-	return nil
+	slices.SortFunc(out, func(a, b *txnSlot) int { return cmp.Compare(a.staged, b.staged) })
+	return out
 }
 
-// end commits the transactions staged under ids <= id (commit) or aborts
-// the one staged under id (abort), oldest first.
-func (ts *txnState) end(ctx context.Context, id sdk.CheckpointID, commit bool) error {
-	order := []int{0, 1}
-	if ts.slots[1].staged < ts.slots[0].staged {
-		order = []int{1, 0}
+// committable returns the committables of every transaction staged under
+// an id <= id (that of checkpoint id and those of earlier checkpoints
+// that failed), oldest first, as a JSON array; nil if there is none.
+func (ts *txnState) committable(id sdk.CheckpointID) ([]byte, error) {
+	staged := ts.stagedUpTo(id)
+	if len(staged) == 0 {
+		return nil, nil
 	}
-	for _, i := range order {
-		s := &ts.slots[i]
-		if s.staged == 0 || s.staged > id || (!commit && s.staged != id) {
+	cs := make([]committable, len(staged))
+	for i, s := range staged {
+		cs[i] = s.commit
+	}
+	b, err := json.Marshal(cs)
+	if err != nil {
+		return nil, fmt.Errorf("kafka: committable of checkpoint %d: %w", id, err)
+	}
+	return b, nil
+}
+
+// end commits the transactions staged under ids <= id, oldest first
+// (commit), or aborts the one staged under id (abort).
+func (ts *txnState) end(ctx context.Context, id sdk.CheckpointID, commit bool) error {
+	for _, s := range ts.stagedUpTo(id) {
+		if !commit && s.staged != id {
 			continue
 		}
 		what, try := "commit", kgo.TryCommit
@@ -174,7 +253,12 @@ func (ts *txnState) end(ctx context.Context, id sdk.CheckpointID, commit bool) e
 		if err := s.cl.EndTransaction(ctx, try); err != nil {
 			return fmt.Errorf("kafka: %s txn %s of checkpoint %d: %w", what, s.id, s.staged, fenced(err))
 		}
-		s.open, s.staged, s.commit = false, 0, nil
+		// Under KIP-890 part 2 the broker bumped the epoch and the
+		// client took the new one over; otherwise the next transaction
+		// would reuse the epoch of this one.
+		_, epoch, err := s.cl.ProducerID(ctx)
+		s.reinit = err != nil || epoch == s.commit.Epoch
+		s.open, s.staged, s.commit = false, 0, committable{}
 	}
 	return nil
 }
@@ -184,21 +268,23 @@ func (ts *txnState) end(ctx context.Context, id sdk.CheckpointID, commit bool) e
 // would hold back read_committed consumers until it times out), keeps
 // pre-committed ones for Recover to settle, and closes the producers.
 func (ts *txnState) close(ctx context.Context, timeout time.Duration) {
-	if s := &ts.slots[ts.cur]; s.cl != nil && s.open && s.staged == 0 {
-		actx, cancel := context.WithTimeout(ctx, timeout)
-		// Best effort: on failure the next Recover or the transaction
-		// timeout aborts it.
-		if err := s.cl.AbortBufferedRecords(actx); err == nil {
-			_ = s.cl.EndTransaction(actx, kgo.TryAbort)
+	if ts.cur >= 0 {
+		if s := ts.slots[ts.cur]; s.cl != nil && s.open && s.staged == 0 {
+			actx, cancel := context.WithTimeout(ctx, timeout)
+			// Best effort: on failure the next Recover or the
+			// transaction timeout aborts it.
+			if err := s.cl.AbortBufferedRecords(actx); err == nil {
+				_ = s.cl.EndTransaction(actx, kgo.TryAbort)
+			}
+			cancel()
 		}
-		cancel()
 	}
 	ts.closeClients()
 }
 
 func (ts *txnState) closeClients() {
-	for i := range ts.slots {
-		if s := &ts.slots[i]; s.cl != nil {
+	for _, s := range ts.slots {
+		if s.cl != nil {
 			s.cl.Close()
 			s.cl = nil
 		}
@@ -217,23 +303,32 @@ func fenced(err error) error {
 // Recover settles the transactions a crashed or stopped run left open,
 // once per job start and before any writer opens (sdk.RecoverableSink):
 //
-//   - Every transaction in rc.Committables (pre-committed under the
-//     restored checkpoint) is committed with a raw EndTxn carrying its
-//     producer id and epoch, as Flink's KafkaSink does, without
-//     re-initializing the producer (which would abort it). A transaction
-//     that was already committed counts as committed: the broker accepts
-//     the repeated commit, or, when a later producer has since taken the
-//     transactional id over (a previous Recover followed by new writers),
-//     answers PRODUCER_FENCED. A transaction the broker aborted
+//   - Every transaction in rc.Committables is committed with a raw EndTxn
+//     carrying its producer id and epoch, as Flink's KafkaSink does,
+//     without re-initializing the producer (which would abort it). A
+//     writer's committable lists every transaction it had staged under
+//     the restored checkpoint or an earlier one that failed, oldest first;
+//     the single-object form of earlier versions is accepted too. A
+//     transaction that was already committed counts as committed: the
+//     broker accepts the repeated commit, or, when a later producer or
+//     epoch has since taken the transactional id over (a previous Recover
+//     followed by new writers, or a later transaction of the same
+//     writer), answers PRODUCER_FENCED. A transaction the broker aborted
 //     (INVALID_TXN_STATE, for example after the transaction timeout
 //     expired while the job was down) fails Recover: the output of the
 //     checkpoint is lost.
-//   - With [SinkOptions.ExactlyOnce], every other transactional id of this
-//     sink node is then re-initialized, which aborts its open transaction
-//     at once and fences zombie writers: both slots of tasks below
-//     max(rc.Tasks, len(rc.Committables)), and any id with the sink's
-//     prefix the broker lists as ongoing (ListTransactions; if the broker
-//     cannot list, tasks below 64 are probed).
+//   - With [SinkOptions.ExactlyOnce], the transactional ids of this sink
+//     node are then re-initialized, which aborts their open transactions
+//     at once and fences zombie writers: slots 0 and 1 of tasks below
+//     max(rc.Tasks, len(rc.Committables)), the ids named in the
+//     committables, and any id with the sink's prefix the broker lists as
+//     ongoing (ListTransactions), which includes the further slots (2, 3,
+//     ...) writers open while checkpoints fail. If the broker cannot list
+//     transactions, slots 0 and 1 of tasks below 64 are probed instead; an
+//     open transaction of a further slot is then aborted only when a
+//     writer reopens that slot, or by the broker after
+//     [SinkOptions.TransactionTimeout], and holds read_committed
+//     consumers of its partitions back until then.
 //
 // An at-least-once sink with no committables does nothing. Recover is
 // idempotent: running it again (after a crash during Recover or before
@@ -242,17 +337,11 @@ func (s *Sink[T]) Recover(ctx context.Context, rc sdk.RecoverContext) error {
 	o := &s.opts
 	var cs []committable
 	for i, b := range rc.Committables {
-		if len(b) == 0 {
-			continue
-		}
-		var c committable
-		if err := json.Unmarshal(b, &c); err != nil || c.TxnID == "" {
-			if err == nil {
-				err = errors.New("no transactional id")
-			}
+		c, err := parseCommittable(b)
+		if err != nil {
 			return fmt.Errorf("kafka: recover checkpoint %d: committable of task %d: %w", rc.Checkpoint, i, err)
 		}
-		cs = append(cs, c)
+		cs = append(cs, c...)
 	}
 	if len(cs) == 0 && !o.ExactlyOnce {
 		return nil
@@ -283,6 +372,9 @@ func (s *Sink[T]) Recover(ctx context.Context, rc sdk.RecoverContext) error {
 	for _, id := range listed {
 		ids[id] = true
 	}
+	for _, c := range cs {
+		ids[c.TxnID] = true
+	}
 	for task := range tasks {
 		for slot := range txnSlots {
 			ids[txnID(prefix, task, slot)] = true
@@ -300,6 +392,33 @@ func (s *Sink[T]) Recover(ctx context.Context, rc sdk.RecoverContext) error {
 		}
 	}
 	return nil
+}
+
+// parseCommittable decodes what a writer's Committable returned: a JSON
+// array of transactions, or the single object of earlier versions.
+func parseCommittable(b []byte) ([]committable, error) {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return nil, nil
+	}
+	var cs []committable
+	var err error
+	if b[0] == '[' {
+		err = json.Unmarshal(b, &cs)
+	} else {
+		var c committable
+		err = json.Unmarshal(b, &c)
+		cs = []committable{c}
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cs {
+		if c.TxnID == "" {
+			return nil, errors.New("no transactional id")
+		}
+	}
+	return cs, nil
 }
 
 // commitRecovered ends the transaction of c with a commit, retrying

@@ -11,8 +11,8 @@ import (
 // broker, and the producers are closed without ending any transaction.
 func Crash[T any](w sdk.CommittingSink[T]) error {
 	tw := w.(*txnWriter[T])
-	for i := range tw.txn.slots {
-		if s := &tw.txn.slots[i]; s.open {
+	for _, s := range tw.txn.slots {
+		if s.open && s.cl != nil {
 			if err := s.cl.Flush(context.Background()); err != nil {
 				return err
 			}
@@ -20,4 +20,10 @@ func Crash[T any](w sdk.CommittingSink[T]) error {
 	}
 	tw.txn.closeClients()
 	return nil
+}
+
+// TxnSlots returns how many transactional producers an exactly-once
+// writer has opened.
+func TxnSlots[T any](w sdk.CommittingSink[T]) int {
+	return len(w.(*txnWriter[T]).txn.slots)
 }
