@@ -115,7 +115,8 @@ type aggOp[K comparable, T, A, R any] struct {
 	cached int
 
 	// Keyed state, nil unless the runner enabled it (agg_state.go).
-	st *aggState
+	st       *aggState
+	stateErr error // why state stays in memory despite a backend
 }
 
 func (o *aggOp[K, T, A, R]) Open(ctx graph.OpContext, outs []graph.Output) error {

@@ -95,14 +95,16 @@ var _ graph.Stateful = (*aggOp[int, int, int, int])(nil)
 
 // openState wires the backend and, after a restore, rebuilds the windows,
 // the watermark and the timers from it.
+//
+// Without a key hash or codecs the operator keeps its state in memory
+// only: it runs, but Snapshot fails (so no checkpoint of the job
+// completes) and a restore fails; StateError says why.
 func (o *aggOp[K, T, A, R]) openState(ctx graph.OpContext) error {
-	switch {
-	case o.cfg.Hash == nil:
-		return fmt.Errorf("window aggregation: keyed state needs the key hash of %s", typeString[K]())
-	case !o.cfg.KeyCodec.Ok():
-		return fmt.Errorf("window aggregation: key type %s has no codec for keyed state; mark it //weir:record and run \"go generate ./...\"", typeString[K]())
-	case !o.cfg.AccCodec.Ok():
-		return fmt.Errorf("window aggregation: accumulator type %s has no codec for keyed state; use a //weir:record type or a built-in type as the accumulator", typeString[A]())
+	if o.stateErr = o.cfg.stateError(); o.stateErr != nil {
+		if ctx.Restored != 0 {
+			return o.stateErr
+		}
+		return nil
 	}
 	st := &aggState{b: ctx.State, maxPar: ctx.MaxParallelism, budget: o.cfg.StateMemory}
 	if st.maxPar <= 0 {
@@ -134,6 +136,25 @@ func (o *aggOp[K, T, A, R]) openState(ctx graph.OpContext) error {
 	}
 	return nil
 }
+
+// stateError says why the configuration cannot keep its state in a
+// backend, or returns nil.
+func (c *AggConfig[K, T, A, R]) stateError() error {
+	switch {
+	case c.Hash == nil:
+		return fmt.Errorf("window aggregation: keyed state needs the key hash of %s", typeString[K]())
+	case !c.KeyCodec.Ok():
+		return fmt.Errorf("window aggregation: key type %s has no codec, so its state cannot be checkpointed; mark it //weir:record and run \"go generate ./...\"", typeString[K]())
+	case !c.AccCodec.Ok():
+		return fmt.Errorf("window aggregation: accumulator type %s has no codec, so its state cannot be checkpointed; use a //weir:record type or a basic type as the accumulator", typeString[A]())
+	}
+	return nil
+}
+
+// StateError reports, after Open, why the operator keeps its state in
+// memory only although the runner gave it a backend (a missing codec), or
+// nil. A runner with checkpoints enabled can fail the job early with it.
+func (o *aggOp[K, T, A, R]) StateError() error { return o.stateErr }
 
 func typeString[T any]() string { return reflect.TypeFor[T]().String() }
 
@@ -405,6 +426,9 @@ func (o *aggOp[K, T, A, R]) deleteSessions(key K) error {
 func (o *aggOp[K, T, A, R]) Snapshot(id base.CheckpointID) error {
 	st := o.st
 	if st == nil {
+		if o.stateErr != nil {
+			return fmt.Errorf("checkpoint %d: %w", id, o.stateErr)
+		}
 		return nil
 	}
 	if o.cfg.Spec.Merging() {

@@ -403,3 +403,40 @@ func firstDiff(got, want string) string {
 	}
 	return "equal"
 }
+
+// TestWindowAggStateNoCodec: without an accumulator codec the operator
+// runs in memory, but cannot checkpoint or restore.
+func TestWindowAggStateNoCodec(t *testing.T) {
+	b, err := state.Open(state.Options{Dir: "db", FS: vfs.NewMem(), MaxParallelism: aggMaxPar})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	cfg := AggConfig[string, kv, int64, int64]{Spec: tumbling10, Key: keyOf, Comb: sumComb{},
+		Hash: BuiltinHash[string](), KeyCodec: stringCodec}
+	res := &collect[base.Result[string, int64]]{}
+	op := NewWindowAgg(cfg)()
+	ctx := graph.OpContext{MaxParallelism: aggMaxPar, State: keyed.NewView(b, "agg")}
+	if err := op.Open(ctx, []graph.Output{res}); err != nil {
+		t.Fatal(err)
+	}
+	in := base.NewBatch[kv](1)
+	in.Append(kv{"a", 3}, 5)
+	if err := op.Process(0, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := op.Watermark(base.MaxTimestamp); err != nil || len(res.rows) != 1 || res.rows[0].Value != 3 {
+		t.Fatalf("in-memory fallback: rows %v, err %v", res.rows, err)
+	}
+	serr := op.(interface{ StateError() error }).StateError()
+	if serr == nil || !strings.Contains(serr.Error(), "accumulator type int64 has no codec") {
+		t.Fatalf("StateError = %v", serr)
+	}
+	if err := op.(graph.Stateful).Snapshot(1); err == nil {
+		t.Fatal("Snapshot succeeded without a codec")
+	}
+	ctx.Restored = 1
+	if err := NewWindowAgg(cfg)().Open(ctx, []graph.Output{res}); err == nil {
+		t.Fatal("restore succeeded without a codec")
+	}
+}
