@@ -24,16 +24,20 @@
 // at-least-once by default: PreCommit waits for every acknowledgement, and
 // records written after the last checkpoint are written again after a
 // restore. With [SinkOptions.ExactlyOnce] it is exactly-once for
-// read_committed consumers: each task writes through two transactional
-// producers with stable ids <prefix>-<task>-<slot>, alternating between
-// checkpoints; PreCommit(n) flushes the open transaction, Committable(n)
-// returns its id, producer id and epoch (JSON) for the checkpoint, and
-// Commit(n) commits it. [Sink.Recover] (sdk.RecoverableSink), called once
-// when a job starts and before any writer opens, commits the transactions
-// of the restored checkpoint with a raw EndTxn (re-initializing the
-// producer would abort them) and then re-initializes every other
-// transactional id of the sink, which aborts open transactions at once
-// and fences zombie writers of older runs. A transaction already
+// read_committed consumers: each task writes through transactional
+// producers with stable ids <prefix>-<task>-<slot>, one transaction per
+// checkpoint; PreCommit(n) flushes the open transaction and stages it,
+// Committable(n) returns the id, producer id and epoch (a JSON array) of
+// every transaction staged under an id <= n, and Commit(n) commits them.
+// Two slots suffice while checkpoints complete; a failed checkpoint (not
+// committed nor aborted) leaves its transaction staged for the next
+// completed checkpoint, and the writer opens further slots meanwhile.
+// [Sink.Recover] (sdk.RecoverableSink), called once when a job starts and
+// before any writer opens, commits the transactions of the restored
+// checkpoint with a raw EndTxn (re-initializing the producer would abort
+// them) and then re-initializes the sink's other transactional ids, which
+// aborts open transactions at once and fences zombie writers of older
+// runs. A transaction already
 // committed counts as committed, so Recover can run again; one the broker
 // aborted (the transaction timeout expired while the job was down) fails
 // Recover with a message saying that output was lost.
@@ -66,7 +70,7 @@
 // to the group for monitoring.
 //
 // A sink writer is owned by its task goroutine; one kgo client per writer
-// (two, one per transactional id, exactly-once) produces asynchronously
-// and its acknowledgement callbacks only record the first error, under the
-// writer's mutex. Recover uses a short-lived client of its own.
+// (exactly-once, one per transactional id: two, more while checkpoints
+// fail) produces asynchronously and its acknowledgement callbacks only
+// record the first error, under the writer's mutex. Recover uses a short-lived client of its own.
 package kafka

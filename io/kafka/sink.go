@@ -22,15 +22,29 @@ import (
 //
 // With [SinkOptions.ExactlyOnce] delivery is exactly-once for consumers
 // reading with isolation level read_committed, as with Flink's KafkaSink
-// EXACTLY_ONCE. Each task writes through two transactional producers with
-// ids <prefix>-<task>-<slot> (prefix "weir-<job>-<node>", slots 0 and 1),
-// stable across restarts: records after a checkpoint barrier go to one
-// slot's transaction, begun with the first record; PreCommit(n) flushes
-// it and waits for every acknowledgement, leaving it open, and moves
-// later records to the other slot; Committable(n) returns the
-// transaction's id, producer id and epoch for the checkpoint; Commit(n)
-// commits it once checkpoint n is complete, and Abort(n) aborts it. A
-// checkpoint with no records stages nothing and has a nil committable.
+// EXACTLY_ONCE. Each task writes through transactional producers with ids
+// <prefix>-<task>-<slot> (prefix "weir-<job>-<node>"), stable across
+// restarts. Records after a checkpoint barrier go to the transaction of a
+// free slot, begun with the first record; PreCommit(n) flushes it and
+// waits for every acknowledgement, leaving it open and staged under n,
+// and later records go to another free slot. Commit(n) commits every
+// transaction staged under an id <= n, oldest first, once checkpoint n is
+// complete, and Abort(n) aborts the one staged under n. Slots 0 and 1 are
+// opened with the writer and suffice while every checkpoint is committed
+// before the next PreCommit; a checkpoint that fails (the runner neither
+// commits nor aborts it) leaves its transaction staged, to be committed by
+// the next checkpoint that completes, and the writer opens slots 2, 3, ...
+// while it needs them. Settled slots are reused lowest first. Committable(n)
+// lists the id, producer id and epoch of every transaction staged under
+// an id <= n, so that a restore from n commits the transactions of the
+// failed checkpoints before it too. A checkpoint with no records stages
+// nothing, and its committable is nil unless an earlier failed one left a
+// transaction staged. On brokers without KIP-890 part 2 (Kafka before 4,
+// or transaction.version below 2), which keep the producer epoch across
+// transactions, a slot's producer is re-initialized before it is reused,
+// so that no committable of an older checkpoint names a later
+// transaction.
+//
 // Close aborts the transaction of records written since the last
 // PreCommit and leaves pre-committed ones to [Sink.Recover], which the
 // runner calls when a job starts, before any writer opens: it commits the
@@ -41,8 +55,10 @@ import (
 // consumers; read_uncommitted consumers see aborted records too. The
 // committed output of a checkpoint is lost only if the broker aborts its
 // transaction first, after [SinkOptions.TransactionTimeout], which must
-// therefore exceed the checkpoint interval plus the restart time; Recover
-// then fails and says so.
+// therefore exceed the time from a PreCommit until a later checkpoint
+// completes (the checkpoint interval, times the number of checkpoints
+// that may fail in a row) plus the restart time; Commit or Recover then
+// fails and says so.
 type Sink[T any] struct {
 	opts SinkOptions[T]
 }
