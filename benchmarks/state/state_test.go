@@ -1,0 +1,99 @@
+package state
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+func logf(t testing.TB) func(string, ...any) {
+	return func(f string, a ...any) { t.Logf(f, a...) }
+}
+
+func TestGenVisitsEveryKeyOncePerPass(t *testing.T) {
+	for _, keys := range []int64{1, 7, 1000, 1_000_000} {
+		g := &Gen{Records: 2 * keys, Keys: keys, Parts: 3}
+		for pass := range int64(2) {
+			seen := make([]bool, keys)
+			for i := pass * keys; i < (pass+1)*keys; i++ {
+				k := g.KeyOf(i)
+				if k < 0 || k >= keys || seen[k] {
+					t.Fatalf("keys %d: record %d has key %d (repeated or out of range)", keys, i, k)
+				}
+				seen[k] = true
+			}
+		}
+	}
+}
+
+func TestFat(t *testing.T) {
+	f := Fat{Size: 100}
+	a := f.Add(f.Create(), Rec{Key: 9, V: 3})
+	a = f.Add(a, Rec{Key: 9, V: 4})
+	if got := f.Result(a); got != (FatOut{Sum: 7, Count: 2, OK: true}) {
+		t.Fatalf("Result = %+v", got)
+	}
+	b := f.Merge(a, f.Add("", Rec{Key: 9, V: 1}))
+	if got := f.Result(b); got != (FatOut{Sum: 8, Count: 3, OK: true}) {
+		t.Fatalf("Merge: %+v", got)
+	}
+	bad := []byte(a)
+	bad[50]++
+	if f.Result(string(bad)).OK {
+		t.Fatal("a corrupt accumulator passes")
+	}
+}
+
+// TestThroughputSmall runs the first figure at a small size: both runs'
+// outputs are checked inside Throughput.
+func TestThroughputSmall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs jobs")
+	}
+	runs, err := Throughput(context.Background(), ThroughputConfig{Keys: 20_000, Records: 200_000,
+		Parallelism: 2, Interval: 20 * time.Millisecond, Rounds: 1, Dir: t.TempDir(), Logf: logf(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 2 || !runs[0].Verified || !runs[1].Verified {
+		t.Fatalf("runs: %+v", runs)
+	}
+}
+
+// TestSpillSmall runs the third figure at a small size: the state (2,000
+// keys of 1 KiB) is about 8 times StateMemory.
+func TestSpillSmall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs jobs")
+	}
+	r, err := Spill(context.Background(), "spill", SpillConfig{Keys: 2000, ValueSize: 1024, Passes: 3,
+		StateMemory: 256 << 10, Parallelism: 2, Logf: logf(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Verified {
+		t.Fatalf("not verified: %+v", r)
+	}
+}
+
+// TestCheckpointsSmall runs the second figure at a small size.
+func TestCheckpointsSmall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs jobs")
+	}
+	res, err := Checkpoints(context.Background(), CheckpointsConfig{Keys: 20_000, ValueSize: 200,
+		Parallelism: 2, Interval: 300 * time.Millisecond, Change: 0.01, Rounds: 2, Dir: t.TempDir(), Logf: logf(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range res.Checkpoints {
+		t.Logf("checkpoint %d (%s): sync %v async %v total %v, %d bytes", c.ID, res.Kinds[i], c.Sync, c.Async, c.Total, c.Bytes)
+	}
+	for _, r := range res.Restores {
+		t.Logf("%s: %v", r.Case, r.Duration)
+	}
+	t.Logf("notes: %v", res.Notes)
+	if len(res.Restores) != 3 || !res.Restores[2].Verified {
+		t.Fatalf("restores: %+v", res.Restores)
+	}
+}
