@@ -194,7 +194,7 @@ type CheckpointsResult struct {
 	// savepoint is taken in it).
 	Stop time.Duration `json:"stop"`
 	// Restore runs: each restores the state and finds no more input.
-	Restores []Run `json:"restores"`
+	Restores []Run    `json:"restores"`
 	Notes    []string `json:"notes,omitempty"`
 }
 
