@@ -173,6 +173,8 @@ type CorruptError struct {
 	Reason string
 }
 
+// Error names the checkpoint (if known), the file and the reason, on one
+// line.
 func (e *CorruptError) Error() string {
 	if e.ID != 0 {
 		return fmt.Sprintf("checkpoint: chk-%d unusable: %s: %s", e.ID, e.Path, e.Reason)
