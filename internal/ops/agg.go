@@ -70,6 +70,9 @@ type pane[K comparable, A any] struct {
 	spilled bool
 	// stored: some entries were written to the backend.
 	stored bool
+	// evicted counts deletions from accs since it was last rebuilt: Go
+	// maps keep deleted slots, which slow lookups down under churn.
+	evicted int
 }
 
 // keySessions is the state of one key of a merging window function.

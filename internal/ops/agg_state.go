@@ -69,6 +69,7 @@ type aggState struct {
 	fixed        int64 // estimated bytes per cached entry, without variable parts
 	encoded      int64 // running average of encoded key+value bytes
 	sessSpilled  bool  // the backend may hold sessions the cache lacks
+	sessEvicted  int   // sessions evicted since the map was rebuilt
 	kbuf, vbuf   []byte
 	mkeys, mvals [][]byte // puts (nil value: deletes) queued by eachStored's fn
 	stats        aggStateStats
@@ -582,25 +583,42 @@ func (o *aggOp[K, T, A, R]) maybeEvict() error {
 
 func (o *aggOp[K, T, A, R]) evictPanes(target int, all bool) error {
 	for w, p := range o.panes {
-		for k, e := range p.accs {
-			if o.cached <= target {
-				return nil
+		err := o.evictPane(w, p, target, all)
+		if p.evicted > len(p.accs) {
+			// Rebuild the map without its deleted slots.
+			m := make(map[K]*entry[A], len(p.accs))
+			for k, e := range p.accs {
+				m[k] = e
 			}
-			if e.hot && !all {
-				e.hot = false
-				continue
-			}
-			if e.dirty {
-				if err := o.putEntry(w, k, e); err != nil {
-					return err
-				}
-				p.stored = true
-			}
-			delete(p.accs, k)
-			p.spilled = true
-			o.cached--
-			o.st.stats.evicted++
+			p.accs, p.evicted = m, 0
 		}
+		if err != nil || o.cached <= target {
+			return err
+		}
+	}
+	return nil
+}
+
+func (o *aggOp[K, T, A, R]) evictPane(w base.Window, p *pane[K, A], target int, all bool) error {
+	for k, e := range p.accs {
+		if o.cached <= target {
+			return nil
+		}
+		if e.hot && !all {
+			e.hot = false
+			continue
+		}
+		if e.dirty {
+			if err := o.putEntry(w, k, e); err != nil {
+				return err
+			}
+			p.stored = true
+		}
+		delete(p.accs, k)
+		p.spilled = true
+		p.evicted++
+		o.cached--
+		o.st.stats.evicted++
 	}
 	return nil
 }
@@ -608,7 +626,7 @@ func (o *aggOp[K, T, A, R]) evictPanes(target int, all bool) error {
 func (o *aggOp[K, T, A, R]) evictSessions(target int, all bool) error {
 	for k, ks := range o.sessions {
 		if o.cached <= target {
-			return nil
+			break
 		}
 		if ks.hot && !all {
 			ks.hot = false
@@ -623,6 +641,15 @@ func (o *aggOp[K, T, A, R]) evictSessions(target int, all bool) error {
 		o.st.sessSpilled = true
 		o.cached--
 		o.st.stats.evicted++
+		o.st.sessEvicted++
+	}
+	if o.st.sessEvicted > len(o.sessions) {
+		// Rebuild the map without its deleted slots.
+		m := make(map[K]*keySessions[A], len(o.sessions))
+		for k, ks := range o.sessions {
+			m[k] = ks
+		}
+		o.sessions, o.st.sessEvicted = m, 0
 	}
 	return nil
 }
