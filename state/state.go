@@ -181,7 +181,12 @@ func Open(opts Options) (*Backend, error) {
 }
 
 func open(opts Options) (*Backend, error) {
-	db, err := pebble.Open(opts.Dir, &pebble.Options{FS: opts.FS, Logger: quietLogger{}})
+	// No write-ahead log: a task's Pebble instance is rebuilt from the last
+	// checkpoint after a crash, never from its own files, and Snapshot
+	// flushes the memtable before it checkpoints. Without a WAL a
+	// snapshot is SSTs (shared between checkpoints) plus a small
+	// MANIFEST, instead of a multi-megabyte log copied every time.
+	db, err := pebble.Open(opts.Dir, &pebble.Options{FS: opts.FS, Logger: quietLogger{}, DisableWAL: true})
 	if err != nil {
 		return nil, fmt.Errorf("state: open %s: %w", opts.Dir, err)
 	}
@@ -374,6 +379,12 @@ func (b *Backend) Close() error {
 		return nil
 	}
 	ferr := b.Flush()
+	if ferr == nil {
+		// Without a WAL, only flushed data survives a Close.
+		if err := b.db.Flush(); err != nil {
+			ferr = fmt.Errorf("state: close %s: flush memtable: %w", b.opts.Dir, err)
+		}
+	}
 	b.closed = true
 	b.wb.Close()
 	if err := b.db.Close(); err != nil {
