@@ -27,6 +27,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"slices"
 	"strings"
 	"time"
@@ -88,7 +89,10 @@ type childResult struct {
 	Runs        []state.Run              `json:"runs,omitempty"`
 	Checkpoints *state.CheckpointsResult `json:"checkpoints,omitempty"`
 	PeakRSS     int64                    `json:"peak_rss"`
-	Err         string                   `json:"err,omitempty"`
+	// PeakHeap is the largest Go heap (live and not yet collected
+	// objects) seen by sampling every 100 ms.
+	PeakHeap int64  `json:"peak_heap"`
+	Err      string `json:"err,omitempty"`
 }
 
 func main() {
@@ -112,6 +116,7 @@ func childMain(c config) int {
 	ctx := context.Background()
 	var res childResult
 	var err error
+	stopSampling := sampleHeap(&res.PeakHeap)
 	switch c.child {
 	case "throughput":
 		res.Runs, err = state.Throughput(ctx, state.ThroughputConfig{Keys: c.keys, Records: c.records,
@@ -138,6 +143,7 @@ func childMain(c config) int {
 		res.Err = err.Error()
 		logf("%s: %v", c.child, err)
 	}
+	stopSampling()
 	res.PeakRSS = state.PeakRSS()
 	b, _ := json.Marshal(res)
 	if werr := os.WriteFile(c.out, b, 0o644); werr != nil {
@@ -148,6 +154,30 @@ func childMain(c config) int {
 		return 1
 	}
 	return 0
+}
+
+// sampleHeap records the largest heap object bytes in *peak every 100 ms
+// until the returned function is called.
+func sampleHeap(peak *int64) (stop func()) {
+	done, ended := make(chan struct{}), make(chan struct{})
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	go func() {
+		defer close(ended)
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			metrics.Read(s)
+			if v := int64(s[0].Value.Uint64()); v > *peak {
+				*peak = v
+			}
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() { close(done); <-ended }
 }
 
 // child runs one case in a child process and returns its result and the
@@ -335,7 +365,7 @@ func reportThroughput(w io.Writer, c config, res childResult, cmd string, err er
 		fmt.Fprintf(w, "- with checkpoints / without, rec/s: **%.2f×** (medians: %.2f vs %.2f M rec/s); best runs %.2f×; per round %s; goal ≥ 0.8×\n",
 			median(with)/median(without), median(with)/1e6, median(without)/1e6, slices.Max(with)/slices.Max(without), fmtRatios(ratios))
 	}
-	fmt.Fprintf(w, "- peak RSS of the process (all runs): %s\n", rss(res.PeakRSS))
+	fmt.Fprintf(w, "- peak RSS of the process (all runs): %s; peak Go heap (sampled): %s\n", rss(res.PeakRSS), rss(res.PeakHeap))
 	fmt.Fprintf(w, "- command: `%s`\n\n", cmd)
 }
 
@@ -393,7 +423,7 @@ func reportCheckpoints(w io.Writer, c config, res childResult, cmd string, err e
 	if err != nil {
 		fmt.Fprintf(w, "**Failed:** `%v`\n\n", err)
 	}
-	fmt.Fprintf(w, "- peak RSS of the process: %s\n", rss(res.PeakRSS))
+	fmt.Fprintf(w, "- peak RSS of the process: %s; peak Go heap (sampled): %s\n", rss(res.PeakRSS), rss(res.PeakHeap))
 	fmt.Fprintf(w, "- command: `%s`\n\n", cmd)
 }
 
@@ -410,8 +440,8 @@ func reportSpill(w io.Writer, c config, cases []spillCase) {
 		"(%d records); one child process per case. Output (sum, count and filler of every key) checked against a plain loop. "+
 		"Peak RSS includes the checking arrays (about %d MiB).\n\n",
 		c.par, c.spValue, c.spKeys, c.spPasses, c.spKeys*int64(c.spPasses), c.spKeys*(8+8+8+1+16)>>20)
-	fmt.Fprintln(w, "| case | records | time | M rec/s | peak RSS | output |")
-	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- |")
+	fmt.Fprintln(w, "| case | records | time | M rec/s | peak RSS | peak Go heap (sampled) | output |")
+	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- |")
 	var spill, base *state.Run
 	for i, sc := range cases {
 		for j := range sc.res.Runs {
@@ -419,7 +449,8 @@ func reportSpill(w io.Writer, c config, cases []spillCase) {
 			if r.Case == "" {
 				continue
 			}
-			fmt.Fprintf(w, "| %s | %d | %s | %.3f | %s | %s |\n", r.Case, r.Records, ms(r.Duration), r.RecPerSec/1e6, rss(sc.res.PeakRSS), verified(*r))
+			fmt.Fprintf(w, "| %s | %d | %s | %.3f | %s | %s | %s |\n", r.Case, r.Records, ms(r.Duration), r.RecPerSec/1e6,
+				rss(sc.res.PeakRSS), rss(sc.res.PeakHeap), verified(*r))
 			if i == 0 {
 				spill = r
 			} else {
