@@ -37,7 +37,11 @@ func Input[T any](j *Job) sdk.Source[T] {
 // Output is the sink --out names, writing records of type T. sub names a
 // side output ("late"): a sub-directory of the --out directory, or the
 // topic TOPIC-sub for kafka://HOST:PORT/TOPIC; "" is the main output.
-// Kafka output is at-least-once (JSON values without keys).
+// With --checkpoint-dir every output is exactly once across crashes: Kafka
+// through transactions committed with each checkpoint (read it with
+// isolation level read_committed), files by rename. Without, a Kafka
+// output is at-least-once (JSON values without keys), and exact only
+// across a stop with a savepoint.
 func Output[T any](j *Job, sub string) sdk.Sink[T] {
 	dir := j.OutputDir(sub)
 	switch out := j.cfg.out; out.Scheme {
@@ -46,7 +50,8 @@ func Output[T any](j *Job, sub string) sdk.Sink[T] {
 		if sub != "" {
 			topic += "-" + sub
 		}
-		return kafka.NewSink[T](kafka.SinkOptions[T]{Brokers: []string{out.Broker()}, Topic: topic})
+		return kafka.NewSink[T](kafka.SinkOptions[T]{Brokers: []string{out.Broker()}, Topic: topic,
+			ExactlyOnce: j.cfg.checkpointDir != ""})
 	case Parquet:
 		return parquet.NewSink[T](dir, parquet.SinkOptions{})
 	case JSONL:

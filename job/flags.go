@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -102,15 +103,22 @@ type config struct {
 	bounded        bool
 	start          kafka.Start
 	checkpointDir  string
+	interval       time.Duration
+	retain         int
+	savepointDir   string
+	fromSavepoint  string
+	stateDir       string
+	stateMemory    int64
 }
 
 // runFlags declares the flags of `run` on a new FlagSet.
 type runFlags struct {
 	fs                                                    *flag.FlagSet
 	mode, in, out, dead, onError, progress, checkpointDir string
-	start                                                 string
-	parallelism, maxParallelism                           int
-	bound, lateness, idle                                 time.Duration
+	start, savepointDir, fromSavepoint, stateDir          string
+	stateMemory                                           string
+	parallelism, maxParallelism, retain                   int
+	bound, lateness, idle, interval                       time.Duration
 	perfect, bounded                                      bool
 }
 
@@ -131,7 +139,13 @@ func newRunFlags(name string) *runFlags {
 	fs.DurationVar(&f.idle, "idle-timeout", 0, "let an input partition that produced nothing for `DURATION` stop holding the watermark back (0: never)")
 	fs.BoolVar(&f.bounded, "bounded", false, "stream with a Kafka input: stop at the end offsets seen at the start and fire every window (a backfill from Kafka)")
 	fs.StringVar(&f.start, "start", "earliest", "with a Kafka input and nothing to resume from, start at `POSITION`: earliest, latest, committed:GROUP (the group's committed offsets) or time:RFC3339 (the first offsets at or after that time)")
-	fs.StringVar(&f.checkpointDir, "checkpoint-dir", "", "keep checkpoints in `DIR`; NOT USED YET: the directory is created but no checkpoint is taken, so a restarted job reads Kafka from the earliest offsets again")
+	fs.StringVar(&f.checkpointDir, "checkpoint-dir", "", "checkpoint to `DIR` and, when it holds a completed checkpoint, resume from the latest one; output is then exactly once across crashes (Kafka output through transactions)")
+	fs.DurationVar(&f.interval, "checkpoint-interval", 10*time.Second, "take a checkpoint every `DURATION`")
+	fs.IntVar(&f.retain, "checkpoint-retain", 3, "keep the last `N` completed checkpoints")
+	fs.StringVar(&f.savepointDir, "savepoint-dir", "", "on SIGTERM or SIGINT, stop with a savepoint written to `DIR`")
+	fs.StringVar(&f.fromSavepoint, "from-savepoint", "", "start from the savepoint in `DIR` (any --parallelism: state is redistributed by key group)")
+	fs.StringVar(&f.stateDir, "state-dir", "", "keep the tasks' local keyed state under `DIR` (default a temporary directory)")
+	fs.StringVar(&f.stateMemory, "state-memory", "0", "keep at most `SIZE` of keyed state in memory (e.g. 512MB); the rest is spilled to the local state on disk (0: no limit)")
 	fs.StringVar(&f.progress, "progress", "auto", "show progress `WHEN`: auto (a bar on terminals), always or never")
 	return f
 }
@@ -230,6 +244,17 @@ func (f *runFlags) parse(args []string) (config, error) {
 	}
 	c.start = start
 	c.checkpointDir = f.checkpointDir
+	if f.interval <= 0 {
+		return c, usagef("--checkpoint-interval=%v: must be positive", f.interval)
+	}
+	if f.retain < 1 {
+		return c, usagef("--checkpoint-retain=%d: must be at least 1", f.retain)
+	}
+	c.interval, c.retain = f.interval, f.retain
+	c.savepointDir, c.fromSavepoint, c.stateDir = f.savepointDir, f.fromSavepoint, f.stateDir
+	if c.stateMemory, err = parseSize(f.stateMemory); err != nil {
+		return c, usagef("--state-memory=%s: %v", f.stateMemory, err)
+	}
 	switch f.progress {
 	case "auto", "always", "never":
 		c.progress = f.progress
@@ -279,7 +304,8 @@ func parseStart(v string) (kafka.Start, error) {
 
 // flagOrder is the order flags are listed in by -h.
 var flagOrder = []string{"in", "out", "mode", "parallelism", "max-parallelism", "on-error", "dead-letter",
-	"bound", "allowed-lateness", "perfect-watermark", "idle-timeout", "bounded", "start", "checkpoint-dir", "progress"}
+	"bound", "allowed-lateness", "perfect-watermark", "idle-timeout", "bounded", "start", "checkpoint-dir", "checkpoint-interval", "checkpoint-retain",
+	"savepoint-dir", "from-savepoint", "state-dir", "state-memory", "progress"}
 
 // printDefaults writes the flags of fs in --name form.
 func printDefaults(w io.Writer, fs *flag.FlagSet) {
@@ -302,3 +328,25 @@ func printDefaults(w io.Writer, fs *flag.FlagSet) {
 }
 
 func hasMeta(p string) bool { return strings.ContainsAny(p, `*?[`) }
+
+// parseSize reads a byte size: a number with an optional unit B, KB, MB,
+// GB or TB (powers of 1024; KiB, MiB, GiB and TiB also accepted).
+func parseSize(v string) (int64, error) {
+	s := strings.ToUpper(strings.TrimSpace(v))
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"TIB", 1 << 40}, {"GIB", 1 << 30}, {"MIB", 1 << 20}, {"KIB", 1 << 10},
+		{"TB", 1 << 40}, {"GB", 1 << 30}, {"MB", 1 << 20}, {"KB", 1 << 10}, {"B", 1}} {
+		if n, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = strings.TrimSpace(n), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseFloat(s, 64)
+	if err != nil || n < 0 || n*float64(mult) > 1<<62 {
+		return 0, fmt.Errorf("not a size; use a number with B, KB, MB or GB")
+	}
+	return int64(n * float64(mult)), nil
+}

@@ -34,6 +34,8 @@ func TestParseRunFlags(t *testing.T) {
 					onError:        runner.DeadLetter,
 					bound:          30 * time.Second,
 					progress:       "auto",
+					interval:       10 * time.Second,
+					retain:         3,
 				}
 				if c != want {
 					t.Errorf("got  %+v\nwant %+v", c, want)
@@ -57,12 +59,27 @@ func TestParseRunFlags(t *testing.T) {
 					bound:          time.Minute,
 					lateness:       10 * time.Second,
 					progress:       "never",
+					interval:       10 * time.Second,
+					retain:         3,
 				}
 				if c != want {
 					t.Errorf("got  %+v\nwant %+v", c, want)
 				}
 			},
 		},
+		{
+			name: "checkpoints",
+			args: append(base, "--checkpoint-dir=ck", "--checkpoint-interval=2s", "--checkpoint-retain=5",
+				"--savepoint-dir=sp", "--from-savepoint=sp0", "--state-dir=st", "--state-memory=512MB"),
+			check: func(t *testing.T, c config) {
+				if c.checkpointDir != "ck" || c.interval != 2*time.Second || c.retain != 5 || c.savepointDir != "sp" ||
+					c.fromSavepoint != "sp0" || c.stateDir != "st" || c.stateMemory != 512<<20 {
+					t.Errorf("got %+v", c)
+				}
+			},
+		},
+		{name: "bad state memory", args: append(base, "--state-memory=lots"), err: "--state-memory=lots"},
+		{name: "bad checkpoint interval", args: append(base, "--checkpoint-interval=0s"), err: "--checkpoint-interval=0s"},
 		{
 			name: "perfect watermark",
 			args: append(base, "--perfect-watermark", "--on-error=skip"),

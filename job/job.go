@@ -187,9 +187,6 @@ func (p Program) run(ctx context.Context, args []string, stdout, stderr io.Write
 	if cfg.onError == runner.DeadLetter {
 		dirs = append(dirs, cfg.dead.Path)
 	}
-	if cfg.checkpointDir != "" {
-		dirs = append(dirs, cfg.checkpointDir)
-	}
 	for _, d := range dirs {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return p.fail(stderr, fmt.Errorf("cannot create output directory %s: %w", d, unwrapPath(err)))
@@ -213,16 +210,29 @@ func (p Program) run(ctx context.Context, args []string, stdout, stderr io.Write
 		PerfectWatermark: cfg.perfect,
 		OnError:          cfg.onError,
 		Metrics:          new(graph.Metrics),
+
+		CheckpointDir:      cfg.checkpointDir,
+		CheckpointInterval: cfg.interval,
+		CheckpointRetain:   cfg.retain,
+		SavepointDir:       cfg.savepointDir,
+		FromSavepoint:      cfg.fromSavepoint,
+		StateDir:           cfg.stateDir,
+		StateMemory:        cfg.stateMemory,
+		Logf: func(format string, args ...any) {
+			fmt.Fprintf(stderr, "%s: %s\n", p.Name, strings.TrimPrefix(fmt.Sprintf(format, args...), "weir: "))
+		},
 	}
 	if cfg.onError == runner.DeadLetter {
 		opts.DeadLetters = deadLetterSink(cfg.dead.Path)
 	}
-	// A stop ends a stream job gracefully and aborts a batch job.
+	// A stop ends a stream job, or a job that can resume, gracefully; it
+	// aborts a batch job without checkpoints (rerun whole).
+	graceful := cfg.mode == runner.Stream || cfg.checkpointDir != "" || cfg.savepointDir != ""
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stopped := make(chan struct{})
 	if p.Stop != nil {
-		if cfg.mode == runner.Stream {
+		if graceful {
 			opts.Stop = stopped
 		}
 		finished := make(chan struct{})
@@ -231,19 +241,16 @@ func (p Program) run(ctx context.Context, args []string, stdout, stderr io.Write
 			select {
 			case <-p.Stop:
 				close(stopped)
-				if cfg.mode != runner.Stream {
+				if !graceful {
 					cancel()
 				}
 			case <-finished:
 			}
 		}()
 	}
-	if cfg.checkpointDir != "" {
-		fmt.Fprintf(stderr, "%s: note: --checkpoint-dir=%s is not used yet: no checkpoint is taken, a restart reads the input again from the start\n", p.Name, cfg.checkpointDir)
-	}
 	rep := progress.New(stderr, opts.Metrics, progress.Options{Name: p.Name, Mode: p.progressMode(cfg, stderr), Columns: columns(stderr)})
 	rep.Start()
-	_, err = runner.Run(runCtx, j.p, opts)
+	stats, err := runner.Run(runCtx, j.p, opts)
 	rep.Stop()
 	counts := strings.TrimPrefix(rep.Line(), p.Name+": done: ")
 	switch {
@@ -255,8 +262,17 @@ func (p Program) run(ctx context.Context, args []string, stdout, stderr io.Write
 		return 130
 	case err != nil:
 		return p.fail(stderr, err)
-	case isClosed(stopped) && cfg.mode == runner.Stream:
-		fmt.Fprintf(stderr, "%s: stopped: output committed: %s\n", p.Name, counts)
+	case stats.AlreadyFinished:
+		return 0
+	case isClosed(stopped) && graceful:
+		where := ""
+		switch {
+		case cfg.savepointDir != "":
+			where = fmt.Sprintf("; savepoint in %s (resume with --from-savepoint=%s)", cfg.savepointDir, cfg.savepointDir)
+		case cfg.checkpointDir != "":
+			where = fmt.Sprintf("; rerun with --checkpoint-dir=%s to resume", cfg.checkpointDir)
+		}
+		fmt.Fprintf(stderr, "%s: stopped: output committed%s: %s\n", p.Name, where, counts)
 		return 0
 	}
 	rep.Summary()

@@ -1,6 +1,7 @@
 // Package runner is weir's embedded local runner: it executes a pipeline's
 // graph in this process, with event-time watermarks, keyed shuffles, bad
-// record routing and a two-phase commit of every sink at the end of input.
+// record routing, keyed state in Pebble, barrier checkpoints and a
+// two-phase commit of every sink at each checkpoint.
 //
 //	stats, err := runner.Run(ctx, p, runner.Options{Parallelism: 4})
 //
@@ -45,6 +46,19 @@
 // readers close, what is in flight is processed, no final watermark fires
 // anything, sinks commit what was written, and Run returns nil.
 //
+// # Checkpoints and restore
+//
+// With Options.CheckpointDir the job takes a checkpoint every
+// Options.CheckpointInterval: sources record their split positions and
+// inject barriers, every task aligns them, snapshots its keyed state (a
+// Pebble checkpoint uploaded incrementally in the background) and
+// pre-commits its sinks; once every task has acknowledged, the metadata is
+// written and sinks commit. A job started with a completed checkpoint in the
+// directory resumes from the latest one (sinks first settle what earlier
+// runs staged), so a job killed at any moment and restarted commits every
+// result exactly once. Options.SavepointDir makes a graceful stop write a
+// savepoint; Options.FromSavepoint resumes from one, at any parallelism.
+//
 // # Goroutines and ownership
 //
 // One goroutine per task, plus in stream mode one split enumerator per
@@ -55,7 +69,7 @@
 // its operators exclusively, so they take no locks. Batches passed to a
 // chained operator are borrowed; an exchange copies rows into fresh
 // per-target batches, and a batch sent on a channel belongs to the receiver.
-// Shared state is limited to atomic metrics, the commit gate and the
-// dead-letter writer, each behind its own mutex; no lock is held while
-// another is taken. See DESIGN.md for the file map.
+// Shared state is limited to atomic metrics, the checkpoint coordinator,
+// the tasks' mailboxes and the dead-letter writer, each behind its own
+// mutex. See DESIGN.md for the file map, checkpoints and restore.
 package runner

@@ -13,9 +13,10 @@ const (
 	msgBatch msgKind = iota
 	msgWatermark
 	msgEnd
-	msgIdle   // the channel stops holding the receiver's watermark
-	msgActive // the channel holds the receiver's watermark again
-	msgStop   // the end of the channel on a graceful stop: no +∞
+	msgIdle    // the channel stops holding the receiver's watermark
+	msgActive  // the channel holds the receiver's watermark again
+	msgStop    // the end of the channel on a graceful stop: no +∞
+	msgBarrier // checkpoint barrier ckpt: everything before it is in the checkpoint
 )
 
 // message is what flows between tasks: on input channel ch, a batch (owned
@@ -27,6 +28,7 @@ type message struct {
 	kind  msgKind
 	batch any
 	wm    base.Timestamp
+	ckpt  base.CheckpointID
 }
 
 // inbox is a task's one inbound queue; bounded, so a slow task slows its
@@ -110,6 +112,20 @@ func (x *exchange) watermark(wm base.Timestamp) error {
 }
 
 func (x *exchange) end() error { return x.signal(msgEnd) }
+
+// barrier flushes the buffers, then sends checkpoint barrier id to every
+// target.
+func (x *exchange) barrier(id base.CheckpointID) error {
+	if err := x.flush(); err != nil {
+		return err
+	}
+	for i, t := range x.targets {
+		if err := t.send(x.ctx, message{ch: x.chans[i], kind: msgBarrier, ckpt: id}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // signal flushes the buffers, then sends a message of kind k (end, stop or
 // a stream status) to every target.

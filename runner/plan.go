@@ -9,6 +9,7 @@ import (
 
 	"github.com/weirflow/weir/internal/base"
 	"github.com/weirflow/weir/internal/graph"
+	"github.com/weirflow/weir/runner/checkpoint"
 )
 
 // plan is the physical plan of a graph: nodes grouped into stages of
@@ -27,8 +28,10 @@ type stage struct {
 	nodes []*graph.Node // head first, then chained nodes in topological order
 	index map[*graph.Node]int
 
-	// For a source stage, splits[i] are the splits task i reads, in order.
-	splits [][]graph.Split
+	// For a source stage, splits[i] are the splits task i reads, in order;
+	// positions are where splits restored from a checkpoint resume.
+	splits    [][]graph.Split
+	positions map[string][]byte
 
 	// For other stages: the head's input channels. Input edge j of the head
 	// owns channels chanBase[j] .. chanBase[j]+n-1, where n is the
@@ -151,7 +154,11 @@ func topoSort(g *graph.Graph) ([]*graph.Node, error) {
 // tasks: sorted by their minimum event time (unknown first, then by ID),
 // split i goes to task i mod parallelism. It returns
 // the total row count from split statistics, or -1 if any is unknown.
-func (p *plan) assignSplits(ctx context.Context, parallelism int) (int64, error) {
+//
+// With restore, splits the checkpoint records as done are left out and
+// the others resume at their recorded positions (st.positions); splits it
+// does not know start from their beginning.
+func (p *plan) assignSplits(ctx context.Context, parallelism int, restore *checkpoint.Metadata) (int64, error) {
 	total := int64(0)
 	for _, st := range p.stages {
 		if !st.isSource() {
@@ -165,6 +172,23 @@ func (p *plan) assignSplits(ctx context.Context, parallelism int) (int64, error)
 			return 0, fmt.Errorf("weir: list splits of %q: %w", st.head.Name, err)
 		}
 		splits = append([]graph.Split(nil), splits...)
+		st.positions = map[string][]byte{}
+		if restore != nil {
+			saved := restore.Sources[st.head.Name]
+			kept := splits[:0]
+			for _, s := range splits {
+				ss, ok := saved[s.ID()]
+				switch {
+				case ok && ss.Done:
+					continue
+				case ok && ss.Pos != nil:
+					st.positions[s.ID()] = ss.Pos
+				}
+				kept = append(kept, s)
+			}
+			splits = kept
+			total = -1 // statistics count whole splits
+		}
 		sortSplits(splits)
 		st.splits = make([][]graph.Split, parallelism)
 		for i, s := range splits {

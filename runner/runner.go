@@ -11,6 +11,7 @@ import (
 
 	"github.com/weirflow/weir/internal/base"
 	"github.com/weirflow/weir/internal/graph"
+	"github.com/weirflow/weir/runner/checkpoint"
 	"github.com/weirflow/weir/sdk"
 )
 
@@ -32,6 +33,17 @@ type Stats struct {
 	Skipped      int64
 	Sinks        map[string]int64 // rows written per sink transform
 	Duration     time.Duration
+	// RestoredFrom is the checkpoint (or savepoint) the job resumed from;
+	// 0 for a fresh start.
+	RestoredFrom base.CheckpointID
+	// Checkpoints are the completed checkpoints of this run, the job's
+	// last (which commits the sinks at its end or stop) included;
+	// CheckpointsFailed counts the ones that failed.
+	Checkpoints       []CheckpointStats
+	CheckpointsFailed int
+	// AlreadyFinished: the latest checkpoint was that of a finished job,
+	// so nothing ran (its output was committed).
+	AlreadyFinished bool
 }
 
 // Run executes p in this process and returns when every task has finished,
@@ -52,8 +64,18 @@ type job struct {
 	plan      *plan
 	consumers map[*graph.Node][]graph.Consumer
 	inboxes   [][]inbox // per stage, per task; nil for source stages
-	gate      *gate
 	dead      *deadWriter
+	ck        *checkpointer
+	runID     string
+
+	// Restore: the checkpoint the job resumes from and its store.
+	restore      *checkpoint.Metadata
+	restoreStore *checkpoint.Store
+	restored     base.CheckpointID
+	nextID       base.CheckpointID // of the first checkpoint of this run
+
+	stateRoot   string // local state directories of the tasks
+	stateMemory int64  // per stateful operator
 
 	// readCtx is given to readers and Discover: cancelled on a graceful
 	// stop (so that a waiting read returns at once) and with ctx.
@@ -72,14 +94,22 @@ func runGraph(ctx context.Context, name string, g *graph.Graph, opts Options) (s
 	}
 	start := opts.Clock.Now()
 	m := opts.Metrics
+	var j *job
 	defer func() {
 		stats = Stats{
 			RowsIn: m.RowsIn.Load(), RowsOut: m.RowsOut.Load(), Late: m.Late.Load(),
 			DeadLettered: m.DeadLettered.Load(), Skipped: m.Skipped.Load(),
 			Sinks: map[string]int64{}, Duration: opts.Clock.Now().Sub(start),
+			AlreadyFinished: stats.AlreadyFinished,
 		}
 		for _, s := range m.SinkNames() {
 			stats.Sinks[s] = m.SinkRows(s).Load()
+		}
+		if j != nil {
+			stats.RestoredFrom = j.restored
+			if j.ck != nil {
+				stats.Checkpoints, stats.CheckpointsFailed = j.ck.stats()
+			}
 		}
 	}()
 	if err := g.Err(); err != nil {
@@ -89,17 +119,38 @@ func runGraph(ctx context.Context, name string, g *graph.Graph, opts Options) (s
 	if err != nil {
 		return Stats{}, err
 	}
-	total, err := pl.assignSplits(ctx, opts.Parallelism)
+	j = &job{name: name, opts: opts, plan: pl, consumers: map[*graph.Node][]graph.Consumer{},
+		stop: opts.Stop, runID: newRunID(), nextID: 1}
+	store, err := j.openStores()
+	if err != nil {
+		return Stats{}, err
+	}
+	if err := j.loadRestore(store); err != nil {
+		return Stats{}, err
+	}
+	if err := j.recoverSinks(ctx); err != nil {
+		return Stats{}, err
+	}
+	if j.restore != nil && j.restore.Finished {
+		opts.Logf("weir: checkpoint %d in %s is of a finished job: nothing to do (its output is committed; remove the checkpoint directory to run the job again)",
+			j.restored, opts.CheckpointDir)
+		return Stats{AlreadyFinished: true}, nil
+	}
+	total, err := pl.assignSplits(ctx, opts.Parallelism, j.restore)
 	if err != nil {
 		return Stats{}, err
 	}
 	m.RowsTotal.Store(total)
 
+	if j.stateRoot, err = stateRoot(opts.StateDir); err != nil {
+		return Stats{}, err
+	}
+	defer removeAll(j.stateRoot)
+
 	eg, gctx := errgroup.WithContext(ctx)
 	readCtx, cancelRead := context.WithCancel(gctx)
 	defer cancelRead()
-	j := &job{ctx: gctx, name: name, opts: opts, plan: pl, consumers: map[*graph.Node][]graph.Consumer{},
-		readCtx: readCtx, stop: opts.Stop}
+	j.ctx, j.readCtx = gctx, readCtx
 	if opts.Stop != nil {
 		watched := make(chan struct{})
 		defer close(watched)
@@ -126,27 +177,38 @@ func runGraph(ctx context.Context, name string, g *graph.Graph, opts Options) (s
 		}
 	}
 	var tasks []*rawTask
+	statefulOps := 0
 	for _, st := range pl.stages {
 		for k := range opts.Parallelism {
 			t := newRawTask(j, st, k)
 			if err := t.wire(); err != nil {
 				return Stats{}, err
 			}
+			for _, op := range t.ops {
+				if _, ok := op.(graph.Stateful); ok {
+					statefulOps++
+				}
+			}
 			tasks = append(tasks, t)
 		}
 	}
-	j.gate = newGate(len(tasks), func() error {
-		if j.dead != nil {
-			return j.dead.preCommit()
+	if opts.StateMemory > 0 && statefulOps > 0 {
+		j.stateMemory = max(1, opts.StateMemory/int64(statefulOps))
+	}
+	j.ck = newCheckpointer(j, tasks, j.nextID)
+	j.ck.store = store
+	if opts.SavepointDir != "" {
+		if j.ck.savepoints, err = checkpoint.Open(opts.SavepointDir, checkpoint.Options{SelfContained: true, Retain: 1 << 30}); err != nil {
+			return Stats{}, fmt.Errorf("weir: savepoint directory: %w", err)
 		}
-		return nil
-	})
+	}
 	if opts.OnError == DeadLetter && opts.DeadLetters != nil {
 		j.dead, err = openDeadWriter(gctx, name, opts.DeadLetters)
 		if err != nil {
 			return Stats{}, err
 		}
 	}
+	eg.Go(func() error { return j.ck.run(gctx) })
 	for _, st := range pl.stages {
 		d, ok := st.head.Source.(graph.Discoverer)
 		if !st.isSource() || !ok || opts.Mode != Stream || opts.DiscoveryInterval < 0 {
@@ -166,7 +228,7 @@ func runGraph(ctx context.Context, name string, g *graph.Graph, opts Options) (s
 	}
 	err = eg.Wait()
 	if j.dead != nil {
-		err = errors.Join(err, j.dead.finish(err == nil))
+		err = errors.Join(err, j.dead.close())
 	}
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil {
@@ -175,47 +237,6 @@ func runGraph(ctx context.Context, name string, g *graph.Graph, opts Options) (s
 		return Stats{}, err
 	}
 	return Stats{}, nil
-}
-
-// gate opens when every task of the job has finished its input and
-// pre-committed: the end-of-job checkpoint is complete and sinks commit.
-type gate struct {
-	mu struct {
-		sync.Mutex
-		remaining int
-	}
-	onAll func() error
-	err   error
-	open  chan struct{}
-}
-
-func newGate(n int, onAll func() error) *gate {
-	g := &gate{onAll: onAll, open: make(chan struct{})}
-	g.mu.remaining = n
-	if n == 0 {
-		close(g.open)
-	}
-	return g
-}
-
-func (g *gate) arrive() {
-	g.mu.Lock()
-	g.mu.remaining--
-	last := g.mu.remaining == 0
-	g.mu.Unlock()
-	if last {
-		g.err = g.onAll() // published to waiters by close
-		close(g.open)
-	}
-}
-
-func (g *gate) wait(ctx context.Context) error {
-	select {
-	case <-g.open:
-		return g.err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // deadWriter is the job's one dead-letter writer, shared by its tasks.
@@ -248,27 +269,28 @@ func (d *deadWriter) write(ctx context.Context, l sdk.DeadLetter) error {
 	return nil
 }
 
-func (d *deadWriter) preCommit() error {
+// commit stages and commits the dead letters written so far under
+// checkpoint id, once id is complete. Dead letters are delivered at least
+// once: those written between a checkpoint's barriers and its completion
+// commit with it, and come again if the job resumes from it.
+func (d *deadWriter) commit(id base.CheckpointID) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if err := d.mu.w.PreCommit(1); err != nil {
+	if err := d.mu.w.PreCommit(id); err != nil {
 		return fmt.Errorf("weir: pre-commit dead letters: %w", err)
+	}
+	if err := d.mu.w.Commit(id); err != nil {
+		return fmt.Errorf("weir: commit dead letters: %w", err)
 	}
 	return nil
 }
 
-// finish commits (when ok) and closes the writer.
-func (d *deadWriter) finish(ok bool) error {
+// close closes the writer; what was not committed is discarded.
+func (d *deadWriter) close() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	var err error
-	if ok {
-		if cerr := d.mu.w.Commit(1); cerr != nil {
-			err = fmt.Errorf("weir: commit dead letters: %w", cerr)
-		}
+	if err := d.mu.w.Close(); err != nil {
+		return fmt.Errorf("weir: close dead-letter output: %w", err)
 	}
-	if cerr := d.mu.w.Close(); cerr != nil && err == nil {
-		err = fmt.Errorf("weir: close dead-letter output: %w", cerr)
-	}
-	return err
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/weirflow/weir/internal/base"
 	"github.com/weirflow/weir/internal/graph"
+	"github.com/weirflow/weir/runner/checkpoint"
 )
 
 // openSplit is a split a source task is reading.
@@ -25,6 +26,12 @@ type sourceRun struct {
 	stream bool
 	q      *splitQueue // stream mode with discovery; else nil
 	open   []*openSplit
+
+	// For checkpoints: splits ended, and splits restored at a position
+	// not yet reopened; final is the state at a graceful stop.
+	ended    map[string]bool
+	restored map[string][]byte
+	final    map[string]checkpoint.SplitState
 }
 
 // runSource is the driver of a source task. In batch mode it reads its
@@ -35,7 +42,12 @@ type sourceRun struct {
 func (t *rawTask) runSource(ctx context.Context) (err error) {
 	j := t.job
 	sr := &sourceRun{t: t, src: t.st.head.Source, name: t.st.head.Name,
-		stream: j.opts.Mode == Stream, q: j.queues[t.st.id]}
+		stream: j.opts.Mode == Stream, q: j.queues[t.st.id], ended: map[string]bool{}, restored: map[string][]byte{}}
+	for _, s := range t.st.splits[t.index] {
+		if pos, ok := t.st.positions[s.ID()]; ok {
+			sr.restored[s.ID()] = pos
+		}
+	}
 	defer func() {
 		if cerr := sr.closeAll(); err == nil {
 			err = cerr
@@ -60,10 +72,40 @@ func (t *rawTask) runSource(ctx context.Context) (err error) {
 		}
 	}
 	if sr.stream {
-		return sr.readInTurn(ctx, splits)
+		err = sr.readInTurn(ctx, splits)
+	} else {
+		err = sr.readInOrder(splits)
 	}
-	return sr.readInOrder(splits)
+	if err != nil {
+		return err
+	}
+	return t.afterFinish(ctx, sr.splitStates)
 }
+
+// splitStates is the source task's part of a checkpoint: where each split
+// it has touched stands.
+func (sr *sourceRun) splitStates() map[string]checkpoint.SplitState {
+	if sr.final != nil {
+		return sr.final
+	}
+	m := make(map[string]checkpoint.SplitState, len(sr.ended)+len(sr.open)+len(sr.restored))
+	for id, pos := range sr.restored {
+		m[id] = checkpoint.SplitState{Pos: pos}
+	}
+	for id := range sr.ended {
+		m[id] = checkpoint.SplitState{Done: true}
+	}
+	for _, o := range sr.open {
+		if o.r != nil {
+			m[o.s.ID()] = checkpoint.SplitState{Pos: o.r.Position()}
+		}
+	}
+	return m
+}
+
+// poll takes the checkpoint the mailbox asks for, if any, and commits
+// what completed.
+func (sr *sourceRun) poll() error { return sr.t.pollMailbox(sr.splitStates, true) }
 
 // readInOrder reads the splits one after another (batch mode).
 func (sr *sourceRun) readInOrder(splits []graph.Split) error {
@@ -88,6 +130,11 @@ func (sr *sourceRun) readInOrder(splits []graph.Split) error {
 			}
 			if eos {
 				sr.open = sr.open[:0]
+			}
+			if err := sr.poll(); err != nil {
+				return err
+			}
+			if eos {
 				break
 			}
 		}
@@ -134,6 +181,10 @@ func (sr *sourceRun) readInTurn(ctx context.Context, splits []graph.Split) error
 			case <-sr.q.notify[t.index]:
 			case <-sr.q.over:
 			case <-j.stop:
+			case <-t.mb.wake:
+				if err := sr.poll(); err != nil {
+					return err
+				}
 			case <-ctx.Done():
 				return ctx.Err()
 			}
@@ -152,6 +203,9 @@ func (sr *sourceRun) readInTurn(ctx context.Context, splits []graph.Split) error
 			} else {
 				k++
 			}
+			if err := sr.poll(); err != nil {
+				return err
+			}
 		}
 	}
 }
@@ -161,16 +215,26 @@ func (sr *sourceRun) readInTurn(ctx context.Context, splits []graph.Split) error
 func (sr *sourceRun) openAt(s graph.Split, v int) (o *openSplit, stop bool, err error) {
 	t, j := sr.t, sr.t.job
 	t.cur = 0
-	r, err := sr.src.Open(j.readCtx, s, nil)
+	pos := sr.restored[s.ID()]
+	r, err := sr.src.Open(j.readCtx, s, pos)
 	if err != nil {
 		if j.stopped() && j.ctx.Err() == nil {
 			return nil, true, nil
 		}
 		return nil, false, fmt.Errorf("weir: open split %s of %q: %w", s.ID(), sr.name, err)
 	}
+	delete(sr.restored, s.ID())
 	o = &openSplit{s: s, r: r, v: v}
 	sr.open = append(sr.open, o)
 	sr.valve.start(v)
+	// A split resumed from a checkpoint continues its watermark.
+	if m, ok := r.(interface {
+		MaxEventTime() (base.Timestamp, bool)
+	}); ok {
+		if max, ok := m.MaxEventTime(); ok {
+			sr.valve.seed(v, max)
+		}
+	}
 	return o, false, nil
 }
 
@@ -215,6 +279,7 @@ func (sr *sourceRun) readOnce(o *openSplit) (eos, stop bool, err error) {
 		}
 	}
 	if eos {
+		sr.ended[o.s.ID()] = true
 		cerr := o.r.Close()
 		o.r = nil
 		if cerr != nil {
@@ -251,8 +316,10 @@ func (sr *sourceRun) watermark() error {
 	return nil
 }
 
-// stop closes the readers and ends the task without a final watermark.
+// stop closes the readers and ends the task without a final watermark,
+// keeping the split states for the checkpoints that follow.
 func (sr *sourceRun) stop() error {
+	sr.final = sr.splitStates()
 	if err := sr.closeAll(); err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/weirflow/weir/internal/base"
 	"github.com/weirflow/weir/internal/graph"
+	"github.com/weirflow/weir/internal/keyed"
 )
 
 // rawTask is one parallel instance of a stage: the operators of its nodes,
@@ -28,11 +29,22 @@ type rawTask struct {
 	wm    base.Timestamp
 	idle  bool // the task told its outputs that it is idle
 	cur   int  // index in st.nodes of the transform running now, for panics
-	done  bool
+	done  bool // input ended (or stopped) and outputs closed
+	// stopped: the input stopped gracefully rather than ended, so the
+	// state of the task's operators still matters.
+	stopped bool
+
+	// Checkpoints.
+	mb        *mailbox
+	align     alignment
+	acked     base.CheckpointID // latest checkpoint acknowledged
+	committed base.CheckpointID // latest checkpoint committed
+	closed    bool              // the job's last checkpoint has committed
+	taskState                   // keyed state, for stateful tasks
 }
 
 func newRawTask(j *job, st *stage, index int) *rawTask {
-	return &rawTask{job: j, st: st, index: index, wm: base.MinTimestamp,
+	return &rawTask{job: j, st: st, index: index, wm: base.MinTimestamp, mb: newMailbox(),
 		ops: make([]graph.Operator, len(st.nodes)), opened: make([]bool, len(st.nodes))}
 }
 
@@ -128,9 +140,13 @@ func (t *rawTask) outputs(i int) []graph.Output {
 	return outs
 }
 
-// open opens every operator in topological order.
+// open opens the task's keyed state (if an operator has some), then every
+// operator in topological order.
 func (t *rawTask) open() error {
 	j := t.job
+	if err := t.openState(); err != nil {
+		return err
+	}
 	for i, n := range t.st.nodes {
 		outs := t.outputs(i)
 		if n.Source != nil {
@@ -145,7 +161,11 @@ func (t *rawTask) open() error {
 		ctx := graph.OpContext{
 			Context: j.ctx, Task: t.index, Tasks: j.opts.Parallelism,
 			MaxParallelism: j.opts.MaxParallelism, Metrics: j.opts.Metrics,
-			DeadLetter: j.deadLetter,
+			DeadLetter: j.deadLetter, Restored: j.restored,
+		}
+		if _, ok := t.ops[i].(graph.Stateful); ok && t.backend != nil {
+			ctx.State = keyed.NewView(t.backend, n.Name)
+			ctx.StateMemory = j.stateMemory
 		}
 		if err := t.ops[i].Open(ctx, outs); err != nil {
 			return transformError(n.Name, err)
@@ -155,7 +175,8 @@ func (t *rawTask) open() error {
 	return nil
 }
 
-// close closes every opened operator, whatever happened before.
+// close closes every opened operator, whatever happened before, then the
+// task's keyed state.
 func (t *rawTask) close() error {
 	var errs []error
 	for i, op := range t.ops {
@@ -165,6 +186,7 @@ func (t *rawTask) close() error {
 		t.opened[i] = false
 		errs = append(errs, t.protect(i, op.Close))
 	}
+	errs = append(errs, t.closeState())
 	return errors.Join(errs...)
 }
 
@@ -181,8 +203,14 @@ func (t *rawTask) recoverPanic(err *error) {
 	}
 }
 
-// Step handles one message from the task's inbox.
+// Step handles one message from the task's inbox. While the task aligns
+// the barriers of a checkpoint, what a channel delivers after its barrier
+// waits.
 func (t *rawTask) Step(m message) error {
+	if t.align.id != 0 && t.align.blocked[m.ch] {
+		t.align.queue = append(t.align.queue, m)
+		return nil
+	}
 	switch m.kind {
 	case msgBatch:
 		t.cur = 0
@@ -207,6 +235,8 @@ func (t *rawTask) Step(m message) error {
 		if t.valve.done() {
 			return t.finish(false)
 		}
+	case msgBarrier:
+		return t.onBarrier(m.ch, m.ckpt)
 	}
 	return nil
 }
@@ -278,8 +308,8 @@ func (t *rawTask) advance(wm base.Timestamp) error {
 // finish ends the task's input. At the end of input (final): final
 // watermark, Finish in topological order, end of every output. On a
 // graceful stop (!final): no watermark and no Finish (nothing fires that
-// has not fired), only a stop on every output. Then two-phase commit of the
-// sinks once every task of the job has finished and pre-committed.
+// has not fired), only a stop on every output. The task then answers
+// checkpoints until the job's last one commits its sinks (afterFinish).
 func (t *rawTask) finish(final bool) error {
 	if final {
 		if err := t.advance(base.MaxTimestamp); err != nil {
@@ -304,24 +334,7 @@ func (t *rawTask) finish(final bool) error {
 			return err
 		}
 	}
-	const last base.CheckpointID = 1
-	for _, c := range t.committers {
-		if err := c.PreCommit(last); err != nil {
-			return fmt.Errorf("weir: pre-commit %q: %w", t.sinkName(c), err)
-		}
-	}
-	t.job.gate.arrive()
-	if len(t.committers) > 0 {
-		if err := t.job.gate.wait(t.job.ctx); err != nil {
-			return err
-		}
-		for _, c := range t.committers {
-			if err := c.Commit(last); err != nil {
-				return fmt.Errorf("weir: commit %q: %w", t.sinkName(c), err)
-			}
-		}
-	}
-	t.done = true
+	t.done, t.stopped = true, !final
 	return nil
 }
 
@@ -352,9 +365,16 @@ func (t *rawTask) run(ctx context.Context, in inbox) (err error) {
 			if err := t.Step(m); err != nil {
 				return err
 			}
+			if err := t.maybeAligned(); err != nil {
+				return err
+			}
+		case <-t.mb.wake:
+			if err := t.commitPosted(); err != nil {
+				return err
+			}
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
-	return nil
+	return t.afterFinish(ctx, nil)
 }

@@ -105,6 +105,10 @@ func (v *sourceValve) observe(i, n int, maxTime base.Timestamp) {
 	v.active[i] = v.clock.Now()
 }
 
+// seed sets split i's largest event time seen, for a split resumed from a
+// checkpoint.
+func (v *sourceValve) seed(i int, max base.Timestamp) { v.gens[i].observe(max) }
+
 // finish marks split i as done.
 func (v *sourceValve) finish(i int) { v.state[i] = splitDone }
 

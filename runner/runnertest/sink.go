@@ -2,6 +2,7 @@ package runnertest
 
 import (
 	"context"
+	"slices"
 	"sync"
 
 	"github.com/weirflow/weir/sdk"
@@ -16,7 +17,10 @@ type Row[T any] struct {
 }
 
 // Sink is an sdk.Sink that collects rows in memory. Rows become visible to
-// [Sink.Rows] only when committed.
+// [Sink.Rows] only when committed. Staged rows are kept by the Sink, not
+// the writer, so a Sink shared by successive runs of a job behaves like a
+// file sink across a crash: [Sink.Recover] commits what the restored
+// checkpoint staged and drops what came after.
 type Sink[T any] struct {
 	// WriteErr, when set, is called for every written row; an error fails
 	// the write.
@@ -28,6 +32,8 @@ type Sink[T any] struct {
 	mu struct {
 		sync.Mutex
 		committed []Row[T]
+		staged    map[sdk.CheckpointID][]Row[T]
+		recovered []sdk.CheckpointID
 		written   int
 		opened    int
 		closed    int
@@ -40,7 +46,42 @@ func (s *Sink[T]) Open(ctx sdk.SinkContext) (sdk.CommittingSink[T], error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.mu.opened++
-	return &writer[T]{s: s, task: ctx.Task, staged: map[sdk.CheckpointID][]Row[T]{}}, nil
+	if s.mu.staged == nil {
+		s.mu.staged = map[sdk.CheckpointID][]Row[T]{}
+	}
+	return &writer[T]{s: s, task: ctx.Task}, nil
+}
+
+// Recover commits the rows staged under ids up to rc.Checkpoint and drops
+// the rest (sdk.RecoverableSink).
+func (s *Sink[T]) Recover(_ context.Context, rc sdk.RecoverContext) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.commitLocked(rc.Checkpoint)
+	clear(s.mu.staged)
+	s.mu.recovered = append(s.mu.recovered, rc.Checkpoint)
+	return nil
+}
+
+// Recovered lists the checkpoints Recover was called with, one per run.
+func (s *Sink[T]) Recovered() []sdk.CheckpointID {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]sdk.CheckpointID(nil), s.mu.recovered...)
+}
+
+func (s *Sink[T]) commitLocked(id sdk.CheckpointID) {
+	ids := make([]sdk.CheckpointID, 0, len(s.mu.staged))
+	for c := range s.mu.staged {
+		if c <= id {
+			ids = append(ids, c)
+		}
+	}
+	slices.Sort(ids)
+	for _, c := range ids {
+		s.mu.committed = append(s.mu.committed, s.mu.staged[c]...)
+		delete(s.mu.staged, c)
+	}
 }
 
 // Rows returns the committed rows, in commit order.
@@ -73,7 +114,6 @@ type writer[T any] struct {
 	s       *Sink[T]
 	task    int
 	pending []Row[T]
-	staged  map[sdk.CheckpointID][]Row[T]
 }
 
 func (w *writer[T]) Write(_ context.Context, b *sdk.Batch[T]) error {
@@ -96,7 +136,9 @@ func (w *writer[T]) Write(_ context.Context, b *sdk.Batch[T]) error {
 }
 
 func (w *writer[T]) PreCommit(id sdk.CheckpointID) error {
-	w.staged[id] = append(w.staged[id], w.pending...)
+	w.s.mu.Lock()
+	defer w.s.mu.Unlock()
+	w.s.mu.staged[id] = append(w.s.mu.staged[id], w.pending...)
 	w.pending = nil
 	return nil
 }
@@ -104,18 +146,15 @@ func (w *writer[T]) PreCommit(id sdk.CheckpointID) error {
 func (w *writer[T]) Commit(id sdk.CheckpointID) error {
 	w.s.mu.Lock()
 	defer w.s.mu.Unlock()
-	for c, rows := range w.staged {
-		if c <= id {
-			w.s.mu.committed = append(w.s.mu.committed, rows...)
-			delete(w.staged, c)
-		}
-	}
+	w.s.commitLocked(id)
 	w.s.mu.commits++
 	return nil
 }
 
 func (w *writer[T]) Abort(id sdk.CheckpointID) error {
-	delete(w.staged, id)
+	w.s.mu.Lock()
+	defer w.s.mu.Unlock()
+	delete(w.s.mu.staged, id)
 	return nil
 }
 
