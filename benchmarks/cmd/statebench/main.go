@@ -468,6 +468,12 @@ func reportSpill(w io.Writer, c config, cases []spillCase) {
 		fmt.Fprintf(w, "- StateMemory %d MiB / unlimited, rec/s: **%.2f×**; peak RSS %s vs %s\n", c.spMemMiB,
 			spill.RecPerSec/base.RecPerSec, rss(cases[0].res.PeakRSS), rss(cases[1].res.PeakRSS))
 	}
+	if len(cases) > 0 && cases[0].err == nil {
+		if h, budget := cases[0].res.PeakHeap, c.spMemMiB<<20; h > 2*budget+256<<20 {
+			fmt.Fprintf(w, "- **StateMemory was not kept to:** the spilling case's Go heap peaked at %s for a budget of %s "+
+				"(%s of state): the window state stayed in memory.\n", rss(h), rss(budget), state.MiB(raw))
+		}
+	}
 	for _, sc := range cases {
 		fmt.Fprintf(w, "- command: `%s`\n", sc.cmd)
 	}
