@@ -31,7 +31,8 @@ type AggConfig[K comparable, T, A, R any] struct {
 	AccCodec Codec[A]
 	// StateMemory bounds, in bytes (estimated), the window state kept in
 	// memory; past it, cold entries are written back and dropped. Zero
-	// means unbounded. SetStateMemory overrides it per instance.
+	// means OpContext.StateMemory (the runner's share of --state-memory
+	// for this operator); both zero mean unbounded.
 	StateMemory int64
 }
 

@@ -87,11 +87,6 @@ var (
 	entryOverhed = int64(64) // map slot, pointer, allocation header
 )
 
-// SetStateMemory sets the memory budget of the window state in bytes (0:
-// unbounded), overriding AggConfig.StateMemory; the runner calls it before
-// Open with its --state-memory share for this operator.
-func (o *aggOp[K, T, A, R]) SetStateMemory(n int64) { o.cfg.StateMemory = n }
-
 var _ graph.Stateful = (*aggOp[int, int, int, int])(nil)
 
 // openState wires the backend and, after a restore, rebuilds the windows,
@@ -108,6 +103,9 @@ func (o *aggOp[K, T, A, R]) openState(ctx graph.OpContext) error {
 		return nil
 	}
 	st := &aggState{b: ctx.State, maxPar: ctx.MaxParallelism, budget: o.cfg.StateMemory}
+	if st.budget == 0 {
+		st.budget = ctx.StateMemory
+	}
 	if st.maxPar <= 0 {
 		st.maxPar = base.DefaultMaxParallelism
 	}
