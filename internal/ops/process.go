@@ -40,7 +40,7 @@ type ProcessTimer struct {
 const DefaultTimerResolution = time.Millisecond
 
 // ProcessConfig configures a keyed process operator (sdk.Process).
-type ProcessConfig[K comparable, T, O any] struct {
+type ProcessConfig[K comparable, T, O, C any] struct {
 	// Key extracts the key of a record; Hash hashes it exactly as the
 	// shuffle's partitioner does, so that the operator computes the key
 	// group the record was routed by.
@@ -50,10 +50,14 @@ type ProcessConfig[K comparable, T, O any] struct {
 	// when a timer fires.
 	AppendKey func(dst []byte, k K) []byte
 	DecodeKey func(src []byte) (K, error)
+	// NewContext makes, once per operator instance, the context the user
+	// functions get (the sdk wraps ProcessCtx in its own type); c is valid
+	// for the life of the instance.
+	NewContext func(c *ProcessCtx[K, O]) C
 	// OnElement is called for every record; OnTimer (optional) for every
 	// timer that fires. Both run with the key set in the context.
-	OnElement func(c *ProcessCtx[K, O], v T) error
-	OnTimer   func(c *ProcessCtx[K, O], t ProcessTimer) error
+	OnElement func(c C, v T) error
+	OnTimer   func(c C, t ProcessTimer) error
 	// Now is the processing-time clock; nil means the wall clock.
 	Now func() base.Timestamp
 	// TimerResolution bounds how often processing-time timers and TTL
@@ -91,12 +95,13 @@ const (
 // Finish fires every processing-time timer still set (processing time
 // jumps to +inf at the end of bounded input, as in Flink's and Beam's batch
 // execution), then every event-time timer these set.
-func NewProcess[K comparable, T, O any](cfg ProcessConfig[K, T, O]) func() graph.Operator {
-	return func() graph.Operator { return &processOp[K, T, O]{cfg: cfg} }
+func NewProcess[K comparable, T, O, C any](cfg ProcessConfig[K, T, O, C]) func() graph.Operator {
+	return func() graph.Operator { return &processOp[K, T, O, C]{cfg: cfg} }
 }
 
-type processOp[K comparable, T, O any] struct {
-	cfg    ProcessConfig[K, T, O]
+type processOp[K comparable, T, O, C any] struct {
+	cfg    ProcessConfig[K, T, O, C]
+	uctx   C
 	out    graph.Output
 	maxPar int
 	ks     KeyedState
@@ -114,11 +119,11 @@ type processOp[K comparable, T, O any] struct {
 	haveLast bool
 }
 
-func (o *processOp[K, T, O]) Open(octx graph.OpContext, outs []graph.Output) error {
+func (o *processOp[K, T, O, C]) Open(octx graph.OpContext, outs []graph.Output) error {
 	if octx.State == nil {
 		return errors.New("process: no keyed state backend (OpContext.State is nil); the runner must open one for stateful operators")
 	}
-	if o.cfg.OnElement == nil || o.cfg.Key == nil || o.cfg.Hash == nil || o.cfg.AppendKey == nil || o.cfg.DecodeKey == nil {
+	if o.cfg.OnElement == nil || o.cfg.Key == nil || o.cfg.Hash == nil || o.cfg.AppendKey == nil || o.cfg.DecodeKey == nil || o.cfg.NewContext == nil {
 		return errors.New("process: incomplete ProcessConfig")
 	}
 	o.out = outs[0]
@@ -144,10 +149,11 @@ func (o *processOp[K, T, O]) Open(octx graph.OpContext, outs []graph.Output) err
 	o.wm = base.MinTimestamp
 	o.nextCheck = base.MinTimestamp
 	o.ctx = ProcessCtx[K, O]{st: &o.ks, out: o.outBuf, event: &o.event, proc: &o.proc, wm: o.wm}
+	o.uctx = o.cfg.NewContext(&o.ctx)
 	return nil
 }
 
-func (o *processOp[K, T, O]) now() base.Timestamp {
+func (o *processOp[K, T, O, C]) now() base.Timestamp {
 	if o.cfg.Now != nil {
 		return o.cfg.Now()
 	}
@@ -156,7 +162,7 @@ func (o *processOp[K, T, O]) now() base.Timestamp {
 
 // checkClock reads the clock and, at most once per resolution, fires the
 // processing-time timers and TTL cleanups that are due.
-func (o *processOp[K, T, O]) checkClock() error {
+func (o *processOp[K, T, O, C]) checkClock() error {
 	now := o.now()
 	o.ks.now = int64(now)
 	if now < o.nextCheck {
@@ -185,7 +191,7 @@ func (o *processOp[K, T, O]) checkClock() error {
 }
 
 // setKey makes k the current key: its key group and encoding.
-func (o *processOp[K, T, O]) setKey(k K) {
+func (o *processOp[K, T, O, C]) setKey(k K) {
 	if o.haveLast && k == o.lastKey {
 		return
 	}
@@ -196,7 +202,7 @@ func (o *processOp[K, T, O]) setKey(k K) {
 	o.ctx.key = k
 }
 
-func (o *processOp[K, T, O]) Process(_ int, batch any) error {
+func (o *processOp[K, T, O, C]) Process(_ int, batch any) error {
 	in := batch.(*base.Batch[T])
 	if err := o.checkClock(); err != nil {
 		return err
@@ -215,7 +221,7 @@ func (o *processOp[K, T, O]) Process(_ int, batch any) error {
 		if c.marked {
 			c.mark = marks[i]
 		}
-		if err := o.cfg.OnElement(c, v); err != nil {
+		if err := o.cfg.OnElement(o.uctx, v); err != nil {
 			return err
 		}
 		if o.outBuf.Len() >= base.DefaultBatchSize {
@@ -227,7 +233,7 @@ func (o *processOp[K, T, O]) Process(_ int, batch any) error {
 	return o.flush()
 }
 
-func (o *processOp[K, T, O]) Watermark(wm base.Timestamp) error {
+func (o *processOp[K, T, O, C]) Watermark(wm base.Timestamp) error {
 	advanced := wm > o.wm
 	if advanced {
 		o.wm, o.ctx.wm = wm, wm
@@ -245,7 +251,7 @@ func (o *processOp[K, T, O]) Watermark(wm base.Timestamp) error {
 
 // fire fires the timers of q up to upTo with their keys set and returns
 // how many fired.
-func (o *processOp[K, T, O]) fire(q *procTimerQueue, d TimeDomain, upTo int64) (int, error) {
+func (o *processOp[K, T, O, C]) fire(q *procTimerQueue, d TimeDomain, upTo int64) (int, error) {
 	c := &o.ctx
 	return q.fire(upTo, func(kg uint16, ts int64, key []byte) error {
 		if o.cfg.OnTimer == nil {
@@ -262,7 +268,7 @@ func (o *processOp[K, T, O]) fire(q *procTimerQueue, d TimeDomain, upTo int64) (
 		if d == ProcessingTime {
 			c.ts = o.wm
 		}
-		if err := o.cfg.OnTimer(c, ProcessTimer{Time: base.Timestamp(ts), Domain: d}); err != nil {
+		if err := o.cfg.OnTimer(o.uctx, ProcessTimer{Time: base.Timestamp(ts), Domain: d}); err != nil {
 			return err
 		}
 		c.timer = false
@@ -273,7 +279,7 @@ func (o *processOp[K, T, O]) fire(q *procTimerQueue, d TimeDomain, upTo int64) (
 	})
 }
 
-func (o *processOp[K, T, O]) flush() error {
+func (o *processOp[K, T, O, C]) flush() error {
 	if o.outBuf.Len() == 0 {
 		return nil
 	}
@@ -285,7 +291,7 @@ func (o *processOp[K, T, O]) flush() error {
 // Finish fires what is left: processing-time timers (the clock jumps to
 // +inf at the end of bounded input) and the event-time timers they set,
 // until none is due.
-func (o *processOp[K, T, O]) Finish() error {
+func (o *processOp[K, T, O, C]) Finish() error {
 	o.ks.now = int64(o.now()) // TTL is still judged by the clock
 	o.wm, o.ctx.wm = base.MaxTimestamp, base.MaxTimestamp
 	for {
@@ -304,14 +310,14 @@ func (o *processOp[K, T, O]) Finish() error {
 }
 
 // Snapshot has nothing to write: every piece of state is in the backend.
-func (o *processOp[K, T, O]) Snapshot(base.CheckpointID) error { return o.flush() }
+func (o *processOp[K, T, O, C]) Snapshot(base.CheckpointID) error { return o.flush() }
 
-func (o *processOp[K, T, O]) Close() error {
+func (o *processOp[K, T, O, C]) Close() error {
 	o.ks.handles = nil
 	return nil
 }
 
-var _ graph.Stateful = (*processOp[int, int, int])(nil)
+var _ graph.Stateful = (*processOp[int, int, int, int])(nil)
 
 // ProcessCtx is what the user's functions see of a keyed process operator:
 // the current key and time, output and timers, and the keyed state
@@ -594,7 +600,13 @@ type KeyedState struct {
 	ttl     graph.TimerState
 	buf     []byte
 	tbuf    []byte
+	skey    []byte
+	sval    []byte
 }
+
+// Scratch returns two buffers the caller may encode a map key and a value
+// into before passing them to a method of s; s never retains them.
+func (s *KeyedState) Scratch() (key, val *[]byte) { return &s.skey, &s.sval }
 
 type procStateHandle struct {
 	kind StateKind

@@ -28,18 +28,19 @@ type procHarness struct {
 	op    graph.Operator
 	out   *collect[string]
 	clock base.Timestamp
-	cfg   ProcessConfig[string, kv, string]
+	cfg   ProcessConfig[string, kv, string, *ProcessCtx[string, string]]
 }
 
 func newProcHarness(t *testing.T, onElem func(*ProcessCtx[string, string], kv) error,
 	onTimer func(*ProcessCtx[string, string], ProcessTimer) error) *procHarness {
 	t.Helper()
 	h := &procHarness{t: t, fs: vfs.NewMem(), clock: 1_000_000}
-	h.cfg = ProcessConfig[string, kv, string]{
+	h.cfg = ProcessConfig[string, kv, string, *ProcessCtx[string, string]]{
 		Key:             keyOf,
 		Hash:            BuiltinHash[string](),
 		AppendKey:       func(dst []byte, k string) []byte { return append(dst, k...) },
 		DecodeKey:       func(src []byte) (string, error) { return string(src), nil },
+		NewContext:      func(c *ProcessCtx[string, string]) *ProcessCtx[string, string] { return c },
 		OnElement:       onElem,
 		OnTimer:         onTimer,
 		Now:             func() base.Timestamp { return h.clock },
@@ -357,7 +358,7 @@ func TestProcessFinish(t *testing.T) {
 	in := base.NewBatch[kv](1)
 	in.Append(kv{"p", 0}, 9)
 	h.cfg.OnElement = nil
-	pc := h.op.(*processOp[string, kv, string])
+	pc := h.op.(*processOp[string, kv, string, *ProcessCtx[string, string]])
 	pc.cfg.OnElement = func(c *ProcessCtx[string, string], _ kv) error {
 		return c.RegisterTimer(ProcessingTime, c.ProcessingTime()+1_000_000)
 	}
@@ -422,7 +423,7 @@ func TestProcessTimerResolution(t *testing.T) {
 		c.Emit(c.Key())
 		return nil
 	})
-	h.op.(*processOp[string, kv, string]).cfg.TimerResolution = time.Second
+	h.op.(*processOp[string, kv, string, *ProcessCtx[string, string]]).cfg.TimerResolution = time.Second
 	h.elems("a:10@1") // checks at 1_000_000; next check at 2_000_000
 	h.clock = 1_500_000
 	h.wm(1)
