@@ -66,9 +66,10 @@ type entry[A any] struct {
 // pane is the state of one window of a non-merging window function.
 type pane[K comparable, A any] struct {
 	accs map[K]*entry[A]
-	// spilled: the backend may hold entries of this window that accs
-	// lacks (evicted, or restored), so a miss must look there.
-	spilled bool
+	// spilled counts the entries of this window in the backend and not
+	// in accs (evicted; restored windows start at spilledUnknown): while
+	// it is positive a miss must look there.
+	spilled int
 	// stored: some entries were written to the backend.
 	stored bool
 	// evicted counts deletions from accs since it was last rebuilt: Go
@@ -226,10 +227,13 @@ func (o *aggOp[K, T, A, R]) add(v T, ts, mark base.Timestamp) error {
 // backend if the pane spilled and the backend has it, else new.
 func (o *aggOp[K, T, A, R]) newEntry(p *pane[K, A], w base.Window, key K) (*entry[A], error) {
 	var e *entry[A]
-	if p.spilled {
+	if p.spilled > 0 {
 		var err error
 		if e, err = o.loadEntry(w, key); err != nil {
 			return nil, err
+		}
+		if e != nil {
+			p.spilled--
 		}
 	}
 	if e == nil {
@@ -340,7 +344,7 @@ func (o *aggOp[K, T, A, R]) addSession(v T, ts, mark base.Timestamp) error {
 // from the backend if sessions spilled, and caches them.
 func (o *aggOp[K, T, A, R]) keySessions(key K) (*keySessions[A], error) {
 	var ks *keySessions[A]
-	if o.st != nil && o.st.sessSpilled {
+	if o.st != nil && o.st.sessSpilled > 0 {
 		var err error
 		if ks, err = o.loadSessions(key); err != nil {
 			return nil, err
@@ -432,7 +436,7 @@ func (o *aggOp[K, T, A, R]) paneTimer(t timer[K]) error {
 				o.emit(k, t.w, e, false)
 			}
 		}
-		if p.spilled {
+		if p.spilled > 0 {
 			if err := o.fireSpilled(p, t.w, t.cleanup); err != nil {
 				return err
 			}
@@ -444,7 +448,7 @@ func (o *aggOp[K, T, A, R]) paneTimer(t timer[K]) error {
 		if o.lastPane == p {
 			o.lastPane = nil
 		}
-		if p.spilled || p.stored {
+		if p.spilled > 0 || p.stored {
 			return o.deletePane(t.w)
 		}
 	}
@@ -454,7 +458,7 @@ func (o *aggOp[K, T, A, R]) paneTimer(t timer[K]) error {
 func (o *aggOp[K, T, A, R]) sessionTimer(t timer[K]) error {
 	ks := o.sessions[t.key]
 	if ks == nil {
-		if o.st == nil || !o.st.sessSpilled {
+		if o.st == nil || o.st.sessSpilled == 0 {
 			return nil
 		}
 		var err error

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
 	"unsafe"
@@ -26,8 +27,8 @@ import (
 //
 // A miss in the cache consults the backend only for a window that spilled
 // (some entries evicted, or restored), or for sessions once any key's
-// sessions spilled; so a job whose state fits in memory never reads the
-// backend per record.
+// sessions are in the backend and not in memory (counted); so a job whose
+// state fits in memory never reads the backend per record.
 //
 // Layout (names are namespaced per operator by the runner's view):
 //
@@ -56,6 +57,10 @@ type Codec[T any] struct {
 // Ok reports whether both functions are set.
 func (c Codec[T]) Ok() bool { return c.Append != nil && c.Decode != nil }
 
+// spilledUnknown is the spilled count of a restored window: its entries
+// are all in the backend, in unknown number.
+const spilledUnknown = math.MaxInt / 2
+
 // aggState is an operator's handles on its keyed state.
 type aggState struct {
 	b            graph.StateBackend
@@ -68,7 +73,7 @@ type aggState struct {
 	budget       int64 // StateMemory; 0 unbounded
 	fixed        int64 // estimated bytes per cached entry, without variable parts
 	encoded      int64 // running average of encoded key+value bytes
-	sessSpilled  bool  // the backend may hold sessions the cache lacks
+	sessSpilled  int   // keys whose sessions are in the backend but not cached
 	sessEvicted  int   // sessions evicted since the map was rebuilt
 	kbuf, vbuf   []byte
 	mkeys, mvals [][]byte // puts (nil value: deletes) queued by eachStored's fn
@@ -395,6 +400,7 @@ func (o *aggOp[K, T, A, R]) loadSessions(key K) (*keySessions[A], error) {
 		return nil, fmt.Errorf("window aggregation: %w", err)
 	}
 	st.stats.loaded++
+	st.sessSpilled--
 	return &keySessions[A]{ss: ss, stored: true}, nil
 }
 
@@ -513,7 +519,6 @@ func (o *aggOp[K, T, A, R]) restore() error {
 		o.wm = min(o.wm, wm)
 	}
 	if o.cfg.Spec.Merging() {
-		st.sessSpilled = true
 		for kg := st.kgStart; kg < st.kgEnd; kg++ {
 			wm, ok := wms[kg]
 			if !ok {
@@ -531,6 +536,7 @@ func (o *aggOp[K, T, A, R]) restore() error {
 				for _, s := range ss {
 					o.setTimersAt(s.w, k, wm)
 				}
+				st.sessSpilled++
 				return nil
 			})
 			if err != nil {
@@ -548,7 +554,7 @@ func (o *aggOp[K, T, A, R]) restore() error {
 	})
 	var zero K
 	for _, w := range ws {
-		o.panes[w] = &pane[K, A]{accs: map[K]*entry[A]{}, spilled: true, stored: true}
+		o.panes[w] = &pane[K, A]{accs: map[K]*entry[A]{}, spilled: spilledUnknown, stored: true}
 		o.setTimers(w, zero)
 	}
 	return nil
@@ -613,7 +619,7 @@ func (o *aggOp[K, T, A, R]) evictPane(w base.Window, p *pane[K, A], target int, 
 			p.stored = true
 		}
 		delete(p.accs, k)
-		p.spilled = true
+		p.spilled++
 		p.evicted++
 		o.cached--
 		o.st.stats.evicted++
@@ -636,7 +642,7 @@ func (o *aggOp[K, T, A, R]) evictSessions(target int, all bool) error {
 			}
 		}
 		delete(o.sessions, k)
-		o.st.sessSpilled = true
+		o.st.sessSpilled++
 		o.cached--
 		o.st.stats.evicted++
 		o.st.sessEvicted++
