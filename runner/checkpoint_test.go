@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -260,4 +261,87 @@ func TestCheckpointDirUnwritable(t *testing.T) {
 		t.Fatalf("%d checkpoints completed once the directory was writable, want at least 2 (one the job's last)", len(st.Checkpoints))
 	}
 	sameResults(t, j.results(), ref.results())
+}
+
+// TestCheckpointDamaged: a completed checkpoint with a truncated or
+// altered file is never used; since its output may be committed, the job
+// refuses to resume from an older one and says why. A checkpoint whose
+// metadata was never written (a crash during its upload) is skipped.
+func TestCheckpointDamaged(t *testing.T) {
+	for _, damage := range []string{"truncate", "flip", "no metadata"} {
+		t.Run(damage, func(t *testing.T) {
+			j := newCkJob(4, 3000, 20)
+			dir := t.TempDir()
+			ctx, cancel := context.WithCancel(context.Background())
+			m := new(graph.Metrics)
+			slow := func(string, int) error {
+				time.Sleep(300 * time.Microsecond)
+				if m.Checkpoints.Load() >= 3 {
+					cancel()
+				}
+				return nil
+			}
+			j.slow.Store(&slow)
+			_, err := Run(ctx, j.p, Options{Metrics: m, CheckpointDir: dir, CheckpointInterval: 5 * time.Millisecond, Logf: quietLogf(t)})
+			if ctx.Err() == nil {
+				t.Fatalf("the job was not crashed: %v", err)
+			}
+			cancel()
+			// The newest completed checkpoint and one of its state files.
+			var newest int
+			var file string
+			ents, _ := os.ReadDir(dir)
+			for _, e := range ents {
+				var id int
+				if _, err := fmt.Sscanf(e.Name(), "chk-%d", &id); err != nil || id < newest {
+					continue
+				}
+				if _, err := os.Stat(filepath.Join(dir, e.Name(), "_metadata")); err != nil {
+					continue
+				}
+				files, _ := filepath.Glob(filepath.Join(dir, e.Name(), "*", "MANIFEST-*"))
+				if len(files) > 0 {
+					newest, file = id, files[0]
+				}
+			}
+			if file == "" {
+				t.Fatal("no completed checkpoint with state")
+			}
+			switch damage {
+			case "truncate":
+				if err := os.Truncate(file, 10); err != nil {
+					t.Fatal(err)
+				}
+			case "flip":
+				b, err := os.ReadFile(file)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b[len(b)/2] ^= 0xff
+				if err := os.WriteFile(file, b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			case "no metadata":
+				if err := os.Remove(filepath.Join(dir, fmt.Sprintf("chk-%d", newest), "_metadata")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			st, err := Run(context.Background(), j.p, Options{CheckpointDir: dir, Logf: quietLogf(t)})
+			if damage == "no metadata" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if st.RestoredFrom == 0 || int(st.RestoredFrom) >= newest {
+					t.Fatalf("restored from %d, want a checkpoint older than %d", st.RestoredFrom, newest)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "damaged") || !strings.Contains(err.Error(), fmt.Sprintf("chk-%d", newest)) {
+				t.Fatalf("Run = %v, want an error naming damaged chk-%d", err, newest)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error is not one line: %q", err)
+			}
+		})
+	}
 }

@@ -28,8 +28,10 @@ func (j *job) openStores() (*checkpoint.Store, error) {
 
 // loadRestore finds the checkpoint the job resumes from: the savepoint of
 // Options.FromSavepoint, else the latest completed checkpoint of the store
-// (skipping, with a note, any that is half-written or damaged). None: a
-// fresh start.
+// (a half-written one, whose metadata was never written, does not count).
+// None: a fresh start. A damaged latest checkpoint (a file missing,
+// truncated or not matching its checksum) is an error, never a silent
+// fallback.
 func (j *job) loadRestore(store *checkpoint.Store) error {
 	src, what := store, "checkpoint"
 	if j.opts.FromSavepoint != "" {
@@ -47,30 +49,41 @@ func (j *job) loadRestore(store *checkpoint.Store) error {
 		return fmt.Errorf("weir: list %ss: %w", what, err)
 	}
 	// A checkpoint directory without metadata never completed (the run
-	// crashed or the checkpoint failed): it is simply not a checkpoint. One
-	// with metadata that does not verify was completed and is damaged.
-	var damaged []error
+	// crashed or the checkpoint failed): it is simply not a checkpoint,
+	// and an older one is used. One with metadata that does not verify
+	// was completed, and sinks may already have committed its output:
+	// resuming from an older checkpoint would write those rows again, so
+	// the job refuses and says how to go on.
+	newestDamaged := func(err error) error {
+		return fmt.Errorf("weir: %s is damaged (%v); its output may already be committed, so resuming from an older one could write rows twice: move it away to resume from the previous %s anyway",
+			what, err, what)
+	}
+	var damagedID uint64
+	var damaged error
 	for _, e := range bad {
 		var ce *checkpoint.CorruptError
 		if errors.As(e, &ce) && ce.ID != 0 {
 			if _, err := os.Stat(filepath.Join(src.Dir(), fmt.Sprintf("chk-%d", ce.ID), "_metadata")); err != nil {
 				continue
 			}
+			if ce.ID > damagedID {
+				damagedID, damaged = ce.ID, e
+			}
 		}
-		damaged = append(damaged, e)
-		j.opts.Logf("weir: skipping damaged %s: %v", what, e)
+	}
+	if damaged != nil && (len(done) == 0 || damagedID > done[0].ID) {
+		return newestDamaged(damaged)
 	}
 	if len(done) == 0 {
 		if j.opts.FromSavepoint != "" {
-			return fmt.Errorf("weir: no usable savepoint in %s", j.opts.FromSavepoint)
-		}
-		if len(damaged) > 0 {
-			return fmt.Errorf("weir: %s holds checkpoints but none is usable (%v); refusing to start from scratch, which would write committed output again",
-				j.opts.CheckpointDir, damaged[0])
+			return fmt.Errorf("weir: no savepoint in %s", j.opts.FromSavepoint)
 		}
 		return nil
 	}
 	m := done[0]
+	if err := src.Verify(m); err != nil {
+		return newestDamaged(err)
+	}
 	if m.MaxParallelism != j.opts.MaxParallelism {
 		return fmt.Errorf("weir: %s %d was taken with max parallelism %d, the job has %d; they must match (state is split in that many key groups)",
 			what, m.ID, m.MaxParallelism, j.opts.MaxParallelism)
