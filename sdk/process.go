@@ -140,9 +140,9 @@ type StateContext interface {
 // Time: event-time timers fire in order of time as the watermark passes
 // them; at the end of bounded input the final watermark fires them all.
 // Processing-time timers and state TTL follow the wall clock, read when a
-// batch or a watermark arrives (at most once a millisecond); at the end of
-// bounded input every processing-time timer still set fires, as in
-// Flink's and Beam's batch execution. Outputs of a processing-time timer
+// batch or a watermark arrives and when the runner ticks the operator; at
+// the end of bounded input every processing-time timer still set fires, as
+// in Flink's and Beam's batch execution. Outputs of a processing-time timer
 // carry the current watermark as their event time unless emitted with
 // [ProcessContext.EmitAt].
 //

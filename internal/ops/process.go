@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/weirflow/weir/internal/base"
@@ -35,10 +36,6 @@ type ProcessTimer struct {
 	Domain TimeDomain
 }
 
-// DefaultTimerResolution is how often, at most, a keyed process operator
-// reads its clock's timers when ProcessConfig.TimerResolution is zero.
-const DefaultTimerResolution = time.Millisecond
-
 // ProcessConfig configures a keyed process operator (sdk.Process).
 type ProcessConfig[K comparable, T, O, C any] struct {
 	// Key extracts the key of a record; Hash hashes it exactly as the
@@ -60,11 +57,6 @@ type ProcessConfig[K comparable, T, O, C any] struct {
 	OnTimer   func(c C, t ProcessTimer) error
 	// Now is the processing-time clock; nil means the wall clock.
 	Now func() base.Timestamp
-	// TimerResolution bounds how often processing-time timers and TTL
-	// cleanup are checked: at the start of Process and Watermark calls at
-	// least this far apart on Now's clock. Zero means
-	// DefaultTimerResolution; negative means at every call.
-	TimerResolution time.Duration
 }
 
 // Names of the operator's internal state in its backend view. User states
@@ -89,9 +81,13 @@ const (
 // Event-time timers fire in Watermark(wm) for times <= wm, in order of
 // (time, key group, key); timers set during firing at times <= wm fire in
 // the same call. Processing-time timers and TTL cleanup run at the start of
-// Process and Watermark calls (at most once per TimerResolution of Now):
-// the runner must call the operator periodically — a Watermark call with
-// an unchanged watermark is enough — for them to fire on an idle input.
+// Process, Watermark and OnProcessingTime calls, when Now has reached the
+// earliest of them: the runner must call OnProcessingTime (or Watermark
+// with an unchanged watermark) periodically for them to fire on an idle
+// input. The times of pending timers of every kind are indexed in memory,
+// by the millisecond (loaded from the backend in Open, which costs a pass
+// over the stored timers), so a call or a watermark with nothing due costs
+// no backend access: a timer scan visits every key group of the task.
 // Finish fires every processing-time timer still set (processing time
 // jumps to +inf at the end of bounded input, as in Flink's and Beam's batch
 // execution), then every event-time timer these set.
@@ -109,11 +105,8 @@ type processOp[K comparable, T, O, C any] struct {
 	outBuf *base.Batch[O]
 	event  procTimerQueue
 	proc   procTimerQueue
-	ttl    graph.TimerState
+	ttl    indexedTimers
 	wm     base.Timestamp
-	// nextCheck is the clock reading at or after which processing-time
-	// timers are checked again.
-	nextCheck base.Timestamp
 	// lastKey is the key whose encoding is in ks.key, when haveLast.
 	lastKey  K
 	haveLast bool
@@ -139,15 +132,21 @@ func (o *processOp[K, T, O, C]) Open(octx graph.OpContext, outs []graph.Output) 
 	if err != nil {
 		return fmt.Errorf("process: open processing-time timers: %w", err)
 	}
-	if o.ttl, err = octx.State.Timers(ttlTimersName); err != nil {
+	tt, err := octx.State.Timers(ttlTimersName)
+	if err != nil {
 		return fmt.Errorf("process: open TTL timers: %w", err)
 	}
-	o.event = procTimerQueue{ts: ev}
-	o.proc = procTimerQueue{ts: pt}
+	o.event = procTimerQueue{ts: ev, idx: newTimeIndex()}
+	o.proc = procTimerQueue{ts: pt, idx: newTimeIndex()}
+	o.ttl = indexedTimers{tt, newTimeIndex()}
+	for _, it := range []indexedTimers{{ev, o.event.idx}, {pt, o.proc.idx}, o.ttl} {
+		if err := it.load(); err != nil {
+			return err
+		}
+	}
 	o.ks = KeyedState{b: octx.State, handles: map[string]*procStateHandle{}, ttl: o.ttl}
 	o.outBuf = base.NewBatch[O](base.DefaultBatchSize)
 	o.wm = base.MinTimestamp
-	o.nextCheck = base.MinTimestamp
 	o.ctx = ProcessCtx[K, O]{st: &o.ks, out: o.outBuf, event: &o.event, proc: &o.proc, wm: o.wm}
 	o.uctx = o.cfg.NewContext(&o.ctx)
 	return nil
@@ -160,34 +159,38 @@ func (o *processOp[K, T, O, C]) now() base.Timestamp {
 	return base.FromTime(time.Now())
 }
 
-// checkClock reads the clock and, at most once per resolution, fires the
-// processing-time timers and TTL cleanups that are due.
+// checkClock reads the clock and fires the processing-time timers and TTL
+// cleanups that are due.
 func (o *processOp[K, T, O, C]) checkClock() error {
 	now := o.now()
 	o.ks.now = int64(now)
-	if now < o.nextCheck {
-		return nil
+	if o.proc.idx.due(int64(now)) {
+		o.proc.idx.popUpTo(int64(now))
+		if _, err := o.fire(&o.proc, ProcessingTime, int64(now)); err != nil {
+			return err
+		}
 	}
-	res := o.cfg.TimerResolution
-	if res == 0 {
-		res = DefaultTimerResolution
-	}
-	if res < 0 {
-		o.nextCheck = base.MinTimestamp
-	} else {
-		o.nextCheck = now.Add(res)
-	}
-	if _, err := o.fire(&o.proc, ProcessingTime, int64(now)); err != nil {
-		return err
-	}
-	_, err := o.ttl.PopUpTo(int64(now), func(kg uint16, _ int64, tkey []byte) error {
-		return o.ks.cleanup(kg, tkey)
-	})
-	o.haveLast = false // cleanup moved ks.key
-	if err != nil {
-		return fmt.Errorf("process: TTL cleanup: %w", err)
+	if o.ttl.idx.due(int64(now)) {
+		o.ttl.idx.popUpTo(int64(now))
+		_, err := o.ttl.ts.PopUpTo(int64(now), func(kg uint16, _ int64, tkey []byte) error {
+			return o.ks.cleanup(kg, tkey)
+		})
+		o.haveLast = false // cleanup moved ks.key
+		if err != nil {
+			return fmt.Errorf("process: TTL cleanup: %w", err)
+		}
 	}
 	return nil
+}
+
+// OnProcessingTime fires the processing-time timers and TTL cleanups that
+// are due by the clock; the runner calls it periodically so that they fire
+// while no input arrives.
+func (o *processOp[K, T, O, C]) OnProcessingTime() error {
+	if err := o.checkClock(); err != nil {
+		return err
+	}
+	return o.flush()
 }
 
 // setKey makes k the current key: its key group and encoding.
@@ -241,7 +244,8 @@ func (o *processOp[K, T, O, C]) Watermark(wm base.Timestamp) error {
 	if err := o.checkClock(); err != nil {
 		return err
 	}
-	if advanced {
+	if advanced && o.event.idx.due(int64(wm)) {
+		o.event.idx.popUpTo(int64(wm))
 		if _, err := o.fire(&o.event, EventTime, int64(wm)); err != nil {
 			return err
 		}
@@ -395,6 +399,7 @@ func (c *ProcessCtx[K, O]) DeleteTimer(d TimeDomain, ts base.Timestamp) error {
 // round behave as if the round read the store one timer at a time.
 type procTimerQueue struct {
 	ts     graph.TimerState
+	idx    *timeIndex // the times of the stored timers
 	firing bool
 	upTo   int64
 	// pending holds the ids of due timers not yet fired nor deleted.
@@ -426,6 +431,12 @@ func (q *procTimerQueue) register(kg uint16, ts int64, key []byte) error {
 		q.push(procDueTimer{ts: ts, kg: kg, key: append([]byte(nil), key...)})
 		return nil
 	}
+	return q.store(kg, ts, key)
+}
+
+// store writes a timer to the backend, indexing its time.
+func (q *procTimerQueue) store(kg uint16, ts int64, key []byte) error {
+	q.idx.add(ts)
 	return q.ts.Register(kg, ts, key)
 }
 
@@ -481,7 +492,7 @@ func (q *procTimerQueue) fire(upTo int64, fn func(kg uint16, ts int64, key []byt
 func (q *procTimerQueue) storeBack() error {
 	for _, t := range q.heap {
 		if _, ok := q.pending[string(q.idOf(t.kg, t.ts, t.key))]; ok {
-			if err := q.ts.Register(t.kg, t.ts, t.key); err != nil {
+			if err := q.store(t.kg, t.ts, t.key); err != nil {
 				return fmt.Errorf("process: store unfired timers: %w", err)
 			}
 		}
@@ -597,7 +608,7 @@ type KeyedState struct {
 	keyBuf  []byte
 	now     int64 // processing time, µs
 	handles map[string]*procStateHandle
-	ttl     graph.TimerState
+	ttl     indexedTimers
 	buf     []byte
 	tbuf    []byte
 	skey    []byte
@@ -676,7 +687,7 @@ func (s *KeyedState) setCleanup(spec *StateSpec, expiry, ttl int64) error {
 	s.tbuf = binary.AppendUvarint(s.tbuf, uint64(len(spec.Name)))
 	s.tbuf = append(s.tbuf, spec.Name...)
 	s.tbuf = append(s.tbuf, s.key...)
-	if err := s.ttl.Register(s.kg, at, s.tbuf); err != nil {
+	if err := s.ttl.register(s.kg, at, s.tbuf); err != nil {
 		return fmt.Errorf("process: state %q: set TTL cleanup: %w", spec.Name, err)
 	}
 	return nil
@@ -951,4 +962,101 @@ func procStateErr(name string, err error) error {
 		return nil
 	}
 	return fmt.Errorf("process: state %q: %w", name, err)
+}
+
+// indexedTimers is a timer set whose distinct times are indexed in memory.
+type indexedTimers struct {
+	ts  graph.TimerState
+	idx *timeIndex
+}
+
+func (t indexedTimers) register(kg uint16, ts int64, key []byte) error {
+	t.idx.add(ts)
+	return t.ts.Register(kg, ts, key)
+}
+
+// load indexes the timers stored in the backend (after a restore): it pops
+// them all and sets them again.
+func (t indexedTimers) load() error {
+	var all []procDueTimer
+	_, err := t.ts.PopUpTo(int64(base.MaxTimestamp), func(kg uint16, ts int64, key []byte) error {
+		all = append(all, procDueTimer{ts: ts, kg: kg, key: append([]byte(nil), key...)})
+		return nil
+	})
+	for i := 0; err == nil && i < len(all); i++ {
+		err = t.register(all[i].kg, all[i].ts, all[i].key)
+	}
+	if err != nil {
+		return fmt.Errorf("process: load timers: %w", err)
+	}
+	return nil
+}
+
+// timeIndexGranularity is the width of a timeIndex bucket, µs.
+const timeIndexGranularity = 1000
+
+// timeIndex is a min-heap of the distinct buckets (milliseconds) holding
+// timer times. A bucket stays until a pop covers all of it, even if every
+// timer in it was deleted (a check then finds nothing due: harmless).
+type timeIndex struct {
+	set map[int64]struct{}
+	h   []int64
+}
+
+func newTimeIndex() *timeIndex { return &timeIndex{set: map[int64]struct{}{}} }
+
+func bucketOf(ts int64) int64 {
+	if ts < math.MinInt64+timeIndexGranularity {
+		return math.MinInt64
+	}
+	return base.FloorDiv(ts, timeIndexGranularity) * timeIndexGranularity
+}
+
+func (x *timeIndex) add(ts int64) {
+	b := bucketOf(ts)
+	if _, ok := x.set[b]; ok {
+		return
+	}
+	x.set[b] = struct{}{}
+	x.h = append(x.h, b)
+	for i := len(x.h) - 1; i > 0; {
+		p := (i - 1) / 2
+		if x.h[p] <= x.h[i] {
+			break
+		}
+		x.h[p], x.h[i] = x.h[i], x.h[p]
+		i = p
+	}
+}
+
+// due reports whether some timer may be at or before now.
+func (x *timeIndex) due(now int64) bool { return len(x.h) > 0 && x.h[0] <= now }
+
+// covered reports whether bucket b ends at or before now.
+func covered(b, now int64) bool {
+	return now == math.MaxInt64 || b <= math.MaxInt64-timeIndexGranularity && b+timeIndexGranularity-1 <= now
+}
+
+// popUpTo drops the buckets that end at or before now.
+func (x *timeIndex) popUpTo(now int64) {
+	for len(x.h) > 0 && covered(x.h[0], now) {
+		delete(x.set, x.h[0])
+		n := len(x.h) - 1
+		x.h[0] = x.h[n]
+		x.h = x.h[:n]
+		for i := 0; ; {
+			l, r, m := 2*i+1, 2*i+2, i
+			if l < n && x.h[l] < x.h[m] {
+				m = l
+			}
+			if r < n && x.h[r] < x.h[m] {
+				m = r
+			}
+			if m == i {
+				break
+			}
+			x.h[i], x.h[m] = x.h[m], x.h[i]
+			i = m
+		}
+	}
 }

@@ -36,15 +36,14 @@ func newProcHarness(t *testing.T, onElem func(*ProcessCtx[string, string], kv) e
 	t.Helper()
 	h := &procHarness{t: t, fs: vfs.NewMem(), clock: 1_000_000}
 	h.cfg = ProcessConfig[string, kv, string, *ProcessCtx[string, string]]{
-		Key:             keyOf,
-		Hash:            BuiltinHash[string](),
-		AppendKey:       func(dst []byte, k string) []byte { return append(dst, k...) },
-		DecodeKey:       func(src []byte) (string, error) { return string(src), nil },
-		NewContext:      func(c *ProcessCtx[string, string]) *ProcessCtx[string, string] { return c },
-		OnElement:       onElem,
-		OnTimer:         onTimer,
-		Now:             func() base.Timestamp { return h.clock },
-		TimerResolution: -1,
+		Key:        keyOf,
+		Hash:       BuiltinHash[string](),
+		AppendKey:  func(dst []byte, k string) []byte { return append(dst, k...) },
+		DecodeKey:  func(src []byte) (string, error) { return string(src), nil },
+		NewContext: func(c *ProcessCtx[string, string]) *ProcessCtx[string, string] { return c },
+		OnElement:  onElem,
+		OnTimer:    onTimer,
+		Now:        func() base.Timestamp { return h.clock },
 	}
 	b, err := state.Open(state.Options{Dir: "db", FS: h.fs, MaxParallelism: procMaxPar})
 	if err != nil {
@@ -418,21 +417,6 @@ func TestProcessProcessingTimers(t *testing.T) {
 	h.expect("z 1001060 now=1001060@12")
 }
 
-func TestProcessTimerResolution(t *testing.T) {
-	h := newProcHarness(t, timerElem(ProcessingTime, 0), func(c *ProcessCtx[string, string], tm ProcessTimer) error {
-		c.Emit(c.Key())
-		return nil
-	})
-	h.op.(*processOp[string, kv, string, *ProcessCtx[string, string]]).cfg.TimerResolution = time.Second
-	h.elems("a:10@1") // checks at 1_000_000; next check at 2_000_000
-	h.clock = 1_500_000
-	h.wm(1)
-	h.expect()
-	h.clock = 2_000_000
-	h.wm(2)
-	h.expect("a@2")
-}
-
 func TestProcessTimerError(t *testing.T) {
 	fail := true
 	h := newProcHarness(t, timerElem(EventTime, 0), func(c *ProcessCtx[string, string], tm ProcessTimer) error {
@@ -556,3 +540,62 @@ func TestProcessTTL(t *testing.T) {
 	h.elems("a:3@8", "b:3@8")
 	h.expect("a value=/false list=[] map=[]@8", "b value=/false list=[] map=[]@8")
 }
+
+// countingState counts PopUpTo calls on the timer sets of a backend view.
+type countingState struct {
+	graph.StateBackend
+	pops map[string]int
+}
+
+type countingTimers struct {
+	graph.TimerState
+	name string
+	pops map[string]int
+}
+
+func (s countingState) Timers(name string) (graph.TimerState, error) {
+	t, err := s.StateBackend.Timers(name)
+	return countingTimers{t, name, s.pops}, err
+}
+
+func (t countingTimers) PopUpTo(ts int64, fn func(kg uint16, ts int64, key []byte) error) (int, error) {
+	t.pops[t.name]++
+	return t.TimerState.PopUpTo(ts, fn)
+}
+
+// TestProcessClockChecksAreCheap checks that calls with no processing-time
+// timer or TTL cleanup due do not scan the backend's timers.
+func TestProcessClockChecksAreCheap(t *testing.T) {
+	h := newProcHarness(t, timerElem(ProcessingTime, 0), func(c *ProcessCtx[string, string], tm ProcessTimer) error {
+		c.Emit(c.Key())
+		return nil
+	})
+	h.elems("a:100000@1", "b:200000@1") // timers at 1.1 s and 1.2 s
+	h.restart(1)                  // Open indexes the stored timers
+	cs := countingState{keyed.NewView(h.b, "proc"), map[string]int{}}
+	h.op = NewProcess(h.cfg)()
+	if err := h.op.Open(graph.OpContext{MaxParallelism: procMaxPar, State: cs, Restored: 1}, []graph.Output{h.out}); err != nil {
+		t.Fatal(err)
+	}
+	base0 := maps(cs.pops)
+	for i := range 10 {
+		h.clock = base.Timestamp(1_000_000 + 10_000*i)
+		h.wm(int64(i))
+		if err := h.op.(interface{ OnProcessingTime() error }).OnProcessingTime(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := maps(cs.pops); got != base0 {
+		t.Fatalf("timer scans with nothing due: %s, after Open %s", got, base0)
+	}
+	h.clock = 1_150_000
+	if err := h.op.(interface{ OnProcessingTime() error }).OnProcessingTime(); err != nil {
+		t.Fatal(err)
+	}
+	h.expect("a@9")
+	if cs.pops[eventTimersName] != 1 || cs.pops[procTimersName] != 2 {
+		t.Fatalf("timer scans = %v, want 1 event-time (Open), 2 processing-time (Open, then one due)", cs.pops)
+	}
+}
+
+func maps(m map[string]int) string { return fmt.Sprint(m) }
