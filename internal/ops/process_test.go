@@ -571,7 +571,7 @@ func TestProcessClockChecksAreCheap(t *testing.T) {
 		return nil
 	})
 	h.elems("a:100000@1", "b:200000@1") // timers at 1.1 s and 1.2 s
-	h.restart(1)                  // Open indexes the stored timers
+	h.restart(1)                        // Open indexes the stored timers
 	cs := countingState{keyed.NewView(h.b, "proc"), map[string]int{}}
 	h.op = NewProcess(h.cfg)()
 	if err := h.op.Open(graph.OpContext{MaxParallelism: procMaxPar, State: cs, Restored: 1}, []graph.Output{h.out}); err != nil {
