@@ -73,6 +73,9 @@ type crashJob struct {
 	// failed as expected; runToEnd then returns its result.
 	acceptFailure func(r result) bool
 	limit         time.Duration // a checkpoint-driven kill happens at the latest this long after the run's start
+	kinds         []killKind    // the kinds of kill to draw from; all if empty
+	// more, if set, asks for kills beyond minKills while it returns true.
+	more func() bool
 }
 
 func newCrashJob(t *testing.T, seed uint64, ckpt string, args ...string) *crashJob {
@@ -85,7 +88,11 @@ func newCrashJob(t *testing.T, seed uint64, ckpt string, args ...string) *crashJ
 // third right after 1-3 checkpoints of the run, a third while a checkpoint
 // is in flight (at the earliest after a uniform delay in [100ms, 800ms]).
 func (c *crashJob) plan() killPlan {
-	switch k := killKind(c.rng.IntN(3)); k {
+	k := killKind(c.rng.IntN(3))
+	if len(c.kinds) > 0 {
+		k = c.kinds[c.rng.IntN(len(c.kinds))]
+	}
+	switch k {
 	case killAtTime:
 		return killPlan{kind: k, delay: 200*time.Millisecond + time.Duration(c.rng.Int64N(int64(1300*time.Millisecond)))}
 	case killAfterCheckpoint:
@@ -102,11 +109,11 @@ func (c *crashJob) runToEnd() result {
 	t := c.t
 	t.Helper()
 	for attempt := 0; ; attempt++ {
-		if attempt > minKills+10 {
-			t.Fatalf("the job did not finish in %d runs", attempt)
+		if attempt > minKills+20 {
+			t.Fatalf("the job did not finish in %d runs", len(c.stderrs))
 		}
 		var p *killPlan
-		if c.kills < minKills {
+		if c.kills < minKills || c.more != nil && c.more() {
 			pl := c.plan()
 			p = &pl
 		}
@@ -122,7 +129,7 @@ func (c *crashJob) runToEnd() result {
 			return r
 		}
 		if r.code != 0 {
-			t.Fatalf("run %d: exit %d; stderr:\n%s", attempt+1, r.code, tail(r.stderr))
+			t.Fatalf("run %d: exit %d; stderr:\n%s", len(c.stderrs), r.code, tail(r.stderr))
 		}
 		if c.kills < minKills {
 			t.Fatalf("the job finished after only %d of %d kills (plan: %s, %v; checkpoints %d): make the input larger; stderr:\n%s",
@@ -132,7 +139,7 @@ func (c *crashJob) runToEnd() result {
 		if c.afterRun != nil {
 			note = "; " + c.afterRun()
 		}
-		t.Logf("run %d finished after %d kills: %s%s", attempt+1, c.kills, firstLines(r.stderr, "resuming from", "done:"), note)
+		t.Logf("run %d finished after %d kills: %s%s", len(c.stderrs), c.kills, firstLines(r.stderr, "resuming from", "done:"), note)
 		return r
 	}
 }
