@@ -49,6 +49,11 @@ type AggConfig[K comparable, T, A, R any] struct {
 // record's mark (its own split's watermark just before it, see base.Batch)
 // when the batch carries marks: so lateness is deterministic, independent
 // of batching, parallelism and mode. Results carry no marks.
+//
+// Given a state backend (OpContext.State), the operator implements
+// graph.Stateful: its in-memory maps become a write-back cache of the
+// backend, bounded by StateMemory, checkpointed by Snapshot and rebuilt
+// on a restore (agg_state.go). Without one, state lives in memory only.
 func NewWindowAgg[K comparable, T, A, R any](cfg AggConfig[K, T, A, R]) func() graph.Operator {
 	return func() graph.Operator {
 		return &aggOp[K, T, A, R]{cfg: cfg, wm: base.MinTimestamp}
