@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -599,3 +600,72 @@ func TestProcessClockChecksAreCheap(t *testing.T) {
 }
 
 func maps(m map[string]int) string { return fmt.Sprint(m) }
+
+// BenchmarkProcess counts records per key (10,000 hot keys) in a value
+// state, in 1,024-row batches with a watermark after each; "timers" also
+// sets an event-time timer per record, firing 60 s of event time later.
+func BenchmarkProcess(b *testing.B) {
+	b.Run("value", func(b *testing.B) { benchProcess(b, false) })
+	b.Run("value+timers", func(b *testing.B) { benchProcess(b, true) })
+}
+
+func benchProcess(b *testing.B, timers bool) {
+	be, err := state.Open(state.Options{Dir: "db", FS: vfs.NewMem(), MaxParallelism: 128})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer be.Close()
+	cfg := ProcessConfig[string, kv, string, *ProcessCtx[string, string]]{
+		Key:        keyOf,
+		Hash:       BuiltinHash[string](),
+		AppendKey:  func(dst []byte, k string) []byte { return append(dst, k...) },
+		DecodeKey:  func(src []byte) (string, error) { return string(src), nil },
+		NewContext: func(c *ProcessCtx[string, string]) *ProcessCtx[string, string] { return c },
+		OnElement: func(c *ProcessCtx[string, string], r kv) error {
+			st := c.State()
+			v, _, err := st.GetValue(countSpec)
+			if err != nil {
+				return err
+			}
+			n := int64(0)
+			if len(v) == 8 {
+				n = int64(binary.BigEndian.Uint64(v))
+			}
+			key, _ := st.Scratch()
+			*key = binary.BigEndian.AppendUint64((*key)[:0], uint64(n+1))
+			if err := st.PutValue(countSpec, *key); err != nil {
+				return err
+			}
+			if !timers {
+				return nil
+			}
+			return c.RegisterTimer(EventTime, c.Timestamp()+60_000_000)
+		},
+		Now: func() base.Timestamp { return 0 },
+	}
+	op := NewProcess(cfg)()
+	if err := op.Open(graph.OpContext{MaxParallelism: 128, State: keyed.NewView(be, "p")}, []graph.Output{&collect[string]{}}); err != nil {
+		b.Fatal(err)
+	}
+	keys := make([]string, 10_000)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("user-%05d", i)
+	}
+	in := base.NewBatch[kv](1024)
+	b.ReportAllocs()
+	b.ResetTimer()
+	ts := base.Timestamp(0)
+	for i := 0; i < b.N; i += 1024 {
+		in.Reset()
+		for j := 0; j < 1024; j++ {
+			ts += 1000
+			in.Append(kv{keys[(i+j*7919)%len(keys)], 1}, ts)
+		}
+		if err := op.Process(0, in); err != nil {
+			b.Fatal(err)
+		}
+		if err := op.Watermark(ts - 60_000_000); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
