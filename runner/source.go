@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/weirflow/weir/internal/base"
 	"github.com/weirflow/weir/internal/graph"
@@ -103,9 +104,14 @@ func (sr *sourceRun) splitStates() map[string]checkpoint.SplitState {
 	return m
 }
 
-// poll takes the checkpoint the mailbox asks for, if any, and commits
-// what completed.
-func (sr *sourceRun) poll() error { return sr.t.pollMailbox(sr.splitStates, true) }
+// poll takes the checkpoint the mailbox asks for, if any, commits what
+// completed, and gives operators with processing-time timers the time.
+func (sr *sourceRun) poll() error {
+	if err := sr.t.pollMailbox(sr.splitStates, true); err != nil {
+		return err
+	}
+	return sr.t.tick()
+}
 
 // readInOrder reads the splits one after another (batch mode).
 func (sr *sourceRun) readInOrder(splits []graph.Split) error {
@@ -177,16 +183,21 @@ func (sr *sourceRun) readInTurn(ctx context.Context, splits []graph.Split) error
 			if err := sr.watermark(); err != nil { // idle
 				return err
 			}
+			var tick <-chan time.Time
+			if len(t.timers) > 0 {
+				tick = time.After(tickInterval)
+			}
 			select {
 			case <-sr.q.notify[t.index]:
 			case <-sr.q.over:
 			case <-j.stop:
 			case <-t.mb.wake:
-				if err := sr.poll(); err != nil {
-					return err
-				}
+			case <-tick:
 			case <-ctx.Done():
 				return ctx.Err()
+			}
+			if err := sr.poll(); err != nil {
+				return err
 			}
 			continue
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"time"
 
 	"github.com/weirflow/weir/internal/base"
 	"github.com/weirflow/weir/internal/graph"
@@ -41,6 +42,35 @@ type rawTask struct {
 	committed base.CheckpointID // latest checkpoint committed
 	closed    bool              // the job's last checkpoint has committed
 	taskState                   // keyed state, for stateful tasks
+
+	// Stream mode: operators with processing-time timers, and when the
+	// task last told them the time.
+	timers   []int
+	lastTick time.Time
+}
+
+// tickInterval is how often, at most, a task tells its operators with
+// processing-time timers what time it is.
+const tickInterval = 20 * time.Millisecond
+
+// tick gives operators with processing-time timers the chance to fire
+// them, at most every tickInterval.
+func (t *rawTask) tick() error {
+	if len(t.timers) == 0 || t.done {
+		return nil
+	}
+	now := time.Now()
+	if now.Sub(t.lastTick) < tickInterval {
+		return nil
+	}
+	t.lastTick = now
+	for _, i := range t.timers {
+		pt := t.ops[i].(graph.ProcessingTimer)
+		if err := t.protect(i, pt.OnProcessingTime); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func newRawTask(j *job, st *stage, index int) *rawTask {
@@ -162,6 +192,10 @@ func (t *rawTask) open() error {
 			Context: j.ctx, Task: t.index, Tasks: j.opts.Parallelism,
 			MaxParallelism: j.opts.MaxParallelism, Metrics: j.opts.Metrics,
 			DeadLetter: j.deadLetter, Restored: j.restored,
+			Now: func() base.Timestamp { return base.FromTime(j.opts.Clock.Now()) },
+		}
+		if _, ok := t.ops[i].(graph.ProcessingTimer); ok && j.opts.Mode == Stream {
+			t.timers = append(t.timers, i)
 		}
 		if _, ok := t.ops[i].(graph.Stateful); ok && t.backend != nil {
 			ctx.State = keyed.NewView(t.backend, n.Name)
@@ -359,6 +393,12 @@ func (t *rawTask) run(ctx context.Context, in inbox) (err error) {
 		return err
 	}
 	t.valve = newInputValve(len(t.st.chanEdge))
+	var tick <-chan time.Time
+	if len(t.timers) > 0 {
+		tk := time.NewTicker(tickInterval)
+		defer tk.Stop()
+		tick = tk.C
+	}
 	for !t.done {
 		select {
 		case m := <-in:
@@ -372,8 +412,12 @@ func (t *rawTask) run(ctx context.Context, in inbox) (err error) {
 			if err := t.commitPosted(); err != nil {
 				return err
 			}
+		case <-tick:
 		case <-ctx.Done():
 			return ctx.Err()
+		}
+		if err := t.tick(); err != nil {
+			return err
 		}
 	}
 	return t.afterFinish(ctx, nil)

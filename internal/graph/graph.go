@@ -196,6 +196,8 @@ type OpContext struct {
 	// Restored is the checkpoint the task was restored from; 0 on a fresh
 	// start.
 	Restored base.CheckpointID
+	// Now is processing time (the runner's clock).
+	Now func() base.Timestamp
 	// StateMemory is this operator's budget of in-memory state in bytes
 	// (the job's --state-memory shared among its stateful operators); 0
 	// means unlimited. Past it, a Stateful operator writes state back to
@@ -304,6 +306,14 @@ type CommittableCommitter interface {
 // != 0 rebuilds its in-memory indexes from the backend in Open.
 type Stateful interface {
 	Snapshot(id base.CheckpointID) error
+}
+
+// ProcessingTimer is implemented by operators with processing-time timers
+// (the Process transform). In stream mode the runner calls
+// OnProcessingTime between steps, at least every few tens of milliseconds
+// while the task runs, so timers fire even when no input arrives.
+type ProcessingTimer interface {
+	OnProcessingTime() error
 }
 
 // StateBackend is a task's keyed state (the runner's state.Backend), with

@@ -144,6 +144,9 @@ func (o *processOp[K, T, O, C]) Open(octx graph.OpContext, outs []graph.Output) 
 			return err
 		}
 	}
+	if o.cfg.Now == nil {
+		o.cfg.Now = octx.Now
+	}
 	o.ks = KeyedState{b: octx.State, handles: map[string]*procStateHandle{}, ttl: o.ttl}
 	o.outBuf = base.NewBatch[O](base.DefaultBatchSize)
 	o.wm = base.MinTimestamp
