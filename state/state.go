@@ -46,6 +46,12 @@ type Options struct {
 	// MaxParallelism is the number of key groups; zero means 128. At most
 	// 32768.
 	MaxParallelism int
+	// Durable makes the instance fsync what it writes (Pebble's default).
+	// Off, nothing waits for the disk: right for a task's working copy,
+	// which a crash replaces with the last checkpoint anyway; Close still
+	// flushes everything to the files, and Snapshot's files are complete
+	// once it returns (the checkpoint store syncs its own copies).
+	Durable bool
 	// CacheBytes is the memory budget of the write-back cache; zero means
 	// 64 MiB. When the cache grows past it, least recently used entries
 	// are written back to Pebble in one batch and dropped.
@@ -186,7 +192,11 @@ func open(opts Options) (*Backend, error) {
 	// flushes the memtable before it checkpoints. Without a WAL a
 	// snapshot is SSTs (shared between checkpoints) plus a small
 	// MANIFEST, instead of a multi-megabyte log copied every time.
-	db, err := pebble.Open(opts.Dir, &pebble.Options{FS: opts.FS, Logger: quietLogger{}, DisableWAL: true})
+	fs := opts.FS
+	if !opts.Durable {
+		fs = noSyncFS{fs}
+	}
+	db, err := pebble.Open(opts.Dir, &pebble.Options{FS: fs, Logger: quietLogger{}, DisableWAL: true})
 	if err != nil {
 		return nil, fmt.Errorf("state: open %s: %w", opts.Dir, err)
 	}
