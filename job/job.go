@@ -276,7 +276,28 @@ func (p Program) run(ctx context.Context, args []string, stdout, stderr io.Write
 		return 0
 	}
 	rep.Summary()
+	if cfg.checkpointDir != "" {
+		fmt.Fprintf(stderr, "%s: %s\n", p.Name, checkpointSummary(stats))
+	}
 	return 0
+}
+
+// checkpointSummary is one line about the run's checkpoints.
+func checkpointSummary(st runner.Stats) string {
+	n := len(st.Checkpoints)
+	var sync, async, total time.Duration
+	var bytes int64
+	for _, c := range st.Checkpoints {
+		sync, async, total = max(sync, c.Sync), max(async, c.Async), max(total, c.Total)
+		bytes += c.Bytes
+	}
+	from := ""
+	if st.RestoredFrom != 0 {
+		from = fmt.Sprintf("resumed from %d, ", st.RestoredFrom)
+	}
+	return fmt.Sprintf("checkpoints: %s%d completed, %d failed; longest sync part %v, upload %v, total %v; %s uploaded",
+		from, n, st.CheckpointsFailed, sync.Round(time.Millisecond), async.Round(time.Millisecond),
+		total.Round(time.Millisecond), byteSize(bytes))
 }
 
 func isClosed(c <-chan struct{}) bool {
@@ -394,4 +415,17 @@ func unwrapPath(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// byteSize prints n bytes with a binary unit.
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
 }
