@@ -201,4 +201,4 @@ func (r *reader[T]) Position() []byte { return encodePosition(r.max, r.n, r.r.Po
 func (r *reader[T]) MaxEventTime() (base.Timestamp, bool) {
 	return r.max, r.max != base.MinTimestamp
 }
-func (r *reader[T]) Close() error     { return r.r.Close() }
+func (r *reader[T]) Close() error { return r.r.Close() }
