@@ -3,6 +3,7 @@ package ops
 import (
 	"fmt"
 	"math/rand/v2"
+	"syscall"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -12,6 +13,15 @@ import (
 	"github.com/weirflow/weir/internal/keyed"
 	"github.com/weirflow/weir/state"
 )
+
+// cpuTime returns the process's user+system CPU time in nanoseconds.
+func cpuTime() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
 
 type discard struct{ n int }
 
@@ -79,6 +89,7 @@ func BenchmarkAgg(b *testing.B) {
 			batch := base.NewBatch[kv](1024)
 			var ckpt base.CheckpointID
 			b.ReportAllocs()
+			cpu0 := cpuTime()
 			b.ResetTimer()
 			for i := 0; i < b.N; {
 				batch.Reset()
@@ -100,6 +111,9 @@ func BenchmarkAgg(b *testing.B) {
 				}
 			}
 			b.StopTimer()
+			// Process CPU time (GC and Pebble included) is steadier than
+			// wall time on a shared machine.
+			b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
 			if st := op.(*aggOp[string, kv, int64, int64]).st; st != nil {
 				b.ReportMetric(float64(st.stats.evicted)/float64(b.N), "evicted/op")
 			}
