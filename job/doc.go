@@ -23,6 +23,9 @@
 //	         [--on-error=dead-letter|skip|fail] [--dead-letter=jsonl:DIR]
 //	         [--bound=30s] [--allowed-lateness=0] [--perfect-watermark]
 //	         [--idle-timeout=0] [--bounded] [--checkpoint-dir=DIR]
+//	         [--checkpoint-interval=10s] [--checkpoint-retain=3]
+//	         [--savepoint-dir=DIR] [--from-savepoint=DIR]
+//	         [--state-dir=DIR] [--state-memory=SIZE]
 //	         [--progress=auto|always|never]
 //
 // Each flag maps onto one field of runner.Options or one pipeline option;
@@ -32,19 +35,28 @@
 // earliest offsets: up to the offsets at the start in batch mode, without
 // end in stream mode, unless --bounded stops it at the end offsets seen at
 // the start (a backfill from Kafka in stream mode: the run ends and every
-// window fires). Kafka output is at-least-once. --idle-timeout maps to
-// sdk.IdleTimeout through [Job.IdleTimeout]: a partition with nothing to
-// read stops holding the watermark back. --checkpoint-dir is accepted and
-// the directory created, but no checkpoint is taken yet (the run says so
-// on stderr): checkpoints come with the next step.
+// window fires). --idle-timeout maps to sdk.IdleTimeout through
+// [Job.IdleTimeout]: a partition with nothing to read stops holding the
+// watermark back.
+//
+// --checkpoint-dir turns on checkpoints (runner.Options.CheckpointDir and
+// friends) and exactly-once output: a Kafka output writes through
+// transactions committed with each checkpoint, files are renamed into
+// place; a job started with a completed checkpoint in the directory
+// resumes from it, and one whose latest checkpoint is that of a finished
+// job does nothing. Without it, Kafka output is at-least-once.
+// --savepoint-dir makes a stop write a savepoint; --from-savepoint starts
+// from one, at any parallelism. --state-memory caps the keyed state kept in
+// memory (sizes like 512MB).
 //
 // # Stopping
 //
 // The first SIGINT or SIGTERM stops a stream job gracefully: windows that
 // fired are written and committed, files included, and it exits 0 with a
-// "stopped: output committed" line. It aborts a batch job instead (nothing
-// committed, exit 130): without checkpoints a backfill is rerun whole. A
-// second signal aborts a stream job too.
+// "stopped: output committed" line, and so does a batch job with
+// --checkpoint-dir or --savepoint-dir (a rerun resumes). It aborts other
+// batch jobs (nothing committed, exit 130): without checkpoints a backfill
+// is rerun whole. A second signal aborts any job.
 //
 // Exit codes: 0 the job succeeded or a stream job was stopped, 1 it failed
 // (one line on stderr: what and where), 2 the command line is wrong (one
