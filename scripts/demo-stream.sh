@@ -74,9 +74,9 @@ say "weir topic create and produce: 4 partitions keyed by user (each keeps the s
 "$BIN/weir" topic create --brokers="$ADDR" --partitions=1 totals-late
 "$BIN/weir" topic produce --brokers="$ADDR" --key=user_id --in="$S/sample/txns-0000.jsonl" txns
 
-say "fraud run --mode=stream: Kafka to Kafka, in the background; the first windows as they arrive"
+say "fraud run --mode=stream: Kafka to Kafka with checkpoints every second (exactly-once: transactions commit with each checkpoint); the first windows as they arrive"
 "$BIN/fraud" run --mode=stream --in="kafka://$ADDR/txns" --out="kafka://$ADDR/totals" \
-	--dead-letter="jsonl:$S/dead-letter" --checkpoint-dir="$S/checkpoints" \
+	--dead-letter="jsonl:$S/dead-letter" --checkpoint-dir="$S/checkpoints" --checkpoint-interval=1s \
 	--parallelism=2 --progress=never 2>"$S/stream.log" &
 job=$!
 pids+=($job)
