@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/weirflow/weir/examples/fraud/fraudgen"
 	"github.com/weirflow/weir/runner/checkpoint"
 )
 
@@ -44,14 +43,8 @@ func TestCrashBatchDamagedCheckpoint(t *testing.T) {
 }
 
 func testDamagedCheckpoint(t *testing.T, metadata, staged bool, seed uint64) {
-	dir := t.TempDir()
-	parts, want := crashData(t, crashBatchOptions)
-	in, out, ckpt := filepath.Join(dir, "in"), filepath.Join(dir, "out"), filepath.Join(dir, "ckpt")
-	if _, err := fraudgen.WriteJSONL(in, parts); err != nil {
-		t.Fatal(err)
-	}
-	c := newCrashJob(t, seed, ckpt, "--mode=batch", "--in=jsonl:"+in+"/*.jsonl", "--out=jsonl:"+out,
-		"--parallelism=2", "--checkpoint-dir="+ckpt, "--checkpoint-interval=100ms", "--progress=never")
+	c, dir, out, want := crashBatchJob(t, seed)
+	ckpt := c.ckpt
 	if staged {
 		c.kinds = []killKind{killAfterCheckpoint}
 	}
@@ -62,7 +55,6 @@ func testDamagedCheckpoint(t *testing.T, metadata, staged bool, seed uint64) {
 		riskRows       int
 	)
 	c.more = func() bool { return damaged == 0 }
-	c.afterRun = func() string { return committedSoFar(t, out) }
 	c.afterKill = func(n int) {
 		if damaged != 0 || n < 2 {
 			return

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,7 +36,7 @@ import (
 var crashSeed = flag.Uint64("crash-seed", 4, "seed of the crash harness's kill moments")
 
 // minKills is the number of SIGKILLs every crash run must survive.
-const minKills = 6
+const minKills = 5
 
 // killKind is when a run is killed.
 type killKind int
@@ -84,9 +85,11 @@ func newCrashJob(t *testing.T, seed uint64, ckpt string, args ...string) *crashJ
 		rng: rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15)), limit: 3 * time.Second}
 }
 
-// plan draws the next kill: a third at a uniform delay in [200ms, 1.5s], a
+// plan draws the next kill: a third at a uniform delay in [150ms, 900ms], a
 // third right after 1-3 checkpoints of the run, a third while a checkpoint
-// is in flight (at the earliest after a uniform delay in [100ms, 800ms]).
+// is in flight (at the earliest after a uniform delay in [100ms, 600ms]).
+// A run makes about 300 ms of progress before its kill, so with inputs that
+// take a few seconds the job is killed minKills times before it ends.
 func (c *crashJob) plan() killPlan {
 	k := killKind(c.rng.IntN(3))
 	if len(c.kinds) > 0 {
@@ -94,11 +97,11 @@ func (c *crashJob) plan() killPlan {
 	}
 	switch k {
 	case killAtTime:
-		return killPlan{kind: k, delay: 200*time.Millisecond + time.Duration(c.rng.Int64N(int64(1300*time.Millisecond)))}
+		return killPlan{kind: k, delay: 150*time.Millisecond + time.Duration(c.rng.Int64N(int64(750*time.Millisecond)))}
 	case killAfterCheckpoint:
 		return killPlan{kind: k, n: 1 + c.rng.IntN(3)}
 	default:
-		return killPlan{kind: k, delay: 100*time.Millisecond + time.Duration(c.rng.Int64N(int64(700*time.Millisecond)))}
+		return killPlan{kind: k, delay: 100*time.Millisecond + time.Duration(c.rng.Int64N(int64(500*time.Millisecond)))}
 	}
 }
 
@@ -347,24 +350,53 @@ func crashData(t *testing.T, o fraudgen.Options) ([][]fraud.Txn, []string) {
 }
 
 // crashBatchOptions is the input of the batch crash runs: one
-// uninterrupted run takes about 3 s on 2 cores.
-var crashBatchOptions = fraudgen.Options{Rows: 1_200_000, Users: 20_000, Partitions: 4, Disorder: 20 * time.Second, Seed: 41}
+// uninterrupted run with checkpoints every 100ms takes about 4 s on 2
+// cores.
+var crashBatchOptions = fraudgen.Options{Rows: 2_000_000, Users: 20_000, Partitions: 4, Disorder: 20 * time.Second, Seed: 41}
 
-// TestCrashBatch kills a JSONL → JSONL backfill at least six times and
+// batchInput is the input of the batch crash runs, written once as JSON
+// Lines beside the test binary (TestMain removes it), and the expected
+// totals.
+var batchInput = sync.OnceValues(func() (string, []string) {
+	dir := filepath.Join(filepath.Dir(fraudBin), "crash-input")
+	o := crashBatchOptions
+	rows, late := fraudgen.Expected(fraudgen.Generate(o), 5*time.Minute, 30*time.Second)
+	if late != 0 {
+		panic(fmt.Sprintf("%d late events in on-time data", late))
+	}
+	want := make([]string, len(rows))
+	for i, r := range rows {
+		want[i] = totalString(r)
+	}
+	slices.Sort(want)
+	if _, err := fraudgen.WriteJSONL(dir, fraudgen.Generate(o)); err != nil {
+		panic(err)
+	}
+	return dir, want
+})
+
+// crashBatchJob returns a batch crash job reading batchInput, writing to
+// dir/out with checkpoints in dir/ckpt, and the expected totals.
+func crashBatchJob(t *testing.T, seed uint64) (c *crashJob, dir, out string, want []string) {
+	t.Helper()
+	start := time.Now()
+	in, want := batchInput()
+	t.Logf("input: %d transactions, %d expected rows (%v)", crashBatchOptions.Rows, len(want), time.Since(start).Round(time.Millisecond))
+	dir = t.TempDir()
+	out, ckpt := filepath.Join(dir, "out"), filepath.Join(dir, "ckpt")
+	c = newCrashJob(t, seed, ckpt, "--mode=batch", "--in=jsonl:"+in+"/*.jsonl", "--out=jsonl:"+out,
+		"--parallelism=2", "--checkpoint-dir="+ckpt, "--checkpoint-interval=100ms", "--progress=never")
+	c.afterRun = func() string { return committedSoFar(t, out) }
+	return c, dir, out, want
+}
+
+// TestCrashBatch kills a JSONL → JSONL backfill at least five times and
 // resumes it from its checkpoints: the committed output is exact.
 func TestCrashBatch(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills and restarts the job many times")
 	}
-	dir := t.TempDir()
-	parts, want := crashData(t, crashBatchOptions)
-	in, out, ckpt := filepath.Join(dir, "in"), filepath.Join(dir, "out"), filepath.Join(dir, "ckpt")
-	if _, err := fraudgen.WriteJSONL(in, parts); err != nil {
-		t.Fatal(err)
-	}
-	c := newCrashJob(t, *crashSeed, ckpt, "--mode=batch", "--in=jsonl:"+in+"/*.jsonl", "--out=jsonl:"+out,
-		"--parallelism=2", "--checkpoint-dir="+ckpt, "--checkpoint-interval=100ms", "--progress=never")
-	c.afterRun = func() string { return committedSoFar(t, out) }
+	c, _, out, want := crashBatchJob(t, *crashSeed)
 	c.runToEnd()
 	checkBatchOutput(t, out, want)
 
@@ -401,7 +433,7 @@ func checkBatchOutput(t *testing.T, out string, want []string) {
 // crashStreamOptions is the input of the stream crash run.
 var crashStreamOptions = fraudgen.Options{Rows: 2_000_000, Users: 10_000, Partitions: 4, Disorder: 20 * time.Second, Seed: 42}
 
-// TestCrashStream kills a bounded Kafka → Kafka stream job at least six
+// TestCrashStream kills a bounded Kafka → Kafka stream job at least five
 // times and resumes it from its checkpoints: the output topic, read with
 // read_committed, holds exactly the expected rows.
 func TestCrashStream(t *testing.T) {
@@ -427,6 +459,13 @@ func TestCrashStream(t *testing.T) {
 	if late := readCommitted(t, b, "totals-late"); len(late) != 0 {
 		t.Errorf("%d late rows, want none: e.g. %s", len(late), late[0])
 	}
+
+	// Run again: the job is finished, nothing is written.
+	r := execCLI(t, c.args...)
+	if r.code != 0 {
+		t.Errorf("run after the end: exit %d; stderr:\n%s", r.code, tail(r.stderr))
+	}
+	exactRows(t, "output topic after one more run", readCommitted(t, b, "totals"), want)
 }
 
 // readCommitted returns the sorted rows of the committed records of topic,
