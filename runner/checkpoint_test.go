@@ -275,8 +275,8 @@ func TestCheckpointDamaged(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			m := new(graph.Metrics)
 			slow := func(string, int) error {
-				time.Sleep(300 * time.Microsecond)
-				if m.Checkpoints.Load() >= 3 {
+				time.Sleep(time.Millisecond)
+				if m.Checkpoints.Load() >= 2 {
 					cancel()
 				}
 				return nil

@@ -99,8 +99,9 @@ type checkpointer struct {
 	savepoints *checkpoint.Store // nil unless a stop writes a savepoint
 	tasks      []*rawTask
 	tick       time.Duration
-	requests   chan struct{} // the run loop's wake-up: a task finished
-	closing    chan struct{} // closed when the last checkpoint completes
+	requests   chan struct{}  // the run loop's wake-up: a task finished
+	closing    chan struct{}  // closed when the last checkpoint completes
+	uploads    sync.WaitGroup // background uploads; Run waits for them
 
 	mu struct {
 		sync.Mutex
@@ -256,7 +257,9 @@ func (c *checkpointer) ack(id base.CheckpointID, a taskAck) {
 		p.uploads++
 		kgs, kge := base.KeyGroupRange(a.t.index, c.j.opts.Parallelism, c.j.opts.MaxParallelism)
 		stores := p.stores
+		c.uploads.Add(1)
 		go func() {
+			defer c.uploads.Done()
 			defer a.done()
 			for _, s := range stores {
 				start := time.Now()
@@ -303,6 +306,14 @@ func (c *checkpointer) maybeComplete(p *pendingCheckpoint) {
 		return
 	}
 	c.mu.cur = nil
+	if c.j.ctx.Err() != nil {
+		// The job failed or was cancelled while the checkpoint was in
+		// flight: its tasks are gone, so it must never count.
+		for _, s := range p.stores {
+			_ = s.Abort(uint64(p.id))
+		}
+		return
+	}
 	p.meta.Time = time.Now().UTC()
 	p.meta.Finished = p.final && !p.stopped
 	err := p.err

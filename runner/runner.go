@@ -227,6 +227,7 @@ func runGraph(ctx context.Context, name string, g *graph.Graph, opts Options) (s
 		}
 	}
 	err = eg.Wait()
+	j.ck.uploads.Wait()
 	if j.dead != nil {
 		err = errors.Join(err, j.dead.close())
 	}
