@@ -25,6 +25,10 @@ type Run struct {
 	RecPerSec         float64                  `json:"rec_per_sec"`
 	Checkpoints       []runner.CheckpointStats `json:"checkpoints,omitempty"`
 	CheckpointsFailed int                      `json:"checkpoints_failed,omitempty"`
+	// CPU is the process's user+system CPU time during the run (0 when
+	// not measured); less sensitive than Duration to other work on the
+	// machine.
+	CPU time.Duration `json:"cpu"`
 	// Verified: the output equals the independent computation.
 	Verified bool `json:"verified"`
 }
@@ -117,13 +121,21 @@ func runSum(ctx context.Context, name string, g *Gen, cfg ThroughputConfig, with
 		defer os.RemoveAll(dir)
 		opts.CheckpointDir, opts.CheckpointInterval = dir, cfg.Interval
 	}
+	cpu0 := cpuTime()
 	st, err := runner.Run(ctx, SumPipeline(g, sink), opts)
 	if err != nil {
 		return Run{}, fmt.Errorf("state bench: %s: %w", name, err)
 	}
 	r := newRun(name, g.Records, st)
-	cfg.Logf("%s: %d records in %v (%.2f M rec/s), %d checkpoints, %d failed",
-		name, g.Records, st.Duration.Round(time.Millisecond), r.RecPerSec/1e6, len(st.Checkpoints), st.CheckpointsFailed)
+	r.CPU = cpuTime() - cpu0
+	cfg.Logf("%s: %d records in %v (%.2f M rec/s), CPU %v, %d checkpoints, %d failed",
+		name, g.Records, st.Duration.Round(time.Millisecond), r.RecPerSec/1e6, r.CPU.Round(time.Millisecond), len(st.Checkpoints), st.CheckpointsFailed)
+	if withCk {
+		for _, c := range st.Checkpoints {
+			cfg.Logf("  checkpoint %d: sync %v async %v total %v, %s", c.ID, c.Sync.Round(time.Millisecond),
+				c.Async.Round(time.Millisecond), c.Total.Round(time.Millisecond), MiB(c.Bytes))
+		}
+	}
 	sum, _ := g.Expect(g.Records)
 	if err := checkSums(sink, sum); err != nil {
 		return r, fmt.Errorf("%s: %w", name, err)
@@ -147,12 +159,14 @@ type SpillConfig struct {
 func Spill(ctx context.Context, name string, cfg SpillConfig) (Run, error) {
 	g := &Gen{Records: cfg.Keys * int64(cfg.Passes), Keys: cfg.Keys, Parts: 2 * cfg.Parallelism}
 	sink := NewCollector[FatOut](g.Keys)
+	cpu0 := cpuTime()
 	st, err := runner.Run(ctx, FatPipeline(g, cfg.ValueSize, sink), runner.Options{
 		Parallelism: cfg.Parallelism, Mode: runner.Batch, StateMemory: cfg.StateMemory, Logf: cfg.Logf})
 	if err != nil {
 		return Run{}, fmt.Errorf("state bench: %s: %w", name, err)
 	}
 	r := newRun(name, g.Records, st)
+	r.CPU = cpuTime() - cpu0
 	cfg.Logf("%s: %d records in %v (%.2f M rec/s)", name, g.Records, st.Duration.Round(time.Millisecond), r.RecPerSec/1e6)
 	sum, count := g.Expect(g.Records)
 	if err := checkFat(sink, sum, count); err != nil {

@@ -74,7 +74,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.ckValue, "ck-value", 1000, "figure 2: bytes of state per key")
 	fs.DurationVar(&c.ckInterval, "ck-interval", 15*time.Second, "figure 2: checkpoint interval (longer than the load)")
 	fs.Float64Var(&c.ckChange, "ck-change", 0.01, "figure 2: fraction of keys changed between checkpoints")
-	fs.IntVar(&c.ckRounds, "ck-rounds", 2, "figure 2: incremental checkpoints with changes")
+	fs.IntVar(&c.ckRounds, "ck-rounds", 3, "figure 2: incremental checkpoints with changes")
 	fs.Int64Var(&c.spKeys, "spill-keys", 3_000_000, "figure 3: keys")
 	fs.IntVar(&c.spValue, "spill-value", 500, "figure 3: bytes of state per key")
 	fs.Int64Var(&c.spMemMiB, "spill-memory", 256, "figure 3: Options.StateMemory in MiB")
@@ -323,10 +323,10 @@ func reportThroughput(w io.Writer, c config, res childResult, cmd string, err er
 	fmt.Fprintf(w, "Batch mode, parallelism %d, global window, `sdk.Aggregate(sdk.Sum)` per int64 key over generated records (each pass over the keys in a new order), "+
 		"runs interleaved in one process (order swapped every round). Output checked against a plain loop.\n\n", c.par)
 	if len(res.Runs) > 0 {
-		fmt.Fprintln(w, "| run | case | records | time | M rec/s | checkpoints (failed) | mean sync / async / total | mean bytes | output |")
-		fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+		fmt.Fprintln(w, "| run | case | records | time | M rec/s | CPU | M rec per CPU-s | checkpoints (failed) | mean sync / async / total | mean bytes | output |")
+		fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 	}
-	var with, without []float64
+	var with, without, withCPU, withoutCPU []float64
 	for i, r := range res.Runs {
 		ckCol, meanCol, bytesCol := "-", "-", "-"
 		// The last entry is the job's final checkpoint (taken at the end).
@@ -346,12 +346,12 @@ func reportThroughput(w io.Writer, c config, res childResult, cmd string, err er
 				meanCol = fmt.Sprintf("%s / %s / %s", ms(s/n), ms(a/n), ms(t/n))
 				bytesCol = state.MiB(b / int64(len(periodic)))
 			}
-			with = append(with, r.RecPerSec)
+			with, withCPU = append(with, r.RecPerSec), append(withCPU, perCPU(r))
 		} else if !strings.HasPrefix(r.Case, "calibration") {
-			without = append(without, r.RecPerSec)
+			without, withoutCPU = append(without, r.RecPerSec), append(withoutCPU, perCPU(r))
 		}
-		fmt.Fprintf(w, "| %d | %s | %d | %s | %.2f | %s | %s | %s | %s |\n", i, r.Case, r.Records, ms(r.Duration),
-			r.RecPerSec/1e6, ckCol, meanCol, bytesCol, verified(r))
+		fmt.Fprintf(w, "| %d | %s | %d | %s | %.2f | %s | %.2f | %s | %s | %s | %s |\n", i, r.Case, r.Records, ms(r.Duration),
+			r.RecPerSec/1e6, ms(r.CPU), perCPU(r)/1e6, ckCol, meanCol, bytesCol, verified(r))
 	}
 	fmt.Fprintln(w)
 	if err != nil {
@@ -364,9 +364,19 @@ func reportThroughput(w io.Writer, c config, res childResult, cmd string, err er
 		}
 		fmt.Fprintf(w, "- with checkpoints / without, rec/s: **%.2f×** (medians: %.2f vs %.2f M rec/s); best runs %.2f×; per round %s; goal ≥ 0.8×\n",
 			median(with)/median(without), median(with)/1e6, median(without)/1e6, slices.Max(with)/slices.Max(without), fmtRatios(ratios))
+		fmt.Fprintf(w, "- with checkpoints / without, records per CPU-second (less sensitive to other work on the machine): %.2f× (medians)\n",
+			median(withCPU)/median(withoutCPU))
 	}
 	fmt.Fprintf(w, "- peak RSS of the process (all runs): %s; peak Go heap (sampled): %s\n", rss(res.PeakRSS), rss(res.PeakHeap))
 	fmt.Fprintf(w, "- command: `%s`\n\n", cmd)
+}
+
+// perCPU is records per CPU-second of r (0 when CPU was not measured).
+func perCPU(r state.Run) float64 {
+	if r.CPU <= 0 {
+		return 0
+	}
+	return float64(r.Records) / r.CPU.Seconds()
 }
 
 func fmtRatios(rs []float64) string {
@@ -440,8 +450,8 @@ func reportSpill(w io.Writer, c config, cases []spillCase) {
 		"(%d records); one child process per case. Output (sum, count and filler of every key) checked against a plain loop. "+
 		"Peak RSS includes the checking arrays (about %d MiB).\n\n",
 		c.par, c.spValue, c.spKeys, c.spPasses, c.spKeys*int64(c.spPasses), c.spKeys*(8+8+8+1+16)>>20)
-	fmt.Fprintln(w, "| case | records | time | M rec/s | peak RSS | peak Go heap (sampled) | output |")
-	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- |")
+	fmt.Fprintln(w, "| case | records | time | M rec/s | CPU | peak RSS | peak Go heap (sampled) | output |")
+	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- |")
 	var spill, base *state.Run
 	for i, sc := range cases {
 		for j := range sc.res.Runs {
@@ -449,8 +459,8 @@ func reportSpill(w io.Writer, c config, cases []spillCase) {
 			if r.Case == "" {
 				continue
 			}
-			fmt.Fprintf(w, "| %s | %d | %s | %.3f | %s | %s | %s |\n", r.Case, r.Records, ms(r.Duration), r.RecPerSec/1e6,
-				rss(sc.res.PeakRSS), rss(sc.res.PeakHeap), verified(*r))
+			fmt.Fprintf(w, "| %s | %d | %s | %.3f | %s | %s | %s | %s |\n", r.Case, r.Records, ms(r.Duration), r.RecPerSec/1e6,
+				ms(r.CPU), rss(sc.res.PeakRSS), rss(sc.res.PeakHeap), verified(*r))
 			if i == 0 {
 				spill = r
 			} else {
