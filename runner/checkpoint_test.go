@@ -345,3 +345,35 @@ func TestCheckpointDamaged(t *testing.T) {
 		})
 	}
 }
+
+// pair is an accumulator type without a codec.
+type pair struct{ n, sum int }
+
+// TestCheckpointNeedsCodecs: with checkpoints on, an aggregation whose
+// accumulator has no codec fails at the start with one line naming the
+// transform, rather than at its first checkpoint; without checkpoints it
+// runs in memory.
+func TestCheckpointNeedsCodecs(t *testing.T) {
+	build := func() *sdk.Pipeline {
+		p := sdk.NewPipeline()
+		src := &runnertest.Source[ev]{Data: [][]ev{{e("a", 1, 1), e("a", 2, 2)}}}
+		in := read(p, src)
+		win := sdk.WindowInto(sdk.KeyBy(in, func(x ev) string { return x.Key }), sdk.Tumbling(time.Second))
+		comb := sdk.CombineFuncs[ev, pair, int]{
+			CreateFn: func() pair { return pair{} },
+			AddFn:    func(a pair, x ev) pair { return pair{a.n + 1, a.sum + x.V} },
+			MergeFn:  func(a, b pair) pair { return pair{a.n + b.n, a.sum + b.sum} },
+			ResultFn: func(a pair) int { return a.sum },
+		}
+		sdk.Write(sdk.Aggregate(win, comb), &runnertest.Sink[sdk.Result[string, int]]{})
+		return p
+	}
+	if _, err := Run(context.Background(), build(), Options{}); err != nil {
+		t.Fatalf("without checkpoints: %v", err)
+	}
+	_, err := Run(context.Background(), build(), Options{CheckpointDir: t.TempDir(), Logf: quietLogf(t)})
+	if err == nil || !strings.Contains(err.Error(), "checkpoints need its state encoded") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("with checkpoints: %v, want one line saying the state cannot be encoded", err)
+	}
+	t.Log(err)
+}

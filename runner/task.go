@@ -205,6 +205,13 @@ func (t *rawTask) open() error {
 			return transformError(n.Name, err)
 		}
 		t.opened[i] = true
+		// An operator that cannot checkpoint its state (a type without a
+		// codec) fails now, not at the first checkpoint.
+		if se, ok := t.ops[i].(interface{ StateError() error }); ok && j.ck.durable() {
+			if err := se.StateError(); err != nil {
+				return transformError(n.Name, fmt.Errorf("checkpoints need its state encoded: %w", err))
+			}
+		}
 	}
 	return nil
 }
