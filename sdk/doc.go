@@ -15,6 +15,16 @@
 // type without a generated codec where one is needed, a bad option) are
 // collected and reported together by [Pipeline.Err] before anything runs.
 //
+// # Keyed state and timers
+//
+// [Process] runs a [KeyedProcessFunc] (Flink's KeyedProcessFunction) for
+// every record of a key, with state declared once ([NewValueState],
+// [NewListState], [NewMapState], optionally with a [TTL]) and event- or
+// processing-time timers. Window state and process state live in the
+// runner's keyed state backend (Pebble), are checkpointed with the job and
+// redistributed by key group when the parallelism changes; their types
+// need codecs, like records.
+//
 // # Generated code
 //
 // Functions marked //weir:transform and types marked //weir:record get

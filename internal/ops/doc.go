@@ -1,7 +1,10 @@
 // Package ops holds the typed operator implementations behind the SDK's
 // transforms: stateless maps and filters (with generated kernels or the
-// generic per-row loop), source and sink adapters, the keyed partitioner and
-// the windowed aggregation with its timers, lateness and session merging.
+// generic per-row loop), source and sink adapters, the keyed partitioner,
+// the windowed aggregation with its timers, lateness and session merging
+// (agg.go; its state in the task's keyed backend behind a typed write-back
+// cache, agg_state.go), and the keyed process operator with user state and
+// timers (process.go).
 //
 // # Lateness
 //
