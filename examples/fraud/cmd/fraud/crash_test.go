@@ -375,18 +375,26 @@ var batchInput = sync.OnceValues(func() (string, []string) {
 	return dir, want
 })
 
-// crashBatchJob returns a batch crash job reading batchInput, writing to
-// dir/out with checkpoints in dir/ckpt, and the expected totals.
+// crashBatchJob returns a batch crash job reading batchInput, writing
+// JSON Lines to dir/out with checkpoints in dir/ckpt, and the expected
+// totals.
 func crashBatchJob(t *testing.T, seed uint64) (c *crashJob, dir, out string, want []string) {
+	t.Helper()
+	return crashBatchJobTo(t, seed, "jsonl", readTotals)
+}
+
+// crashBatchJobTo is crashBatchJob with output in format (jsonl or
+// parquet), read by read.
+func crashBatchJobTo(t *testing.T, seed uint64, format string, read func(*testing.T, string) []string) (c *crashJob, dir, out string, want []string) {
 	t.Helper()
 	start := time.Now()
 	in, want := batchInput()
 	t.Logf("input: %d transactions, %d expected rows (%v)", crashBatchOptions.Rows, len(want), time.Since(start).Round(time.Millisecond))
 	dir = t.TempDir()
 	out, ckpt := filepath.Join(dir, "out"), filepath.Join(dir, "ckpt")
-	c = newCrashJob(t, seed, ckpt, "--mode=batch", "--in=jsonl:"+in+"/*.jsonl", "--out=jsonl:"+out,
+	c = newCrashJob(t, seed, ckpt, "--mode=batch", "--in=jsonl:"+in+"/*.jsonl", "--out="+format+":"+out,
 		"--parallelism=2", "--checkpoint-dir="+ckpt, "--checkpoint-interval=100ms", "--progress=never")
-	c.afterRun = func() string { return committedSoFar(t, out) }
+	c.afterRun = func() string { return committedSoFar(read(t, out)) }
 	return c, dir, out, want
 }
 
@@ -544,12 +552,10 @@ func countRecords(t *testing.T, b *devbroker.Broker, topic string) int {
 	return n
 }
 
-// committedSoFar describes the committed output in dir: its rows, and how
-// many of them are duplicates (every expected row is distinct, so a row
-// seen twice is one).
-func committedSoFar(t *testing.T, dir string) string {
-	t.Helper()
-	rows := readTotals(t, dir)
+// committedSoFar describes the committed output rows (sorted): their
+// number, and how many of them are duplicates (every expected row is
+// distinct, so a row seen twice is one).
+func committedSoFar(rows []string) string {
 	dups := duplicates(rows)
 	return fmt.Sprintf("%d rows committed, %d of them duplicates", len(rows), dups)
 }
