@@ -138,3 +138,45 @@ func BenchmarkUpdate(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkTimers registers one timer per op, 60 s (of µs) after the op's
+// time (op i is at i ms), spread over 10 K keys in 128 key groups, and pops
+// the due ones every popEvery ops: the pattern of an event-time timer per
+// record with a watermark after each batch.
+func BenchmarkTimers(b *testing.B) {
+	for _, popEvery := range []int{64, 1024, 16384} {
+		b.Run(fmt.Sprintf("pop%d", popEvery), func(b *testing.B) {
+			be, err := Open(Options{Dir: "db", FS: vfs.NewMem()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer be.Close()
+			tm, err := be.Timers("t")
+			if err != nil {
+				b.Fatal(err)
+			}
+			keys := make([][]byte, hotKeys)
+			for i := range keys {
+				keys[i] = hotKey(i)
+			}
+			popped := 0
+			fn := func(Timer) error { popped++; return nil }
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				k := i * 7919 % hotKeys
+				now := int64(i) * 1000
+				if err := tm.Register(uint16(k%128), now+60_000_000, keys[k]); err != nil {
+					b.Fatal(err)
+				}
+				if i%popEvery == popEvery-1 {
+					if _, err := tm.PopUpTo(now, fn); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(popped)/float64(b.N), "pops/op")
+		})
+	}
+}

@@ -8,7 +8,7 @@ import (
 
 // entryOverhead approximates the memory of an entry beyond its key and
 // value bytes: the struct, the map slot and the string header.
-const entryOverhead = 96
+const entryOverhead = 112
 
 // entry is one cached key. deleted entries are cached absences (a read
 // that found nothing, or a Delete not yet written back).
@@ -17,8 +17,21 @@ type entry struct {
 	val        []byte
 	deleted    bool
 	dirty      bool
-	mapPrefix  int // length of the map-state prefix of key; 0 for other state
 	prev, next *entry
+	// m is the map-state map the entry belongs to (nil for other state);
+	// mprev and mnext link m's cached entries.
+	m            *mapEntries
+	mprev, mnext *entry
+}
+
+// mapEntries lists the cached entries of one map-state map (one key's
+// map), so MapState.Clear drops them without scanning the cache and
+// MapState.Iterate knows whether the map has dirty entries.
+type mapEntries struct {
+	prefix string // the map's key prefix: kg | id | uvarint(len(key)) | key
+	head   *entry
+	n      int // entries listed
+	dirty  int // dirty entries among them
 }
 
 func (e *entry) size() int64 { return entryOverhead + int64(len(e.key)+cap(e.val)) }
@@ -32,7 +45,7 @@ type cache struct {
 	limit      int64
 	dirty      []*entry // entries that became dirty since the last writeDirty
 	ndirty     int
-	dirtyMaps  map[string]int // map-state prefix -> dirty entries under it
+	maps       map[string]*mapEntries // map-state prefix -> its cached entries
 	evictions  int64
 	writebacks int64
 	// last is the most recently looked-up entry: a read-modify-write
@@ -42,7 +55,7 @@ type cache struct {
 
 func (c *cache) init(limit int64) {
 	c.m = map[string]*entry{}
-	c.dirtyMaps = map[string]int{}
+	c.maps = map[string]*mapEntries{}
 	c.limit = limit
 }
 
@@ -91,20 +104,73 @@ func (c *cache) pushFront(e *entry) {
 	}
 }
 
-func (c *cache) insertCleanEntry(key, val []byte, deleted bool) *entry {
+// linkMap adds e to the list of its map's entries; mapPrefix is the
+// length of the map's prefix of e.key (0: e is not a map entry).
+func (c *cache) linkMap(e *entry, mapPrefix int) {
+	if mapPrefix == 0 || e.m != nil {
+		return
+	}
+	p := e.key[:mapPrefix]
+	m := c.maps[p]
+	if m == nil {
+		m = &mapEntries{prefix: p}
+		c.maps[p] = m
+	}
+	e.m, e.mnext = m, m.head
+	if m.head != nil {
+		m.head.mprev = e
+	}
+	m.head = e
+	m.n++
+}
+
+// unlinkMap removes e, which must be clean, from its map's list.
+func (c *cache) unlinkMap(e *entry) {
+	m := e.m
+	if m == nil {
+		return
+	}
+	if e.mprev != nil {
+		e.mprev.mnext = e.mnext
+	} else {
+		m.head = e.mnext
+	}
+	if e.mnext != nil {
+		e.mnext.mprev = e.mprev
+	}
+	e.m, e.mprev, e.mnext = nil, nil, nil
+	if m.n--; m.n == 0 {
+		delete(c.maps, m.prefix)
+	}
+}
+
+// dropMap removes every cached entry of the map with prefix p, dirty ones
+// included, without writing them back. It costs O(the map's cached
+// entries).
+func (c *cache) dropMap(p []byte) {
+	m := c.maps[string(p)]
+	for m != nil && m.head != nil {
+		e := m.head
+		c.markClean(e)
+		c.remove(e) // deletes m from c.maps with its last entry
+	}
+}
+
+func (c *cache) insertCleanEntry(key, val []byte, deleted bool, mapPrefix int) *entry {
 	e := &entry{key: string(key), deleted: deleted}
 	if !deleted {
 		e.val = append([]byte(nil), val...)
 	}
 	c.m[e.key] = e
 	c.pushFront(e)
+	c.linkMap(e, mapPrefix)
 	c.bytes += e.size()
 	c.last = e
 	return e
 }
 
-func (c *cache) insertClean(b *Backend, key, val []byte, deleted bool) error {
-	c.insertCleanEntry(key, val, deleted)
+func (c *cache) insertClean(b *Backend, key, val []byte, deleted bool, mapPrefix int) error {
+	c.insertCleanEntry(key, val, deleted, mapPrefix)
 	return c.maybeEvict(b)
 }
 
@@ -115,8 +181,8 @@ func (c *cache) markDirty(e *entry) {
 	e.dirty = true
 	c.ndirty++
 	c.dirty = append(c.dirty, e)
-	if e.mapPrefix > 0 {
-		c.dirtyMaps[e.key[:e.mapPrefix]]++
+	if e.m != nil {
+		e.m.dirty++
 	}
 }
 
@@ -126,13 +192,8 @@ func (c *cache) markClean(e *entry) {
 	}
 	e.dirty = false
 	c.ndirty--
-	if e.mapPrefix > 0 {
-		p := e.key[:e.mapPrefix]
-		if n := c.dirtyMaps[p] - 1; n > 0 {
-			c.dirtyMaps[p] = n
-		} else {
-			delete(c.dirtyMaps, p)
-		}
+	if e.m != nil {
+		e.m.dirty--
 	}
 }
 
@@ -143,17 +204,14 @@ func (c *cache) put(key, val []byte, deleted bool, mapPrefix int) {
 		e = c.m[string(key)]
 	}
 	if e == nil {
-		e = &entry{key: string(key), mapPrefix: mapPrefix}
+		e = &entry{key: string(key)}
 		c.m[e.key] = e
 		c.pushFront(e)
 	} else {
 		c.bytes -= e.size()
 		c.moveToFront(e)
-		if !e.dirty {
-			// Entries cached by a read do not know their map prefix.
-			e.mapPrefix = mapPrefix
-		}
 	}
+	c.linkMap(e, mapPrefix)
 	e.deleted = deleted
 	if deleted {
 		e.val = e.val[:0]
@@ -178,6 +236,7 @@ func (c *cache) remove(e *entry) {
 		c.last = nil
 	}
 	c.unlink(e)
+	c.unlinkMap(e)
 	delete(c.m, e.key)
 	c.bytes -= e.size()
 }

@@ -260,8 +260,8 @@ func (s *MapState) Get(kg uint16, key, mk []byte) ([]byte, bool, error) {
 	if err := s.b.checkKG(kg); err != nil {
 		return nil, false, err
 	}
-	k, _ := s.entryKey(kg, key, mk)
-	return s.b.get(k)
+	k, pl := s.entryKey(kg, key, mk)
+	return s.b.getIn(k, pl)
 }
 
 // Put sets map key mk under key to val.
@@ -291,20 +291,93 @@ func (s *MapState) Iterate(kg uint16, key []byte, fn func(mk, val []byte) error)
 		return err
 	}
 	p := appendPrefix(nil, kg, s.id, key)
-	if b.cache.dirtyMaps[string(p)] > 0 {
+	if m := b.cache.maps[string(p)]; m != nil && m.dirty > 0 {
 		if err := b.Flush(); err != nil {
+			return err
+		}
+	} else if _, ok := b.cleared[string(p)]; ok {
+		if err := b.commitWB(); err != nil {
 			return err
 		}
 	}
 	return b.scan(p, prefixEnd(p), func(k, v []byte) error { return fn(k[len(p):], v) })
 }
 
+// Clear deletes every entry of key's map with one Pebble range deletion
+// (in the pending batch) and drops the map's cached entries, dirty ones
+// unwritten. It reads nothing from Pebble: its cost is one range deletion
+// plus O(the map's entries in the cache), which the cache finds through a
+// per-map list. Until the pending batch is committed (at the next Flush,
+// eviction, timer pop, or when it grows past CacheBytes/4), cache misses
+// on the map answer "absent" without reading Pebble, and Iterate on it
+// commits the batch first.
+func (s *MapState) Clear(kg uint16, key []byte) error {
+	b := s.b
+	if err := b.checkKG(kg); err != nil {
+		return err
+	}
+	p := appendPrefix(b.kbuf[:0], kg, s.id, key)
+	b.kbuf = p
+	b.cache.dropMap(p)
+	if err := b.wb.DeleteRange(p, prefixEnd(p), nil); err != nil {
+		return fmt.Errorf("state: map clear: %w", err)
+	}
+	b.cleared[string(p)] = struct{}{}
+	return b.maybeCommitWB()
+}
+
+// IsEmpty reports whether key's map has no entries. A live cached entry,
+// or a Clear since the last commit with no live entry cached after it,
+// answers without Pebble; otherwise, after a Flush if the map has dirty
+// entries (as Iterate), it looks with one Pebble seek.
+func (s *MapState) IsEmpty(kg uint16, key []byte) (bool, error) {
+	b := s.b
+	if err := b.checkKG(kg); err != nil {
+		return false, err
+	}
+	p := appendPrefix(b.kbuf[:0], kg, s.id, key)
+	b.kbuf = p
+	m := b.cache.maps[string(p)]
+	if m != nil {
+		for e := m.head; e != nil; e = e.mnext {
+			if !e.deleted {
+				return false, nil
+			}
+		}
+	}
+	if _, ok := b.cleared[string(p)]; ok {
+		// Pebble holds nothing of the map once the pending range deletion
+		// is committed, and the cache holds only absences.
+		return true, nil
+	}
+	if m != nil && m.dirty > 0 {
+		if err := b.Flush(); err != nil {
+			return false, err
+		}
+	}
+	it, err := b.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+	if err != nil {
+		return false, fmt.Errorf("state: map is empty: %w", err)
+	}
+	found := it.First()
+	if err := it.Close(); err != nil {
+		return false, fmt.Errorf("state: map is empty: %w", err)
+	}
+	return !found, nil
+}
+
 // Timers holds timers (key group, timestamp, key) ordered by timestamp.
 // Each timer is one Pebble key: kg | id | timestamp (8 bytes, sign-flipped
 // big-endian) | key, with an empty value. Timer writes bypass the cache.
+//
+// Each timer set keeps, in memory, a lower bound on the times of the
+// timers of each key group (see timerIndex), so PopUpTo seeks straight
+// past the timers popped earlier (whose tombstones stay in Pebble until a
+// compaction) and skips key groups with nothing due.
 type Timers struct {
-	b  *Backend
-	id uint16
+	b   *Backend
+	id  uint16
+	idx *timerIndex
 }
 
 // Timers returns the timer set called name, registering it on first use.
@@ -313,7 +386,52 @@ func (b *Backend) Timers(name string) (*Timers, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Timers{b: b, id: in.id}, nil
+	if in.timers == nil {
+		in.timers = newTimerIndex(b.opts.KeyGroups)
+	}
+	return &Timers{b: b, id: in.id, idx: in.timers}, nil
+}
+
+// timerIndex bounds the times of one timer set's timers per key group, in
+// memory. For key group kg (at i = kg - start): if has[i] is false, kg has
+// no timers; otherwise every timer of kg has time ≥ lo[i]. The bound is
+// exact after a PopUpTo visits kg (it reads the next timer's time) and
+// conservative otherwise: Register lowers it, Delete leaves it. A new
+// index (Open, Restore) knows nothing: has is true and lo MinInt64, so the
+// first PopUpTo scans each key group from the start once. min is the least
+// lo over the key groups with has set (valid if any is set).
+type timerIndex struct {
+	start uint16
+	lo    []int64
+	has   []bool
+	min   int64
+	any   bool
+}
+
+func newTimerIndex(kr KeyGroupRange) *timerIndex {
+	n := int(kr.End - kr.Start)
+	x := &timerIndex{start: kr.Start, lo: make([]int64, n), has: make([]bool, n)}
+	x.reset()
+	return x
+}
+
+// reset forgets everything: every key group may hold timers of any time.
+func (x *timerIndex) reset() {
+	for i := range x.lo {
+		x.lo[i], x.has[i] = math.MinInt64, true
+	}
+	x.min, x.any = math.MinInt64, true
+}
+
+// add notes a timer of kg at ts.
+func (x *timerIndex) add(kg uint16, ts int64) {
+	i := kg - x.start
+	if !x.has[i] || ts < x.lo[i] {
+		x.lo[i], x.has[i] = ts, true
+	}
+	if !x.any || ts < x.min {
+		x.min, x.any = ts, true
+	}
 }
 
 func (t *Timers) timerKey(kg uint16, ts int64, key []byte) []byte {
@@ -331,6 +449,7 @@ func (t *Timers) Register(kg uint16, ts int64, key []byte) error {
 	if err := t.b.wb.Set(t.timerKey(kg, ts, key), nil, nil); err != nil {
 		return fmt.Errorf("state: register timer: %w", err)
 	}
+	t.idx.add(kg, ts)
 	return t.b.maybeCommitWB()
 }
 
@@ -358,41 +477,24 @@ type Timer struct {
 // (call again to pop them); a timer fn re-registers survives. If fn
 // returns an error, PopUpTo returns it and the timers fn did not handle,
 // the failing one included, stay registered.
+//
+// The cost is one seek per key group that may hold a due timer, plus one
+// step per due timer (and per timer Deleted since the last pop at a time
+// up to ts); when no key group can hold one, PopUpTo returns at once.
 func (t *Timers) PopUpTo(ts int64, fn func(Timer) error) (int, error) {
-	b := t.b
+	b, x := t.b, t.idx
 	if b.closed {
 		return 0, errClosed
+	}
+	if !x.any || x.min > ts {
+		return 0, nil
 	}
 	if err := b.commitWB(); err != nil {
 		return 0, err
 	}
-	kr := b.opts.KeyGroups
-	it, err := b.db.NewIter(&pebble.IterOptions{
-		LowerBound: appendKGID(nil, kr.Start, 0),
-		UpperBound: appendKGID(nil, kr.End, 0),
-	})
+	due, err := t.collect(ts)
 	if err != nil {
-		return 0, fmt.Errorf("state: pop timers: %w", err)
-	}
-	var due []Timer
-	for kg := kr.Start; kg < kr.End; kg++ {
-		p := appendKGID(nil, kg, t.id)
-		var end []byte
-		if ts == math.MaxInt64 {
-			end = prefixEnd(p)
-		} else {
-			end = appendTimestamp(p[:4:4], ts+1)
-		}
-		for it.SeekGE(p); it.Valid() && bytes.Compare(it.Key(), end) < 0; it.Next() {
-			k := it.Key()
-			due = append(due, Timer{KeyGroup: kg, Time: decodeTimestamp(k[4:12]), Key: append([]byte(nil), k[12:]...)})
-			if err := b.wb.Delete(k, nil); err != nil {
-				it.Close()
-				return 0, fmt.Errorf("state: pop timers: %w", err)
-			}
-		}
-	}
-	if err := it.Close(); err != nil {
+		x.reset() // the bounds set so far may be wrong; the popped timers' deletes are pending
 		return 0, fmt.Errorf("state: pop timers: %w", err)
 	}
 	slices.SortFunc(due, func(a, c Timer) int {
@@ -411,9 +513,78 @@ func (t *Timers) PopUpTo(ts int64, fn func(Timer) error) (int, error) {
 				if werr := b.wb.Set(t.timerKey(rest.KeyGroup, rest.Time, rest.Key), nil, nil); werr != nil {
 					return i, fmt.Errorf("state: pop timers: restore unhandled timers: %w", werr)
 				}
+				x.add(rest.KeyGroup, rest.Time)
 			}
 			return i, err
 		}
 	}
 	return len(due), b.maybeCommitWB()
+}
+
+// collect reads the timers with time ≤ ts of every key group that may hold
+// one, adds their deletion to the pending batch, and sets the index's
+// bounds of those key groups from the first timer after ts.
+func (t *Timers) collect(ts int64) ([]Timer, error) {
+	b, x := t.b, t.idx
+	kr := b.opts.KeyGroups
+	it, err := b.db.NewIter(&pebble.IterOptions{
+		LowerBound: appendKGID(nil, kr.Start, 0),
+		UpperBound: appendKGID(nil, kr.End, 0),
+	})
+	if err != nil {
+		return nil, err
+	}
+	var (
+		due   []Timer
+		keys  []byte // the timers' keys, back to back
+		seek  = make([]byte, 0, 12)
+		end   = make([]byte, 0, 12)
+		least = int64(math.MaxInt64)
+		some  = false
+		werr  error
+	)
+	for i := range x.lo {
+		if !x.has[i] {
+			continue
+		}
+		kg := kr.Start + uint16(i)
+		if x.lo[i] <= ts {
+			seek = appendTimestamp(appendKGID(seek[:0], kg, t.id), x.lo[i])
+			if ts == math.MaxInt64 {
+				end = append(end[:0], prefixEnd(seek[:4])...)
+			} else {
+				end = appendTimestamp(append(end[:0], seek[:4]...), ts+1)
+			}
+			it.SeekGE(seek)
+			for ; it.Valid() && bytes.Compare(it.Key(), end) < 0; it.Next() {
+				k := it.Key()
+				off := len(keys)
+				keys = append(keys, k[12:]...)
+				due = append(due, Timer{KeyGroup: kg, Time: decodeTimestamp(k[4:12]), Key: keys[off:len(keys):len(keys)]})
+				if werr = b.wb.Delete(k, nil); werr != nil {
+					break
+				}
+			}
+			if werr != nil {
+				break
+			}
+			// The iterator is at kg's first timer after ts, if any.
+			if k := it.Key(); it.Valid() && len(k) >= 12 && bytes.Equal(k[:4], seek[:4]) {
+				x.lo[i] = decodeTimestamp(k[4:12])
+			} else {
+				x.has[i] = false
+				continue
+			}
+		}
+		least = min(least, x.lo[i])
+		some = true
+	}
+	if cerr := it.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		return nil, werr
+	}
+	x.min, x.any = least, some
+	return due, nil
 }

@@ -152,6 +152,9 @@ type stateInfo struct {
 	name string
 	kind kind
 	id   uint16
+	// timers is the in-memory index of a timer set, made by the first
+	// Backend.Timers call and shared by every handle on the set.
+	timers *timerIndex
 }
 
 // Backend is one task's keyed state: a Pebble instance behind a write-back
@@ -161,14 +164,18 @@ type Backend struct {
 	db   *pebble.DB
 	// wb holds list appends, timer writes and written-back cache entries
 	// until the next commit. Keys written here are never cached.
-	wb     *pebble.Batch
-	cache  cache
-	states map[string]*stateInfo
-	nextID uint16
-	now    int64
-	kbuf   []byte
-	vbuf   []byte
-	closed bool
+	wb    *pebble.Batch
+	cache cache
+	// cleared holds the prefixes of the maps MapState.Clear deleted with
+	// range deletions still in wb: reads that miss the cache must not
+	// look in Pebble for them until wb is committed.
+	cleared map[string]struct{}
+	states  map[string]*stateInfo
+	nextID  uint16
+	now     int64
+	kbuf    []byte
+	vbuf    []byte
+	closed  bool
 }
 
 type quietLogger struct{}
@@ -200,7 +207,7 @@ func open(opts Options) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state: open %s: %w", opts.Dir, err)
 	}
-	b := &Backend{opts: opts, db: db, states: map[string]*stateInfo{}, nextID: 1, now: math.MinInt64}
+	b := &Backend{opts: opts, db: db, states: map[string]*stateInfo{}, cleared: map[string]struct{}{}, nextID: 1, now: math.MinInt64}
 	b.cache.init(opts.CacheBytes)
 	b.wb = db.NewBatch()
 	if err := checkMaxPar(db, db, opts.Dir, opts.MaxParallelism); err != nil {
@@ -325,18 +332,27 @@ func decodeTimestamp(b []byte) int64 {
 
 // get reads key from the cache, falling back to Pebble. The result aliases
 // the cache and is valid until the next write to the backend.
-func (b *Backend) get(key []byte) ([]byte, bool, error) {
+func (b *Backend) get(key []byte) ([]byte, bool, error) { return b.getIn(key, 0) }
+
+// getIn is get for a key of the map whose prefix is key[:mapPrefix] (0:
+// not a map entry).
+func (b *Backend) getIn(key []byte, mapPrefix int) ([]byte, bool, error) {
 	if e := b.cache.lookup(key); e != nil {
 		return e.val, !e.deleted, nil
 	}
+	if mapPrefix > 0 && len(b.cleared) > 0 {
+		if _, ok := b.cleared[string(key[:mapPrefix])]; ok {
+			return nil, false, b.cache.insertClean(b, key, nil, true, mapPrefix)
+		}
+	}
 	v, closer, err := b.db.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
-		return nil, false, b.cache.insertClean(b, key, nil, true)
+		return nil, false, b.cache.insertClean(b, key, nil, true, mapPrefix)
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("state: get: %w", err)
 	}
-	e := b.cache.insertCleanEntry(key, v, false)
+	e := b.cache.insertCleanEntry(key, v, false, mapPrefix)
 	closer.Close()
 	return e.val, true, b.cache.maybeEvict(b)
 }
@@ -354,6 +370,7 @@ func (b *Backend) commitWB() error {
 		return nil
 	}
 	err := b.wb.Commit(pebble.NoSync)
+	clear(b.cleared)
 	b.wb.Close()
 	b.wb = b.db.NewBatch()
 	if err != nil {

@@ -393,6 +393,15 @@ func runOps(t *testing.T, b *Backend, m *model, seed uint64, n int, maxPar int) 
 			if ok != wok || string(got) != want {
 				t.Fatalf("op %d: map %s[%s] = %q %v, want %q %v", i, k, mk, got, ok, want, wok)
 			}
+		case op < 81:
+			must(t, ms.Clear(kg, []byte(key)))
+			delete(m.maps, k)
+		case op < 82:
+			empty, err := ms.IsEmpty(kg, []byte(key))
+			must(t, err)
+			if want := len(m.maps[k]) == 0; empty != want {
+				t.Fatalf("op %d: map %s IsEmpty = %v, want %v (%v)", i, k, empty, want, m.maps[k])
+			}
 		case op < 83:
 			got := map[string]string{}
 			must(t, ms.Iterate(kg, []byte(key), func(mk, val []byte) error {

@@ -355,6 +355,11 @@ type MapState interface {
 	Put(kg uint16, key, mk, val []byte) error
 	Delete(kg uint16, key, mk []byte) error
 	Iterate(kg uint16, key []byte, fn func(mk, val []byte) error) error
+	// Clear deletes every entry of key's map at once (one range deletion,
+	// no iteration).
+	Clear(kg uint16, key []byte) error
+	// IsEmpty reports whether key's map has no entries.
+	IsEmpty(kg uint16, key []byte) (bool, error)
 }
 
 // TimerState is a set of (key group, timestamp, key) timers.

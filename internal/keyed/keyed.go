@@ -40,3 +40,5 @@ func (t timers) Delete(kg uint16, ts int64, key []byte) error   { return t.t.Del
 func (t timers) PopUpTo(ts int64, fn func(kg uint16, ts int64, key []byte) error) (int, error) {
 	return t.t.PopUpTo(ts, func(tm state.Timer) error { return fn(tm.KeyGroup, tm.Time, tm.Key) })
 }
+
+var _ graph.MapState = (*state.MapState)(nil)

@@ -54,3 +54,29 @@ func TestViewsAreNamespaced(t *testing.T) {
 		t.Fatalf("KeyGroups = %d, %d", s, e)
 	}
 }
+
+func TestViewMapClear(t *testing.T) {
+	b, err := state.Open(state.Options{Dir: "db", FS: vfs.NewMem(), MaxParallelism: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	m, err := NewView(b, "w").Map("panes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mk := range []string{"w1", "w2"} {
+		if err := m.Put(2, []byte("k"), []byte(mk), []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if empty, err := m.IsEmpty(2, []byte("k")); empty || err != nil {
+		t.Fatalf("IsEmpty before Clear = %v, %v", empty, err)
+	}
+	if err := m.Clear(2, []byte("k")); err != nil {
+		t.Fatal(err)
+	}
+	if empty, err := m.IsEmpty(2, []byte("k")); !empty || err != nil {
+		t.Fatalf("IsEmpty after Clear = %v, %v", empty, err)
+	}
+}
