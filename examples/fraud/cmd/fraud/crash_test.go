@@ -54,7 +54,7 @@ func (k killKind) String() string {
 // killPlan says when to kill one run.
 type killPlan struct {
 	kind  killKind
-	delay time.Duration // killAtTime; for the others, the earliest kill and the latest one is delay+limit
+	delay time.Duration // killAtTime: when; killDuringUpload: the earliest kill (the latest is delay+limit)
 	n     int           // killAfterCheckpoint: checkpoints of this run to wait for
 }
 
