@@ -56,7 +56,20 @@
 // Flush writes every dirty entry in one batch; Snapshot calls it. List
 // elements and timers skip the cache: they go to a pending batch committed
 // at the next Flush, eviction, iteration or when it passes CacheBytes/4.
-// MapState.Iterate flushes first when the map has dirty entries.
+// MapState.Iterate flushes first when the map has dirty entries. The cache
+// links the cached entries of each map (one key's map) in a list, so
+// MapState.Clear, a single Pebble range deletion, drops them in time
+// proportional to their number; until the range deletion is committed,
+// cache misses on a cleared map answer "absent" without reading Pebble.
+//
+// # Timers
+//
+// Each timer set keeps in memory, per key group, a lower bound on its
+// timers' times (exact after a pop visits the key group, lowered by
+// Register, unknown after Open or Restore). PopUpTo seeks each key group
+// that may hold a due timer straight to that bound, so the tombstones of
+// timers popped earlier are not stepped over again, and returns at once
+// when no key group can hold one.
 //
 // # Snapshots and rescaling
 //
