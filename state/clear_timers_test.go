@@ -195,16 +195,19 @@ func TestTimersAgainstModel(t *testing.T) {
 	}
 	const maxPar = 16
 	boom := errors.New("boom")
-	for _, tc := range []struct {
+	type tcase struct {
 		name    string
 		seed    uint64
 		restart string // what happens every 300 steps: "", "reopen", "restore", "rescale"
-	}{
-		{"no restart", 1, ""},
-		{"reopen", 2, "reopen"},
-		{"restore", 3, "restore"},
-		{"rescale", 4, "rescale"},
-	} {
+		head    int    // timers cached per key group; 0: the default
+	}
+	var cases []tcase
+	for _, head := range []int{0, 1, 3} {
+		for i, restart := range []string{"", "reopen", "restore", "rescale"} {
+			cases = append(cases, tcase{fmt.Sprintf("head=%d/restart=%s", head, restart), uint64(10*head + i), restart, head})
+		}
+	}
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(tc.seed, 7))
 			fs := vfs.NewMem()
@@ -213,10 +216,18 @@ func TestTimersAgainstModel(t *testing.T) {
 			b, err := Open(opts)
 			must(t, err)
 			defer func() { b.Close() }()
-			tm, err := b.Timers("t")
-			must(t, err)
-			noise, err := b.Timers("noise")
-			must(t, err)
+			var tm, noise *Timers
+			handles := func() {
+				var err error
+				tm, err = b.Timers("t")
+				must(t, err)
+				noise, err = b.Timers("noise")
+				must(t, err)
+				if tc.head > 0 {
+					tm.h.max, noise.h.max = tc.head, tc.head
+				}
+			}
+			handles()
 			wm := int64(-1000)
 			for step := range 1500 {
 				switch op := rng.IntN(10); {
@@ -314,10 +325,7 @@ func TestTimersAgainstModel(t *testing.T) {
 						b, err = Restore(opts, halves)
 					}
 					must(t, err)
-					tm, err = b.Timers("t")
-					must(t, err)
-					noise, err = b.Timers("noise")
-					must(t, err)
+					handles()
 				}
 			}
 			var rest []timer

@@ -55,8 +55,9 @@
 // 7/8 of it, the dirty ones written back in one Pebble batch (no fsync).
 // Flush writes every dirty entry in one batch; Snapshot calls it. List
 // elements and timers skip the cache: they go to a pending batch committed
-// at the next Flush, eviction, iteration or when it passes CacheBytes/4.
-// MapState.Iterate flushes first when the map has dirty entries. The cache
+// at the next Flush, eviction, iteration or when it passes
+// min(CacheBytes/4, 1 MiB). MapState.Iterate flushes first when the map has
+// dirty entries. The cache
 // links the cached entries of each map (one key's map) in a list, so
 // MapState.Clear, a single Pebble range deletion, drops them in time
 // proportional to their number; until the range deletion is committed,
@@ -64,13 +65,19 @@
 //
 // # Timers
 //
-// Each timer set keeps in memory, per key group, a lower bound on its
-// timers' times (exact after a pop visits the key group, lowered by
-// Register, unknown after Open or Restore). PopUpTo seeks each key group
-// that may hold a due timer straight to that bound, so the tombstones of
-// timers popped earlier are not stepped over again, and returns at once
-// when no key group can hold one.
-//
+// Timers live in Pebble (writes go to the pending batch), and each timer
+// set also caches in memory the first timers of each key group in (time,
+// key) order: up to max(8, min(256, 16384/key groups)) per key group, with
+// the bound below which the cache is exact. Register and Delete keep the
+// cache exact; PopUpTo takes due timers from it and reads Pebble (one
+// seek, then sequentially) only for a key group whose cached timers ran
+// out before the watermark, seeking past the timers popped earlier, whose
+// tombstones stay until a compaction. A pop with nothing due returns
+// without touching Pebble. After Open or Restore nothing is cached; the
+// first pop reads each key group from its start. The pending batch is
+// committed before it reaches 1 MiB: Pebble handles a batch over half its
+// memtable as a "flushable batch", sorted whole and flushed at once.
+
 // # Snapshots and rescaling
 //
 // Snapshot(dir) is the synchronous part of a checkpoint: Flush, a Pebble

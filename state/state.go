@@ -154,7 +154,7 @@ type stateInfo struct {
 	id   uint16
 	// timers is the in-memory index of a timer set, made by the first
 	// Backend.Timers call and shared by every handle on the set.
-	timers *timerIndex
+	timers *timerHeads
 }
 
 // Backend is one task's keyed state: a Pebble instance behind a write-back
@@ -379,10 +379,16 @@ func (b *Backend) commitWB() error {
 	return nil
 }
 
+// maxPendingBatch bounds the pending batch below Pebble's large-batch
+// threshold (half the 4 MiB default memtable): a larger batch is committed
+// as a "flushable batch", which Pebble sorts whole and follows with a
+// memtable flush.
+const maxPendingBatch = 1 << 20
+
 // maybeCommitWB bounds the memory of the pending batch to a quarter of the
-// cache budget.
+// cache budget, and to maxPendingBatch.
 func (b *Backend) maybeCommitWB() error {
-	if int64(b.wb.Len()) > b.opts.CacheBytes/4 {
+	if n := int64(b.wb.Len()); n > b.opts.CacheBytes/4 || n > maxPendingBatch {
 		return b.commitWB()
 	}
 	return nil
