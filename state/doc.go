@@ -67,8 +67,9 @@
 //
 // Timers live in Pebble (writes go to the pending batch), and each timer
 // set also caches in memory the first timers of each key group in (time,
-// key) order: up to max(8, min(256, 16384/key groups)) per key group, with
-// the bound below which the cache is exact. Register and Delete keep the
+// key) order: CacheBytes/1024 timers over all key groups (64 K by
+// default), at least 8 and at most 1024 per key group, with the bound below
+// which each key group's cache is exact; this memory is beyond CacheBytes. Register and Delete keep the
 // cache exact; PopUpTo takes due timers from it and reads Pebble (one
 // seek, then sequentially) only for a key group whose cached timers ran
 // out before the watermark, seeking past the timers popped earlier, whose

@@ -33,17 +33,19 @@ func (b *Backend) Timers(name string) (*Timers, error) {
 		return nil, err
 	}
 	if in.timers == nil {
-		in.timers = newTimerHeads(b.opts.KeyGroups)
+		in.timers = newTimerHeads(b.opts.KeyGroups, b.opts.CacheBytes)
 	}
 	return &Timers{b: b, id: in.id, h: in.timers}, nil
 }
 
-// headBudget bounds the timers a timer set caches over all its key groups;
-// each key group caches at least minHead and at most maxHead.
+// A timer set caches at most CacheBytes/headBytesPerTimer timers over all
+// its key groups (64 K under the default budget, a few MiB), and at least
+// minHead and at most maxHead per key group. This memory is outside the
+// cache budget.
 const (
-	headBudget = 1 << 14
-	minHead    = 8
-	maxHead    = 256
+	headBytesPerTimer = 1024
+	minHead           = 8
+	maxHead           = 1024
 )
 
 // timerHeads caches, per key group, a prefix of the key group's timers in
@@ -65,11 +67,11 @@ type timerHeads struct {
 	none  bool
 }
 
-func newTimerHeads(kr KeyGroupRange) *timerHeads {
-	n := int(kr.End - kr.Start)
+func newTimerHeads(kr KeyGroupRange, cacheBytes int64) *timerHeads {
+	n := int64(kr.End - kr.Start)
 	x := &timerHeads{
 		start: kr.Start,
-		max:   min(max(headBudget/n, minHead), maxHead),
+		max:   int(min(max(cacheBytes/headBytesPerTimer/n, minHead), maxHead)),
 		known: make([]bool, n),
 		all:   make([]bool, n),
 		head:  make([][]string, n),
