@@ -68,17 +68,18 @@
 // Timers live in Pebble (writes go to the pending batch), and each timer
 // set also caches in memory the first timers of each key group in (time,
 // key) order: CacheBytes/1024 timers over all key groups (64 K by
-// default), at least 8 and at most 1024 per key group, with the bound below
-// which each key group's cache is exact; this memory is beyond CacheBytes. Register and Delete keep the
-// cache exact; PopUpTo takes due timers from it and reads Pebble (one
-// seek, then sequentially) only for a key group whose cached timers ran
-// out before the watermark, seeking past the timers popped earlier, whose
-// tombstones stay until a compaction. A pop with nothing due returns
-// without touching Pebble. After Open or Restore nothing is cached; the
-// first pop reads each key group from its start. The pending batch is
-// committed before it reaches 1 MiB: Pebble handles a batch over half its
-// memtable as a "flushable batch", sorted whole and flushed at once.
-
+// default), at least 8 and at most 1024 per key group, with the bound
+// below which each key group's cache is exact; this memory is beyond
+// CacheBytes. Register and Delete keep the cache exact; PopUpTo takes due
+// timers from it and reads Pebble (one seek, then sequentially) only for a
+// key group whose cached timers ran out before the watermark, seeking past
+// the timers popped earlier, whose tombstones stay until a compaction. A
+// pop with nothing due returns without touching Pebble. After Open or
+// Restore nothing is cached; the first pop reads each key group from its
+// start. The pending batch is committed before it reaches 1 MiB: Pebble
+// handles a batch over half its memtable as a "flushable batch", sorted
+// whole and flushed at once.
+//
 // # Snapshots and rescaling
 //
 // Snapshot(dir) is the synchronous part of a checkpoint: Flush, a Pebble
