@@ -76,6 +76,7 @@ type aggState struct {
 	sessSpilled  int   // keys whose sessions are in the backend but not cached
 	sessEvicted  int   // sessions evicted since the map was rebuilt
 	kbuf, vbuf   []byte
+	wbuf         []byte   // a window key being deleted
 	mkeys, mvals [][]byte // puts (nil value: deletes) queued by eachStored's fn
 	stats        aggStateStats
 }
@@ -374,14 +375,17 @@ func (o *aggOp[K, T, A, R]) fireSpilled(p *pane[K, A], w base.Window, cleanup bo
 	})
 }
 
-// deletePane deletes every stored entry of window w.
+// deletePane deletes every stored entry of window w: one range deletion
+// per owned key group, nothing read.
 func (o *aggOp[K, T, A, R]) deletePane(w base.Window) error {
 	st := o.st
-	return o.eachStored(w, func(_ uint16, mk, _ []byte) error {
-		st.mkeys = append(st.mkeys, append([]byte(nil), mk...))
-		st.mvals = append(st.mvals, nil)
-		return nil
-	})
+	st.wbuf = appendWindow(st.wbuf[:0], w)
+	for kg := st.kgStart; kg < st.kgEnd; kg++ {
+		if err := st.panes.Clear(kg, st.wbuf); err != nil {
+			return fmt.Errorf("window aggregation: delete window %v: %w", w, err)
+		}
+	}
+	return nil
 }
 
 // loadSessions reads key's sessions from the backend; nil if absent.
