@@ -319,6 +319,19 @@ func decode[T any](c *RecordCodec[T], name string, b []byte) (T, error) {
 	return v, nil
 }
 
+// prepareState returns what a state descriptor needs to work in ctx: the
+// keyed state and the codec of its values.
+func prepareState[V any](spec *ops.StateSpec, codec *codecRef[V], ctx StateContext) (*ops.KeyedState, *RecordCodec[V], error) {
+	if spec == nil {
+		return nil, nil, errNoDescriptor
+	}
+	c, err := codec.get()
+	if err != nil {
+		return nil, nil, fmt.Errorf("weir: state %q: %w", spec.Name, err)
+	}
+	return ctx.keyedState(), c, nil
+}
+
 // ValueState is a descriptor of one value of type V per key, like Flink's
 // ValueStateDescriptor: declare it once, with a name unique within its
 // Process, and read or write it in a [ProcessContext]. V needs a codec.
@@ -335,14 +348,7 @@ func NewValueState[V any](name string, opts ...StateOption) ValueState[V] {
 func (s ValueState[V]) checkCodecs() error { _, err := CodecOf[V](); return err }
 
 func (s ValueState[V]) prepare(ctx StateContext) (*ops.KeyedState, *RecordCodec[V], error) {
-	if s.spec == nil {
-		return nil, nil, errNoDescriptor
-	}
-	c, err := s.codec.get()
-	if err != nil {
-		return nil, nil, fmt.Errorf("weir: state %q: %w", s.spec.Name, err)
-	}
-	return ctx.keyedState(), c, nil
+	return prepareState(s.spec, s.codec, ctx)
 }
 
 // Get returns the current key's value; ok is false when it has none.
@@ -394,14 +400,7 @@ func NewListState[V any](name string, opts ...StateOption) ListState[V] {
 func (s ListState[V]) checkCodecs() error { _, err := CodecOf[V](); return err }
 
 func (s ListState[V]) prepare(ctx StateContext) (*ops.KeyedState, *RecordCodec[V], error) {
-	if s.spec == nil {
-		return nil, nil, errNoDescriptor
-	}
-	c, err := s.codec.get()
-	if err != nil {
-		return nil, nil, fmt.Errorf("weir: state %q: %w", s.spec.Name, err)
-	}
-	return ctx.keyedState(), c, nil
+	return prepareState(s.spec, s.codec, ctx)
 }
 
 // Add appends v to the current key's list.
