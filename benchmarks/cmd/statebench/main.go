@@ -66,7 +66,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.dir, "dir", filepath.Join(os.TempDir(), "weir-bench", "state"), "scratch directory (removed afterwards)")
 	fs.IntVar(&c.par, "parallelism", 2, "parallelism of every job")
 	fs.Int64Var(&c.keys, "keys", 1_000_000, "figure 1: distinct keys")
-	fs.Int64Var(&c.records, "records", 0, "figure 1: records per run (0: calibrate to -target)")
+	fs.Int64Var(&c.records, "records", 250_000_000, "figure 1: records per run (0: calibrate to -target)")
 	fs.DurationVar(&c.target, "target", 35*time.Second, "figure 1: duration of a run without checkpoints, when calibrating")
 	fs.DurationVar(&c.interval, "interval", 10*time.Second, "figure 1: checkpoint interval")
 	fs.IntVar(&c.rounds, "rounds", 2, "figure 1: rounds (each runs both cases)")
