@@ -10,7 +10,7 @@
 //     (sum, count and key-derived incompressible filler), to make keyed
 //     state of a chosen size out of the built-in string codec;
 //   - [Collector], a committing sink that keeps one result per key, to
-//     check a job's output against an independent computation ([Expect]);
+//     check a job's output against an independent computation ([Gen.Expect]);
 //   - the three measurements: [Throughput] (a running per-key Sum with and
 //     without checkpoints), [Checkpoints] (checkpoint sync/async parts,
 //     incremental bytes and restore time with about 1 GB of state) and
