@@ -5,7 +5,7 @@ BIN     := bin
 DEMO    := .demo
 TIMEOUT ?= 15m
 
-.PHONY: all build gen test vet fmt-check gen-check bench demo clean
+.PHONY: all build gen test vet fmt-check gen-check bench bench-state demo clean
 
 all: build
 
@@ -39,6 +39,11 @@ gen-check:
 ## micro-benchmarks (see benchmarks/Makefile; ARGS='...' passes flags)
 bench:
 	$(MAKE) -C benchmarks bench
+
+## bench-state: the keyed-state and checkpoint figures (benchmarks/state,
+## about 8 minutes; STATE_ARGS='...' passes flags)
+bench-state:
+	$(MAKE) -C benchmarks state
 
 ## demo: generate 500k transactions in 4 Parquet files and backfill them;
 ## then stream a sample through a development Kafka broker (weir dev) and
