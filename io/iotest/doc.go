@@ -12,6 +12,10 @@
 // Abort and Close discard, a writer opened after a crash commits what was
 // pre-committed under a completed checkpoint and drops what was staged under
 // one that never completed, and two tasks write side by side.
+// [TestSinkRecover] checks a sink's Recover (sdk.RecoverableSink) across
+// crashes and a change of parallelism (2 → 3 → 1): what the restored
+// checkpoint staged is committed, what came after is dropped, every record
+// is read back exactly once, and running Recover twice changes nothing.
 //
 // # Who calls it
 //

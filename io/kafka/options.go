@@ -190,9 +190,11 @@ type SinkOptions[T any] struct {
 	TransactionalIDPrefix string
 	// TransactionTimeout is how long the broker lets a transaction stay
 	// open before aborting it; 0 means [DefaultTransactionTimeout]. It
-	// must exceed the checkpoint interval plus the time a crashed job
-	// takes to restart, or the output of a completed checkpoint can be
-	// aborted before Recover commits it.
+	// must exceed the checkpoint interval times the number of checkpoints
+	// that may fail in a row (a failed checkpoint's transaction commits
+	// with the next completed one), plus the time a crashed job takes to
+	// restart, or the output of a completed checkpoint can be aborted
+	// before Recover commits it.
 	TransactionTimeout time.Duration
 }
 
