@@ -270,6 +270,21 @@ func (s *MapState) Put(kg uint16, key, mk, val []byte) error {
 	return s.b.set(k, val, false, pl)
 }
 
+// PutThrough sets map key mk under key to val like Put, but for bulk
+// writes of values the caller keeps elsewhere (a write-back of its own
+// cache): it skips the cache, appending the entry straight to the pending
+// batch and dropping any cached copy of it, so it costs no allocation.
+// The batch is committed when it grows past a few MiB (bulkBatch), and
+// before any later read of point state that misses the cache, so reads
+// always see the value.
+func (s *MapState) PutThrough(kg uint16, key, mk, val []byte) error {
+	if err := s.b.checkKG(kg); err != nil {
+		return err
+	}
+	k, _ := s.entryKey(kg, key, mk)
+	return s.b.setThrough(k, val)
+}
+
 // Delete removes map key mk under key.
 func (s *MapState) Delete(kg uint16, key, mk []byte) error {
 	if err := s.b.checkKG(kg); err != nil {
@@ -292,7 +307,7 @@ func (s *MapState) Iterate(kg uint16, key []byte, fn func(mk, val []byte) error)
 		if err := b.Flush(); err != nil {
 			return err
 		}
-	} else if _, ok := b.cleared[string(p)]; ok {
+	} else if _, ok := b.cleared[string(p)]; ok || b.wbPoints {
 		if err := b.commitWB(); err != nil {
 			return err
 		}
@@ -340,6 +355,12 @@ func (s *MapState) IsEmpty(kg uint16, key []byte) (bool, error) {
 			if !e.deleted {
 				return false, nil
 			}
+		}
+	}
+	if b.wbPoints {
+		// A PutThrough may have written to the map.
+		if err := b.commitWB(); err != nil {
+			return false, err
 		}
 	}
 	if _, ok := b.cleared[string(p)]; ok {

@@ -162,10 +162,14 @@ type stateInfo struct {
 type Backend struct {
 	opts Options
 	db   *pebble.DB
-	// wb holds list appends, timer writes and written-back cache entries
-	// until the next commit. Keys written here are never cached.
-	wb    *pebble.Batch
-	cache cache
+	// wb holds list appends, timer writes, written-back cache entries and
+	// PutThrough writes until the next commit. Keys written here are never
+	// cached.
+	wb *pebble.Batch
+	// wbPoints is set while wb holds PutThrough writes, which reads of
+	// point state must see: a cache miss commits wb before reading Pebble.
+	wbPoints bool
+	cache    cache
 	// cleared holds the prefixes of the maps MapState.Clear deleted with
 	// range deletions still in wb: reads that miss the cache must not
 	// look in Pebble for them until wb is committed.
@@ -340,6 +344,11 @@ func (b *Backend) getIn(key []byte, mapPrefix int) ([]byte, bool, error) {
 	if e := b.cache.lookup(key); e != nil {
 		return e.val, !e.deleted, nil
 	}
+	if b.wbPoints {
+		if err := b.commitWB(); err != nil {
+			return nil, false, err
+		}
+	}
 	if mapPrefix > 0 && len(b.cleared) > 0 {
 		if _, ok := b.cleared[string(key[:mapPrefix])]; ok {
 			return nil, false, b.cache.insertClean(b, key, nil, true, mapPrefix)
@@ -371,6 +380,7 @@ func (b *Backend) commitWB() error {
 	}
 	err := b.wb.Commit(pebble.NoSync)
 	clear(b.cleared)
+	b.wbPoints = false
 	b.wb.Close()
 	b.wb = b.db.NewBatch()
 	if err != nil {
@@ -385,10 +395,32 @@ func (b *Backend) commitWB() error {
 // memtable flush.
 const maxPendingBatch = 1 << 20
 
+// bulkBatch is the size past which PutThrough commits the pending batch.
+var bulkBatch = 16 << 20
+
 // maybeCommitWB bounds the memory of the pending batch to a quarter of the
 // cache budget, and to maxPendingBatch.
 func (b *Backend) maybeCommitWB() error {
 	if n := int64(b.wb.Len()); n > b.opts.CacheBytes/4 || n > maxPendingBatch {
+		return b.commitWB()
+	}
+	return nil
+}
+
+// setThrough writes key straight to the pending batch, dropping any
+// cached copy, and commits the batch once it passes bulkBatch bytes.
+func (b *Backend) setThrough(key, val []byte) error {
+	if len(b.cache.m) > 0 {
+		b.cache.drop(key)
+	}
+	op := b.wb.SetDeferred(len(key), len(val))
+	copy(op.Key, key)
+	copy(op.Value, val)
+	if err := op.Finish(); err != nil {
+		return fmt.Errorf("state: write through: %w", err)
+	}
+	b.wbPoints = true
+	if b.wb.Len() > bulkBatch {
 		return b.commitWB()
 	}
 	return nil
