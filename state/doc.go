@@ -57,7 +57,14 @@
 // elements and timers skip the cache: they go to a pending batch committed
 // at the next Flush, eviction, iteration or when it passes
 // min(CacheBytes/4, 1 MiB). MapState.Iterate flushes first when the map has
-// dirty entries. The cache
+// dirty entries. MapState.PutThrough is the bulk path for a caller that
+// keeps its own cache of the values (the window operator's write-back): it
+// skips the cache, appending to the pending batch (dropping any cached copy
+// of the key), which is then committed when it passes 16 MiB (above
+// Pebble's large-batch threshold: sorted whole and flushed as one table,
+// which for bulk writes beats many small memtable commits that stall on
+// flushes), and before any read of point state that misses the cache. The
+// cache
 // links the cached entries of each map (one key's map) in a list, so
 // MapState.Clear, a single Pebble range deletion, drops them in time
 // proportional to their number; until the range deletion is committed,

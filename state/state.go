@@ -396,7 +396,11 @@ func (b *Backend) commitWB() error {
 const maxPendingBatch = 1 << 20
 
 // bulkBatch is the size past which PutThrough commits the pending batch.
-var bulkBatch = 16 << 20
+// Far above Pebble's large-batch threshold on purpose: a bulk write-back
+// committed in 1 MiB batches went through the memtable and stalled on its
+// flushes (slower than the cache path); a 16 MiB batch is sorted whole and
+// flushed as one table.
+const bulkBatch = 16 << 20
 
 // maybeCommitWB bounds the memory of the pending batch to a quarter of the
 // cache budget, and to maxPendingBatch.
