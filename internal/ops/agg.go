@@ -209,7 +209,8 @@ func (o *aggOp[K, T, A, R]) add(v T, ts, mark base.Timestamp) error {
 		late = false
 		p := o.pane(w)
 		e := p.accs[key]
-		if e == nil {
+		created := e == nil
+		if created {
 			var err error
 			if e, err = o.newEntry(p, w, key); err != nil {
 				return err
@@ -217,6 +218,9 @@ func (o *aggOp[K, T, A, R]) add(v T, ts, mark base.Timestamp) error {
 		}
 		e.acc = o.cfg.Comb.Add(e.acc, v)
 		e.dirty, e.hot = true, true
+		if created && o.st != nil {
+			o.sampleEntry(key, e)
+		}
 		if w.MaxTimestamp() <= o.wm {
 			// Already fired, within the allowed lateness: fire again.
 			o.emit(key, w, e, true)
@@ -293,7 +297,8 @@ func (o *aggOp[K, T, A, R]) addSession(v T, ts, mark base.Timestamp) error {
 		return nil
 	}
 	ks := o.sessions[key]
-	if ks == nil {
+	created := ks == nil
+	if created {
 		var err error
 		if ks, err = o.keySessions(key); err != nil {
 			return err
@@ -334,6 +339,9 @@ func (o *aggOp[K, T, A, R]) addSession(v T, ts, mark base.Timestamp) error {
 	s.acc = o.cfg.Comb.Add(s.acc, v)
 	ks.ss = append(ss, s)
 	ks.dirty, ks.hot = true, true
+	if created && o.st != nil {
+		o.sampleSessions(key, ks)
+	}
 	if !(len(absorbed) == 1 && absorbed[0].w == merged) {
 		// A record inside an existing session leaves its window, and so its
 		// timers, unchanged.

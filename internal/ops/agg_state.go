@@ -61,11 +61,20 @@ func (c Codec[T]) Ok() bool { return c.Append != nil && c.Decode != nil }
 // are all in the backend, in unknown number.
 const spilledUnknown = math.MaxInt / 2
 
+// putThrougher is a map state with a bulk write path that skips the
+// backend's cache (state.MapState.PutThrough): the operator's maps are
+// the cache of its state, so a write-back need not fill another one.
+type putThrougher interface {
+	PutThrough(kg uint16, key, mk, val []byte) error
+}
+
 // aggState is an operator's handles on its keyed state.
 type aggState struct {
 	b            graph.StateBackend
 	panes        graph.MapState
 	sessions     graph.MapState
+	panesPut     func(kg uint16, key, mk, val []byte) error // write-back: PutThrough, or Put
+	sessionsPut  func(kg uint16, key, mk, val []byte) error
 	meta         graph.ValueState
 	maxPar       int
 	kgStart      uint16
@@ -75,6 +84,7 @@ type aggState struct {
 	encoded      int64 // running average of encoded key+value bytes
 	sessSpilled  int   // keys whose sessions are in the backend but not cached
 	sessEvicted  int   // sessions evicted since the map was rebuilt
+	created      int   // entries created, for sampling their size
 	kbuf, vbuf   []byte
 	wbuf         []byte   // a window key being deleted
 	mkeys, mvals [][]byte // puts (nil value: deletes) queued by eachStored's fn
@@ -126,6 +136,7 @@ func (o *aggOp[K, T, A, R]) openState(ctx graph.OpContext) error {
 	if st.meta, err = ctx.State.Value("meta"); err != nil {
 		return fmt.Errorf("window aggregation: open state: %w", err)
 	}
+	st.panesPut, st.sessionsPut = writeBack(st.panes), writeBack(st.sessions)
 	var k K
 	if o.cfg.Spec.Merging() {
 		st.fixed = int64(unsafe.Sizeof(k)) + int64(unsafe.Sizeof(keySessions[A]{})) +
@@ -140,6 +151,14 @@ func (o *aggOp[K, T, A, R]) openState(ctx graph.OpContext) error {
 		}
 	}
 	return nil
+}
+
+// writeBack returns m's bulk write: PutThrough if it has one, else Put.
+func writeBack(m graph.MapState) func(kg uint16, key, mk, val []byte) error {
+	if t, ok := m.(putThrougher); ok {
+		return t.PutThrough
+	}
+	return m.Put
 }
 
 // stateError says why the configuration cannot keep its state in a
@@ -283,6 +302,44 @@ func (st *aggState) noteEncoded(n int) {
 // entryBytes is the estimated memory of one cached entry.
 func (st *aggState) entryBytes() int64 { return st.fixed + st.encoded }
 
+// The encoded size of the first sampleFirst entries cached, then of every
+// sampleEvery-th, feeds the estimate, so it is right before anything is
+// written back (until then it knew only the fixed part, and StateMemory
+// was overshot by the size of the accumulators).
+const (
+	sampleFirst = 64
+	sampleEvery = 1024
+)
+
+// sample reports whether the next new entry's size should be measured.
+func (st *aggState) sample() bool {
+	st.created++
+	return st.created <= sampleFirst || st.created%sampleEvery == 0
+}
+
+// sampleEntry measures a new entry (after its first record) for the
+// estimate.
+func (o *aggOp[K, T, A, R]) sampleEntry(key K, e *entry[A]) {
+	st := o.st
+	if !st.sample() {
+		return
+	}
+	st.kbuf = o.appendKey(st.kbuf[:0], key)
+	st.vbuf = o.appendEntry(st.vbuf[:0], e)
+	st.noteEncoded(len(st.kbuf) + len(st.vbuf)) // as putEntry counts
+}
+
+// sampleSessions is sampleEntry for a key's sessions.
+func (o *aggOp[K, T, A, R]) sampleSessions(key K, ks *keySessions[A]) {
+	st := o.st
+	if !st.sample() {
+		return
+	}
+	st.kbuf = o.appendKey(st.kbuf[:0], key)
+	st.vbuf = o.appendSessions(st.vbuf[:0], ks.ss)
+	st.noteEncoded(len(st.kbuf) + len(st.vbuf))
+}
+
 // loadEntry reads the entry of key in window w from the backend; nil if
 // absent. A loaded entry is clean: the backend holds its value.
 func (o *aggOp[K, T, A, R]) loadEntry(w base.Window, key K) (*entry[A], error) {
@@ -312,7 +369,7 @@ func (o *aggOp[K, T, A, R]) putEntry(w base.Window, key K, e *entry[A]) error {
 	st.kbuf = o.appendKey(st.kbuf, key)
 	st.vbuf = o.appendEntry(st.vbuf[:0], e)
 	st.noteEncoded(len(st.kbuf) - n + len(st.vbuf))
-	if err := st.panes.Put(o.kg(key), st.kbuf[:n], st.kbuf[n:], st.vbuf); err != nil {
+	if err := st.panesPut(o.kg(key), st.kbuf[:n], st.kbuf[n:], st.vbuf); err != nil {
 		return fmt.Errorf("window aggregation: write window %v: %w", w, err)
 	}
 	e.dirty = false
@@ -413,7 +470,7 @@ func (o *aggOp[K, T, A, R]) putSessions(key K, ks *keySessions[A]) error {
 	st.kbuf = o.appendKey(st.kbuf[:0], key)
 	st.vbuf = o.appendSessions(st.vbuf[:0], ks.ss)
 	st.noteEncoded(len(st.kbuf) + len(st.vbuf))
-	if err := st.sessions.Put(o.kg(key), sessionsKey, st.kbuf, st.vbuf); err != nil {
+	if err := st.sessionsPut(o.kg(key), sessionsKey, st.kbuf, st.vbuf); err != nil {
 		return fmt.Errorf("window aggregation: write sessions: %w", err)
 	}
 	ks.dirty, ks.stored = false, true

@@ -440,3 +440,89 @@ func TestWindowAggStateNoCodec(t *testing.T) {
 		t.Fatal("restore succeeded without a codec")
 	}
 }
+
+// padComb's accumulator is a string of accPad bytes (the key, padded), so
+// each entry encodes to about accPad bytes from its first record on.
+type padComb struct{}
+
+const accPad = 500
+
+func (padComb) Create() string { return "" }
+func (padComb) Add(a string, r kv) string {
+	if a != "" {
+		return a
+	}
+	return r.K + strings.Repeat(".", accPad-len(r.K))
+}
+func (padComb) Merge(a, b string) string { return a + b }
+func (padComb) Result(a string) string   { return a }
+
+// TestWindowAggStateMemoryEstimate: the estimate of an entry's size is
+// right from the first entries, so the cached entries' real size stays
+// near StateMemory before the first eviction as after it.
+func TestWindowAggStateMemoryEstimate(t *testing.T) {
+	const budget = 16 << 20
+	for _, tc := range []struct {
+		name string
+		spec WindowSpec
+	}{
+		{"tumbling", WindowSpec{Kind: WindowTumbling, Size: 1 << 40, Slide: 1 << 40}},
+		{"session", WindowSpec{Kind: WindowSession, Gap: 1 << 40}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := tc.spec
+			be, err := state.Open(state.Options{Dir: "db", FS: vfs.NewMem(), MaxParallelism: aggMaxPar, CacheBytes: 1 << 20})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer be.Close()
+			op := NewWindowAgg(AggConfig[string, kv, string, string]{Spec: spec, Key: keyOf, Comb: padComb{},
+				Hash: BuiltinHash[string](), KeyCodec: stringCodec, AccCodec: stringCodec, StateMemory: budget})()
+			res, late := &collect[base.Result[string, string]]{}, &collect[kv]{}
+			ctx := graph.OpContext{MaxParallelism: aggMaxPar, State: keyed.NewView(be, "agg")}
+			if err := op.Open(ctx, []graph.Output{res, late}); err != nil {
+				t.Fatal(err)
+			}
+			defer op.Close()
+			ao := op.(*aggOp[string, kv, string, string])
+			const nkeys = 100000 // about 3× the budget
+			batch := base.NewBatch[kv](1024)
+			peak := 0.0
+			for i := 0; i < nkeys; {
+				batch.Reset()
+				for j := 0; j < 1024 && i < nkeys; j++ {
+					batch.Append(kv{K: fmt.Sprintf("key-%07d", i)}, base.Timestamp(i))
+					i++
+				}
+				if err := op.Process(0, batch); err != nil {
+					t.Fatal(err)
+				}
+				// The real size of what is cached: the fixed part and the
+				// encoded key and entry (all entries have the same size).
+				real := float64(int64(ao.cached) * (ao.st.fixed + int64(encodedSize(ao))))
+				peak = max(peak, real/budget)
+			}
+			if peak > 1.2 {
+				t.Fatalf("the cached entries reached %.2f× StateMemory (want at most 1.2×)", peak)
+			}
+			if ao.st.stats.evicted == 0 {
+				t.Fatal("nothing was evicted")
+			}
+			t.Logf("peak %.2f× StateMemory, %d evicted", peak, ao.st.stats.evicted)
+		})
+	}
+}
+
+// encodedSize returns the encoded size of the key and value of one cached
+// entry of o.
+func encodedSize(o *aggOp[string, kv, string, string]) int {
+	for k, ks := range o.sessions {
+		return len(o.appendKey(nil, k)) + len(o.appendSessions(nil, ks.ss))
+	}
+	for _, p := range o.panes {
+		for k, e := range p.accs {
+			return len(o.appendKey(nil, k)) + len(o.appendEntry(nil, e))
+		}
+	}
+	return 0
+}
