@@ -8,6 +8,7 @@ import (
 	"math"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
@@ -56,7 +57,21 @@ type Options struct {
 	// 64 MiB. When the cache grows past it, least recently used entries
 	// are written back to Pebble in one batch and dropped.
 	CacheBytes int64
+	// BlockCacheBytes is the size of Pebble's block cache (uncompressed
+	// table blocks: data, index and filter blocks), which serves the reads
+	// that miss the write-back cache; zero means CacheBytes, and at least
+	// 8 MiB (Pebble's default). It is memory beyond CacheBytes.
+	BlockCacheBytes int64
 }
+
+// minBlockCacheBytes is the least block cache, Pebble's default size.
+const minBlockCacheBytes = 8 << 20
+
+// bloomBitsPerKey sizes the Bloom filter of every table (about 1% false
+// positives): a read of an absent key, common when the window operator
+// looks up a key that never spilled, skips the table without reading its
+// index and data blocks.
+const bloomBitsPerKey = 10
 
 // EnsureDefaults fills zero fields with their defaults.
 func (o *Options) EnsureDefaults() {
@@ -72,6 +87,9 @@ func (o *Options) EnsureDefaults() {
 	if o.CacheBytes == 0 {
 		o.CacheBytes = DefaultCacheBytes
 	}
+	if o.BlockCacheBytes == 0 {
+		o.BlockCacheBytes = max(o.CacheBytes, minBlockCacheBytes)
+	}
 }
 
 // Validate names the first bad field.
@@ -86,6 +104,8 @@ func (o *Options) Validate() error {
 			o.KeyGroups.Start, o.KeyGroups.End, o.MaxParallelism)
 	case o.CacheBytes < 0:
 		return fmt.Errorf("state: Options.CacheBytes %d is negative", o.CacheBytes)
+	case o.BlockCacheBytes < 0:
+		return fmt.Errorf("state: Options.BlockCacheBytes %d is negative", o.BlockCacheBytes)
 	}
 	return nil
 }
@@ -207,7 +227,11 @@ func open(opts Options) (*Backend, error) {
 	if !opts.Durable {
 		fs = noSyncFS{fs}
 	}
-	db, err := pebble.Open(opts.Dir, &pebble.Options{FS: fs, Logger: quietLogger{}, DisableWAL: true})
+	po := &pebble.Options{FS: fs, Logger: quietLogger{}, DisableWAL: true, CacheSize: opts.BlockCacheBytes}
+	for i := range po.Levels {
+		po.Levels[i].FilterPolicy = bloom.FilterPolicy(bloomBitsPerKey)
+	}
+	db, err := pebble.Open(opts.Dir, po)
 	if err != nil {
 		return nil, fmt.Errorf("state: open %s: %w", opts.Dir, err)
 	}

@@ -38,7 +38,8 @@ func (d *discard) Emit(b any) error { d.n++; return nil }
 // records (the write-back of a checkpoint's sync part, not the Pebble
 // checkpoint); "spill-half" and "spill-tenth" have a budget of about half
 // and a tenth of the state (about 1.2 MB estimated), with keys drawn
-// uniformly or by a Zipf law.
+// uniformly or by a Zipf law; "-disk" keeps the backend on a real
+// directory rather than in memory.
 func BenchmarkAgg(b *testing.B) {
 	const nkeys = 10000
 	keys := make([]string, nkeys)
@@ -60,15 +61,17 @@ func BenchmarkAgg(b *testing.B) {
 		memory  int64
 		ckpt    int
 		draws   []int32
+		disk    bool // the backend on a real directory, not in memory
 	}{
-		{"memory", false, 0, 0, uniform},
-		{"backend", true, 0, 0, uniform},
-		{"backend-ckpt100k", true, 0, 100000, uniform},
-		{"backend-ckpt1m", true, 0, 1000000, uniform},
-		{"spill-half", true, 600 << 10, 0, uniform},
-		{"spill-tenth", true, 120 << 10, 0, uniform},
-		{"spill-half-zipf", true, 600 << 10, 0, zipf},
-		{"spill-tenth-zipf", true, 120 << 10, 0, zipf},
+		{"memory", false, 0, 0, uniform, false},
+		{"backend", true, 0, 0, uniform, false},
+		{"backend-ckpt100k", true, 0, 100000, uniform, false},
+		{"backend-ckpt1m", true, 0, 1000000, uniform, false},
+		{"spill-half", true, 600 << 10, 0, uniform, false},
+		{"spill-tenth", true, 120 << 10, 0, uniform, false},
+		{"spill-half-zipf", true, 600 << 10, 0, zipf, false},
+		{"spill-tenth-zipf", true, 120 << 10, 0, zipf, false},
+		{"spill-tenth-disk", true, 120 << 10, 0, uniform, true},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			cfg := AggConfig[string, kv, int64, int64]{Spec: WindowSpec{Kind: WindowTumbling, Size: 1e6, Slide: 1e6},
@@ -77,7 +80,11 @@ func BenchmarkAgg(b *testing.B) {
 			op := NewWindowAgg(cfg)()
 			ctx := graph.OpContext{MaxParallelism: 128}
 			if bc.backend {
-				be, err := state.Open(state.Options{Dir: "db", FS: vfs.NewMem()})
+				opts := state.Options{Dir: "db", FS: vfs.NewMem()}
+				if bc.disk {
+					opts = state.Options{Dir: filepath.Join(b.TempDir(), "db")}
+				}
+				be, err := state.Open(opts)
 				if err != nil {
 					b.Fatal(err)
 				}
