@@ -225,3 +225,64 @@ func BenchmarkAggSnapshot(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAggSpillFat is figure 3 of benchmarks/state in small: a global
+// window over nkeys keys with 500-byte accumulators, two records per key
+// (each pass over the keys in a new order), StateMemory a fifth of the
+// state, the backend on a real directory (CacheBytes a quarter of
+// StateMemory, as the runner sets it). One op is one record.
+func BenchmarkAggSpillFat(b *testing.B) {
+	const nkeys, budget = 200000, 24 << 20
+	keys := make([]string, nkeys)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("key-%07d", i)
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	order := make([]int32, 0, 2*nkeys)
+	for range 2 {
+		for _, i := range r.Perm(nkeys) {
+			order = append(order, int32(i))
+		}
+	}
+	b.ReportAllocs()
+	cpu0 := cpuTime()
+	evicted, loaded := 0, 0
+	for b.Loop() {
+		b.StopTimer()
+		be, err := state.Open(state.Options{Dir: filepath.Join(b.TempDir(), "db"), CacheBytes: budget / 4})
+		if err != nil {
+			b.Fatal(err)
+		}
+		op := NewWindowAgg(AggConfig[string, kv, string, string]{
+			Spec: WindowSpec{Kind: WindowTumbling, Size: 1 << 60, Slide: 1 << 60}, Key: keyOf, Comb: padComb{},
+			Hash: BuiltinHash[string](), KeyCodec: stringCodec, AccCodec: stringCodec, StateMemory: budget})()
+		out := &discard{}
+		if err := op.Open(graph.OpContext{MaxParallelism: 128, State: keyed.NewView(be, "agg")}, []graph.Output{out, out}); err != nil {
+			b.Fatal(err)
+		}
+		batch := base.NewBatch[kv](1024)
+		b.StartTimer()
+		for i := 0; i < len(order); {
+			batch.Reset()
+			for j := 0; j < 1024 && i < len(order); j++ {
+				batch.Append(kv{K: keys[order[i]]}, 1)
+				i++
+			}
+			if err := op.Process(0, batch); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		st := op.(*aggOp[string, kv, string, string]).st
+		evicted += st.stats.evicted
+		loaded += st.stats.loaded
+		op.Close()
+		be.Close()
+		b.StartTimer()
+	}
+	n := float64(b.N * len(order))
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/n, "ns/record")
+	b.ReportMetric(float64(cpuTime()-cpu0)/n, "cpu-ns/record")
+	b.ReportMetric(float64(evicted)/n, "evicted/record")
+	b.ReportMetric(float64(loaded)/n, "loaded/record")
+}
