@@ -87,6 +87,14 @@
 // handles a batch over half its memtable as a "flushable batch", sorted
 // whole and flushed at once.
 //
+// # Reads that miss the cache
+//
+// Pebble keeps a block cache of Options.BlockCacheBytes (by default
+// CacheBytes, at least 8 MiB) of uncompressed table blocks, and every
+// table has a Bloom filter (10 bits per key), so a miss for an absent key
+// (common: the window operator looks up keys that never spilled) skips
+// the tables without reading their index and data blocks.
+//
 // # Snapshots and rescaling
 //
 // Snapshot(dir) is the synchronous part of a checkpoint: Flush, a Pebble
