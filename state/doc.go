@@ -89,8 +89,8 @@
 //
 // # Reads that miss the cache
 //
-// Pebble keeps a block cache of Options.BlockCacheBytes (by default
-// CacheBytes, at least 8 MiB) of uncompressed table blocks, and every
+// Pebble keeps a block cache of Options.BlockCacheBytes (64 MiB by
+// default) of uncompressed table blocks, and every
 // table has a Bloom filter (10 bits per key), so a miss for an absent key
 // (common: the window operator looks up keys that never spilled) skips
 // the tables without reading their index and data blocks.

@@ -59,13 +59,16 @@ type Options struct {
 	CacheBytes int64
 	// BlockCacheBytes is the size of Pebble's block cache (uncompressed
 	// table blocks: data, index and filter blocks), which serves the reads
-	// that miss the write-back cache; zero means CacheBytes, and at least
-	// 8 MiB (Pebble's default). It is memory beyond CacheBytes.
+	// that miss the write-back cache; zero means 64 MiB. It is memory
+	// beyond CacheBytes, allocated as blocks are read.
 	BlockCacheBytes int64
 }
 
-// minBlockCacheBytes is the least block cache, Pebble's default size.
-const minBlockCacheBytes = 8 << 20
+// DefaultBlockCacheBytes is the block cache size when
+// Options.BlockCacheBytes is zero. A spilling window aggregation
+// (internal/ops BenchmarkAggSpillFat) ran 1.7× faster with a 32 MiB block
+// cache than with 8 MiB, Pebble's default.
+const DefaultBlockCacheBytes = 64 << 20
 
 // l0StopWrites is the number of L0 sublevels at which Pebble stops
 // writes until compactions catch up (its default is 12).
@@ -92,7 +95,7 @@ func (o *Options) EnsureDefaults() {
 		o.CacheBytes = DefaultCacheBytes
 	}
 	if o.BlockCacheBytes == 0 {
-		o.BlockCacheBytes = max(o.CacheBytes, minBlockCacheBytes)
+		o.BlockCacheBytes = DefaultBlockCacheBytes
 	}
 }
 
