@@ -52,6 +52,7 @@ func (t *rawTask) openState() error {
 		// own cache only batches their write-backs and reads of spilled
 		// entries.
 		opts.CacheBytes = max(1<<20, min(state.DefaultCacheBytes, j.stateMemory/4))
+		opts.BlockCacheBytes = max(8<<20, min(state.DefaultBlockCacheBytes, j.stateMemory/4))
 	}
 	var dirs []string
 	if m := j.restore; m != nil {
