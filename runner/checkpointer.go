@@ -169,7 +169,6 @@ func (c *checkpointer) trigger(last bool) {
 			ID: uint64(id), Job: c.j.name, Parallelism: c.j.opts.Parallelism,
 			MaxParallelism: c.j.opts.MaxParallelism,
 			Sources:        map[string]map[string]checkpoint.SplitState{},
-			State:          map[string][]checkpoint.TaskState{},
 			Sinks:          map[string][][]byte{},
 		}}
 	if r := c.j.restore; r != nil {

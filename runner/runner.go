@@ -184,11 +184,7 @@ func runGraph(ctx context.Context, name string, g *graph.Graph, opts Options) (s
 			if err := t.wire(); err != nil {
 				return Stats{}, err
 			}
-			for _, op := range t.ops {
-				if _, ok := op.(graph.Stateful); ok {
-					statefulOps++
-				}
-			}
+			statefulOps += t.stateful
 			tasks = append(tasks, t)
 		}
 	}

@@ -42,6 +42,7 @@ type rawTask struct {
 	committed base.CheckpointID // latest checkpoint committed
 	closed    bool              // the job's last checkpoint has committed
 	taskState                   // keyed state, for stateful tasks
+	stateful  int               // operators that implement graph.Stateful
 
 	// Stream mode: operators with processing-time timers, and when the
 	// task last told them the time.
@@ -121,6 +122,9 @@ func (t *rawTask) wire() (err error) {
 			}
 			if c, ok := t.ops[i].(graph.Committer); ok && n.Sink {
 				t.committers = append(t.committers, c)
+			}
+			if _, ok := t.ops[i].(graph.Stateful); ok {
+				t.stateful++
 			}
 		}
 	}

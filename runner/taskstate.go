@@ -7,7 +7,6 @@ import (
 	"sync"
 
 	"github.com/weirflow/weir/internal/base"
-	"github.com/weirflow/weir/internal/graph"
 	"github.com/weirflow/weir/runner/checkpoint"
 	"github.com/weirflow/weir/state"
 )
@@ -27,13 +26,7 @@ type taskState struct {
 // task whose key groups overlap this task's, when the parallelism
 // changed), or empty.
 func (t *rawTask) openState() error {
-	stateful := false
-	for _, op := range t.ops {
-		if _, ok := op.(graph.Stateful); ok {
-			stateful = true
-		}
-	}
-	if !stateful {
+	if t.stateful == 0 {
 		return nil
 	}
 	j := t.job
