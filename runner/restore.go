@@ -35,6 +35,9 @@ func (j *job) openStores() (*checkpoint.Store, error) {
 func (j *job) loadRestore(store *checkpoint.Store) error {
 	src, what := store, "checkpoint"
 	if j.opts.FromSavepoint != "" {
+		if _, err := os.Stat(j.opts.FromSavepoint); err != nil {
+			return fmt.Errorf("weir: savepoint: %w", err)
+		}
 		s, err := checkpoint.Open(j.opts.FromSavepoint, checkpoint.Options{SelfContained: true, Retain: 1 << 30})
 		if err != nil {
 			return fmt.Errorf("weir: savepoint %s: %w", j.opts.FromSavepoint, err)
