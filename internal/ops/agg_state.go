@@ -236,20 +236,15 @@ func (o *aggOp[K, T, A, R]) decodeEntry(b []byte) (*entry[A], error) {
 }
 
 // appendSessions encodes a key's sessions: uvarint(n), then per session
-// varint(start) varint(end) uvarint(fires) uvarint(len(acc)) acc.
+// varint(start) varint(end) uvarint(fires) acc. The accumulator needs no
+// length: its codec's Decode reports the bytes it consumed.
 func (o *aggOp[K, T, A, R]) appendSessions(dst []byte, ss []*session[A]) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(ss)))
 	for _, s := range ss {
 		dst = binary.AppendVarint(dst, int64(s.w.Start))
 		dst = binary.AppendVarint(dst, int64(s.w.End))
 		dst = binary.AppendUvarint(dst, uint64(s.fires))
-		at := len(dst)
-		dst = binary.AppendUvarint(dst, 0) // placeholder, fixed below
-		start := len(dst)
 		dst = o.cfg.AccCodec.Append(dst, &s.acc)
-		acc := append([]byte(nil), dst[start:]...)
-		dst = binary.AppendUvarint(dst[:at], uint64(len(acc)))
-		dst = append(dst, acc...)
 	}
 	return dst
 }
@@ -281,14 +276,17 @@ func (o *aggOp[K, T, A, R]) decodeSessions(b []byte) ([]*session[A], error) {
 		start, ok1 := sv()
 		end, ok2 := sv()
 		fires, ok3 := uv()
-		l, ok4 := uv()
-		if !ok1 || !ok2 || !ok3 || !ok4 || l > uint64(len(b)) {
+		if !ok1 || !ok2 || !ok3 {
 			return nil, bad("session")
 		}
 		s := &session[A]{w: base.Window{Start: base.Timestamp(start), End: base.Timestamp(end)}}
 		s.fires = int(fires)
-		if _, err := o.cfg.AccCodec.Decode(b[:l], &s.acc); err != nil {
+		l, err := o.cfg.AccCodec.Decode(b, &s.acc)
+		if err != nil {
 			return nil, fmt.Errorf("decode accumulator: %w", err)
+		}
+		if l < 0 || l > len(b) {
+			return nil, bad("accumulator length")
 		}
 		b = b[l:]
 		ss = append(ss, s)
