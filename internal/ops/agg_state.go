@@ -198,6 +198,11 @@ func appendWindow(dst []byte, w base.Window) []byte {
 	return binary.BigEndian.AppendUint64(dst, uint64(w.End))
 }
 
+// compareWindows orders windows by start, then end.
+func compareWindows(a, b base.Window) int {
+	return cmp.Or(cmp.Compare(a.Start, b.Start), cmp.Compare(a.End, b.End))
+}
+
 func decodeWindow(b []byte) base.Window {
 	return base.Window{
 		Start: base.Timestamp(binary.BigEndian.Uint64(b)),
@@ -539,9 +544,7 @@ func (o *aggOp[K, T, A, R]) Snapshot(id base.CheckpointID) error {
 	for w := range o.panes {
 		wins = append(wins, w)
 	}
-	slices.SortFunc(wins, func(a, b base.Window) int {
-		return cmp.Or(cmp.Compare(a.Start, b.Start), cmp.Compare(a.End, b.End))
-	})
+	slices.SortFunc(wins, compareWindows)
 	var wl []byte
 	for _, w := range wins {
 		wl = appendWindow(wl, w)
@@ -628,9 +631,7 @@ func (o *aggOp[K, T, A, R]) restore() error {
 	for w := range wins {
 		ws = append(ws, w)
 	}
-	slices.SortFunc(ws, func(a, b base.Window) int {
-		return cmp.Or(cmp.Compare(a.Start, b.Start), cmp.Compare(a.End, b.End))
-	})
+	slices.SortFunc(ws, compareWindows)
 	var zero K
 	for _, w := range ws {
 		o.panes[w] = &pane[K, A]{accs: map[K]*entry[A]{}, spilled: spilledUnknown, stored: true}
