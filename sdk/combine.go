@@ -69,9 +69,9 @@ func (countCombiner[T]) Add(a int64, _ T) int64 { return a + 1 }
 func (countCombiner[T]) Merge(a, b int64) int64 { return a + b }
 func (countCombiner[T]) Result(a int64) int64   { return a }
 
-func (countCombiner[T]) accCodec() ops.Codec[int64] { return scalarCodec[int64]() }
+func (countCombiner[T]) accCodec() ops.Codec[int64] { return codecFor[int64]() }
 
-func (s sumCombiner[T, N]) accCodec() ops.Codec[N] { return scalarCodec[N]() }
+func (s sumCombiner[T, N]) accCodec() ops.Codec[N] { return codecFor[N]() }
 
 // Count counts the records per key and window.
 func Count[T any]() Combiner[T, int64, int64] { return countCombiner[T]{} }
@@ -106,7 +106,7 @@ func (m minCombiner[T, N]) Merge(a, b Extreme[N]) Extreme[N] {
 func (m minCombiner[T, N]) Result(a Extreme[N]) N { return a.Value }
 
 func (m minCombiner[T, N]) accCodec() ops.Codec[Extreme[N]] {
-	vc := scalarCodec[N]()
+	vc := codecFor[N]()
 	return ops.Codec[Extreme[N]]{
 		Append: func(dst []byte, v *Extreme[N]) []byte {
 			return vc.Append(codec.AppendBool(dst, v.Set), &v.Value)
