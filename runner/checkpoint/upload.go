@@ -231,34 +231,38 @@ func copyTo(dst, src string, buf []byte, sync bool) (n int64, crc uint32, err er
 	if err != nil {
 		return 0, 0, err
 	}
+	n, crc, err = copyCRC(out, in, buf)
+	if err == nil && sync {
+		err = out.Sync()
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return n, 0, err
+	}
+	return n, crc, nil
+}
+
+// copyCRC copies r to w through buf and returns the bytes copied and their
+// CRC-32C.
+func copyCRC(w io.Writer, r io.Reader, buf []byte) (n int64, crc uint32, err error) {
 	for {
-		k, rerr := in.Read(buf)
+		k, rerr := r.Read(buf)
 		if k > 0 {
 			crc = crc32.Update(crc, castagnoli, buf[:k])
-			if _, err := out.Write(buf[:k]); err != nil {
-				out.Close()
+			if _, err := w.Write(buf[:k]); err != nil {
 				return n, 0, err
 			}
 			n += int64(k)
 		}
 		if rerr == io.EOF {
-			break
+			return n, crc, nil
 		}
 		if rerr != nil {
-			out.Close()
 			return n, 0, rerr
 		}
 	}
-	if sync {
-		if err := out.Sync(); err != nil {
-			out.Close()
-			return n, 0, err
-		}
-	}
-	if err := out.Close(); err != nil {
-		return n, 0, err
-	}
-	return n, crc, nil
 }
 
 // tempMark separates a final name from the random suffix of its
@@ -348,15 +352,5 @@ func checksum(p string, buf []byte) (n int64, crc uint32, err error) {
 		return 0, 0, err
 	}
 	defer in.Close()
-	for {
-		k, rerr := in.Read(buf)
-		crc = crc32.Update(crc, castagnoli, buf[:k])
-		n += int64(k)
-		if rerr == io.EOF {
-			return n, crc, nil
-		}
-		if rerr != nil {
-			return n, 0, rerr
-		}
-	}
+	return copyCRC(io.Discard, in, buf)
 }
