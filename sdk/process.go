@@ -171,7 +171,7 @@ func Process[K comparable, T, O any](in Keyed[K, T], fn KeyedProcessFunc[K, T, O
 	if kc, err := CodecOf[K](); err != nil || kc.AppendKey == nil || kc.DecodeBinary == nil {
 		p.addErr(errorf("Process %q: key type %s has no codec; mark it //weir:record and run \"go generate ./...\"", name, typeName[K]()))
 	} else {
-		cfg.AppendKey = func(dst []byte, k K) []byte { return kc.AppendKey(dst, &k) }
+		cfg.AppendKey = kc.AppendKey
 		cfg.DecodeKey = func(src []byte) (K, error) {
 			var k K
 			_, err := kc.DecodeBinary(src, &k)

@@ -45,7 +45,7 @@ type ProcessConfig[K comparable, T, O, C any] struct {
 	Hash func(K) uint64
 	// AppendKey encodes a key for state and timers; DecodeKey decodes it
 	// when a timer fires.
-	AppendKey func(dst []byte, k K) []byte
+	AppendKey func(dst []byte, k *K) []byte
 	DecodeKey func(src []byte) (K, error)
 	// NewContext makes, once per operator instance, the context the user
 	// functions get (the sdk wraps ProcessCtx in its own type); c is valid
@@ -201,10 +201,12 @@ func (o *processOp[K, T, O, C]) setKey(k K) {
 	if o.haveLast && k == o.lastKey {
 		return
 	}
-	o.ks.keyBuf = o.cfg.AppendKey(o.ks.keyBuf[:0], k)
+	// The key lives on the operator, so encoding it through a pointer
+	// allocates nothing.
+	o.lastKey, o.haveLast = k, true
+	o.ks.keyBuf = o.cfg.AppendKey(o.ks.keyBuf[:0], &o.lastKey)
 	o.ks.key = o.ks.keyBuf
 	o.ks.kg = uint16(base.KeyGroupOf(o.cfg.Hash(k), o.maxPar))
-	o.lastKey, o.haveLast = k, true
 	o.ctx.key = k
 }
 

@@ -39,7 +39,7 @@ func newProcHarness(t *testing.T, onElem func(*ProcessCtx[string, string], kv) e
 	h.cfg = ProcessConfig[string, kv, string, *ProcessCtx[string, string]]{
 		Key:        keyOf,
 		Hash:       BuiltinHash[string](),
-		AppendKey:  func(dst []byte, k string) []byte { return append(dst, k...) },
+		AppendKey:  func(dst []byte, k *string) []byte { return append(dst, *k...) },
 		DecodeKey:  func(src []byte) (string, error) { return string(src), nil },
 		NewContext: func(c *ProcessCtx[string, string]) *ProcessCtx[string, string] { return c },
 		OnElement:  onElem,
@@ -618,7 +618,7 @@ func benchProcess(b *testing.B, timers bool) {
 	cfg := ProcessConfig[string, kv, string, *ProcessCtx[string, string]]{
 		Key:        keyOf,
 		Hash:       BuiltinHash[string](),
-		AppendKey:  func(dst []byte, k string) []byte { return append(dst, k...) },
+		AppendKey:  func(dst []byte, k *string) []byte { return append(dst, *k...) },
 		DecodeKey:  func(src []byte) (string, error) { return string(src), nil },
 		NewContext: func(c *ProcessCtx[string, string]) *ProcessCtx[string, string] { return c },
 		OnElement: func(c *ProcessCtx[string, string], r kv) error {
