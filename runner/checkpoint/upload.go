@@ -189,10 +189,9 @@ func (s *Store) Materialize(h StateHandle, dir string) error {
 			return &CorruptError{Path: f.Path, Reason: "missing"}
 		case err != nil:
 			return fmt.Errorf("checkpoint: materialize %s into %s: %w", f.Path, dir, err)
-		case size != f.Size:
-			return &CorruptError{Path: f.Path, Reason: fmt.Sprintf("%d bytes, metadata says %d", size, f.Size)}
-		case crc != f.CRC:
-			return &CorruptError{Path: f.Path, Reason: fmt.Sprintf("crc32c %08x, metadata says %08x", crc, f.CRC)}
+		}
+		if r := mismatch(f, size, crc); r != "" {
+			return &CorruptError{Path: f.Path, Reason: r}
 		}
 	}
 	return nil
@@ -336,13 +335,25 @@ func (s *Store) Verify(m *Metadata) error {
 			bad = &CorruptError{ID: m.ID, Path: f.Path, Reason: "missing"}
 		case err != nil:
 			bad = fmt.Errorf("checkpoint: verify %s: %w", f.Path, err)
-		case size != f.Size:
-			bad = &CorruptError{ID: m.ID, Path: f.Path, Reason: fmt.Sprintf("%d bytes, metadata says %d", size, f.Size)}
-		case crc != f.CRC:
-			bad = &CorruptError{ID: m.ID, Path: f.Path, Reason: fmt.Sprintf("crc32c %08x, metadata says %08x", crc, f.CRC)}
+		default:
+			if r := mismatch(f, size, crc); r != "" {
+				bad = &CorruptError{ID: m.ID, Path: f.Path, Reason: r}
+			}
 		}
 	})
 	return bad
+}
+
+// mismatch says how a file of size bytes and CRC-32C crc differs from f,
+// or returns "" if it matches.
+func mismatch(f FileRef, size int64, crc uint32) string {
+	switch {
+	case size != f.Size:
+		return fmt.Sprintf("%d bytes, metadata says %d", size, f.Size)
+	case crc != f.CRC:
+		return fmt.Sprintf("crc32c %08x, metadata says %08x", crc, f.CRC)
+	}
+	return ""
 }
 
 // checksum returns the size and CRC-32C of the file at p.
