@@ -28,9 +28,19 @@ type Metadata struct {
 	// rather than periodically.
 	Savepoint bool `json:"savepoint,omitempty"`
 	// Finished marks the job's last checkpoint: every input had ended.
-	Finished       bool `json:"finished,omitempty"`
-	Parallelism    int  `json:"parallelism"`
-	MaxParallelism int  `json:"max_parallelism"`
+	Finished bool `json:"finished,omitempty"`
+	// UID identifies this checkpoint among every checkpoint and savepoint
+	// (random; the copy of a stop's last checkpoint in the savepoint
+	// directory and in the checkpoint directory share it).
+	UID string `json:"uid,omitempty"`
+	// Base is the UID of the savepoint the job's history started from: set
+	// by a run started from a savepoint, kept by the runs that resume from
+	// its checkpoints; empty for a history that started empty. A restart
+	// with the same --from-savepoint tells by it whether the checkpoints in
+	// the checkpoint directory came after that savepoint.
+	Base           string `json:"base,omitempty"`
+	Parallelism    int    `json:"parallelism"`
+	MaxParallelism int    `json:"max_parallelism"`
 	// Sources maps a source node to its splits' positions.
 	Sources map[string]map[string]SplitState `json:"sources,omitempty"`
 	// State maps a stateful stage (its head node) to the state of each of

@@ -33,10 +33,49 @@ type Options struct {
 	// directory and shares nothing, so chk-<id> alone restores the job
 	// (savepoints). Uploads are then never incremental.
 	SelfContained bool
+	// ReadOnly opens an existing store to restore from it (a savepoint, or
+	// the checkpoints of another job): Open writes nothing, and Upload,
+	// Complete and Abort fail. A read-only store never deletes anything.
+	ReadOnly bool
 	// Logf reports problems that fail nothing: a garbage collection that
 	// could not delete a file (it is retried at the next Complete). Nil
 	// means log.Printf.
 	Logf func(format string, args ...any)
+}
+
+// File and directory permissions of a store: checkpoints hold keyed state,
+// which holds user data, so only the owner reads them.
+const (
+	filePerm = 0o600
+	dirPerm  = 0o700
+)
+
+// kindFile records in a store directory which kind of store writes it:
+// "checkpoints" or "savepoints". A store collects garbage only in a
+// directory of its own kind, so a checkpoint store and a savepoint store
+// never delete each other's files.
+const kindFile = ".weir-store"
+
+func (o *Options) kind() string {
+	if o.SelfContained {
+		return "savepoints"
+	}
+	return "checkpoints"
+}
+
+// ErrReadOnly is returned by the writing methods of a store opened with
+// Options.ReadOnly.
+var ErrReadOnly = errors.New("checkpoint: store opened read-only")
+
+// KindError is returned by Open for a directory that holds the other kind
+// of store (savepoints where checkpoints are asked for, or the reverse).
+type KindError struct {
+	Dir        string
+	Want, Have string // "checkpoints" or "savepoints"
+}
+
+func (e *KindError) Error() string {
+	return fmt.Sprintf("checkpoint: %s holds %s, not %s; use another directory for the %s", e.Dir, e.Have, e.Want, e.Want)
 }
 
 // EnsureDefaults fills zero fields with their defaults.
@@ -94,7 +133,11 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: open %s: %w", dir, err)
 	}
-	if err := os.MkdirAll(abs, 0o755); err != nil {
+	if opts.ReadOnly {
+		if _, err := os.Stat(abs); err != nil {
+			return nil, fmt.Errorf("checkpoint: open %s: %w", dir, err)
+		}
+	} else if err := os.MkdirAll(abs, dirPerm); err != nil {
 		return nil, fmt.Errorf("checkpoint: open %s: %w", dir, err)
 	}
 	s := &Store{dir: abs, opts: opts}
@@ -103,6 +146,11 @@ func Open(dir string, opts Options) (*Store, error) {
 	ms, _, err := s.Completed()
 	if err != nil {
 		return nil, err
+	}
+	if !opts.ReadOnly {
+		if err := s.claim(ms); err != nil {
+			return nil, err
+		}
 	}
 	s.mu.completed = ms
 	if len(ms) > 0 {
@@ -116,6 +164,34 @@ func Open(dir string, opts Options) (*Store, error) {
 		})
 	}
 	return s, nil
+}
+
+// claim checks that the directory is a store of this kind and records the
+// kind if it is not recorded yet. A directory written before kinds were
+// recorded holds savepoints if one of its checkpoints is a savepoint.
+func (s *Store) claim(ms []*Metadata) error {
+	want := s.opts.kind()
+	p := filepath.Join(s.dir, kindFile)
+	b, err := os.ReadFile(p)
+	switch {
+	case err == nil:
+		have := strings.TrimSpace(string(b))
+		if have != want {
+			return &KindError{Dir: s.dir, Want: want, Have: have}
+		}
+		return nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("checkpoint: open %s: %w", s.dir, err)
+	}
+	for _, m := range ms {
+		if have := (&Options{SelfContained: m.Savepoint}).kind(); have != want {
+			return &KindError{Dir: s.dir, Want: want, Have: have}
+		}
+	}
+	if err := writeFileSync(p, []byte(want+"\n")); err != nil {
+		return fmt.Errorf("checkpoint: open %s: %w", s.dir, err)
+	}
+	return nil
 }
 
 // Dir returns the store's directory (absolute).
@@ -236,6 +312,9 @@ func (s *Store) Complete(m *Metadata) error {
 	if m == nil || m.ID == 0 {
 		return errors.New("checkpoint: complete: metadata without a checkpoint id")
 	}
+	if s.opts.ReadOnly {
+		return ErrReadOnly
+	}
 	s.completeMu.Lock()
 	defer s.completeMu.Unlock()
 	if err := s.checkComplete(m); err != nil {
@@ -246,7 +325,7 @@ func (s *Store) Complete(m *Metadata) error {
 		return fmt.Errorf("checkpoint: complete %d: encode metadata: %w", m.ID, err)
 	}
 	dir := chkDir(m.ID)
-	if err := os.MkdirAll(s.abs(dir), 0o755); err != nil {
+	if err := os.MkdirAll(s.abs(dir), dirPerm); err != nil {
 		return fmt.Errorf("checkpoint: complete %d: %w", m.ID, err)
 	}
 	if err := writeFileSync(s.abs(dir+"/"+metadataName), b); err != nil {
@@ -325,6 +404,9 @@ func (s *Store) checkComplete(m *Metadata) error {
 // have returned; an upload still running gets an error. Aborting a
 // completed checkpoint is an error and deletes nothing.
 func (s *Store) Abort(id uint64) error {
+	if s.opts.ReadOnly {
+		return ErrReadOnly
+	}
 	s.completeMu.Lock()
 	defer s.completeMu.Unlock()
 	s.mu.Lock()

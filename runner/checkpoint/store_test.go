@@ -68,7 +68,7 @@ func files(t testing.TB, dir string) []string {
 		if err != nil {
 			return err
 		}
-		if !d.IsDir() {
+		if !d.IsDir() && d.Name() != kindFile {
 			rel, _ := filepath.Rel(dir, p)
 			out = append(out, filepath.ToSlash(rel))
 		}
@@ -617,7 +617,7 @@ func TestSelfContained(t *testing.T) {
 	// chk-2 alone, elsewhere, restores.
 	other := filepath.Join(work, "elsewhere")
 	copyTree(t, filepath.Join(s.Dir(), "chk-2"), filepath.Join(other, "chk-2"))
-	s2 := open(t, other, Options{})
+	s2 := open(t, other, Options{ReadOnly: true})
 	ms, skipped, err := s2.Completed()
 	must(t, err)
 	if !slices.Equal(ids(ms), []uint64{2}) || len(skipped) != 0 || !ms[0].Savepoint {
@@ -740,5 +740,94 @@ func TestConcurrent(t *testing.T) {
 		if !refs[f] && !strings.HasSuffix(f, "/_metadata") {
 			t.Errorf("garbage left: %s", f)
 		}
+	}
+}
+
+// A checkpoint store and a savepoint store never share a directory: each
+// records its kind, and opening the other kind there is refused, so
+// neither collects the other's files as garbage.
+func TestStoreKinds(t *testing.T) {
+	work := t.TempDir()
+	ckpt := filepath.Join(work, "ckpt")
+	s := open(t, ckpt, Options{})
+	u := s.NewUploader("a")
+	sh, _, err := u.Upload(1, snap(t, map[string]string{"000001.sst": "one", "MANIFEST-000001": "m"}))
+	must(t, err)
+	must(t, s.Complete(meta(1, sh)))
+
+	_, err = Open(ckpt, Options{SelfContained: true})
+	var ke *KindError
+	if !errors.As(err, &ke) || ke.Have != "checkpoints" || ke.Want != "savepoints" {
+		t.Fatalf("savepoint store in a checkpoint directory: %v", err)
+	}
+	// Reading it (to restore) is fine, and writes nothing.
+	before := files(t, ckpt)
+	r := open(t, ckpt, Options{SelfContained: true, ReadOnly: true})
+	if ms, _, err := r.Completed(); err != nil || !slices.Equal(ids(ms), []uint64{1}) {
+		t.Fatalf("read-only Completed = %v, %v", ids(ms), err)
+	}
+	if err := r.Complete(meta(2)); !errors.Is(err, ErrReadOnly) {
+		t.Errorf("read-only Complete = %v", err)
+	}
+	if err := r.Abort(1); !errors.Is(err, ErrReadOnly) {
+		t.Errorf("read-only Abort = %v", err)
+	}
+	if _, _, err := r.NewUploader("b").Upload(2, snap(t, map[string]string{"x": "y"})); !errors.Is(err, ErrReadOnly) {
+		t.Errorf("read-only Upload = %v", err)
+	}
+	if got := files(t, ckpt); !slices.Equal(got, before) {
+		t.Errorf("read-only store changed files: %v, want %v", got, before)
+	}
+	if _, err := Open(filepath.Join(work, "missing"), Options{ReadOnly: true}); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("read-only Open of a missing directory = %v", err)
+	}
+
+	// A savepoint directory written before kinds were recorded is known by
+	// its metadata.
+	sp := filepath.Join(work, "sp")
+	p := open(t, sp, Options{SelfContained: true})
+	su := p.NewUploader("a")
+	sh, _, err = su.Upload(1, snap(t, map[string]string{"000001.sst": "one"}))
+	must(t, err)
+	m := meta(1, sh)
+	m.Savepoint = true
+	must(t, p.Complete(m))
+	must(t, os.Remove(filepath.Join(sp, kindFile)))
+	if _, err := Open(sp, Options{}); !errors.As(err, &ke) || ke.Have != "savepoints" {
+		t.Fatalf("checkpoint store in an old savepoint directory: %v", err)
+	}
+	open(t, sp, Options{SelfContained: true})
+	if b, err := os.ReadFile(filepath.Join(sp, kindFile)); err != nil || string(b) != "savepoints\n" {
+		t.Errorf("kind file %q, %v", b, err)
+	}
+}
+
+// Checkpoints hold user data: only their owner may read them.
+func TestPermissions(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ckpt")
+	s := open(t, dir, Options{})
+	sh, _, err := s.NewUploader("a").Upload(1, snap(t, map[string]string{"000001.sst": "one", "MANIFEST-000001": "m"}))
+	must(t, err)
+	must(t, s.Complete(meta(1, sh)))
+	mat := filepath.Join(t.TempDir(), "mat")
+	must(t, s.Materialize(sh, mat))
+	for _, root := range []string{dir, mat} {
+		must(t, filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			st, err := d.Info()
+			if err != nil {
+				return err
+			}
+			want := fs.FileMode(filePerm)
+			if d.IsDir() {
+				want = dirPerm
+			}
+			if st.Mode().Perm() != want {
+				t.Errorf("%s: mode %v, want %v", p, st.Mode().Perm(), want)
+			}
+			return nil
+		}))
 	}
 }

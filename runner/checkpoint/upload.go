@@ -65,6 +65,9 @@ func (u *Uploader) Upload(id uint64, h state.Handle) (StateHandle, int64, error)
 
 func (u *Uploader) upload(id uint64, h state.Handle) (StateHandle, int64, error) {
 	s := u.s
+	if s.opts.ReadOnly {
+		return StateHandle{}, 0, ErrReadOnly
+	}
 	if !validName(u.instance) || strings.HasPrefix(u.instance, ".") {
 		return StateHandle{}, 0, fmt.Errorf("instance name %q is not one path element; use letters, digits, '-' and '_'", u.instance)
 	}
@@ -121,7 +124,7 @@ func (u *Uploader) upload(id uint64, h state.Handle) (StateHandle, int64, error)
 		dst := s.abs(ref.Path)
 		dir := filepath.Dir(dst)
 		if !dirs[dir] {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
+			if err := os.MkdirAll(dir, dirPerm); err != nil {
 				return StateHandle{}, written, err
 			}
 			dirs[dir] = true
@@ -173,7 +176,7 @@ func (u *Uploader) upload(id uint64, h state.Handle) (StateHandle, int64, error)
 // *CorruptError naming it. Do not run it concurrently with a Complete that
 // may collect h's checkpoint.
 func (s *Store) Materialize(h StateHandle, dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, dirPerm); err != nil {
 		return fmt.Errorf("checkpoint: materialize into %s: %w", dir, err)
 	}
 	buf := make([]byte, copyBufSize)
@@ -226,7 +229,7 @@ func copyTo(dst, src string, buf []byte, sync bool) (n int64, crc uint32, err er
 		return 0, 0, err
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, filePerm)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -281,7 +284,7 @@ func stripTemp(p string) string {
 // into place.
 func writeFileSync(path string, b []byte) error {
 	tmp := path + tempMark + strconv.FormatUint(rand.Uint64(), 36)
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
 	if err != nil {
 		return err
 	}
