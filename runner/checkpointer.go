@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -112,11 +113,20 @@ type checkpointer struct {
 		failed    int
 		lastDone  bool
 		lastErr   error
+		// Failures since the last completed checkpoint, and when one
+		// was last logged: a failing checkpoint directory is reported
+		// once, then at most every failureLogInterval.
+		failedInRow int
+		lastFailLog time.Time
 	}
 }
 
+// failureLogInterval is the least time between two notes about
+// checkpoints that keep failing.
+const failureLogInterval = time.Minute
+
 func newCheckpointer(j *job, tasks []*rawTask, next base.CheckpointID) *checkpointer {
-	c := &checkpointer{j: j, tasks: tasks, tick: j.opts.CheckpointInterval,
+	c := &checkpointer{j: j, store: j.store, savepoints: j.savepoints, tasks: tasks, tick: j.opts.CheckpointInterval,
 		requests: make(chan struct{}, 1), closing: make(chan struct{})}
 	c.mu.next = next
 	c.mu.finished = map[*rawTask]bool{}
@@ -166,7 +176,7 @@ func (c *checkpointer) trigger(last bool) {
 	c.mu.next++
 	p := &pendingCheckpoint{id: id, final: final, started: time.Now(), acked: map[*rawTask]bool{},
 		meta: &checkpoint.Metadata{
-			ID: uint64(id), Job: c.j.name, Parallelism: c.j.opts.Parallelism,
+			ID: uint64(id), Job: c.j.name, UID: newUID(), Base: c.j.base, Parallelism: c.j.opts.Parallelism,
 			MaxParallelism: c.j.opts.MaxParallelism,
 			Sources:        map[string]map[string]checkpoint.SplitState{},
 			Sinks:          map[string][][]byte{},
@@ -342,20 +352,19 @@ func (c *checkpointer) maybeComplete(p *pendingCheckpoint) {
 			close(c.closing)
 			return
 		}
-		c.j.opts.Logf("weir: checkpoint %d failed (the job goes on): %v", p.id, err)
+		c.noteFailureLocked(p.id, err)
 		if len(c.mu.finished) == len(c.tasks) {
 			c.wakeRun()
 		}
 		return
 	}
+	if n := c.mu.failedInRow; n > 0 {
+		c.j.opts.Logf("weir: checkpoint %d completed, after %d failed %s", p.id, n, plural(n, "checkpoint", "checkpoints"))
+		c.mu.failedInRow = 0
+	}
 	cs := CheckpointStats{ID: p.id, Sync: p.sync, Async: p.async, Total: time.Since(p.started), Bytes: p.bytes}
 	c.mu.completed = append(c.mu.completed, cs)
 	c.j.opts.Metrics.Checkpoints.Add(1)
-	if c.j.dead != nil {
-		if derr := c.j.dead.commit(p.id); derr != nil {
-			c.j.opts.Logf("weir: %v", derr)
-		}
-	}
 	id, final := p.id, p.final
 	for _, t := range c.tasks {
 		t.mb.post(func(m *mailbox) { m.commit, m.final = id, final })
@@ -366,6 +375,26 @@ func (c *checkpointer) maybeComplete(p *pendingCheckpoint) {
 	} else if len(c.mu.finished) == len(c.tasks) {
 		c.wakeRun() // every task finished during this checkpoint
 	}
+}
+
+// noteFailureLocked logs a failed checkpoint on one line: the first of a
+// run of failures at once, the next ones at most every
+// failureLogInterval, with how many failed since the last completed one.
+func (c *checkpointer) noteFailureLocked(id base.CheckpointID, err error) {
+	c.mu.failedInRow++
+	now := c.j.opts.Clock.Now()
+	if c.mu.failedInRow > 1 && now.Sub(c.mu.lastFailLog) < failureLogInterval {
+		return
+	}
+	c.mu.lastFailLog = now
+	since := ""
+	if n, last := c.mu.failedInRow, c.lastCompletedLocked(); n > 1 && last > 0 {
+		since = fmt.Sprintf("%d failed since checkpoint %d; ", n, last)
+	} else if n > 1 {
+		since = fmt.Sprintf("%d failed since the start; ", n)
+	}
+	c.j.opts.Logf("weir: checkpoint %d failed (%sthe job goes on): %s", id, since,
+		strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; "))
 }
 
 func (c *checkpointer) wakeRun() {

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-
-	"github.com/weirflow/weir/internal/base"
 )
 
 // BadRecordError fails a job run with the Fail error policy: the first bad
@@ -79,20 +77,3 @@ func (e *transformErr) Error() string {
 }
 
 func (e *transformErr) Unwrap() error { return e.err }
-
-// deadLetterFunc returns the OpContext.DeadLetter handler of policy.
-func (j *job) deadLetter(d base.DeadLetter) error {
-	m := j.opts.Metrics
-	switch j.opts.OnError {
-	case Skip:
-		m.Skipped.Add(1)
-		return nil
-	case Fail:
-		return &BadRecordError{Source: d.Source, Reason: d.Reason, Record: d.Record}
-	}
-	m.DeadLettered.Add(1)
-	if j.dead == nil {
-		return nil
-	}
-	return j.dead.write(j.ctx, d)
-}

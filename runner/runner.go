@@ -2,14 +2,12 @@ package runner
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/weirflow/weir/internal/base"
+	"github.com/weirflow/weir/internal/dirlock"
 	"github.com/weirflow/weir/internal/graph"
 	"github.com/weirflow/weir/runner/checkpoint"
 	"github.com/weirflow/weir/sdk"
@@ -64,18 +62,24 @@ type job struct {
 	plan      *plan
 	consumers map[*graph.Node][]graph.Consumer
 	inboxes   [][]inbox // per stage, per task; nil for source stages
-	dead      *deadWriter
 	ck        *checkpointer
 	runID     string
+
+	// The checkpoint and savepoint stores (nil without them) and the
+	// locks of their directories, held for the run.
+	store, savepoints *checkpoint.Store
+	locks             []*dirlock.Lock
 
 	// Restore: the checkpoint the job resumes from and its store.
 	restore      *checkpoint.Metadata
 	restoreStore *checkpoint.Store
 	restored     base.CheckpointID
 	nextID       base.CheckpointID // of the first checkpoint of this run
+	base         string            // Metadata.Base of this run's checkpoints
 
 	stateRoot   string // local state directories of the tasks
-	stateMemory int64  // per stateful operator
+	stateLock   *dirlock.Lock
+	stateMemory int64 // per stateful operator
 
 	// readCtx is given to readers and Discover: cancelled on a graceful
 	// stop (so that a waiting read returns at once) and with ctx.
@@ -121,11 +125,11 @@ func runGraph(ctx context.Context, name string, g *graph.Graph, opts Options) (s
 	}
 	j = &job{name: name, opts: opts, plan: pl, consumers: map[*graph.Node][]graph.Consumer{},
 		stop: opts.Stop, runID: newRunID(), nextID: 1}
-	store, err := j.openStores()
-	if err != nil {
+	defer j.unlock()
+	if err := j.openStores(); err != nil {
 		return Stats{}, err
 	}
-	if err := j.loadRestore(store); err != nil {
+	if err := j.loadRestore(); err != nil {
 		return Stats{}, err
 	}
 	if err := j.recoverSinks(ctx); err != nil {
@@ -133,7 +137,7 @@ func runGraph(ctx context.Context, name string, g *graph.Graph, opts Options) (s
 	}
 	if j.restore != nil && j.restore.Finished {
 		opts.Logf("weir: checkpoint %d in %s is of a finished job: nothing to do (its output is committed; remove the checkpoint directory to run the job again)",
-			j.restored, opts.CheckpointDir)
+			j.restored, j.restoreStore.Dir())
 		return Stats{AlreadyFinished: true}, nil
 	}
 	total, err := pl.assignSplits(ctx, opts.Parallelism, j.restore)
@@ -142,10 +146,10 @@ func runGraph(ctx context.Context, name string, g *graph.Graph, opts Options) (s
 	}
 	m.RowsTotal.Store(total)
 
-	if j.stateRoot, err = stateRoot(opts.StateDir); err != nil {
+	if err := j.openStateRoot(); err != nil {
 		return Stats{}, err
 	}
-	defer removeAll(j.stateRoot)
+	defer j.closeStateRoot()
 
 	eg, gctx := errgroup.WithContext(ctx)
 	readCtx, cancelRead := context.WithCancel(gctx)
@@ -192,18 +196,6 @@ func runGraph(ctx context.Context, name string, g *graph.Graph, opts Options) (s
 		j.stateMemory = max(1, opts.StateMemory/int64(statefulOps))
 	}
 	j.ck = newCheckpointer(j, tasks, j.nextID)
-	j.ck.store = store
-	if opts.SavepointDir != "" {
-		if j.ck.savepoints, err = checkpoint.Open(opts.SavepointDir, checkpoint.Options{SelfContained: true, Retain: 1 << 30}); err != nil {
-			return Stats{}, fmt.Errorf("weir: savepoint directory: %w", err)
-		}
-	}
-	if opts.OnError == DeadLetter && opts.DeadLetters != nil {
-		j.dead, err = openDeadWriter(gctx, name, opts.DeadLetters)
-		if err != nil {
-			return Stats{}, err
-		}
-	}
 	eg.Go(func() error { return j.ck.run(gctx) })
 	for _, st := range pl.stages {
 		d, ok := st.head.Source.(graph.Discoverer)
@@ -224,9 +216,6 @@ func runGraph(ctx context.Context, name string, g *graph.Graph, opts Options) (s
 	}
 	err = eg.Wait()
 	j.ck.uploads.Wait()
-	if j.dead != nil {
-		err = errors.Join(err, j.dead.close())
-	}
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			return Stats{}, cerr
@@ -234,60 +223,4 @@ func runGraph(ctx context.Context, name string, g *graph.Graph, opts Options) (s
 		return Stats{}, err
 	}
 	return Stats{}, nil
-}
-
-// deadWriter is the job's one dead-letter writer, shared by its tasks.
-type deadWriter struct {
-	mu struct {
-		sync.Mutex
-		w     sdk.CommittingSink[sdk.DeadLetter]
-		batch *sdk.Batch[sdk.DeadLetter]
-	}
-}
-
-func openDeadWriter(ctx context.Context, job string, s sdk.Sink[sdk.DeadLetter]) (*deadWriter, error) {
-	w, err := s.Open(sdk.SinkContext{Context: ctx, Job: job, Node: "DeadLetters", Task: 0, Tasks: 1})
-	if err != nil {
-		return nil, fmt.Errorf("weir: open dead-letter output: %w", err)
-	}
-	d := &deadWriter{}
-	d.mu.w, d.mu.batch = w, base.NewBatch[sdk.DeadLetter](1)
-	return d, nil
-}
-
-func (d *deadWriter) write(ctx context.Context, l sdk.DeadLetter) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.mu.batch.Reset()
-	d.mu.batch.Append(l, 0)
-	if err := d.mu.w.Write(ctx, d.mu.batch); err != nil {
-		return fmt.Errorf("weir: write dead letter: %w", err)
-	}
-	return nil
-}
-
-// commit stages and commits the dead letters written so far under
-// checkpoint id, once id is complete. Dead letters are delivered at least
-// once: those written between a checkpoint's barriers and its completion
-// commit with it, and come again if the job resumes from it.
-func (d *deadWriter) commit(id base.CheckpointID) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if err := d.mu.w.PreCommit(id); err != nil {
-		return fmt.Errorf("weir: pre-commit dead letters: %w", err)
-	}
-	if err := d.mu.w.Commit(id); err != nil {
-		return fmt.Errorf("weir: commit dead letters: %w", err)
-	}
-	return nil
-}
-
-// close closes the writer; what was not committed is discarded.
-func (d *deadWriter) close() error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if err := d.mu.w.Close(); err != nil {
-		return fmt.Errorf("weir: close dead-letter output: %w", err)
-	}
-	return nil
 }

@@ -268,7 +268,7 @@ func (sr *sourceRun) readOnce(o *openSplit) (eos, stop bool, err error) {
 	}
 	j.opts.Metrics.RowsIn.Add(int64(res.N + len(res.Dead)))
 	for _, d := range res.Dead {
-		if err := j.deadLetter(d); err != nil {
+		if err := t.deadLetter(d); err != nil {
 			return false, false, err
 		}
 	}

@@ -24,6 +24,7 @@ type rawTask struct {
 	opened     []bool
 	exchanges  []*exchange
 	committers []graph.Committer
+	dead       *deadLetters // nil when bad records are not written
 	srcOut     graph.Output // port 0 of a source head
 
 	valve *inputValve // nil for source tasks
@@ -181,6 +182,9 @@ func (t *rawTask) open() error {
 	if err := t.openState(); err != nil {
 		return err
 	}
+	if t.dead = newDeadLetters(t); t.dead != nil {
+		t.committers = append(t.committers, t.dead)
+	}
 	for i, n := range t.st.nodes {
 		outs := t.outputs(i)
 		if n.Source != nil {
@@ -195,7 +199,7 @@ func (t *rawTask) open() error {
 		ctx := graph.OpContext{
 			Context: j.ctx, Task: t.index, Tasks: j.opts.Parallelism,
 			MaxParallelism: j.opts.MaxParallelism, Metrics: j.opts.Metrics,
-			DeadLetter: j.deadLetter, Restored: j.restored,
+			DeadLetter: t.deadLetter, Restored: j.restored,
 			Now: func() base.Timestamp { return base.FromTime(j.opts.Clock.Now()) },
 		}
 		if _, ok := t.ops[i].(graph.ProcessingTimer); ok && j.opts.Mode == Stream {
@@ -231,7 +235,7 @@ func (t *rawTask) close() error {
 		t.opened[i] = false
 		errs = append(errs, t.protect(i, op.Close))
 	}
-	errs = append(errs, t.closeState())
+	errs = append(errs, t.dead.close(), t.closeState())
 	return errors.Join(errs...)
 }
 
@@ -384,6 +388,9 @@ func (t *rawTask) finish(final bool) error {
 }
 
 func (t *rawTask) sinkName(c graph.Committer) string {
+	if c == graph.Committer(t.dead) {
+		return deadLetterNode
+	}
 	for i, op := range t.ops {
 		if any(op) == any(c) {
 			return t.st.nodes[i].Name

@@ -31,7 +31,7 @@ func (t *rawTask) openState() error {
 	}
 	j := t.job
 	t.stateDir = filepath.Join(j.stateRoot, fmt.Sprintf("s%d-t%d", t.st.id, t.index))
-	if err := os.MkdirAll(t.stateDir, 0o755); err != nil {
+	if err := os.MkdirAll(t.stateDir, 0o700); err != nil {
 		return fmt.Errorf("weir: state directory: %w", err)
 	}
 	kgs, kge := base.KeyGroupRange(t.index, j.opts.Parallelism, j.opts.MaxParallelism)
