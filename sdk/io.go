@@ -81,7 +81,10 @@ type Validator interface {
 // Committables, and for file sinks everything staged under ids <=
 // Checkpoint) and discard everything staged after it (later transactions,
 // staged or in-progress files of a crashed run). On a fresh start
-// (Checkpoint 0) it discards whatever a crashed run left behind.
+// (Checkpoint 0) it discards whatever a crashed run left behind. Recover
+// is also where a sink refuses to start: an output it cannot write (a
+// missing Kafka topic, a broker without transactions) fails the job here,
+// with one line, before any input is read.
 type RecoverableSink interface {
 	Recover(ctx context.Context, rc RecoverContext) error
 }

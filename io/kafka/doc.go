@@ -25,22 +25,29 @@
 // records written after the last checkpoint are written again after a
 // restore. With [SinkOptions.ExactlyOnce] it is exactly-once for
 // read_committed consumers: each task writes through transactional
-// producers with stable ids <prefix>-<task>-<slot>, one transaction per
-// checkpoint; PreCommit(n) flushes the open transaction and stages it,
-// Committable(n) returns the id, producer id and epoch (a JSON array) of
-// every transaction staged under an id <= n, and Commit(n) commits them.
-// Two slots suffice while checkpoints complete; a failed checkpoint (not
-// committed nor aborted) leaves its transaction staged for the next
-// completed checkpoint, and the writer opens further slots meanwhile.
+// producers with stable ids <prefix>-<task>-<slot> (prefix
+// "weir-<job>-<node>"), one transaction per checkpoint; PreCommit(n)
+// flushes the open transaction and stages it, Committable(n) returns the
+// id, producer id and epoch (a JSON array) of every transaction staged
+// under an id <= n, and Commit(n) commits them. Two slots suffice while
+// checkpoints complete; a failed checkpoint (not committed nor aborted)
+// leaves its transaction staged for the next completed checkpoint, and
+// the writer uses further slots meanwhile, but keeps at most two
+// producers open: older staged transactions stay open on the broker
+// without one and are ended by producer id and epoch. Once its oldest
+// open transaction is nine tenths of [SinkOptions.TransactionTimeout]
+// old, the writer fails the job rather than let the broker abort it.
 // [Sink.Recover] (sdk.RecoverableSink), called once when a job starts and
-// before any writer opens, commits the transactions of the restored
-// checkpoint with a raw EndTxn (re-initializing the producer would abort
-// them) and then re-initializes the sink's other transactional ids, which
-// aborts open transactions at once and fences zombie writers of older
-// runs. A transaction already
-// committed counts as committed, so Recover can run again; one the broker
-// aborted (the transaction timeout expired while the job was down) fails
-// Recover with a message saying that output was lost.
+// before any writer opens or input is read, refuses a missing topic (and,
+// exactly-once, brokers without transactions), commits the transactions
+// of the restored checkpoint with a raw EndTxn (re-initializing the
+// producer would abort them) and then re-initializes the sink's other
+// transactional ids, never those of another job name, which aborts open
+// transactions at once and fences zombie writers of older runs. A
+// transaction already committed counts as committed, so Recover can run
+// again; one the broker aborted (the transaction timeout expired while
+// the job was down) fails Recover with a message saying that output was
+// lost.
 //
 // # Who calls it
 //
@@ -70,7 +77,8 @@
 // to the group for monitoring.
 //
 // A sink writer is owned by its task goroutine; one kgo client per writer
-// (exactly-once, one per transactional id: two, more while checkpoints
-// fail) produces asynchronously and its acknowledgement callbacks only
-// record the first error, under the writer's mutex. Recover uses a short-lived client of its own.
+// (exactly-once, one per transactional id in use, at most two)
+// produces asynchronously and its acknowledgement callbacks only record
+// the first error, under the writer's mutex. Recover uses a short-lived
+// client of its own.
 package kafka

@@ -185,18 +185,35 @@ type SinkOptions[T any] struct {
 	ExactlyOnce bool
 	// TransactionalIDPrefix starts the transactional ids of an
 	// exactly-once sink, <prefix>-<task>-<slot>; "" means
-	// "weir-<job>-<node>". Ids must be stable across restarts of a job and
-	// unique among the jobs writing to a cluster.
+	// "weir-<job>-<node>", with the job name of sdk.SinkContext.Job. Ids
+	// must be stable across restarts of a job and unique among the jobs
+	// writing to a cluster: a job fences and aborts the transactions of
+	// every id with its prefix when it starts.
 	TransactionalIDPrefix string
 	// TransactionTimeout is how long the broker lets a transaction stay
-	// open before aborting it; 0 means [DefaultTransactionTimeout]. It
-	// must exceed the checkpoint interval times the number of checkpoints
-	// that may fail in a row (a failed checkpoint's transaction commits
-	// with the next completed one), plus the time a crashed job takes to
-	// restart, or the output of a completed checkpoint can be aborted
-	// before Recover commits it.
+	// open before aborting it; 0 means [DefaultTransactionTimeout]. A
+	// failed checkpoint's transaction commits with the next completed
+	// one, so checkpoints may fail in a row for up to nine tenths of it:
+	// then the writer stops the job (see [Sink]) before the broker
+	// aborts output that only a restart can write again. Keep it well
+	// above the checkpoint interval plus the time a checkpoint takes
+	// (how long a transaction is open while checkpoints complete) and the
+	// time a crashed job takes to restart, or the output of a completed
+	// checkpoint can be aborted before Recover commits it.
 	TransactionTimeout time.Duration
+	// Clock ages the open transactions of an exactly-once sink against
+	// TransactionTimeout; nil means the wall clock.
+	Clock Clock
 }
+
+// Clock tells the time.
+type Clock interface {
+	Now() time.Time
+}
+
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }
 
 // clientOpts are the options every client of this package shares.
 func clientOpts(brokers []string, tc *tls.Config, mech sasl.Mechanism, timeout time.Duration) []kgo.Opt {

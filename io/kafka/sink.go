@@ -23,42 +23,60 @@ import (
 // With [SinkOptions.ExactlyOnce] delivery is exactly-once for consumers
 // reading with isolation level read_committed, as with Flink's KafkaSink
 // EXACTLY_ONCE. Each task writes through transactional producers with ids
-// <prefix>-<task>-<slot> (prefix "weir-<job>-<node>"), stable across
-// restarts. Records after a checkpoint barrier go to the transaction of a
+// <prefix>-<task>-<slot> (prefix "weir-<job>-<node>", so that jobs with
+// different names never fence each other), stable across restarts.
+// Records after a checkpoint barrier go to the transaction of the lowest
 // free slot, begun with the first record; PreCommit(n) flushes it and
 // waits for every acknowledgement, leaving it open and staged under n,
 // and later records go to another free slot. Commit(n) commits every
 // transaction staged under an id <= n, oldest first, once checkpoint n is
-// complete, and Abort(n) aborts the one staged under n. Slots 0 and 1 are
-// opened with the writer and suffice while every checkpoint is committed
-// before the next PreCommit; a checkpoint that fails (the runner neither
-// commits nor aborts it) leaves its transaction staged, to be committed by
-// the next checkpoint that completes, and the writer opens slots 2, 3, ...
-// while it needs them. Settled slots are reused lowest first. Committable(n)
-// lists the id, producer id and epoch of every transaction staged under
-// an id <= n, so that a restore from n commits the transactions of the
-// failed checkpoints before it too. A checkpoint with no records stages
-// nothing, and its committable is nil unless an earlier failed one left a
+// complete, and Abort(n) aborts the one staged under n. Slots 0 and 1
+// suffice while every checkpoint is committed before the next PreCommit.
+// A checkpoint that fails (the runner neither commits nor aborts it)
+// leaves its transaction staged, to be committed by the next checkpoint
+// that completes: the records of a staged transaction can be neither
+// committed early nor written into a later transaction, so each failed
+// checkpoint in a row keeps one more transaction open, under slot 2, 3,
+// and so on. The writer keeps at most two producers open, though: before
+// it opens one for a further slot it closes the producer of the oldest
+// staged transaction, which stays open on the broker and is later ended
+// with a raw EndTxn through another producer. Committable(n) lists the
+// id, producer id and epoch of every transaction staged under an id <= n,
+// so that a restore from n commits the transactions of the failed
+// checkpoints before it too. A checkpoint with no records stages nothing,
+// and its committable is nil unless an earlier failed one left a
 // transaction staged. On brokers without KIP-890 part 2 (Kafka before 4,
 // or transaction.version below 2), which keep the producer epoch across
 // transactions, a slot's producer is re-initialized before it is reused,
 // so that no committable of an older checkpoint names a later
 // transaction.
 //
+// The broker aborts a transaction open longer than
+// [SinkOptions.TransactionTimeout]. While checkpoints fail, the records of
+// the open transactions exist nowhere else (the source replays them only
+// when the job restarts from its last completed checkpoint), so the
+// writer fails the job, with one line from Write or PreCommit, once its
+// oldest open transaction is nine tenths of the transaction timeout old
+// (by [SinkOptions.Clock]); rerunning the job resumes from the last
+// completed checkpoint, whose Recover aborts those transactions, and the
+// source reads their records again.
+//
 // Close aborts the transaction of records written since the last
 // PreCommit and leaves pre-committed ones to [Sink.Recover], which the
-// runner calls when a job starts, before any writer opens: it commits the
-// transactions of the restored checkpoint and aborts every other open
-// transaction of the sink. Opening a writer re-initializes its ids, so a
-// writer of an older run that goes on writing fails with "fenced by a
-// newer writer". Uncommitted output is invisible to read_committed
-// consumers; read_uncommitted consumers see aborted records too. The
-// committed output of a checkpoint is lost only if the broker aborts its
-// transaction first, after [SinkOptions.TransactionTimeout], which must
-// therefore exceed the time from a PreCommit until a later checkpoint
-// completes (the checkpoint interval, times the number of checkpoints
-// that may fail in a row) plus the restart time; Commit or Recover then
-// fails and says so.
+// runner calls when a job starts, before any writer opens: it checks that
+// the topic exists (and, exactly-once, that the brokers support
+// transactions), commits the transactions of the restored checkpoint and
+// aborts every other open transaction of the sink. Opening a writer
+// re-initializes its ids, so a writer of an older run that goes on
+// writing fails with "fenced by a newer writer". Uncommitted output is
+// invisible to read_committed consumers; read_uncommitted consumers see
+// aborted records too. The committed output of a checkpoint is lost only
+// if the broker aborts its transaction first, after
+// [SinkOptions.TransactionTimeout], which must therefore exceed the time
+// from a PreCommit until a later checkpoint completes plus the restart
+// time; Commit or Recover then fails and says so. While checkpoints
+// complete, a transaction is open for about a checkpoint interval plus
+// the time a checkpoint takes.
 type Sink[T any] struct {
 	opts SinkOptions[T]
 }
@@ -74,6 +92,9 @@ func NewSink[T any](opts SinkOptions[T]) *Sink[T] {
 	}
 	if opts.TransactionTimeout <= 0 {
 		opts.TransactionTimeout = DefaultTransactionTimeout
+	}
+	if opts.Clock == nil {
+		opts.Clock = wallClock{}
 	}
 	return &Sink[T]{opts: opts}
 }
@@ -168,6 +189,9 @@ func (w *writer[T]) Write(ctx context.Context, b *sdk.Batch[T]) error {
 	}
 	cl := w.cl
 	if w.txn != nil {
+		if err := w.txn.checkAge(); err != nil {
+			return err
+		}
 		var err error
 		if cl, err = w.txn.client(w.ctx); err != nil {
 			return err
@@ -225,6 +249,9 @@ func (w *writer[T]) appendTime(dst []byte, b *sdk.Batch[T], i int) []byte {
 func (w *writer[T]) PreCommit(id sdk.CheckpointID) error {
 	if w.txn != nil {
 		if err := w.failed(); err != nil {
+			return err
+		}
+		if err := w.txn.checkAge(); err != nil {
 			return err
 		}
 		return w.txn.preCommit(w.ctx, id, w.failed)

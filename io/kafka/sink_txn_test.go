@@ -359,16 +359,6 @@ func TestSinkExactlyOnceProtocol(t *testing.T) {
 	wantCommitted(t, brokers, seq([2]int{5, 15}))
 }
 
-// TestSinkAtLeastOnceRecover: an at-least-once sink has nothing to settle
-// and does not connect.
-func TestSinkAtLeastOnceRecover(t *testing.T) {
-	s := kafka.NewSink(kafka.SinkOptions[txn]{Brokers: []string{"127.0.0.1:1"}, Topic: "out"})
-	var _ sdk.RecoverableSink = s
-	if err := s.Recover(context.Background(), sdk.RecoverContext{Job: "j", Node: "n", Checkpoint: 3, Committables: [][]byte{nil}, Tasks: 2}); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // brokerVersions are the broker generations the failed-checkpoint tests
 // run against: Kafka 4 with KIP-890 part 2 (the epoch is bumped with
 // every transaction) and Kafka 3.9 (EndTxn v4: the epoch stays).

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -20,10 +21,13 @@ import (
 )
 
 // txnSlots is the number of transactional producers an exactly-once
-// writer opens up front and the number of slots per task that Recover
-// probes when the broker cannot list transactions: the transaction of the
-// checkpoint being completed and the one receiving records after its
-// barrier. A writer opens further slots only while checkpoints fail.
+// writer opens up front, the most it keeps open at once, and the number
+// of slots per task that Recover probes when the broker cannot list
+// transactions: the transaction of the checkpoint being completed and the
+// one receiving records after its barrier. While checkpoints fail, a
+// writer uses further transactional ids, one per staged transaction, but
+// closes the producers of older staged transactions ("parks" them) and
+// ends those with a raw EndTxn through another producer.
 const txnSlots = 2
 
 // recoverProbeTasks is how many task indexes Recover fences when the
@@ -40,11 +44,14 @@ type committable struct {
 	Epoch    int16  `json:"epoch"`
 }
 
-// txnSlot is one transactional producer of a writer.
+// txnSlot is one transactional id of a writer, with its producer unless
+// the slot is parked (cl nil while a staged transaction waits for its
+// checkpoint: its committable suffices to end it).
 type txnSlot struct {
 	id     string // transactional id
 	cl     *kgo.Client
 	open   bool             // a transaction is begun and not ended
+	began  time.Time        // when the open transaction began
 	staged sdk.CheckpointID // pre-committed under this checkpoint; 0 if not
 	commit committable      // the committable of staged
 	// reinit is set when a transaction ended without the broker bumping
@@ -59,8 +66,10 @@ type txnSlot struct {
 // go to slots[cur]; cur is -1 until the first record after a PreCommit
 // picks a free slot. Slots 0 and 1 are opened with the writer; while
 // checkpoints fail (neither Commit nor Abort settles what PreCommit
-// staged), further slots 2, 3, ... are opened, one per staged
-// transaction, and free slots are reused lowest first.
+// staged), further slots 2, 3, ... hold one staged transaction each, and
+// free slots are reused lowest first. At most txnSlots slots have a
+// producer: before a slot dials one, the producer of another free slot,
+// else of the oldest staged transaction, is closed.
 type txnState struct {
 	slots []*txnSlot
 	cur   int
@@ -68,8 +77,14 @@ type txnState struct {
 	// producer id, which fences earlier producers of id and aborts their
 	// open transaction.
 	dial   func(ctx context.Context, id string) (*kgo.Client, error)
+	dials  int // producers dialed, for tests
 	prefix string
 	task   int
+	topic  string
+	// now is the clock that ages open transactions; timeout is the
+	// transaction timeout; reqTimeout bounds the retries of a raw EndTxn.
+	now                 func() time.Time
+	timeout, reqTimeout time.Duration
 }
 
 // txnPrefix is the prefix of the transactional ids of a sink node.
@@ -91,7 +106,8 @@ func txnID(prefix string, task, slot int) string {
 // run first.
 func (s *Sink[T]) openTxn(ctx context.Context, sc sdk.SinkContext) (*txnState, error) {
 	o := &s.opts
-	ts := &txnState{cur: -1, prefix: o.txnPrefix(sc.Job, sc.Node), task: sc.Task}
+	ts := &txnState{cur: -1, prefix: o.txnPrefix(sc.Job, sc.Node), task: sc.Task, topic: o.Topic,
+		now: o.Clock.Now, timeout: o.TransactionTimeout, reqTimeout: o.ConnectTimeout}
 	ts.dial = func(ctx context.Context, id string) (*kgo.Client, error) {
 		cl, err := kgo.NewClient(append(clientOpts(o.Brokers, o.TLS, o.SASL, o.ConnectTimeout),
 			kgo.DefaultProduceTopic(o.Topic),
@@ -116,8 +132,9 @@ func (s *Sink[T]) openTxn(ctx context.Context, sc sdk.SinkContext) (*txnState, e
 		}
 		return cl, nil
 	}
-	for range txnSlots {
-		if _, err := ts.addSlot(ctx); err != nil {
+	for i := range txnSlots {
+		ts.slots = append(ts.slots, &txnSlot{id: txnID(ts.prefix, ts.task, i)})
+		if err := ts.connect(ctx, ts.slots[i]); err != nil {
 			ts.closeClients()
 			return nil, err
 		}
@@ -125,39 +142,75 @@ func (s *Sink[T]) openTxn(ctx context.Context, sc sdk.SinkContext) (*txnState, e
 	return ts, nil
 }
 
-// addSlot opens the producer of the next slot index.
-func (ts *txnState) addSlot(ctx context.Context) (int, error) {
-	i := len(ts.slots)
-	id := txnID(ts.prefix, ts.task, i)
-	cl, err := ts.dial(ctx, id)
-	if err != nil {
-		return 0, err
+// connect dials the producer of slot s, which holds no transaction,
+// closing its old producer first. When txnSlots producers are open and s
+// has none, it first closes one: that of another free slot, else that of
+// the oldest staged transaction (park).
+func (ts *txnState) connect(ctx context.Context, s *txnSlot) error {
+	if s.cl != nil {
+		s.cl.Close()
+		s.cl = nil
+	} else if ts.clients() >= txnSlots {
+		ts.release()
 	}
-	ts.slots = append(ts.slots, &txnSlot{id: id, cl: cl})
-	return i, nil
+	cl, err := ts.dial(ctx, s.id)
+	if err != nil {
+		return err
+	}
+	ts.dials++
+	s.cl, s.reinit = cl, false
+	return nil
 }
 
-// freeSlot returns the lowest slot that holds no transaction, opening a
-// further slot if every one holds a staged transaction.
-func (ts *txnState) freeSlot(ctx context.Context) (int, error) {
-	for i, s := range ts.slots {
-		if s.staged != 0 || s.open {
-			continue
+// clients returns how many slots have a producer.
+func (ts *txnState) clients() int {
+	n := 0
+	for _, s := range ts.slots {
+		if s.cl != nil {
+			n++
 		}
-		if s.reinit {
-			if s.cl != nil {
-				s.cl.Close()
-			}
-			cl, err := ts.dial(ctx, s.id)
-			if err != nil {
-				s.cl = nil
-				return 0, err
-			}
-			s.cl, s.reinit = cl, false
-		}
-		return i, nil
 	}
-	return ts.addSlot(ctx)
+	return n
+}
+
+// release closes one producer: that of a free slot if there is one, else
+// that of the oldest staged transaction, which is parked: it stays open
+// on the broker (PreCommit flushed it), and its committable is all that
+// Commit, Abort or a later Recover needs to end it.
+func (ts *txnState) release() {
+	var free, oldest *txnSlot
+	for _, s := range ts.slots {
+		switch {
+		case s.cl == nil:
+		case s.staged == 0 && !s.open:
+			free = s
+		case s.staged != 0 && (oldest == nil || s.staged < oldest.staged):
+			oldest = s
+		}
+	}
+	if free == nil {
+		free = oldest
+	}
+	if free != nil {
+		free.cl.Close()
+		free.cl = nil
+	}
+}
+
+// freeSlot returns the lowest slot that holds no transaction, a further
+// slot if every one does, with its producer connected.
+func (ts *txnState) freeSlot(ctx context.Context) (int, error) {
+	pick := slices.IndexFunc(ts.slots, func(s *txnSlot) bool { return s.staged == 0 && !s.open })
+	if pick < 0 {
+		pick = len(ts.slots)
+		ts.slots = append(ts.slots, &txnSlot{id: txnID(ts.prefix, ts.task, pick)})
+	}
+	if s := ts.slots[pick]; s.cl == nil || s.reinit {
+		if err := ts.connect(ctx, s); err != nil {
+			return 0, err
+		}
+	}
+	return pick, nil
 }
 
 // client returns the producer receiving records now, picking a free slot
@@ -175,9 +228,44 @@ func (ts *txnState) client(ctx context.Context) (*kgo.Client, error) {
 		if err := s.cl.BeginTransaction(); err != nil {
 			return nil, fmt.Errorf("kafka: begin txn %s: %w", s.id, err)
 		}
-		s.open = true
+		s.open, s.began = true, ts.now()
 	}
 	return s.cl, nil
+}
+
+// checkAge fails once the oldest open transaction has been open for the
+// transaction timeout less a tenth: checkpoints have not completed for
+// that long, and the broker would soon abort a transaction whose records
+// the running job cannot write again (only a restart from the last
+// completed checkpoint replays them).
+func (ts *txnState) checkAge() error {
+	var oldest time.Time
+	for _, s := range ts.slots {
+		if s.open && (oldest.IsZero() || s.began.Before(oldest)) {
+			oldest = s.began
+		}
+	}
+	if oldest.IsZero() {
+		return nil
+	}
+	age := ts.now().Sub(oldest)
+	if age < ts.timeout-ts.timeout/10 {
+		return nil
+	}
+	return fmt.Errorf("kafka: checkpoints have not completed for %s; the open transaction of topic %s would be aborted by the broker at its %s transaction timeout: stopping the job (rerun with the same flags to resume from the last completed checkpoint)",
+		shortDuration(age.Round(time.Second)), ts.topic, shortDuration(ts.timeout))
+}
+
+// shortDuration formats d without trailing zero units: "1m", not "1m0s".
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // preCommit flushes the open transaction and stages it under id with its
@@ -205,6 +293,20 @@ func (ts *txnState) preCommit(ctx context.Context, id sdk.CheckpointID, failed f
 	}
 	s.staged, s.commit = id, committable{TxnID: s.id, Producer: pid, Epoch: epoch}
 	ts.cur = -1
+	return nil
+}
+
+// anyClient returns a producer to send raw requests through: the current
+// slot's, else any open one; nil if none is open.
+func (ts *txnState) anyClient() *kgo.Client {
+	if ts.cur >= 0 && ts.slots[ts.cur].cl != nil {
+		return ts.slots[ts.cur].cl
+	}
+	for _, s := range ts.slots {
+		if s.cl != nil {
+			return s.cl
+		}
+	}
 	return nil
 }
 
@@ -250,6 +352,20 @@ func (ts *txnState) end(ctx context.Context, id sdk.CheckpointID, commit bool) e
 		if !commit {
 			what, try = "abort", kgo.TryAbort
 		}
+		if s.cl == nil {
+			// Parked: end it by its producer id and epoch. The slot
+			// dials a new producer (a new epoch) before its next
+			// transaction.
+			cl := ts.anyClient()
+			if cl == nil {
+				return fmt.Errorf("kafka: %s txn %s of checkpoint %d: no open producer to send it through", what, s.id, s.staged)
+			}
+			if err := endRaw(ctx, cl, s.commit, commit, ts.reqTimeout); err != nil {
+				return fmt.Errorf("kafka: %s txn %s of checkpoint %d: %w", what, s.id, s.staged, fenced(err))
+			}
+			s.open, s.began, s.staged, s.commit = false, time.Time{}, 0, committable{}
+			continue
+		}
 		if err := s.cl.EndTransaction(ctx, try); err != nil {
 			return fmt.Errorf("kafka: %s txn %s of checkpoint %d: %w", what, s.id, s.staged, fenced(err))
 		}
@@ -258,7 +374,7 @@ func (ts *txnState) end(ctx context.Context, id sdk.CheckpointID, commit bool) e
 		// would reuse the epoch of this one.
 		_, epoch, err := s.cl.ProducerID(ctx)
 		s.reinit = err != nil || epoch == s.commit.Epoch
-		s.open, s.staged, s.commit = false, 0, committable{}
+		s.open, s.began, s.staged, s.commit = false, time.Time{}, 0, committable{}
 	}
 	return nil
 }
@@ -295,14 +411,22 @@ func (ts *txnState) closeClients() {
 // transactional id (a newer run of the job) has taken over.
 func fenced(err error) error {
 	if errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) {
-		return fmt.Errorf("fenced by a newer writer with the same transactional id (another run of this job took over; this writer must stop): %w", err)
+		return fmt.Errorf("fenced by a newer writer with the same transactional id (another run of this job, or another job with the same name, took over; this writer must stop): %w", err)
 	}
 	return err
 }
 
-// Recover settles the transactions a crashed or stopped run left open,
-// once per job start and before any writer opens (sdk.RecoverableSink):
+// Recover checks the sink and settles the transactions a crashed or
+// stopped run left open, once per job start and before any writer opens
+// or any input is read (sdk.RecoverableSink):
 //
+//   - It refuses to start, with one line, when the topic does not exist
+//     (naming the command that creates it) or, with
+//     [SinkOptions.ExactlyOnce], when a broker does not list the
+//     transaction requests (InitProducerId, AddPartitionsToTxn, EndTxn) in
+//     its ApiVersions. Otherwise the missing topic would only be found
+//     when the first checkpoint pre-commits, after reading input, and
+//     at-least-once output of other sinks would already be visible.
 //   - Every transaction in rc.Committables is committed with a raw EndTxn
 //     carrying its producer id and epoch, as Flink's KafkaSink does,
 //     without re-initializing the producer (which would abort it). A
@@ -318,21 +442,24 @@ func fenced(err error) error {
 //     expired while the job was down) fails Recover: the output of the
 //     checkpoint is lost.
 //   - With [SinkOptions.ExactlyOnce], the transactional ids of this sink
-//     node are then re-initialized, which aborts their open transactions
-//     at once and fences zombie writers: slots 0 and 1 of tasks below
-//     max(rc.Tasks, len(rc.Committables)), the ids named in the
-//     committables, and any id with the sink's prefix the broker lists as
+//     node (by default "weir-<rc.Job>-<rc.Node>-<task>-<slot>") are then re-initialized,
+//     which aborts their open transactions at once and fences zombie
+//     writers: slots 0 and 1 of tasks below max(rc.Tasks,
+//     len(rc.Committables)), the ids with this prefix named in the
+//     committables, and any id with the prefix the broker lists as
 //     ongoing (ListTransactions), which includes the further slots (2, 3,
-//     ...) writers open while checkpoints fail. If the broker cannot list
-//     transactions, slots 0 and 1 of tasks below 64 are probed instead; an
-//     open transaction of a further slot is then aborted only when a
-//     writer reopens that slot, or by the broker after
+//     ...) writers use while checkpoints fail. Ids of other jobs are never
+//     re-initialized, also when the restored checkpoint was taken under
+//     another job name and its committables name that job's ids (they are
+//     committed, nothing more): that job may still be running. If the
+//     broker cannot list transactions, slots 0 and 1 of tasks below 64
+//     are probed instead; an open transaction of a further slot is then
+//     aborted only when a writer reopens that slot, or by the broker after
 //     [SinkOptions.TransactionTimeout], and holds read_committed
 //     consumers of its partitions back until then.
 //
-// An at-least-once sink with no committables does nothing. Recover is
-// idempotent: running it again (after a crash during Recover or before
-// the next checkpoint) commits nothing twice.
+// Recover is idempotent: running it again (after a crash during Recover
+// or before the next checkpoint) commits nothing twice.
 func (s *Sink[T]) Recover(ctx context.Context, rc sdk.RecoverContext) error {
 	o := &s.opts
 	var cs []committable
@@ -343,8 +470,8 @@ func (s *Sink[T]) Recover(ctx context.Context, rc sdk.RecoverContext) error {
 		}
 		cs = append(cs, c...)
 	}
-	if len(cs) == 0 && !o.ExactlyOnce {
-		return nil
+	if o.Topic == "" {
+		return errors.New("kafka: sink has no topic; set SinkOptions.Topic")
 	}
 	cl, err := kgo.NewClient(clientOpts(o.Brokers, o.TLS, o.SASL, o.ConnectTimeout)...)
 	if err != nil {
@@ -352,6 +479,9 @@ func (s *Sink[T]) Recover(ctx context.Context, rc sdk.RecoverContext) error {
 	}
 	defer cl.Close()
 	if err := ping(ctx, cl, o.Brokers, o.ConnectTimeout); err != nil {
+		return err
+	}
+	if err := s.checkSink(ctx, cl); err != nil {
 		return err
 	}
 	for _, c := range cs {
@@ -372,8 +502,14 @@ func (s *Sink[T]) Recover(ctx context.Context, rc sdk.RecoverContext) error {
 	for _, id := range listed {
 		ids[id] = true
 	}
+	own := ownIDs(prefix)
 	for _, c := range cs {
-		ids[c.TxnID] = true
+		// A checkpoint taken under another job name names that job's
+		// ids: committed above, but never re-initialized here, which
+		// would abort what that job, if it still runs, has open.
+		if own.MatchString(c.TxnID) {
+			ids[c.TxnID] = true
+		}
 	}
 	for task := range tasks {
 		for slot := range txnSlots {
@@ -421,21 +557,27 @@ func parseCommittable(b []byte) ([]committable, error) {
 	return cs, nil
 }
 
-// commitRecovered ends the transaction of c with a commit, retrying
-// retriable errors for up to timeout.
-func commitRecovered(ctx context.Context, cl *kgo.Client, c committable, timeout time.Duration) error {
+// endRaw ends the transaction of c with a commit or an abort, by its
+// producer id and epoch, retrying retriable errors for up to timeout.
+func endRaw(ctx context.Context, cl *kgo.Client, c committable, commit bool, timeout time.Duration) error {
 	req := kmsg.NewPtrEndTxnRequest()
 	req.TransactionalID = c.TxnID
 	req.ProducerID = c.Producer
 	req.ProducerEpoch = c.Epoch
-	req.Commit = true
-	err := retry(ctx, timeout, func(ctx context.Context) error {
+	req.Commit = commit
+	return retry(ctx, timeout, func(ctx context.Context) error {
 		resp, err := req.RequestWith(ctx, cl)
 		if err != nil {
 			return err
 		}
 		return kerr.ErrorForCode(resp.ErrorCode)
 	})
+}
+
+// commitRecovered commits the transaction of c for Recover, counting a
+// transaction that has moved on as committed.
+func commitRecovered(ctx context.Context, cl *kgo.Client, c committable, timeout time.Duration) error {
+	err := endRaw(ctx, cl, c, true, timeout)
 	switch {
 	case err == nil:
 		return nil
@@ -471,8 +613,8 @@ func fence(ctx context.Context, cl *kgo.Client, id string, timeoutMs int32, time
 // listOngoing lists the ongoing transactional ids that look like this
 // sink's: prefix-<task>-<slot>.
 func listOngoing(ctx context.Context, cl *kgo.Client, prefix string) ([]string, error) {
-	pat := "^" + regexp.QuoteMeta(prefix) + `-[0-9]+-[0-9]+$`
-	re := regexp.MustCompile(pat)
+	re := ownIDs(prefix)
+	pat := re.String()
 	req := kmsg.NewPtrListTransactionsRequest()
 	req.StateFilters = []string{"Ongoing"}
 	req.TransactionalIDPattern = &pat
@@ -490,6 +632,12 @@ func listOngoing(ctx context.Context, cl *kgo.Client, prefix string) ([]string, 
 		}
 	}
 	return ids, nil
+}
+
+// ownIDs matches the transactional ids of a sink node with prefix
+// prefix: prefix-<task>-<slot>.
+func ownIDs(prefix string) *regexp.Regexp {
+	return regexp.MustCompile("^" + regexp.QuoteMeta(prefix) + `-[0-9]+-[0-9]+$`)
 }
 
 // retry runs f until it succeeds, fails with a non-retriable error, or

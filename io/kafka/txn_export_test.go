@@ -27,3 +27,13 @@ func Crash[T any](w sdk.CommittingSink[T]) error {
 func TxnSlots[T any](w sdk.CommittingSink[T]) int {
 	return len(w.(*txnWriter[T]).txn.slots)
 }
+
+// TxnClients returns how many producers an exactly-once writer has open.
+func TxnClients[T any](w sdk.CommittingSink[T]) int {
+	return w.(*txnWriter[T]).txn.clients()
+}
+
+// TxnDials returns how many producers an exactly-once writer has dialed.
+func TxnDials[T any](w sdk.CommittingSink[T]) int {
+	return w.(*txnWriter[T]).txn.dials
+}

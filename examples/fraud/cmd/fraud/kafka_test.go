@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+
 	"github.com/weirflow/weir/examples/fraud"
 	"github.com/weirflow/weir/examples/fraud/fraudgen"
 	"github.com/weirflow/weir/internal/devbroker"
@@ -254,4 +256,62 @@ func (w *stopWriter) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.buf.String()
+}
+
+// TestKafkaMissingTopic: a job whose output topic, or its -late topic,
+// does not exist fails before reading any input, at least once and
+// exactly once: exit 1, one line naming the topic and how to create it,
+// and nothing written to any topic.
+func TestKafkaMissingTopic(t *testing.T) {
+	dir := t.TempDir()
+	o := fraudgen.Options{Rows: 2_000, Users: 100, Partitions: 1, Disorder: 2 * time.Minute, Seed: 5}
+	if _, err := fraudgen.WriteJSONL(filepath.Join(dir, "in"), fraudgen.Generate(o)); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		exist   []string
+		missing string
+	}{
+		{nil, "totals"},
+		{[]string{"totals"}, "totals-late"},
+	} {
+		for _, ckpt := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/checkpoints=%v", c.missing, ckpt), func(t *testing.T) {
+				b := startBroker(t)
+				createTopics(t, b, 1, c.exist...)
+				args := []string{"run", "--in=jsonl:" + dir + "/in/*.jsonl", "--out=kafka://" + b.Addr() + "/totals", "--on-error=skip", "--progress=never"}
+				if ckpt {
+					args = append(args, "--checkpoint-dir="+filepath.Join(t.TempDir(), "ckpt"))
+				}
+				r := execCLI(t, args...)
+				if r.code != 1 {
+					t.Errorf("exit %d, want 1: %s", r.code, r.stderr)
+				}
+				oneLine(t, "missing topic", r.stderr, fmt.Sprintf("kafka: topic %s does not exist on %s; create it first (weir topic create --brokers=%s %s)",
+					c.missing, b.Addr(), b.Addr(), c.missing))
+				// Nothing was written, and the check did not create the
+				// topic either.
+				adm := kadm.NewClient(mustClient(t, b))
+				defer adm.Close()
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				tds, err := adm.ListTopics(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := tds.Names(); !slices.Equal(got, c.exist) && !(len(got) == 0 && len(c.exist) == 0) {
+					t.Errorf("topics %v after the run, want %v", got, c.exist)
+				}
+				ends, err := adm.ListEndOffsets(ctx, tds.Names()...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ends.Each(func(o kadm.ListedOffset) {
+					if o.Offset != 0 {
+						t.Errorf("%s/%d holds %d records, want none", o.Topic, o.Partition, o.Offset)
+					}
+				})
+			})
+		}
+	}
 }
