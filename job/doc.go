@@ -19,7 +19,7 @@
 //
 //	NAME run --in=parquet:GLOB|jsonl:GLOB|kafka://HOST:PORT/TOPIC
 //	         --out=jsonl:DIR|parquet:DIR|kafka://HOST:PORT/TOPIC
-//	         [--mode=batch|stream] [--parallelism=N] [--max-parallelism=128]
+//	         [--overwrite|--append] [--mode=batch|stream] [--parallelism=N] [--max-parallelism=128]
 //	         [--on-error=dead-letter|skip|fail] [--dead-letter=jsonl:DIR]
 //	         [--bound=30s] [--allowed-lateness=0] [--perfect-watermark]
 //	         [--idle-timeout=0] [--bounded] [--checkpoint-dir=DIR]
@@ -49,6 +49,13 @@
 // from one, at any parallelism. --state-memory caps the keyed state kept in
 // memory (sizes like 512MB).
 //
+// A fresh start (nothing to resume from) into an output directory (--out,
+// its late directory, the dead-letter directory) that holds what an
+// earlier run committed is refused with exit 2 and one line naming the
+// flag, before anything runs; --overwrite replaces that output at the
+// run's first commit, --append adds to it (runner.Options.ExistingOutput).
+// A resumed job writes on into its own output whatever they say.
+//
 // # Stopping
 //
 // The first SIGINT or SIGTERM stops a stream job gracefully: windows that
@@ -60,7 +67,8 @@
 //
 // Exit codes: 0 the job succeeded or a stream job was stopped, 1 it failed
 // (one line on stderr: what and where), 2 the command line is wrong (one
-// line and a hint to run -h), 130 it was aborted. A panic that escapes the
+// line and a hint to run -h) or its output directory is used, 130 it was
+// aborted. A panic that escapes the
 // build function is reported on one line too, never as a trace.
 //
 // # Output on stderr

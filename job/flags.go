@@ -12,6 +12,7 @@ import (
 
 	"github.com/weirflow/weir/io/kafka"
 	"github.com/weirflow/weir/runner"
+	"github.com/weirflow/weir/sdk"
 )
 
 // usageError is a bad command line: the job prints it on one line with a
@@ -109,6 +110,7 @@ type config struct {
 	fromSavepoint  string
 	stateDir       string
 	stateMemory    int64
+	existing       sdk.ExistingOutput
 }
 
 // runFlags declares the flags of `run` on a new FlagSet.
@@ -119,7 +121,7 @@ type runFlags struct {
 	stateMemory                                           string
 	parallelism, maxParallelism, retain                   int
 	bound, lateness, idle, interval                       time.Duration
-	perfect, bounded                                      bool
+	perfect, bounded, overwrite, appendOut                bool
 }
 
 func newRunFlags(name string) *runFlags {
@@ -128,6 +130,8 @@ func newRunFlags(name string) *runFlags {
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&f.in, "in", "", "read the input at `LOCATION`: parquet:GLOB or jsonl:GLOB (a directory: all its files of that kind) or kafka://HOST:PORT/TOPIC")
 	fs.StringVar(&f.out, "out", "", "write results to `LOCATION`: jsonl:DIR, parquet:DIR or kafka://HOST:PORT/TOPIC; side outputs go to DIR/late or TOPIC-late")
+	fs.BoolVar(&f.overwrite, "overwrite", false, "when the job starts fresh, replace the output an earlier run left in the --out and dead-letter directories (at this run's first commit); without --overwrite or --append such a start is refused")
+	fs.BoolVar(&f.appendOut, "append", false, "when the job starts fresh, add to the output an earlier run left in the --out and dead-letter directories")
 	fs.StringVar(&f.mode, "mode", "batch", "run in `MODE`: batch (bounded inputs, ends when they end) or stream")
 	fs.IntVar(&f.parallelism, "parallelism", 1, "run `N` tasks per stage")
 	fs.IntVar(&f.maxParallelism, "max-parallelism", 128, "use `N` key groups: the most tasks a keyed stage can ever have")
@@ -216,6 +220,16 @@ func (f *runFlags) parse(args []string) (config, error) {
 	if c.onError == runner.DeadLetter && c.dead.Path == "" {
 		return c, usagef("--out=%s has no directory for dead letters; add --dead-letter=jsonl:DIR or --on-error=skip|fail", f.out)
 	}
+	switch {
+	case f.overwrite && f.appendOut:
+		return c, usagef("--overwrite and --append exclude each other; pass one")
+	case f.overwrite && c.out.Scheme == Kafka && c.onError != runner.DeadLetter:
+		return c, usagef("--overwrite: --out=%s is a topic, which a rerun appends to; there is no directory to overwrite", f.out)
+	case f.overwrite:
+		c.existing = sdk.OverwriteExisting
+	case f.appendOut:
+		c.existing = sdk.AppendExisting
+	}
 	if f.bound < 0 {
 		return c, usagef("--bound=%v: must not be negative", f.bound)
 	}
@@ -303,7 +317,7 @@ func parseStart(v string) (kafka.Start, error) {
 }
 
 // flagOrder is the order flags are listed in by -h.
-var flagOrder = []string{"in", "out", "mode", "parallelism", "max-parallelism", "on-error", "dead-letter",
+var flagOrder = []string{"in", "out", "overwrite", "append", "mode", "parallelism", "max-parallelism", "on-error", "dead-letter",
 	"bound", "allowed-lateness", "perfect-watermark", "idle-timeout", "bounded", "start", "checkpoint-dir", "checkpoint-interval", "checkpoint-retain",
 	"savepoint-dir", "from-savepoint", "state-dir", "state-memory", "progress"}
 

@@ -218,6 +218,7 @@ func (p Program) run(ctx context.Context, args []string, stdout, stderr io.Write
 		FromSavepoint:      cfg.fromSavepoint,
 		StateDir:           cfg.stateDir,
 		StateMemory:        cfg.stateMemory,
+		ExistingOutput:     cfg.existing,
 		Logf: func(format string, args ...any) {
 			fmt.Fprintf(stderr, "%s: %s\n", p.Name, strings.TrimPrefix(fmt.Sprintf(format, args...), "weir: "))
 		},
@@ -253,6 +254,7 @@ func (p Program) run(ctx context.Context, args []string, stdout, stderr io.Write
 	stats, err := runner.Run(runCtx, j.p, opts)
 	rep.Stop()
 	counts := strings.TrimPrefix(rep.Line(), p.Name+": done: ")
+	var exists *sdk.OutputExistsError
 	switch {
 	case err != nil && runCtx.Err() != nil && ctx.Err() == nil && isClosed(stopped):
 		fmt.Fprintf(stderr, "%s: stopped: nothing committed (a backfill is rerun whole): %s\n", p.Name, counts)
@@ -260,6 +262,9 @@ func (p Program) run(ctx context.Context, args []string, stdout, stderr io.Write
 	case err != nil && ctx.Err() != nil:
 		fmt.Fprintf(stderr, "%s: stopped: nothing committed: %s\n", p.Name, counts)
 		return 130
+	case errors.As(err, &exists):
+		fmt.Fprintf(stderr, "%s: %s\n", p.Name, existingMessage(cfg, exists))
+		return 2
 	case err != nil:
 		return p.fail(stderr, err)
 	case stats.AlreadyFinished:

@@ -113,7 +113,7 @@ func (j *job) recoverDeadLetters(ctx context.Context) error {
 	if !ok {
 		return nil
 	}
-	rc := sdk.RecoverContext{Job: j.name, Node: deadLetterNode, Tasks: len(j.plan.stages) * j.opts.Parallelism}
+	rc := sdk.RecoverContext{Job: j.name, Node: deadLetterNode, Tasks: len(j.plan.stages) * j.opts.Parallelism, Existing: j.opts.ExistingOutput}
 	if j.restore != nil {
 		rc.Checkpoint = base.CheckpointID(j.restore.ID)
 	}

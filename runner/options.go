@@ -134,6 +134,14 @@ type Options struct {
 	// instead of from the latest checkpoint; the parallelism may differ
 	// from the savepoint's (state is redistributed by key group).
 	FromSavepoint string
+	// ExistingOutput is what a job that starts fresh (nothing restored)
+	// does with output an earlier run committed where its sinks write
+	// (file directories; a Kafka topic is always appended to): by default
+	// it refuses to start, with an *sdk.OutputExistsError, before
+	// anything runs; sdk.OverwriteExisting replaces that output at the
+	// job's first commit; sdk.AppendExisting adds to it. A job that
+	// resumes writes on into its own output whatever this says.
+	ExistingOutput sdk.ExistingOutput
 	// StateDir holds the tasks' local state (Pebble instances); default a
 	// fresh temporary directory, removed at the end.
 	StateDir string
@@ -201,6 +209,8 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("runner: CheckpointInterval must be positive, got %v", o.CheckpointInterval)
 	case o.CheckpointRetain < 1:
 		return fmt.Errorf("runner: CheckpointRetain must be at least 1, got %d", o.CheckpointRetain)
+	case o.ExistingOutput > sdk.AppendExisting:
+		return fmt.Errorf("runner: unknown ExistingOutput %d", o.ExistingOutput)
 	case o.StateMemory < 0:
 		return fmt.Errorf("runner: StateMemory must not be negative, got %d", o.StateMemory)
 	}

@@ -280,13 +280,14 @@ func (j *job) restoreFrom(m *checkpoint.Metadata, src *checkpoint.Store, what st
 
 // recoverSinks settles, before anything runs, what sinks staged in earlier
 // runs: the output of the restored checkpoint is committed, anything later
-// discarded.
+// discarded. On a fresh start, committed output of an earlier run is
+// refused, overwritten or appended to (Options.ExistingOutput).
 func (j *job) recoverSinks(ctx context.Context) error {
 	for _, n := range j.plan.order {
 		if n.Recover == nil {
 			continue
 		}
-		rc := graph.RecoverContext{Job: j.name, Node: n.Name, Tasks: j.opts.Parallelism}
+		rc := graph.RecoverContext{Job: j.name, Node: n.Name, Tasks: j.opts.Parallelism, Existing: j.opts.ExistingOutput}
 		if j.restore != nil {
 			rc.Checkpoint = base.CheckpointID(j.restore.ID)
 			rc.Committables = j.restore.Sinks[n.Name]

@@ -363,6 +363,7 @@ func TestOptionsValidate(t *testing.T) {
 		{Options{Mode: Stream, PerfectWatermark: true}, "PerfectWatermark"},
 		{Options{OnError: 9}, "OnError"},
 		{Options{BatchSize: -1}, "BatchSize"},
+		{Options{ExistingOutput: 7}, "ExistingOutput"},
 	} {
 		tc.o.EnsureDefaults()
 		err := tc.o.Validate()

@@ -2,6 +2,9 @@ package sdk
 
 import (
 	"context"
+	"fmt"
+
+	"github.com/weirflow/weir/internal/base"
 )
 
 // Source is a bounded or unbounded input of records of type T, divided into
@@ -81,10 +84,13 @@ type Validator interface {
 // Committables, and for file sinks everything staged under ids <=
 // Checkpoint) and discard everything staged after it (later transactions,
 // staged or in-progress files of a crashed run). On a fresh start
-// (Checkpoint 0) it discards whatever a crashed run left behind. Recover
-// is also where a sink refuses to start: an output it cannot write (a
-// missing Kafka topic, a broker without transactions) fails the job here,
-// with one line, before any input is read.
+// (Checkpoint 0) it discards whatever a crashed run left behind, and
+// treats output an earlier run committed as [RecoverContext.Existing]
+// says: by default it refuses to start with an [*OutputExistsError].
+// Recover is also where a sink refuses to start for other reasons: an
+// output it cannot write (a missing Kafka topic, a broker without
+// transactions) fails the job here, with one line, before any input is
+// read.
 type RecoverableSink interface {
 	Recover(ctx context.Context, rc RecoverContext) error
 }
@@ -102,6 +108,43 @@ type RecoverContext struct {
 	Committables [][]byte
 	// Tasks is the number of writers of this run.
 	Tasks int
+	// Existing is what a fresh start does with output an earlier run
+	// committed where the sink writes; a resumed job (Checkpoint > 0)
+	// writes on into its own output whatever it says.
+	Existing ExistingOutput
+}
+
+// ExistingOutput is what a job that starts fresh does with output an
+// earlier run committed where a sink writes, like Spark's save modes. It
+// concerns outputs that are replaced or added to as a whole (file
+// directories); a Kafka topic is always appended to.
+type ExistingOutput = base.ExistingOutput
+
+const (
+	// RefuseExisting, the zero value, makes Recover fail with an
+	// [*OutputExistsError], before anything runs.
+	RefuseExisting = base.RefuseExisting
+	// OverwriteExisting replaces the earlier output: it stays visible
+	// until the new run's first commit, which removes it before making
+	// the new output visible. A crash at any point never leaves old and
+	// new output mixed once a later run commits.
+	OverwriteExisting = base.OverwriteExisting
+	// AppendExisting adds the new output to the earlier one.
+	AppendExisting = base.AppendExisting
+)
+
+// OutputExistsError is returned by [RecoverableSink.Recover] on a fresh
+// start into an output that holds what an earlier run committed, when
+// [RecoverContext.Existing] is [RefuseExisting].
+type OutputExistsError struct {
+	// Path names the output (a directory).
+	Path string
+	// Files is the number of committed files in it.
+	Files int
+}
+
+func (e *OutputExistsError) Error() string {
+	return fmt.Sprintf("%s already holds the output of an earlier run (%d files); overwrite it, append to it or write elsewhere", e.Path, e.Files)
 }
 
 // CommittableWriter is implemented by writers whose pre-committed output

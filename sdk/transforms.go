@@ -265,7 +265,7 @@ func Write[T any](in PCollection[T], sink Sink[T], opts ...Option) {
 		job := in.p.name
 		n.Recover = func(ctx context.Context, rc graph.RecoverContext) error {
 			return r.Recover(ctx, RecoverContext{Job: job, Node: rc.Node, Checkpoint: rc.Checkpoint,
-				Committables: rc.Committables, Tasks: rc.Tasks})
+				Committables: rc.Committables, Tasks: rc.Tasks, Existing: rc.Existing})
 		}
 	}
 }

@@ -2,6 +2,7 @@ package base
 
 import (
 	"math"
+	"strconv"
 	"time"
 )
 
@@ -120,3 +121,29 @@ func KeyGroupRange(task, parallelism, maxParallelism int) (start, end KeyGroup) 
 
 // CheckpointID numbers checkpoints of one job, starting at 1.
 type CheckpointID uint64
+
+// ExistingOutput is what a job that starts fresh (nothing restored) does
+// with output an earlier run committed where it writes (sdk.ExistingOutput).
+type ExistingOutput uint8
+
+const (
+	// RefuseExisting fails the start (the zero value).
+	RefuseExisting ExistingOutput = iota
+	// OverwriteExisting replaces the earlier output at the first commit.
+	OverwriteExisting
+	// AppendExisting adds to it.
+	AppendExisting
+)
+
+// String is the option's name: refuse, overwrite or append.
+func (e ExistingOutput) String() string {
+	switch e {
+	case RefuseExisting:
+		return "refuse"
+	case OverwriteExisting:
+		return "overwrite"
+	case AppendExisting:
+		return "append"
+	}
+	return "ExistingOutput(" + strconv.Itoa(int(e)) + ")"
+}

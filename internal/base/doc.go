@@ -1,5 +1,6 @@
 // Package base holds the leaf types every other weir package shares: event
-// timestamps, watermarks, key groups and checkpoint ids.
+// timestamps, watermarks, key groups, checkpoint ids and the
+// existing-output mode of sinks.
 //
 // # What belongs here
 //

@@ -286,6 +286,9 @@ type RecoverContext struct {
 	Committables [][]byte
 	// Tasks is the number of writers of this run.
 	Tasks int
+	// Existing is what a fresh start does with output an earlier run
+	// committed (sdk.RecoverContext.Existing).
+	Existing base.ExistingOutput
 }
 
 // CommittableCommitter is a Committer whose pre-committed output the

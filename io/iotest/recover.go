@@ -2,6 +2,7 @@ package iotest
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"testing"
 
@@ -18,8 +19,13 @@ import (
 // restored checkpoint and discards the rest, whatever the crashed run's
 // parallelism (2 → 3 → 1 tasks); that running Recover twice changes
 // nothing; that the new run's files never collide with the old run's
-// (every record is read back exactly once); and that a fresh start
-// (checkpoint 0) discards everything a crashed run left uncommitted.
+// (every record is read back exactly once); that a fresh start
+// (checkpoint 0) discards everything a crashed run left uncommitted; and
+// that a fresh start into committed output of an earlier run is refused
+// with an [*sdk.OutputExistsError] (nothing changed), appended to, or
+// overwritten (the old output visible until the first commit, replaced by
+// it, also across a crash before it), while a resumed run keeps its own
+// output whatever RecoverContext.Existing says.
 func TestSinkRecover[T any](t *testing.T, c SinkCase[T]) {
 	t.Helper()
 	if len(c.Records) < 8 {
@@ -49,12 +55,16 @@ func TestSinkRecover[T any](t *testing.T, c SinkCase[T]) {
 		}
 		return r
 	}
+	recoverWith := func(t *testing.T, s sdk.Sink[T], ckpt sdk.CheckpointID, tasks int, e sdk.ExistingOutput) {
+		t.Helper()
+		rc := sdk.RecoverContext{Job: "iotest", Node: "sink", Checkpoint: ckpt, Tasks: tasks, Existing: e}
+		if err := recoverable(t, s).Recover(context.Background(), rc); err != nil {
+			t.Fatalf("Recover(%d, %v): %v", ckpt, e, err)
+		}
+	}
 	recoverAt := func(t *testing.T, s sdk.Sink[T], ckpt sdk.CheckpointID, tasks int) {
 		t.Helper()
-		rc := sdk.RecoverContext{Job: "iotest", Node: "sink", Checkpoint: ckpt, Tasks: tasks}
-		if err := recoverable(t, s).Recover(context.Background(), rc); err != nil {
-			t.Fatalf("Recover(%d): %v", ckpt, err)
-		}
+		recoverWith(t, s, ckpt, tasks, sdk.RefuseExisting)
 	}
 	check := func(t *testing.T, read func() ([]T, error), step string, want []T) {
 		t.Helper()
@@ -137,5 +147,74 @@ func TestSinkRecover[T any](t *testing.T, c SinkCase[T]) {
 		must(t, "Close", w.Close())
 		recoverAt(t, sink, 1, 1)
 		check(t, read, "after a new run", p[3])
+	})
+
+	t.Run("ExistingOutput", func(t *testing.T) {
+		sink, read := c.NewSink(t)
+		// Run A commits p0 and p1.
+		recoverAt(t, sink, 0, 2)
+		a0, a1 := openSink(t, sink, 0, 2), openSink(t, sink, 1, 2)
+		write(t, a0, p[0])
+		write(t, a1, p[1])
+		for _, w := range []sdk.CommittingSink[T]{a0, a1} {
+			must(t, "A PreCommit(1)", w.PreCommit(1))
+			must(t, "A Commit(1)", w.Commit(1))
+			must(t, "A Close", w.Close())
+		}
+
+		// A fresh start is refused, and changes nothing.
+		rc := sdk.RecoverContext{Job: "iotest", Node: "sink", Tasks: 1}
+		err := recoverable(t, sink).Recover(context.Background(), rc)
+		var oe *sdk.OutputExistsError
+		if !errors.As(err, &oe) {
+			t.Fatalf("fresh Recover into committed output: %v, want an *sdk.OutputExistsError", err)
+		}
+		check(t, read, "after a refused start", cat(0, 1))
+
+		// Run B appends p2.
+		recoverWith(t, sink, 0, 1, sdk.AppendExisting)
+		b := openSink(t, sink, 0, 1)
+		write(t, b, p[2])
+		must(t, "B PreCommit(1)", b.PreCommit(1))
+		must(t, "B Commit(1)", b.Commit(1))
+		must(t, "B Close", b.Close())
+		check(t, read, "after run B appended", cat(0, 1, 2))
+
+		// Run C overwrites: the old output stays until checkpoint 1
+		// commits; C crashes after it completed, before any commit.
+		recoverWith(t, sink, 0, 2, sdk.OverwriteExisting)
+		c0, c1 := openSink(t, sink, 0, 2), openSink(t, sink, 1, 2)
+		write(t, c0, p[3])
+		write(t, c1, p[4])
+		must(t, "C PreCommit(1)", c0.PreCommit(1))
+		must(t, "C PreCommit(1)", c1.PreCommit(1))
+		check(t, read, "before run C committed", cat(0, 1, 2))
+
+		// Run D resumes C from 1 with overwrite still on: C's output
+		// replaces the old one, and D's is added to it.
+		recoverWith(t, sink, 1, 1, sdk.OverwriteExisting)
+		check(t, read, "after run D recovered", cat(3, 4))
+		d := openSink(t, sink, 0, 1)
+		write(t, d, p[5])
+		must(t, "D PreCommit(2)", d.PreCommit(2))
+		must(t, "D Commit(2)", d.Commit(2))
+		must(t, "D Close", d.Close())
+		recoverWith(t, sink, 2, 1, sdk.OverwriteExisting)
+		check(t, read, "after run D", cat(3, 4, 5))
+
+		// Run E overwrites with two writers: the first commit replaces
+		// the old output, the second adds to the new.
+		recoverWith(t, sink, 0, 2, sdk.OverwriteExisting)
+		e0, e1 := openSink(t, sink, 0, 2), openSink(t, sink, 1, 2)
+		write(t, e0, p[6])
+		write(t, e1, p[7])
+		must(t, "E PreCommit(1)", e0.PreCommit(1))
+		must(t, "E PreCommit(1)", e1.PreCommit(1))
+		must(t, "E Commit(1)", e0.Commit(1))
+		check(t, read, "after run E's first commit", cat(6))
+		must(t, "E Commit(1)", e1.Commit(1))
+		must(t, "E Close", e0.Close())
+		must(t, "E Close", e1.Close())
+		check(t, read, "after run E", cat(6, 7))
 	})
 }

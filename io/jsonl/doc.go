@@ -13,7 +13,10 @@
 // [Sink] writes part-<task>-<seq>.jsonl files with two-phase commit: files
 // are written as .inprogress, staged on PreCommit and renamed into place on
 // Commit, so readers of *.jsonl see committed, complete files only (see
-// io/internal/filecommit for the protocol and restarts). [DeadLetterSink]
+// io/internal/filecommit for the protocol and restarts). A fresh start
+// into a directory that holds committed files of an earlier run is
+// refused, or replaces or adds to them, as sdk.RecoverContext.Existing
+// says. [DeadLetterSink]
 // writes dead letters with the record as a readable string.
 //
 // # Who calls it

@@ -94,10 +94,13 @@ func (w *writer[T]) Write(ctx context.Context, b *sdk.Batch[T]) error {
 // directory, before any writer opens (sdk.RecoverableSink): files of any
 // task staged under checkpoint ids <= rc.Checkpoint are committed, files
 // staged under later ids and in-progress files are removed. On a fresh
-// start (Checkpoint 0) everything not committed is removed. It is
-// idempotent, and works whatever the earlier run's parallelism was.
+// start (Checkpoint 0) everything not committed is removed, and files an
+// earlier run committed are refused (an [*sdk.OutputExistsError], nothing
+// changed), replaced at the first commit or appended to, as rc.Existing
+// says. It is idempotent, and works whatever the earlier run's
+// parallelism was.
 func (s *Sink[T]) Recover(_ context.Context, rc sdk.RecoverContext) error {
-	if err := filecommit.Recover(s.dir, ".jsonl", uint64(rc.Checkpoint)); err != nil {
+	if err := filecommit.Recover(s.dir, ".jsonl", uint64(rc.Checkpoint), rc.Existing); err != nil {
 		return fmt.Errorf("jsonl: recover %s at checkpoint %d: %w", s.dir, rc.Checkpoint, err)
 	}
 	return nil

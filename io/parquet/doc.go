@@ -29,7 +29,9 @@
 // files are written as .inprogress, roll at a target size, are staged on
 // PreCommit and renamed into place on Commit, so readers of *.parquet see
 // committed, complete files only (see io/internal/filecommit for the
-// protocol and restarts). [WriteFile] writes a slice to a file, for tests
+// protocol and restarts). A fresh start into a directory that holds
+// committed files of an earlier run is refused, or replaces or adds to
+// them, as sdk.RecoverContext.Existing says. [WriteFile] writes a slice to a file, for tests
 // and demos.
 //
 // # Who calls it

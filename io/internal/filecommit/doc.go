@@ -37,6 +37,25 @@
 // are removed by Open. Files of tasks the new run does not have (after
 // scaling down) are settled only by Recover.
 //
+// # Output of an earlier run
+//
+// A job that starts fresh (Recover at checkpoint 0) into a directory that
+// holds committed files of an earlier run (part-*.jsonl or part-*.parquet)
+// treats them as sdk.RecoverContext.Existing says. Refuse: Recover
+// returns an *sdk.OutputExistsError and changes nothing. Append: they
+// stay. Overwrite: Recover lists them in a manifest, .weir-replace,
+// written atomically; they stay visible until the first Commit of any
+// writer in the directory, which removes them, then the manifest, and
+// only then renames its staged files. Several writers may do this at once
+// (a file already removed is no error), and a crash between the steps is
+// repaired by the next run: a resumed run applies the manifest in
+// Recover, before it commits the restored checkpoint's output; a fresh
+// run writes the manifest again (overwrite), removes it (append) or is
+// refused while old files remain. A resumed run never writes a manifest,
+// whatever Existing says: the output there is its own. Open numbers new
+// files above the names in the manifest too, so a late removal never hits
+// a new file.
+//
 // # Who calls it
 //
 // The sink writers of io/parquet and io/jsonl, from their task's goroutine.

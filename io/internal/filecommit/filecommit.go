@@ -25,6 +25,9 @@ type Files struct {
 	cur    string   // in-progress file being written; "" if none
 	rolled []string // closed in-progress files not yet staged
 	fresh  bool     // no Commit or PreCommit yet
+	// replaced is set once the first Commit has applied the replace
+	// manifest, if any.
+	replaced bool
 }
 
 // Open prepares task's files in dir (created if missing) and removes the
@@ -50,6 +53,18 @@ func Open(dir string, task int, ext string) (*Files, error) {
 			if err := os.Remove(filepath.Join(dir, n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return nil, fmt.Errorf("remove stale %s: %w", n, err)
 			}
+		}
+	}
+	// Names to be replaced may already be gone (another writer's first
+	// Commit): new names stay above them too, so a writer applying the
+	// manifest late never removes a new file.
+	old, _, err := readManifest(dir, ext)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range old {
+		if seq, _, _, ok := f.parse(n); ok && seq >= f.seq {
+			f.seq = seq + 1
 		}
 	}
 	return f, nil
@@ -96,13 +111,21 @@ func (f *Files) PreCommit(id uint64) error {
 }
 
 // Commit renames every staged file of the task with an id <= id to its
-// final name. It is idempotent.
+// final name. It is idempotent. The first Commit of a writer first
+// removes the earlier run's files listed in the directory's replace
+// manifest, and the manifest (see [Recover]).
 func (f *Files) Commit(id uint64) error {
 	if f.fresh {
 		f.fresh = false
 		if err := f.removeStaged(func(sid uint64) bool { return sid > id }); err != nil {
 			return err
 		}
+	}
+	if !f.replaced {
+		if err := applyManifest(f.dir, f.ext); err != nil {
+			return err
+		}
+		f.replaced = true
 	}
 	names, err := f.list()
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"os"
 	"slices"
 	"testing"
+
+	"github.com/weirflow/weir/sdk"
 )
 
 func ls(t *testing.T, dir string) []string {
@@ -114,7 +116,7 @@ func TestRecover(t *testing.T) {
 		"part-100000-000000.x",
 	}
 	for run := range 2 { // idempotent
-		if err := Recover(dir, ".x", 2); err != nil {
+		if err := Recover(dir, ".x", 2, sdk.RefuseExisting); err != nil {
 			t.Fatal(err)
 		}
 		if got := ls(t, dir); !slices.Equal(got, want) {
@@ -129,7 +131,7 @@ func TestRecover(t *testing.T) {
 	if p := f.Next(); p != dir+"/part-00000-000002.x.inprogress" {
 		t.Errorf("Next after Recover: %s", p)
 	}
-	if err := Recover(dir+"/missing", ".x", 1); err != nil {
+	if err := Recover(dir+"/missing", ".x", 1, sdk.RefuseExisting); err != nil {
 		t.Errorf("missing dir: %v", err)
 	}
 }

@@ -7,23 +7,41 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/weirflow/weir/sdk"
 )
 
 // Recover settles the files that every task of an earlier run left in dir
 // with extension ext, whatever that run's parallelism was: files staged
 // under a checkpoint id <= checkpoint are committed (renamed to their
 // final names), files staged under a later id and every in-progress file
-// are removed. Committed files and files that are not a sink's are left
-// alone. A missing dir is not an error. Recover is idempotent, so a crash
-// during it is repaired by running it again; it must run before any
-// writer of the new run opens.
-func Recover(dir, ext string, checkpoint uint64) error {
+// are removed. Files that are not a sink's are left alone. A missing dir
+// is not an error. Recover is idempotent, so a crash during it is
+// repaired by running it again; it must run before any writer of the new
+// run opens.
+//
+// On a fresh start (checkpoint 0), committed files of an earlier run
+// (of either file sink) are first treated as existing says: refused with
+// an [*sdk.OutputExistsError] before anything changes, listed in the
+// replace manifest for the first commit to remove, or left. On a resume
+// the job's own output is expected there and existing does not matter,
+// but a replace manifest left by the fresh run that took the restored
+// checkpoint is applied before its output is committed.
+func Recover(dir, ext string, checkpoint uint64, existing sdk.ExistingOutput) error {
 	ents, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("list output directory: %w", err)
+	}
+	if checkpoint == 0 {
+		err = settleExisting(dir, ext, ents, existing)
+	} else {
+		err = applyManifest(dir, ext)
+	}
+	if err != nil {
+		return err
 	}
 	changed := false
 	for _, e := range ents {
