@@ -103,22 +103,23 @@ func (t *rawTask) deadLetter(d base.DeadLetter) error {
 	return t.dead.write(j.ctx, d)
 }
 
-// recoverDeadLetters settles, before anything runs, what the dead-letter
-// writers of earlier runs staged, as recoverSinks does for sinks.
-func (j *job) recoverDeadLetters(ctx context.Context) error {
+// deadLetterRecoverable is the dead-letter output's part of
+// recoverSinks, if its sink settles what earlier runs staged.
+func (j *job) deadLetterRecoverable() (recoverable, bool) {
 	if j.opts.OnError != DeadLetter {
-		return nil
+		return recoverable{}, false
 	}
 	rs, ok := j.opts.DeadLetters.(sdk.RecoverableSink)
 	if !ok {
-		return nil
+		return recoverable{}, false
 	}
 	rc := sdk.RecoverContext{Job: j.name, Node: deadLetterNode, Tasks: len(j.plan.stages) * j.opts.Parallelism, Existing: j.opts.ExistingOutput}
 	if j.restore != nil {
 		rc.Checkpoint = base.CheckpointID(j.restore.ID)
 	}
-	if err := rs.Recover(ctx, rc); err != nil {
-		return fmt.Errorf("weir: recover dead letters: %w", err)
+	r := recoverable{what: deadLetterNode, recover: func(ctx context.Context) error { return rs.Recover(ctx, rc) }}
+	if c, ok := rs.(sdk.RecoverChecker); ok {
+		r.check = func(ctx context.Context) error { return c.CheckRecover(ctx, rc) }
 	}
-	return nil
+	return r, true
 }

@@ -438,3 +438,36 @@ func TestCheckpointFailureNotes(t *testing.T) {
 		})
 	}
 }
+
+// refusingSink is a sink whose CheckRecover refuses to start.
+type refusingSink struct{ runnertest.Discard[ev] }
+
+func (refusingSink) Recover(context.Context, sdk.RecoverContext) error {
+	return errors.New("recovered anyway")
+}
+
+func (refusingSink) CheckRecover(_ context.Context, rc sdk.RecoverContext) error {
+	return &sdk.OutputExistsError{Path: "out/" + rc.Node, Files: 2}
+}
+
+// TestRecoverChecksFirst: a start that one sink refuses changes nothing in
+// the others: every sink is checked before any recovers.
+func TestRecoverChecksFirst(t *testing.T) {
+	p := sdk.NewPipeline()
+	in := read(p, &runnertest.Source[ev]{Data: [][]ev{{e("a", 1, 1)}}})
+	first := &runnertest.Sink[ev]{}
+	dead := &runnertest.Sink[sdk.DeadLetter]{}
+	sdk.Write(in, first, sdk.Named("first"))
+	sdk.Write(in, refusingSink{}, sdk.Named("second"))
+	_, err := Run(context.Background(), p, Options{DeadLetters: dead, Logf: quietLogf(t)})
+	var oe *sdk.OutputExistsError
+	if !errors.As(err, &oe) || !strings.Contains(err.Error(), `recover sink "second"`) {
+		t.Fatalf("Run = %v, want the second sink's refusal", err)
+	}
+	if r := first.Recovered(); len(r) != 0 {
+		t.Errorf("the first sink recovered (%v) though the start was refused", r)
+	}
+	if r := dead.Recovered(); len(r) != 0 {
+		t.Errorf("the dead letters recovered (%v) though the start was refused", r)
+	}
+}

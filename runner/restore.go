@@ -278,11 +278,41 @@ func (j *job) restoreFrom(m *checkpoint.Metadata, src *checkpoint.Store, what st
 	return nil
 }
 
-// recoverSinks settles, before anything runs, what sinks staged in earlier
-// runs: the output of the restored checkpoint is committed, anything later
-// discarded. On a fresh start, committed output of an earlier run is
-// refused, overwritten or appended to (Options.ExistingOutput).
+// recoverSinks settles, before anything runs, what sinks (and the
+// dead-letter output) staged in earlier runs: the output of the restored
+// checkpoint is committed, anything later discarded. On a fresh start,
+// committed output of an earlier run is refused, overwritten or appended
+// to (Options.ExistingOutput). Every sink that can tell checks first that
+// it would not refuse to start, so a start refused by one sink discards
+// nothing another staged for a resume.
 func (j *job) recoverSinks(ctx context.Context) error {
+	rs := j.recoverables()
+	for _, r := range rs {
+		if r.check == nil {
+			continue
+		}
+		if err := r.check(ctx); err != nil {
+			return fmt.Errorf("weir: recover %s: %w", r.what, err)
+		}
+	}
+	for _, r := range rs {
+		if err := r.recover(ctx); err != nil {
+			return fmt.Errorf("weir: recover %s: %w", r.what, err)
+		}
+	}
+	return nil
+}
+
+// recoverable is one output to settle at the start of a job.
+type recoverable struct {
+	what           string // for messages: `sink "late"`, "dead letters"
+	check, recover func(context.Context) error
+}
+
+// recoverables lists the job's outputs that settle at its start, in plan
+// order, the dead-letter output last.
+func (j *job) recoverables() []recoverable {
+	var rs []recoverable
 	for _, n := range j.plan.order {
 		if n.Recover == nil {
 			continue
@@ -292,11 +322,16 @@ func (j *job) recoverSinks(ctx context.Context) error {
 			rc.Checkpoint = base.CheckpointID(j.restore.ID)
 			rc.Committables = j.restore.Sinks[n.Name]
 		}
-		if err := n.Recover(ctx, rc); err != nil {
-			return fmt.Errorf("weir: recover sink %q: %w", n.Name, err)
+		r := recoverable{what: fmt.Sprintf("sink %q", n.Name), recover: func(ctx context.Context) error { return n.Recover(ctx, rc) }}
+		if n.CheckRecover != nil {
+			r.check = func(ctx context.Context) error { return n.CheckRecover(ctx, rc) }
 		}
+		rs = append(rs, r)
 	}
-	return j.recoverDeadLetters(ctx)
+	if r, ok := j.deadLetterRecoverable(); ok {
+		rs = append(rs, r)
+	}
+	return rs
 }
 
 // statePrefix begins the name of a run's local state directory.

@@ -95,6 +95,15 @@ type RecoverableSink interface {
 	Recover(ctx context.Context, rc RecoverContext) error
 }
 
+// RecoverChecker is implemented by recoverable sinks that can tell,
+// changing nothing, that their Recover would refuse to start (output of an
+// earlier run, a missing topic). The runner calls CheckRecover on every
+// sink that has it before it calls Recover on any, so a start that one
+// sink refuses leaves what the others staged for a resume as it was.
+type RecoverChecker interface {
+	CheckRecover(ctx context.Context, rc RecoverContext) error
+}
+
 // RecoverContext is what [RecoverableSink.Recover] learns.
 type RecoverContext struct {
 	Job, Node string

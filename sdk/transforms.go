@@ -263,9 +263,13 @@ func Write[T any](in PCollection[T], sink Sink[T], opts ...Option) {
 	n.NewOperator = ops.NewSink(open, n.Name)
 	if r, ok := sink.(RecoverableSink); ok {
 		job := in.p.name
-		n.Recover = func(ctx context.Context, rc graph.RecoverContext) error {
-			return r.Recover(ctx, RecoverContext{Job: job, Node: rc.Node, Checkpoint: rc.Checkpoint,
-				Committables: rc.Committables, Tasks: rc.Tasks, Existing: rc.Existing})
+		sdkRC := func(rc graph.RecoverContext) RecoverContext {
+			return RecoverContext{Job: job, Node: rc.Node, Checkpoint: rc.Checkpoint,
+				Committables: rc.Committables, Tasks: rc.Tasks, Existing: rc.Existing}
+		}
+		n.Recover = func(ctx context.Context, rc graph.RecoverContext) error { return r.Recover(ctx, sdkRC(rc)) }
+		if c, ok := sink.(RecoverChecker); ok {
+			n.CheckRecover = func(ctx context.Context, rc graph.RecoverContext) error { return c.CheckRecover(ctx, sdkRC(rc)) }
 		}
 	}
 }

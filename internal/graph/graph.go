@@ -86,6 +86,10 @@ type Node struct {
 	Stateful bool
 	// Recover, on sink nodes, settles staged output when a job starts.
 	Recover Recover
+	// CheckRecover, on sink nodes whose sink has one, tells without
+	// changing anything that Recover would refuse to start; the runner
+	// calls it on every sink before Recover on any.
+	CheckRecover Recover
 	// TypeName names the element type of port 0, for messages.
 	TypeName string
 }

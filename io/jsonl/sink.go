@@ -106,6 +106,15 @@ func (s *Sink[T]) Recover(_ context.Context, rc sdk.RecoverContext) error {
 	return nil
 }
 
+// CheckRecover tells, changing nothing, that Recover would refuse the
+// directory (sdk.RecoverChecker).
+func (s *Sink[T]) CheckRecover(_ context.Context, rc sdk.RecoverContext) error {
+	if err := filecommit.Check(s.dir, ".jsonl", uint64(rc.Checkpoint), rc.Existing); err != nil {
+		return fmt.Errorf("jsonl: recover %s at checkpoint %d: %w", s.dir, rc.Checkpoint, err)
+	}
+	return nil
+}
+
 // Validate reports at graph-build time that T has no JSON codec.
 func (s *Sink[T]) Validate() error {
 	_, err := codecFor[T]()

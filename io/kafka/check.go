@@ -10,6 +10,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/weirflow/weir/sdk"
 )
 
 // txnKeys are the requests an exactly-once sink needs besides producing:
@@ -68,4 +70,25 @@ func (s *Sink[T]) checkSink(ctx context.Context, cl *kgo.Client) error {
 		}
 	}
 	return nil
+}
+
+// CheckRecover tells, changing nothing, that Recover would refuse to start
+// (sdk.RecoverChecker): the topic is missing, or a broker cannot do
+// transactions. The runner asks every sink before any recovers, so a
+// missing TOPIC-late topic refuses the job before the main sink settles
+// its transactions.
+func (s *Sink[T]) CheckRecover(ctx context.Context, _ sdk.RecoverContext) error {
+	o := &s.opts
+	if o.Topic == "" {
+		return errors.New("kafka: sink has no topic; set SinkOptions.Topic")
+	}
+	cl, err := kgo.NewClient(clientOpts(o.Brokers, o.TLS, o.SASL, o.ConnectTimeout)...)
+	if err != nil {
+		return fmt.Errorf("kafka: %w", err)
+	}
+	defer cl.Close()
+	if err := ping(ctx, cl, o.Brokers, o.ConnectTimeout); err != nil {
+		return err
+	}
+	return s.checkSink(ctx, cl)
 }

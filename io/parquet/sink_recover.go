@@ -23,3 +23,12 @@ func (s *Sink[T]) Recover(_ context.Context, rc sdk.RecoverContext) error {
 	}
 	return nil
 }
+
+// CheckRecover tells, changing nothing, that Recover would refuse the
+// directory (sdk.RecoverChecker).
+func (s *Sink[T]) CheckRecover(_ context.Context, rc sdk.RecoverContext) error {
+	if err := filecommit.Check(s.dir, ".parquet", uint64(rc.Checkpoint), rc.Existing); err != nil {
+		return fmt.Errorf("parquet: recover %s at checkpoint %d: %w", s.dir, rc.Checkpoint, err)
+	}
+	return nil
+}

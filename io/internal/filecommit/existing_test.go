@@ -92,6 +92,32 @@ func TestExistingRefuse(t *testing.T) {
 	}
 }
 
+// Check refuses what Recover refuses, and changes nothing.
+func TestExistingCheck(t *testing.T) {
+	dir := setup(t, append(oldRun, "part-00000-000002.jsonl.staged-4", "part-00001-000001.jsonl.inprogress")...)
+	before := ls(t, dir)
+	var oe *sdk.OutputExistsError
+	if err := Check(dir, ".jsonl", 0, sdk.RefuseExisting); !errors.As(err, &oe) || oe.Files != 4 {
+		t.Errorf("Check on a used directory: %v, want an OutputExistsError with 4 files", err)
+	}
+	for _, c := range []struct {
+		ckpt uint64
+		e    sdk.ExistingOutput
+	}{{0, sdk.OverwriteExisting}, {0, sdk.AppendExisting}, {3, sdk.RefuseExisting}} {
+		if err := Check(dir, ".jsonl", c.ckpt, c.e); err != nil {
+			t.Errorf("Check(%d, %v) = %v", c.ckpt, c.e, err)
+		}
+	}
+	wantFiles(t, "after the checks", dir, before...)
+	empty := setup(t, "part-00000-000000.jsonl.staged-1", "notes.txt")
+	if err := Check(empty, ".jsonl", 0, sdk.RefuseExisting); err != nil {
+		t.Errorf("Check of a directory with uncommitted files only: %v", err)
+	}
+	if err := Check(filepath.Join(dir, "missing"), ".jsonl", 0, sdk.RefuseExisting); err != nil {
+		t.Errorf("Check of a missing directory: %v", err)
+	}
+}
+
 func TestExistingAppend(t *testing.T) {
 	dir := setup(t, oldRun...)
 	recoverAt(t, dir, 0, sdk.AppendExisting)

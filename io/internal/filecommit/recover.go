@@ -73,6 +73,27 @@ func Recover(dir, ext string, checkpoint uint64, existing sdk.ExistingOutput) er
 	return syncDir(dir)
 }
 
+// Check tells, changing nothing, whether [Recover] with the same arguments
+// would refuse to start: on a fresh start with existing
+// [sdk.RefuseExisting], an [*sdk.OutputExistsError] if dir holds
+// committed output of an earlier run.
+func Check(dir, ext string, checkpoint uint64, existing sdk.ExistingOutput) error {
+	if checkpoint != 0 || existing != sdk.RefuseExisting {
+		return nil
+	}
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("list output directory: %w", err)
+	}
+	if old := committedFiles(ents, ext); len(old) > 0 {
+		return &sdk.OutputExistsError{Path: dir, Files: len(old)}
+	}
+	return nil
+}
+
 // parseAny parses the name of any task's file, part-<task>-<seq><ext>
 // with an optional suffix, into its kind ("" for a committed file,
 // inProgress or staged) and staged id.
