@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/weirflow/weir/internal/devbroker"
@@ -47,31 +48,51 @@ func signalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 }
 
+// devContext is what stops `weir dev`: SIGINT or SIGTERM (tests replace it).
+var devContext = signalContext
+
 // runDev serves the development broker until interrupted. The rest of
 // `weir dev` (a coordinator, a worker, the dashboard) comes with the cluster.
 func runDev(args []string, stdout, stderr io.Writer) int {
 	fs := flagSet("weir dev")
-	addr := fs.String("addr", devbroker.DefaultAddr, "host:port of the Kafka-protocol broker")
+	addr := fs.String("addr", devbroker.DefaultAddr, "host:port of the Kafka-protocol broker (a non-loopback address is reachable from other machines)")
 	dataDir := fs.String("data-dir", "", "keep topics and offsets in this directory across restarts")
-	partitions := fs.Int("partitions", devbroker.DefaultPartitions, "partitions of topics created on first use")
+	partitions := fs.Int("partitions", devbroker.DefaultPartitions, fmt.Sprintf("partitions of topics created on first use (1 to %d)", devbroker.MaxPartitions))
 	if code := parseFlags(fs, args, "weir dev [--addr=HOST:PORT] [--data-dir=DIR] [--partitions=N]", stdout, stderr); code >= 0 {
 		return code
 	}
-	ctx, stop := signalContext()
+	if err := devbroker.CheckPartitions(*partitions); err != nil {
+		fmt.Fprintf(stderr, "weir dev: --partitions: %s (see weir dev -h)\n", oneLine(strings.TrimPrefix(err.Error(), "devbroker: ")))
+		return 2
+	}
+	ctx, stop := devContext()
 	defer stop()
-	b, err := devbroker.Start(devbroker.Options{Addr: *addr, DataDir: *dataDir, Partitions: *partitions})
+	log := &syncWriter{w: stderr}
+	b, err := devbroker.Start(devbroker.Options{Addr: *addr, DataDir: *dataDir, Partitions: *partitions, Log: log})
 	if err != nil {
-		fmt.Fprintf(stderr, "weir: dev: %s\n", strings.TrimPrefix(err.Error(), "devbroker: "))
+		fmt.Fprintf(log, "weir: dev: %s\n", oneLine(strings.TrimPrefix(err.Error(), "devbroker: ")))
 		return 1
 	}
-	fmt.Fprintf(stderr, "weir: dev: Kafka-protocol broker on %s (the coordinator, worker and dashboard come with the cluster); Ctrl-C stops it\n", b.Addr())
+	fmt.Fprintln(log, "weir: dev: Ctrl-C stops it (the coordinator, worker and dashboard come with the cluster)")
 	<-ctx.Done()
 	if err := b.Close(); err != nil {
-		fmt.Fprintf(stderr, "weir: dev: %v\n", err)
+		fmt.Fprintf(log, "weir: dev: %v\n", err)
 		return 1
 	}
-	fmt.Fprintln(stderr, "weir: dev: stopped")
+	fmt.Fprintln(log, "weir: dev: stopped")
 	return 0
+}
+
+// syncWriter serializes the lines of runDev and of the broker's goroutines.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.w.Write(p)
 }
 
 // runTopic is `weir topic create|produce|consume`, against any broker.
@@ -93,7 +114,7 @@ func runTopic(args []string, stdout, stderr io.Writer) int {
 	)
 	switch sub {
 	case "create":
-		partitions = fs.Int("partitions", 0, "number of partitions (0: the broker's default)")
+		partitions = fs.Int("partitions", 0, fmt.Sprintf("number of partitions, 1 to %d (0: the broker's default)", devbroker.MaxPartitions))
 		synopsis = "weir topic create [--brokers=HOST:PORT] [--partitions=N] TOPIC"
 	case "produce":
 		key = fs.String("key", "", "JSON field whose value is the record key")
@@ -119,6 +140,16 @@ func runTopic(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	topic := fs.Arg(0)
+	if err := devbroker.CheckTopicName(topic); err != nil {
+		fmt.Fprintf(stderr, "weir: topic %s: %s\n", sub, strings.TrimPrefix(err.Error(), "devbroker: "))
+		return 2
+	}
+	if sub == "create" && *partitions != 0 {
+		if err := devbroker.CheckPartitions(*partitions); err != nil {
+			fmt.Fprintf(stderr, "weir: topic create: --partitions: %s (0: the broker's default)\n", strings.TrimPrefix(err.Error(), "devbroker: "))
+			return 2
+		}
+	}
 	seeds := strings.Split(*brokers, ",")
 	ctx, stop := signalContext()
 	defer stop()

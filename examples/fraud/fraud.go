@@ -3,6 +3,7 @@ package fraud
 //go:generate go run github.com/weirflow/weir/cmd/weir gen
 
 import (
+	"math"
 	"time"
 
 	"github.com/weirflow/weir/sdk"
@@ -54,16 +55,35 @@ type SumCount struct {
 
 // SumAndCount is the combiner of the pipeline: a user-defined
 // sdk.Combiner with add, merge and result.
+//
+// Sums saturate: a total or count that would pass the int64 limits stays at
+// [math.MaxInt64] (or [math.MinInt64]) instead of wrapping around to a
+// negative number, in Add and in Merge alike. After [Large] every amount is
+// positive, so a saturated sum is the same whatever the order of adds and
+// merges, and a total of math.MaxInt64 in the output means "at least
+// this much".
 type SumAndCount struct{}
 
 func (SumAndCount) Create() SumCount { return SumCount{} }
 func (SumAndCount) Add(a SumCount, t Txn) SumCount {
-	return SumCount{a.Total + t.Amount, a.Count + 1}
+	return SumCount{satAdd(a.Total, t.Amount), satAdd(a.Count, 1)}
 }
 func (SumAndCount) Merge(a, b SumCount) SumCount {
-	return SumCount{a.Total + b.Total, a.Count + b.Count}
+	return SumCount{satAdd(a.Total, b.Total), satAdd(a.Count, b.Count)}
 }
 func (SumAndCount) Result(a SumCount) SumCount { return a }
+
+// satAdd is a+b held within the int64 limits.
+func satAdd(a, b int64) int64 {
+	s := a + b
+	switch {
+	case a > 0 && b > 0 && s < 0:
+		return math.MaxInt64
+	case a < 0 && b < 0 && s >= 0:
+		return math.MinInt64
+	}
+	return s
+}
 
 // ToUserTotal turns a window result into an output row.
 //

@@ -52,8 +52,7 @@ func Expected(parts [][]fraud.Txn, window, bound time.Duration) (rows []fraud.Us
 				sc = &fraud.SumCount{}
 				acc[k] = sc
 			}
-			sc.Total += t.Amount
-			sc.Count++
+			*sc = fraud.SumAndCount{}.Add(*sc, t)
 		}
 	}
 	rows = make([]fraud.UserTotal, 0, len(acc))

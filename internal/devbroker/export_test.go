@@ -1,0 +1,4 @@
+package devbroker
+
+// Exposed is exposed, for the tests.
+var Exposed = exposed
