@@ -290,8 +290,9 @@ func TestDecodeErrors(t *testing.T) {
 		{`{"at":"2024-01-01T00:00:00Z","i8":300}`, "field i8: value 300 out of range for int8"},
 		{`{"at":"2024-01-01T00:00:00Z","i":1.5}`, "field i: want integer, got 1.5"},
 		{`{"at":"2024-01-01T00:00:00Z","u":-1}`, "field u: value -1 out of range for uint64"},
-		{`{"at":"2024-01-01T00:00:00Z"} x`, "unexpected invalid character 'x' after the value at offset 30"},
-		{`{"at":"2024-01-01T00:00:00Z",`, "want object key, got end of input at offset 29"},
+		{`{"at":"2024-01-01T00:00:00Z"} x`, "unexpected data after the JSON object at offset 30"},
+		{`{"at":"2024-01-01T00:00:00Z",`, "unexpected end of input (truncated JSON?) at offset 29"},
+		{`null`, "want object, got null"},
 		{`[]`, "want object, got array"},
 	}
 	for _, tt := range tests {
