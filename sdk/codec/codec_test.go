@@ -364,7 +364,7 @@ func TestJSONRecordErrors(t *testing.T) {
 				case "ts":
 					d.Time()
 				default:
-					d.String()
+					_ = d.String()
 				}
 			}
 		}
@@ -375,7 +375,7 @@ func TestJSONRecordErrors(t *testing.T) {
 	}
 	// Another top-level value than an object: "the JSON value".
 	d := NewJSONReader([]byte(`"x" 1`))
-	d.String()
+	_ = d.String()
 	if err := d.Finish(); err == nil || err.Error() != "unexpected data after the JSON value at offset 4" {
 		t.Errorf("trailing data after a string: %v", err)
 	}
