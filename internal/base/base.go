@@ -34,8 +34,18 @@ const EventTimeRange = "0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z"
 // to MinEventTime; callers that treat the zero time as "missing" must
 // check t.IsZero themselves.
 func FromTime(t time.Time) Timestamp {
-	const lo, hi = math.MinInt64/1_000_000 - 1, math.MaxInt64 / 1_000_000
 	s, us := t.Unix(), int64(t.Nanosecond()/1000)
+	if s > math.MinInt64/1_000_000 && s < math.MaxInt64/1_000_000 {
+		return Timestamp(s*1_000_000 + us)
+	}
+	return fromTimeEdge(s, us)
+}
+
+// fromTimeEdge is FromTime for the seconds at and beyond the ends.
+//
+//go:noinline
+func fromTimeEdge(s, us int64) Timestamp {
+	const lo, hi = math.MinInt64/1_000_000 - 1, math.MaxInt64 / 1_000_000
 	switch {
 	case s > hi, s == hi && us > math.MaxInt64-hi*1_000_000:
 		return MaxTimestamp

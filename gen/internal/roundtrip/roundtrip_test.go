@@ -329,6 +329,21 @@ func TestUnknownKeysSkipped(t *testing.T) {
 	if _, ok := c.EventTime(&All{}); ok {
 		t.Error("EventTime of the zero time is ok")
 	}
+	// Times beyond the microseconds of an int64 saturate rather than wrap
+	// into ordinary event times.
+	for _, tc := range []struct {
+		at   time.Time
+		want sdk.Timestamp
+	}{
+		{time.Date(1, 1, 1, 0, 0, 0, 1000, time.UTC), -62135596800_000000 + 1},
+		{time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), 253402300800_000000},
+		{time.UnixMilli(math.MaxInt64), sdk.MaxTimestamp},
+		{time.UnixMilli(math.MinInt64), sdk.MinTimestamp},
+	} {
+		if ts, ok := c.EventTime(&All{At: tc.at}); !ok || ts != tc.want {
+			t.Errorf("EventTime at %v = %d, %v; want %d", tc.at, ts, ok, tc.want)
+		}
+	}
 }
 
 // TestHashStable pins the hash of one value: shuffles depend on it staying
