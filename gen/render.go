@@ -551,7 +551,8 @@ func (g *generator) recordFuncs(s *structInfo) {
 		x := jen.Id("v").Dot(et.name)
 		g.decl().Id(g.name(s.obj.Name(), fn(s, "EventTime"))).Params(vT.Clone()).Params(jen.Qual(sdkPath, "Timestamp"), jen.Bool()).Block(
 			jen.If(x.Clone().Dot("IsZero").Call()).Block(jen.Return(jen.Lit(0), jen.False())),
-			jen.Return(jen.Qual(sdkPath, "Timestamp").Call(x.Clone().Dot("UnixMicro").Call()), jen.True()),
+			// TimestampOf saturates where UnixMicro would wrap around.
+			jen.Return(jen.Qual(sdkPath, "TimestampOf").Call(x.Clone()), jen.True()),
 		)
 	}
 }

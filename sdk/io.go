@@ -26,6 +26,16 @@ type SplitDiscoverer interface {
 }
 
 // SplitReader reads one split.
+//
+// A reader may also have the method
+//
+//	DescribeRecord(i int, v *T) (record []byte, source string)
+//
+// returning the raw form of v, the i-th value the last ReadBatch appended
+// (the JSON line, the Kafka value...), and its position ("in.jsonl line
+// 7"), as in its own dead letters. The runner then gives the dead letters
+// it makes itself (a missing event time, one outside 0001-9999) the record
+// and position; without it they say "split record N".
 type SplitReader[T any] interface {
 	// ReadBatch appends up to max records to b.Values (b.Times is filled by
 	// the runner from the event-time accessor). Bad records are not errors:

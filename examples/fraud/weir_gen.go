@@ -180,7 +180,7 @@ func weirTxnEventTime(v *Txn) (sdk.Timestamp, bool) {
 	if v.At.IsZero() {
 		return 0, false
 	}
-	return sdk.Timestamp(v.At.UnixMicro()), true
+	return sdk.TimestampOf(v.At), true
 }
 
 func weirUserTotalAppendBinary(dst []byte, v *UserTotal) []byte {

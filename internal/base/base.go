@@ -16,13 +16,46 @@ const (
 	MaxTimestamp Timestamp = math.MaxInt64
 )
 
-// FromTime converts t to a Timestamp, truncating below a microsecond.
-// The zero time.Time maps to its (very negative) microsecond value; callers
-// that treat the zero time as "missing" must check t.IsZero themselves.
+// The range of event times a record may have: 0001-01-01T00:00:00Z to
+// 9999-12-31T23:59:59.999999Z, the years RFC 3339 and the JSON codec
+// write with four digits. A source dead-letters a record whose event time
+// lies outside; window bounds computed from event times may lie a window
+// beyond.
+const (
+	MinEventTime Timestamp = -62135596800_000000
+	MaxEventTime Timestamp = 253402300799_999999
+)
+
+// EventTimeRange describes [MinEventTime, MaxEventTime] for error messages.
+const EventTimeRange = "0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999Z"
+
+// FromTime converts t to a Timestamp, truncating below a microsecond. A
+// time beyond the microseconds an int64 holds (about 292,000 years from
+// 1970) saturates at MinTimestamp or MaxTimestamp. The zero time.Time maps
+// to MinEventTime; callers that treat the zero time as "missing" must
+// check t.IsZero themselves.
 func FromTime(t time.Time) Timestamp {
-	s := t.Unix()
-	ns := int64(t.Nanosecond())
-	return Timestamp(s*1_000_000 + ns/1000)
+	s, us := t.Unix(), int64(t.Nanosecond()/1000)
+	if s > math.MinInt64/1_000_000 && s < math.MaxInt64/1_000_000 {
+		return Timestamp(s*1_000_000 + us)
+	}
+	return fromTimeEdge(s, us)
+}
+
+// fromTimeEdge is FromTime for the seconds at and beyond the ends.
+//
+//go:noinline
+func fromTimeEdge(s, us int64) Timestamp {
+	const lo, hi = math.MinInt64/1_000_000 - 1, math.MaxInt64 / 1_000_000
+	switch {
+	case s > hi, s == hi && us > math.MaxInt64-hi*1_000_000:
+		return MaxTimestamp
+	case s < lo, s == lo && us-1_000_000 < math.MinInt64-(lo+1)*1_000_000:
+		return MinTimestamp
+	case s == lo:
+		return Timestamp((s+1)*1_000_000 + us - 1_000_000)
+	}
+	return Timestamp(s*1_000_000 + us)
 }
 
 // Time returns t as a UTC time.Time.

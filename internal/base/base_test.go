@@ -1,6 +1,7 @@
 package base
 
 import (
+	"math"
 	"testing"
 	"time"
 )
@@ -16,6 +17,10 @@ func TestTimestampRoundTrip(t *testing.T) {
 		{time.Unix(-1, 999_999_000), -1},
 		{time.Date(1969, 12, 31, 23, 59, 59, 500_000_000, time.UTC), -500_000},
 		{time.Date(2024, 1, 2, 3, 4, 5, 6000, time.UTC), 1704164645000006},
+		{time.Time{}, MinEventTime},
+		{time.Date(1, 1, 1, 0, 0, 0, 1000, time.UTC), MinEventTime + 1},
+		{time.Date(9999, 12, 31, 23, 59, 59, 999_999_000, time.UTC), MaxEventTime},
+		{time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), MaxEventTime + 1},
 	} {
 		got := FromTime(tc.in)
 		if got != tc.want {
@@ -23,6 +28,30 @@ func TestTimestampRoundTrip(t *testing.T) {
 		}
 		if back := got.Time(); !back.Equal(tc.in) {
 			t.Errorf("Time(%d) = %v, want %v", got, back, tc.in)
+		}
+	}
+}
+
+// TestFromTimeSaturates: times beyond the microseconds of an int64 do not
+// wrap around into ordinary event times.
+func TestFromTimeSaturates(t *testing.T) {
+	for _, tc := range []struct {
+		in   time.Time
+		want Timestamp
+	}{
+		{time.UnixMilli(math.MaxInt64), MaxTimestamp},
+		{time.UnixMilli(math.MinInt64), MinTimestamp},
+		{time.Date(300_000, 1, 1, 0, 0, 0, 0, time.UTC), MaxTimestamp},
+		{time.Date(-300_000, 1, 1, 0, 0, 0, 0, time.UTC), MinTimestamp},
+		{time.UnixMicro(math.MaxInt64), MaxTimestamp},
+		{time.UnixMicro(math.MaxInt64 - 1), MaxTimestamp - 1},
+		{time.UnixMicro(math.MaxInt64).Add(time.Microsecond), MaxTimestamp},
+		{time.UnixMicro(math.MinInt64), MinTimestamp},
+		{time.UnixMicro(math.MinInt64 + 1), MinTimestamp + 1},
+		{time.UnixMicro(math.MinInt64).Add(-time.Microsecond), MinTimestamp},
+	} {
+		if got := FromTime(tc.in); got != tc.want {
+			t.Errorf("FromTime(%v) = %d, want %d", tc.in, got, tc.want)
 		}
 	}
 }

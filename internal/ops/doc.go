@@ -20,6 +20,13 @@
 // the operator's watermark, which depends on timing; this is deliberate).
 // Batches without marks fall back to the operator's watermark.
 //
+// # Event times
+//
+// The source adapter dead-letters a record without an event time or with
+// one outside base.MinEventTime..base.MaxEventTime (years 0001-9999), with
+// the record and its position from the reader when it describes its
+// records (recordDescriber), else "split record N".
+//
 // # Who calls it
 //
 // The sdk package instantiates these generics where the user's types are

@@ -127,6 +127,26 @@ func markAfter(max base.Timestamp, bound int64) base.Timestamp {
 	return max - base.Timestamp(bound)
 }
 
+// recordDescriber is implemented by a split reader that can describe a
+// record it returned, for the dead letters the adapter makes itself (a
+// missing or out-of-range event time): i indexes the values the last
+// ReadBatch appended and v is that value; record is the raw record (the
+// JSON line, the Kafka value, a JSON rendering of a Parquet row) and
+// source its position ("in.jsonl line 7"), as in the reader's own dead
+// letters. It is called before the next ReadBatch.
+type recordDescriber[T any] interface {
+	DescribeRecord(i int, v *T) (record []byte, source string)
+}
+
+// deadRecord is the dead letter of record i of the last batch.
+func (r *reader[T]) deadRecord(i int, v *T, reason string) base.DeadLetter {
+	if d, ok := r.r.(recordDescriber[T]); ok {
+		rec, src := d.DescribeRecord(i, v)
+		return base.DeadLetter{Record: rec, Reason: reason, Source: src}
+	}
+	return base.DeadLetter{Reason: reason, Source: fmt.Sprintf("%s record %d", r.split, r.n+int64(i))}
+}
+
 // reader adapts one split's typed reader. It stamps every record with its
 // event time and its mark: the split's watermark just before it (max event
 // time seen earlier in the split − bound − 1µs, MinTimestamp for the
@@ -161,11 +181,12 @@ func (r *reader[T]) Read(ctx context.Context, max int) (graph.ReadResult, error)
 	keep := 0
 	for i := range b.Values {
 		ts, ok := et(&b.Values[i])
-		if !ok {
-			res.Dead = append(res.Dead, base.DeadLetter{
-				Reason: fmt.Sprintf("missing event time (%s)", r.cfg.TimeField),
-				Source: fmt.Sprintf("%s record %d", r.split, r.n+int64(i)),
-			})
+		if !ok || ts < base.MinEventTime || ts > base.MaxEventTime {
+			reason := fmt.Sprintf("missing event time (%s)", r.cfg.TimeField)
+			if ok {
+				reason = fmt.Sprintf("event time (%s) %s is outside %s", r.cfg.TimeField, eventTimeString(ts), base.EventTimeRange)
+			}
+			res.Dead = append(res.Dead, r.deadRecord(i, &b.Values[i], reason))
 			continue
 		}
 		if keep != i {
@@ -202,3 +223,13 @@ func (r *reader[T]) MaxEventTime() (base.Timestamp, bool) {
 	return r.max, r.max != base.MinTimestamp
 }
 func (r *reader[T]) Close() error { return r.r.Close() }
+
+// eventTimeString formats an out-of-range event time: RFC 3339, with the
+// year's sign and digits as they come.
+func eventTimeString(ts base.Timestamp) string {
+	switch ts {
+	case base.MinTimestamp, base.MaxTimestamp:
+		return "beyond ±292,000 years"
+	}
+	return ts.Time().Format("2006-01-02T15:04:05.999999Z07:00")
+}

@@ -212,3 +212,49 @@ func TestDeadLetterSink(t *testing.T) {
 		t.Errorf("read back: %+v, %v", back, err)
 	}
 }
+
+// TestDescribeRecord: the runner's dead letters for a record the reader
+// returned (a missing event time) get its line and line number.
+func TestDescribeRecord(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "in.jsonl")
+	lines := []string{line(mkTxn(1)), "{bad", "", "  " + line(mkTxn(2)) + "\r", line(mkTxn(3)), line(mkTxn(4))}
+	writeFile(t, p, strings.Join(lines, "\n"))
+	src := jsonl.NewSource[txn](p, jsonl.SourceOptions{})
+	r, err := src.Open(context.Background(), &jsonl.Split{Path: p}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	d, ok := r.(interface {
+		DescribeRecord(i int, v *txn) ([]byte, string)
+	})
+	if !ok {
+		t.Fatal("the reader does not describe its records")
+	}
+	// Batches of 3 records: lines 1, 2 (bad) and 4 (3 is blank); 5 and 6.
+	want := [][]int{{1, 4}, {5, 6}}
+	for _, lines := range want {
+		b := sdk.NewBatch[txn](3)
+		if _, err := r.ReadBatch(context.Background(), b, 3); err != nil && !errors.Is(err, sdk.ErrEndOfSplit) {
+			t.Fatal(err)
+		}
+		if len(b.Values) != len(lines) {
+			t.Fatalf("batch of %d values, want lines %v", len(b.Values), lines)
+		}
+		for i, n := range lines {
+			rec, source := d.DescribeRecord(i, &b.Values[i])
+			if wantRec := strings.TrimSpace(strings.Split(readFile(t, p), "\n")[n-1]); string(rec) != wantRec || source != fmt.Sprintf("%s line %d", p, n) {
+				t.Errorf("value %d: %q %q, want %q line %d", i, rec, source, wantRec, n)
+			}
+		}
+	}
+}
+
+func readFile(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

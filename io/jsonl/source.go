@@ -143,6 +143,13 @@ type reader[T any] struct {
 	maxLine int
 	long    []byte // accumulates a line longer than the buffer
 	eof     bool
+	got     []lineRef // the lines of the values the last ReadBatch appended
+}
+
+// lineRef is where a record's line is in the file.
+type lineRef struct {
+	off, line int64
+	size      int
 }
 
 // ReadBatch appends up to max decoded lines to b.Values.
@@ -151,6 +158,7 @@ func (r *reader[T]) ReadBatch(ctx context.Context, b *sdk.Batch[T], max int) ([]
 		max = 1
 	}
 	var dead []sdk.DeadLetter
+	r.got = r.got[:0]
 	for n := 0; n < max; {
 		if r.eof {
 			return dead, sdk.ErrEndOfSplit
@@ -187,6 +195,8 @@ func (r *reader[T]) ReadBatch(ctx context.Context, b *sdk.Batch[T], max int) ([]
 				Reason: "json: " + err.Error(),
 				Source: fmt.Sprintf("%s line %d", r.path, r.line),
 			})
+		} else {
+			r.got = append(r.got, lineRef{off: r.off - size, line: r.line, size: int(size)})
 		}
 		n++
 	}
@@ -226,6 +236,23 @@ func (r *reader[T]) readLine() (text []byte, tooLong bool, size int64, err error
 			return nil, false, 0, err
 		}
 	}
+}
+
+// DescribeRecord returns the line of the i-th value the last ReadBatch
+// appended and "path line N", for the dead letters the runner makes (a
+// missing event time). The line is read again from the file.
+func (r *reader[T]) DescribeRecord(i int, _ *T) ([]byte, string) {
+	if i < 0 || i >= len(r.got) {
+		return nil, r.path
+	}
+	g := r.got[i]
+	src := fmt.Sprintf("%s line %d", r.path, g.line)
+	buf := make([]byte, g.size)
+	n, err := r.f.ReadAt(buf, g.off)
+	if n < g.size && err != nil {
+		return nil, src
+	}
+	return bytes.TrimSpace(buf), src
 }
 
 // Position is the byte offset and line number after the last line returned.

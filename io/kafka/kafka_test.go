@@ -326,6 +326,47 @@ func TestPoisonRecord(t *testing.T) {
 	}
 }
 
+// TestDescribeRecord: the runner's dead letters for a record the reader
+// returned (a missing event time) get its value and offset.
+func TestDescribeRecord(t *testing.T) {
+	brokers := cluster(t, 4, "txns")
+	cl := producer(t, brokers)
+	zero := txn{UserID: "z"} // decodes, but has no event time
+	vals := [][]byte{js(mkTxn(1)), []byte("not json"), js(zero), js(mkTxn(2))}
+	produce(t, cl, "txns", 3, vals...)
+	src := kafka.NewSource[txn](kafka.SourceOptions{Brokers: brokers, Topics: []string{"txns"}})
+	r, err := src.Open(context.Background(), &kafka.Split{Topic: "txns", Partition: 3}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	d, ok := r.(interface {
+		DescribeRecord(i int, v *txn) ([]byte, string)
+	})
+	if !ok {
+		t.Fatal("the reader does not describe its records")
+	}
+	offsets := []int64{0, 2, 3} // of the values returned
+	deadline := time.Now().Add(10 * time.Second)
+	for n := 0; n < len(offsets); {
+		if time.Now().After(deadline) {
+			t.Fatalf("read %d records, want %d", n, len(offsets))
+		}
+		b := sdk.NewBatch[txn](2)
+		if _, err := r.ReadBatch(context.Background(), b, 2); err != nil {
+			t.Fatal(err)
+		}
+		for i := range b.Values {
+			off := offsets[n+i]
+			rec, source := d.DescribeRecord(i, &b.Values[i])
+			if string(rec) != string(vals[off]) || source != fmt.Sprintf("kafka txns/3 offset %d", off) {
+				t.Errorf("value %d: %s %q, want %s offset %d", n+i, rec, source, vals[off], off)
+			}
+		}
+		n += len(b.Values)
+	}
+}
+
 func TestUnreachableBroker(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

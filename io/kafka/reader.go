@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -23,6 +24,7 @@ type reader[T any] struct {
 	end    int64 // bounded end offset, or -1
 	where  string
 	recs   []*kgo.Record // scratch for take
+	got    []*kgo.Record // the records of the values the last ReadBatch appended
 	idle   uint64        // the consumer's idleGen when ReadBatch last returned
 	closed bool
 }
@@ -75,6 +77,8 @@ func (r *reader[T]) ReadBatch(ctx context.Context, b *sdk.Batch[T], max int) ([]
 		}
 	}
 	var dead []sdk.DeadLetter
+	clear(r.got)
+	r.got = r.got[:0]
 	for i, rec := range r.recs {
 		r.recs[i] = nil
 		r.next = rec.Offset + 1
@@ -90,6 +94,8 @@ func (r *reader[T]) ReadBatch(ctx context.Context, b *sdk.Batch[T], max int) ([]
 				Reason: "json: " + err.Error(),
 				Source: r.where + strconv.FormatInt(rec.Offset, 10),
 			})
+		} else {
+			r.got = append(r.got, rec)
 		}
 	}
 	if atEnd {
@@ -108,6 +114,16 @@ func max64(a, b int64) int64 {
 		return a
 	}
 	return b
+}
+
+// DescribeRecord returns the value and "kafka topic/partition offset N"
+// of the i-th value the last ReadBatch appended, for the dead letters the
+// runner makes (a missing event time).
+func (r *reader[T]) DescribeRecord(i int, _ *T) ([]byte, string) {
+	if i < 0 || i >= len(r.got) {
+		return nil, strings.TrimSuffix(r.where, " offset ")
+	}
+	return r.got[i].Value, r.where + strconv.FormatInt(r.got[i].Offset, 10)
 }
 
 // Position is the next offset to read (and the end of a bounded split).

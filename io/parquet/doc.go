@@ -15,8 +15,19 @@
 // and time.Time timestamps, a column decoder fills the fields straight from
 // each column's pages (3-4x the rows/s of parquet-go's GenericReader and a
 // sixth of its memory on the fraud record); other types, and files whose columns are repeated, go through
-// GenericReader. A null timestamp reads as the zero time.Time (missing event
-// time) in the column decoder; GenericReader turns it into the epoch.
+// GenericReader. Timestamps in milli-, micro- and nanoseconds convert
+// exactly over the whole range of each unit (parquet-go alone goes through
+// nanoseconds and wraps outside 1677-2262): GenericReader's time.Time
+// fields at fixed offsets are decoded again by the column decoder's code,
+// and a row holding a time GenericReader would read wrong elsewhere (in a
+// list, a map, behind a pointer) is a dead letter naming the column. A null
+// timestamp reads as the zero time.Time (a missing event time) with both
+// readers. A row whose event-time column lies outside
+// 0001-01-01T00:00:00Z..9999-12-31T23:59:59.999999Z is a dead letter
+// "path row group G row R" with the row as JSON; the reader's
+// DescribeRecord gives the runner the same for the rows it returns (a
+// missing event time). INT96 timestamps are not read: a file with one is a
+// dead letter per row group naming the column.
 //
 // Bad input is a dead letter, never a panic or a job failure: a file whose
 // footer cannot be read gives one split with one dead letter (source: the
@@ -31,8 +42,10 @@
 // committed, complete files only (see io/internal/filecommit for the
 // protocol and restarts). A fresh start into a directory that holds
 // committed files of an earlier run is refused, or replaces or adds to
-// them, as sdk.RecoverContext.Existing says. [WriteFile] writes a slice to a file, for tests
-// and demos.
+// them, as sdk.RecoverContext.Existing says. [WriteFile] writes a slice
+// to a file, for tests and demos. Both refuse, with an error naming the
+// column, a time that a timestamp(nanosecond) column cannot hold (outside
+// 1677-2262), which parquet-go would write as another time.
 //
 // # Who calls it
 //

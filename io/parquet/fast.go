@@ -97,6 +97,8 @@ func fastFieldsOf(t reflect.Type, schema *pq.Schema) []fastField {
 type fastColumn struct {
 	fastField
 	unitNanos int64 // kTime: the file's unit
+	event     bool  // kTime: the event-time column, whose values must lie in lo..hi
+	lo, hi    int64
 	pages     pq.Pages
 	page      pq.Page
 	values    pq.ValueReader
@@ -106,8 +108,9 @@ type fastColumn struct {
 
 // planFast prepares the column decoder for a row group, or returns nil when
 // the file's columns do not allow it (repeated, or a time.Time field over a
-// column without a timestamp type).
-func planFast(fields []fastField, rec, file *pq.Schema, rg pq.RowGroup) []*fastColumn {
+// column without a timestamp type). The values of column event (if any)
+// must be event times in range.
+func planFast(fields []fastField, rec, file *pq.Schema, rg pq.RowGroup, event string) []*fastColumn {
 	if fields == nil {
 		return nil
 	}
@@ -140,11 +143,13 @@ func planFast(fields []fastField, rec, file *pq.Schema, rg pq.RowGroup) []*fastC
 			if lt == nil {
 				return nil
 			}
-			ts, ok := lt.Value.(*format.TimestampType)
-			if !ok || ts.Unit.Value == nil {
+			if c.unitNanos = timestampUnit(lt); c.unitNanos == 0 {
 				return nil
 			}
-			c.unitNanos = ts.Unit.Value.Duration().Nanoseconds()
+			if f.name == event {
+				c.event = true
+				c.lo, c.hi = eventRange(c.unitNanos)
+			}
 		}
 		c.pages = chunks[leaf.ColumnIndex].Pages()
 		cols[i] = c
@@ -209,8 +214,9 @@ func (c *fastColumn) close() {
 }
 
 // decode fills n values of the column into the records at base, stride
-// bytes apart.
-func (c *fastColumn) decode(base unsafe.Pointer, stride uintptr, n int) error {
+// bytes apart, and appends to bad the rows whose value is not a record's
+// (an event time out of range).
+func (c *fastColumn) decode(base unsafe.Pointer, stride uintptr, n int, bad *[]badRow) error {
 	// p0 is the field in the first record; the field of record r is at
 	// p0 + r*stride (never computed past the last record: checkptr).
 	p0 := unsafe.Add(base, c.offset)
@@ -269,18 +275,35 @@ func (c *fastColumn) decode(base unsafe.Pointer, stride uintptr, n int) error {
 				*(*bool)(p) = vals[i].Boolean()
 			}
 		case kTime:
-			for i := range vals {
-				p := unsafe.Add(p0, uintptr(row+i)*stride)
-				if vals[i].IsNull() {
-					*(*time.Time)(p) = time.Time{}
-				} else {
-					*(*time.Time)(p) = time.Unix(0, vals[i].Int64()*c.unitNanos).UTC()
-				}
-			}
+			c.decodeTimes(vals, p0, stride, row, bad)
 		}
 		row += len(vals)
 	}
 	return nil
+}
+
+// decodeTimes converts vals, the values of rows row..., exactly (see
+// times.go); a null is the zero time.Time.
+func (c *fastColumn) decodeTimes(vals []pq.Value, p0 unsafe.Pointer, stride uintptr, row int, bad *[]badRow) {
+	for i := range vals {
+		p := (*time.Time)(unsafe.Add(p0, uintptr(row+i)*stride))
+		if vals[i].IsNull() {
+			*p = time.Time{}
+			continue
+		}
+		v := vals[i].Int64()
+		switch c.unitNanos {
+		case 1e3:
+			*p = time.UnixMicro(v).UTC()
+		case 1e6:
+			*p = time.UnixMilli(v).UTC()
+		default:
+			*p = timeOf(v, c.unitNanos)
+		}
+		if c.event && (v < c.lo || v > c.hi) {
+			*bad = append(*bad, badRow{i: row + i, reason: eventTimeReason(c.name, *p)})
+		}
+	}
 }
 
 func logicalName(lt *format.LogicalType) string {

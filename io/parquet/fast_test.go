@@ -41,7 +41,7 @@ func plan[T any](t *testing.T, file string) bool {
 	}
 	defer osf.Close()
 	ri := recordOf[T]()
-	return planFast(ri.fast, ri.schema, f.Schema(), f.RowGroups()[0]) != nil
+	return planFast(ri.fast, ri.schema, f.Schema(), f.RowGroups()[0], "") != nil
 }
 
 func TestColumnDecoderChoice(t *testing.T) {

@@ -18,6 +18,7 @@ import (
 type recordInfo struct {
 	schema   *pq.Schema
 	fast     []fastField // nil if T needs parquet-go's GenericReader
+	times    []timeLeaf  // T's time.Time values with a timestamp column
 	timeName string      // Parquet name of the weir:"eventtime" field; "" if none
 	err      error       // T cannot be read from Parquet
 }
@@ -32,6 +33,7 @@ func recordOf[T any]() *recordInfo {
 		return &recordInfo{err: fmt.Errorf("parquet: record type %s has no Parquet schema: %v", t, err)}
 	}
 	ri.fast = fastFieldsOf(t, ri.schema)
+	ri.times = timeLeavesOf(t, ri.schema)
 	for _, f := range reflect.VisibleFields(t) {
 		if len(f.Index) != 1 || !f.IsExported() || !hasTagWord(f.Tag.Get("weir"), "eventtime") {
 			continue

@@ -64,7 +64,12 @@ func (s *Sink[T]) Open(ctx sdk.SinkContext) (sdk.CommittingSink[T], error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &writer[T]{Rolling: r, opts: s.opts}
+	w := &writer[T]{Rolling: r, opts: s.opts, dir: s.dir}
+	for _, l := range s.rec.times {
+		if l.unitNanos == 1 {
+			w.nanos = append(w.nanos, l)
+		}
+	}
 	r.Footer = func() error { return protect(w.pw.Close) }
 	return w, nil
 }
@@ -72,7 +77,11 @@ func (s *Sink[T]) Open(ctx sdk.SinkContext) (sdk.CommittingSink[T], error) {
 type writer[T any] struct {
 	*filecommit.Rolling
 	opts SinkOptions
+	dir  string
 	pw   *pq.GenericWriter[T]
+	// T's times in timestamp(nanosecond) columns, which hold 1677-2262
+	// only: checked before parquet-go writes another time.
+	nanos []timeLeaf
 }
 
 func writerOptions(rowGroupRows int64) []pq.WriterOption {
@@ -84,6 +93,13 @@ func writerOptions(rowGroupRows int64) []pq.WriterOption {
 func (w *writer[T]) Write(ctx context.Context, b *sdk.Batch[T]) error {
 	if len(b.Values) == 0 {
 		return nil
+	}
+	if len(w.nanos) > 0 {
+		for i := range b.Values {
+			if err := checkNanos(w.nanos, &b.Values[i]); err != nil {
+				return fmt.Errorf("parquet: write %s: %w", w.dir, err)
+			}
+		}
 	}
 	f, fresh, err := w.File()
 	if err != nil {
@@ -116,6 +132,18 @@ func (w *writer[T]) Write(ctx context.Context, b *sdk.Batch[T]) error {
 func WriteFile[T any](path string, rows []T, rowsPerGroup int) (err error) {
 	if rowsPerGroup <= 0 {
 		rowsPerGroup = max(len(rows), 1)
+	}
+	if rec := recordOf[T](); rec.err == nil {
+		for _, l := range rec.times {
+			if l.unitNanos != 1 {
+				continue
+			}
+			for i := range rows {
+				if err := checkNanos([]timeLeaf{l}, &rows[i]); err != nil {
+					return fmt.Errorf("parquet: write %s: row %d: %w", path, i, err)
+				}
+			}
+		}
 	}
 	f, err := os.Create(path)
 	if err != nil {

@@ -3,11 +3,13 @@ package parquet
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -284,7 +286,7 @@ func (s *Source[T]) Open(ctx context.Context, sp sdk.Split, pos []byte) (sdk.Spl
 	if !s.opts.GenericReader {
 		var cols []*fastColumn
 		err = protect(func() error {
-			cols = planFast(s.rec.fast, s.rec.schema, f.Schema(), rg)
+			cols = planFast(s.rec.fast, s.rec.schema, f.Schema(), rg, s.rec.timeName)
 			return nil
 		})
 		if err != nil {
@@ -308,6 +310,18 @@ func (s *Source[T]) Open(ctx context.Context, sp sdk.Split, pos []byte) (sdk.Spl
 	}
 	err = protect(func() error {
 		r.r = pq.NewGenericRowGroupReader[T](rg)
+		// GenericReader gets times outside 1677-2262 wrong: decode T's
+		// time.Time fields again, and find the rows of other time
+		// values it would get wrong.
+		var err error
+		if r.times, r.badRows, err = planTimes(s.rec.times, f.Schema(), rg, s.rec.timeName); err != nil {
+			return err
+		}
+		for _, c := range r.times {
+			if err := c.seek(row); err != nil {
+				return err
+			}
+		}
 		if row > 0 {
 			return r.r.SeekToRow(row)
 		}
@@ -317,6 +331,50 @@ func (s *Source[T]) Open(ctx context.Context, sp sdk.Split, pos []byte) (sdk.Spl
 		return r.fail(fmt.Sprintf("parquet: %s: row group %d: %v", split.Path, split.RowGroup, err)), nil
 	}
 	return r, nil
+}
+
+// planTimes prepares, for GenericReader, the exact decoding of T's
+// time.Time fields at fixed offsets (the event-time column's values
+// checked), and finds the rows of its other time values that GenericReader
+// would read wrong.
+func planTimes(leaves []timeLeaf, file *pq.Schema, rg pq.RowGroup, event string) (cols []*fastColumn, bad map[int64]string, err error) {
+	chunks := rg.ColumnChunks()
+	for _, l := range leaves {
+		leaf, ok := file.Lookup(l.path...)
+		if !ok || leaf.Node == nil || leaf.Node.Type().Kind() != pq.Int64 || leaf.ColumnIndex >= len(chunks) {
+			continue // not a split that is read (see check)
+		}
+		unit := timestampUnit(leaf.Node.Type().LogicalType())
+		if unit == 0 {
+			unit = l.unitNanos // a plain INT64 is read in T's unit
+		}
+		if l.direct && leaf.MaxRepetitionLevel == 0 {
+			c := &fastColumn{fastField: fastField{name: l.col, offset: l.offset, kind: kTime}, unitNanos: unit,
+				pages: chunks[leaf.ColumnIndex].Pages()}
+			if l.col == event {
+				c.event = true
+				c.lo, c.hi = eventRange(unit)
+			}
+			cols = append(cols, c)
+			continue
+		}
+		rows, err := scanTimes(chunks[leaf.ColumnIndex], l, unit)
+		if err != nil {
+			for _, c := range cols {
+				c.close()
+			}
+			return nil, nil, err
+		}
+		for r, why := range rows {
+			if bad == nil {
+				bad = map[int64]string{}
+			}
+			if _, ok := bad[r]; !ok {
+				bad[r] = why
+			}
+		}
+	}
+	return cols, bad, nil
 }
 
 func decodePos(pos []byte) (int64, error) {
@@ -336,9 +394,18 @@ type reader[T any] struct {
 	osf   *os.File
 	r     *pq.GenericReader[T]
 	cols  []*fastColumn // the column decoder, when used instead of r
-	row   int64         // next row in the row group
-	rows  int64
-	bad   string // a split that yields one dead letter and no rows
+	// With r: T's time.Time fields decoded again, exactly, and the rows
+	// whose other time values r reads wrong (dead letters).
+	times   []*fastColumn
+	badRows map[int64]string
+	row     int64 // next row in the row group
+	rows    int64
+	bad     string // a split that yields one dead letter and no rows
+	// The rows of the values the last ReadBatch appended: first, first+1...
+	// unless some were dropped, then kept.
+	first   int64
+	dropped bool
+	kept    []int64
 }
 
 // fail turns r into a reader of one dead letter (unless pos says it was
@@ -361,6 +428,7 @@ func (r *reader[T]) source() string {
 
 // ReadBatch appends up to max rows to b.Values.
 func (r *reader[T]) ReadBatch(ctx context.Context, b *sdk.Batch[T], max int) ([]sdk.DeadLetter, error) {
+	r.first, r.dropped = r.row, false
 	if r.row >= r.rows {
 		return nil, sdk.ErrEndOfSplit
 	}
@@ -379,15 +447,16 @@ func (r *reader[T]) ReadBatch(ctx context.Context, b *sdk.Batch[T], max int) ([]
 		b.Values = nv
 	}
 	b.Values = b.Values[:l+n]
+	vals := b.Values[l:]
+	base, stride := unsafe.Pointer(unsafe.SliceData(vals)), unsafe.Sizeof(vals[0])
 	var got int
 	var err error
+	var bad []badRow
 	if r.cols != nil {
 		err = protect(func() error {
-			vals := b.Values[l:]
 			clear(vals)
-			base, stride := unsafe.Pointer(unsafe.SliceData(vals)), unsafe.Sizeof(vals[0])
 			for _, c := range r.cols {
-				if err := c.decode(base, stride, n); err != nil {
+				if err := c.decode(base, stride, n, &bad); err != nil {
 					return err
 				}
 			}
@@ -397,7 +466,16 @@ func (r *reader[T]) ReadBatch(ctx context.Context, b *sdk.Batch[T], max int) ([]
 	} else {
 		err = protect(func() error {
 			var err error
-			got, err = r.r.Read(b.Values[l:])
+			got, err = r.r.Read(vals)
+			if got <= 0 || got > n {
+				return err
+			}
+			for _, c := range r.times {
+				if terr := c.decode(base, stride, got, &bad); terr != nil {
+					got = 0 // their times are parquet-go's
+					return terr
+				}
+			}
 			return err
 		})
 	}
@@ -405,6 +483,10 @@ func (r *reader[T]) ReadBatch(ctx context.Context, b *sdk.Batch[T], max int) ([]
 		got = 0
 	}
 	b.Values = b.Values[:l+got]
+	var dead []sdk.DeadLetter
+	if len(bad) > 0 || r.badRows != nil {
+		dead = r.drop(b, l, got, bad)
+	}
 	r.row += int64(got)
 	if err != nil && !errors.Is(err, io.EOF) || err == nil && got == 0 {
 		if err == nil {
@@ -412,24 +494,90 @@ func (r *reader[T]) ReadBatch(ctx context.Context, b *sdk.Batch[T], max int) ([]
 		}
 		first := r.row
 		r.row = r.rows
-		return []sdk.DeadLetter{{
+		return append(dead, sdk.DeadLetter{
 			Reason: fmt.Sprintf("parquet: rows %d-%d unreadable: %v", first, r.rows-1, err),
 			Source: r.source(),
-		}}, sdk.ErrEndOfSplit
+		}), sdk.ErrEndOfSplit
 	}
 	if r.row >= r.rows {
-		return nil, sdk.ErrEndOfSplit
+		return dead, sdk.ErrEndOfSplit
 	}
 	if errors.Is(err, io.EOF) {
 		// The footer promised more rows than the pages hold.
 		first := r.row
 		r.row = r.rows
-		return []sdk.DeadLetter{{
+		return append(dead, sdk.DeadLetter{
 			Reason: fmt.Sprintf("parquet: rows %d-%d missing: row group ends early", first, r.rows-1),
 			Source: r.source(),
-		}}, sdk.ErrEndOfSplit
+		}), sdk.ErrEndOfSplit
 	}
-	return nil, nil
+	return dead, nil
+}
+
+// drop removes from the got values at b.Values[l:] the rows of bad and of
+// r.badRows, returning their dead letters.
+func (r *reader[T]) drop(b *sdk.Batch[T], l, got int, bad []badRow) []sdk.DeadLetter {
+	why := make(map[int]string, len(bad))
+	for _, x := range bad {
+		if _, ok := why[x.i]; !ok && x.i < got {
+			why[x.i] = x.reason
+		}
+	}
+	for i := range got {
+		if reason, ok := r.badRows[r.row+int64(i)]; ok {
+			if _, seen := why[i]; !seen {
+				why[i] = reason
+			}
+		}
+	}
+	if len(why) == 0 {
+		return nil
+	}
+	vals := b.Values[l : l+got]
+	var dead []sdk.DeadLetter
+	r.dropped, r.kept = true, r.kept[:0]
+	keep := 0
+	for i := range vals {
+		if reason, ok := why[i]; ok {
+			dead = append(dead, sdk.DeadLetter{Record: render(&vals[i]), Reason: reason, Source: r.rowSource(r.row + int64(i))})
+			continue
+		}
+		vals[keep] = vals[i]
+		r.kept = append(r.kept, r.row+int64(i))
+		keep++
+	}
+	clear(vals[keep:])
+	b.Values = b.Values[:l+keep]
+	return dead
+}
+
+func (r *reader[T]) rowSource(row int64) string {
+	return fmt.Sprintf("%s row group %d row %d", r.path, r.group, row)
+}
+
+// render is the JSON form of a row for a dead letter: with T's generated
+// codec if it has one, else encoding/json, else (a time beyond year 9999)
+// Go syntax.
+func render[T any](v *T) []byte {
+	if c, err := sdk.CodecOf[T](); err == nil && c.AppendJSON != nil {
+		return c.AppendJSON(nil, v)
+	}
+	if b, err := json.Marshal(v); err == nil {
+		return b
+	}
+	return fmt.Appendf(nil, "%+v", *v)
+}
+
+// DescribeRecord returns the JSON form of v, the i-th value the last
+// ReadBatch appended, and "path row group G row R" (rows count from 0 in
+// the row group), for the dead letters the runner makes (a missing event
+// time).
+func (r *reader[T]) DescribeRecord(i int, v *T) ([]byte, string) {
+	row := r.first + int64(i)
+	if r.dropped && i < len(r.kept) {
+		row = r.kept[i]
+	}
+	return render(v), r.rowSource(row)
 }
 
 // Position is the row offset in the row group.
@@ -441,10 +589,10 @@ func (r *reader[T]) Close() error {
 		protect(r.r.Close)
 		r.r = nil
 	}
-	for _, c := range r.cols {
+	for _, c := range slices.Concat(r.cols, r.times) {
 		protect(func() error { c.close(); return nil })
 	}
-	r.cols = nil
+	r.cols, r.times = nil, nil
 	if r.osf != nil {
 		err := r.osf.Close()
 		r.osf = nil

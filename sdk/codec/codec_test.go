@@ -211,14 +211,14 @@ func TestJSONReaderSkipAndErrors(t *testing.T) {
 	}
 
 	bad := []struct{ in, want string }{
-		{`{"a":1`, "field a: want ',' or '}', got end of input at offset 6"},
+		{`{"a":1`, "field a: unexpected end of input (truncated JSON?) at offset 6"},
 		{`{"a" 1}`, "want ':' after object key, got number at offset 5"},
 		{`{"a":tru}`, "field a: invalid literal at offset 5"},
-		{`{"a":"x`, "field a: unterminated string at offset 7"},
+		{`{"a":"x`, "field a: unexpected end of input (truncated JSON?) at offset 7"},
 		{`{"a":[1,]}`, "field a: want value, got ']'"},
 		{`{"a":{"b":[1 2]}}`, "field a: want ',' or ']', got number at offset 13"},
 		{`{"a":"\q"}`, "field a: invalid escape at offset 7"},
-		{`{"a":1}}`, "unexpected '}' after the value at offset 7"},
+		{`{"a":1}}`, "unexpected data after the JSON object at offset 7"},
 		{strings.Repeat("[", 2000), "field x: nested too deeply at offset 1004"},
 	}
 	for _, tt := range bad {
@@ -275,5 +275,108 @@ func TestParseUTCMatchesTimeParse(t *testing.T) {
 		if (werr == nil) != (d.Err() == nil) || werr == nil && !got.Equal(want) {
 			t.Errorf("%s: got %v, %v; time.Parse %v, %v", s, got, d.Err(), want, werr)
 		}
+	}
+}
+
+// TestTimesAtTheExtremes round-trips times over the whole range of event
+// times (years 0001-9999) and the window bounds just beyond it through
+// both codecs.
+func TestTimesAtTheExtremes(t *testing.T) {
+	for _, tc := range []struct {
+		t    time.Time
+		json string
+	}{
+		{time.Time{}, `"0001-01-01T00:00:00Z"`},
+		{time.Date(1, 1, 1, 0, 0, 0, 1000, time.UTC), `"0001-01-01T00:00:00.000001Z"`},
+		{time.Date(1677, 9, 21, 0, 12, 43, 145224191, time.UTC), `"1677-09-21T00:12:43.145224191Z"`},
+		{time.Date(2262, 4, 11, 23, 47, 16, 854775808, time.UTC), `"2262-04-11T23:47:16.854775808Z"`},
+		{time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC), `"9999-12-31T23:59:59.999999999Z"`},
+		{time.Date(9999, 12, 31, 23, 55, 0, 0, time.FixedZone("X", 3600)), `"9999-12-31T22:55:00Z"`},
+		// The end of the last windows of 9999, and the start of a week
+		// window holding 0001-01-01: expanded years.
+		{time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), `"+10000-01-01T00:00:00Z"`},
+		{time.Date(10000, 2, 29, 1, 2, 3, 400, time.UTC), `"+10000-02-29T01:02:03.0000004Z"`},
+		{time.Date(0, 12, 28, 0, 0, 0, 0, time.UTC), `"0000-12-28T00:00:00Z"`},
+		{time.Date(-1, 12, 31, 0, 0, 0, 0, time.UTC), `"-0001-12-31T00:00:00Z"`},
+		{time.Date(-12344, 2, 29, 0, 0, 0, 5, time.UTC), `"-12344-02-29T00:00:00.000000005Z"`},
+		{time.Date(292000, 6, 1, 0, 0, 0, 0, time.UTC), `"+292000-06-01T00:00:00Z"`},
+	} {
+		got := AppendJSONTime(nil, tc.t)
+		if string(got) != tc.json {
+			t.Errorf("AppendJSONTime(%v) = %s, want %s", tc.t, got, tc.json)
+		}
+		d := NewJSONReader(got)
+		if back := d.Time(); d.Finish() != nil || !back.Equal(tc.t) || back.Location() != time.UTC {
+			t.Errorf("JSON %s read back as %v, %v; want %v", got, back, d.Err(), tc.t)
+		}
+		r := NewReader(AppendTime(nil, tc.t))
+		if back := r.Time(); r.Err() != nil || !back.Equal(tc.t) {
+			t.Errorf("binary %v read back as %v, %v", tc.t, back, r.Err())
+		}
+	}
+	// An offset is allowed with an expanded year too.
+	d := NewJSONReader([]byte(`"+10000-01-01T00:30:00+01:00"`))
+	if got, want := d.Time(), time.Date(9999, 12, 31, 23, 30, 0, 0, time.UTC); !got.Equal(want) {
+		t.Errorf("expanded year with an offset: got %v, %v, want %v", got, d.Err(), want)
+	}
+	// Forms that are not expanded years, and years a microsecond
+	// timestamp cannot hold.
+	for _, s := range []string{
+		"+2024-01-01T00:00:00Z", "+09999-01-01T00:00:00Z", "-0000-01-01T00:00:00Z", "-001-01-01T00:00:00Z",
+		"+10000-13-01T00:00:00Z", "+10000-01-01", "+1-01-01T00:00:00Z", "+-10000-01-01T00:00:00Z",
+		"+300000-01-01T00:00:00Z", "-300000-01-01T00:00:00Z", "+99999999999-01-01T00:00:00Z", "10000-01-01T00:00:00Z",
+	} {
+		d := NewJSONReader([]byte(`"` + s + `"`))
+		d.Time()
+		if err := d.Err(); err == nil || err.Error() != `want RFC 3339 time, got "`+s+`"` {
+			t.Errorf("%s: err = %v", s, err)
+		}
+	}
+}
+
+// TestJSONRecordErrors: the messages a malformed JSON line gets say what
+// is wrong where.
+func TestJSONRecordErrors(t *testing.T) {
+	const obj = `{"user_id":"a","amount":5,"ts":"2024-01-01T00:00:00Z"}`
+	for _, tc := range []struct{ in, want string }{
+		{obj + ` true`, "unexpected data after the JSON object at offset 55"},
+		{obj + `}`, "unexpected data after the JSON object at offset 54"},
+		{obj + `,{"user_id":"b"}`, "unexpected data after the JSON object at offset 54"},
+		{obj[:len(obj)-1], "field ts: unexpected end of input (truncated JSON?) at offset 53"},
+		{obj[:40], "field ts: unexpected end of input (truncated JSON?) at offset 40"},
+		{`{"user_id":"a","amount":`, "field amount: unexpected end of input (truncated JSON?) at offset 24"},
+		{`{"user_id":"a",`, "unexpected end of input (truncated JSON?) at offset 15"},
+		{`{"user_id":"a","amount":"5"}`, "field amount: want number, got string"},
+		{`{"user_id":"a","amount":5.5}`, "field amount: want integer, got 5.5"},
+		{`{"user_id":"a","ts":"yesterday"}`, `field ts: want RFC 3339 time, got "yesterday"`},
+		{`{"user_id":"a","ts":12}`, "field ts: want RFC 3339 time string, got number"},
+		{`null`, "want object, got null"},
+		{`[1]`, "want object, got array"},
+		{`  `, "want object, got end of input"},
+		{`{"user_id":"a"} `, ""},
+	} {
+		d := NewJSONReader([]byte(tc.in))
+		if d.BeginObject() {
+			for d.NextKey() {
+				switch d.Key() {
+				case "amount":
+					d.Int(64)
+				case "ts":
+					d.Time()
+				default:
+					_ = d.String()
+				}
+			}
+		}
+		err := d.Finish()
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || err.Error() != tc.want) {
+			t.Errorf("%s: err = %v, want %q", tc.in, err, tc.want)
+		}
+	}
+	// Another top-level value than an object: "the JSON value".
+	d := NewJSONReader([]byte(`"x" 1`))
+	_ = d.String()
+	if err := d.Finish(); err == nil || err.Error() != "unexpected data after the JSON value at offset 4" {
+		t.Errorf("trailing data after a string: %v", err)
 	}
 }

@@ -24,10 +24,15 @@
 //
 // The JSON format. [AppendJSONString] and friends write JSON values
 // (times as RFC 3339 in UTC with a Z, fractional seconds only when not
-// zero; durations as integer nanoseconds; []byte as standard base64; NaN
-// and infinities as the strings "NaN", "+Inf" and "-Inf"). A [JSONReader]
-// lexes one JSON document, object keys first, with one-line errors that
-// name the field: "field amount: want number, got string".
+// zero, and years outside 0000-9999, which RFC 3339 cannot hold, in ISO
+// 8601's expanded form "+10000-01-01T00:00:00Z"; durations as integer
+// nanoseconds; []byte as standard base64; NaN and infinities as the
+// strings "NaN", "+Inf" and "-Inf"). A [JSONReader] lexes one JSON
+// document, object keys first, with one-line errors that name the field
+// and the byte offset: "field amount: want number, got string", "field
+// ts: unexpected end of input (truncated JSON?) at offset 68", "unexpected
+// data after the JSON object at offset 70". A record is an object: a
+// top-level null is an error.
 //
 // # Who calls it
 //

@@ -114,10 +114,27 @@ func AppendJSONFloat(dst []byte, f float64, bits int) []byte {
 // AppendJSONTime appends t as an RFC 3339 string in UTC with a Z, with
 // fractional seconds only when they are not zero:
 // "2024-01-01T00:05:00Z", "2024-01-01T00:05:00.25Z". RFC 3339 holds the
-// years 0000 to 9999 only; other years are written but do not read back.
+// years 0000 to 9999 only; a time in another year (such as the end of a
+// window of the last minutes of 9999) is written with ISO 8601's expanded
+// year, a sign and at least four digits: "+10000-01-01T00:00:00Z",
+// "-0001-12-31T00:00:00Z". [JSONReader.Time] reads both forms.
 func AppendJSONTime(dst []byte, t time.Time) []byte {
+	t = t.UTC()
 	dst = append(dst, '"')
-	dst = t.UTC().AppendFormat(dst, time.RFC3339Nano)
+	if y := t.Year(); y < 0 || y > 9999 {
+		sign := byte('+')
+		if y < 0 {
+			sign, y = '-', -y
+		}
+		dst = append(dst, sign)
+		for p := 1000; p > y; p /= 10 {
+			dst = append(dst, '0')
+		}
+		dst = strconv.AppendInt(dst, int64(y), 10)
+		dst = t.AppendFormat(dst, "-01-02T15:04:05.999999999Z07:00")
+	} else {
+		dst = t.AppendFormat(dst, time.RFC3339Nano)
+	}
 	return append(dst, '"')
 }
 

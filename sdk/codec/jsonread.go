@@ -2,6 +2,7 @@ package codec
 
 import (
 	"encoding/base64"
+	"errors"
 	"math"
 	"strconv"
 	"strings"
@@ -45,6 +46,7 @@ type JSONReader struct {
 	err    error
 	key    string // current key; may alias data
 	frames []jsonFrame
+	top    byte // '{' or '[' once the top-level value is an object or array
 }
 
 // NewJSONReader returns a reader of src.
@@ -61,7 +63,13 @@ func (d *JSONReader) Finish() error {
 	}
 	d.ws()
 	if d.pos < len(d.data) {
-		d.syntax("unexpected " + d.describe() + " after the value")
+		what := "value"
+		if d.top == '{' {
+			what = "object"
+		}
+		d.key = ""
+		d.frames = d.frames[:0]
+		d.syntax("unexpected data after the JSON " + what)
 	}
 	return d.err
 }
@@ -96,7 +104,12 @@ func (d *JSONReader) fail(msg string) {
 	}
 }
 
+// syntax records msg about the current field with the offset it happened
+// at. Input that ends early says so, whatever was expected.
 func (d *JSONReader) syntax(msg string) {
+	if d.pos >= len(d.data) {
+		msg = "unexpected end of input (truncated JSON?)"
+	}
 	d.fail(msg + " at offset " + strconv.Itoa(d.pos))
 }
 
@@ -137,6 +150,10 @@ func (d *JSONReader) describe() string {
 }
 
 func (d *JSONReader) want(what string) {
+	if d.pos >= len(d.data) && len(d.frames) > 0 {
+		d.syntax("")
+		return
+	}
 	d.fail("want " + what + ", got " + d.describe())
 }
 
@@ -183,6 +200,11 @@ func (d *JSONReader) begin(c byte, what string) bool {
 	switch d.peek() {
 	case c:
 	case 'n':
+		if len(d.frames) == 0 && d.top == 0 && c == '{' {
+			// A record is an object; a null line is not one.
+			d.want(what)
+			return false
+		}
 		d.literal("null")
 		return false
 	default:
@@ -199,6 +221,8 @@ func (d *JSONReader) begin(c byte, what string) bool {
 	p := ""
 	if len(d.frames) > 0 {
 		p = d.path()
+	} else if d.top == 0 {
+		d.top = c
 	}
 	d.frames = append(d.frames, jsonFrame{prefix: p})
 	d.key = ""
@@ -548,6 +572,9 @@ func (d *JSONReader) Float(bits int) float64 {
 }
 
 // Time reads an RFC 3339 string as a UTC time; null gives the zero time.
+// It also reads the expanded years [AppendJSONTime] writes for years
+// outside 0000-9999 ("+10000-01-01T00:00:00Z"), as far as microseconds
+// since 1970 fit an int64 (about 292,000 years either way).
 func (d *JSONReader) Time() time.Time {
 	switch d.peek() {
 	case '"':
@@ -558,7 +585,13 @@ func (d *JSONReader) Time() time.Time {
 		if t, ok := parseUTC(s); ok {
 			return t
 		}
-		t, err := time.Parse(time.RFC3339Nano, s)
+		var t time.Time
+		var err error
+		if s != "" && (s[0] == '+' || s[0] == '-') {
+			t, err = parseExpanded(s)
+		} else {
+			t, err = time.Parse(time.RFC3339Nano, s)
+		}
 		if err != nil {
 			d.fail("want RFC 3339 time, got " + strconv.Quote(s))
 			return time.Time{}
@@ -730,6 +763,48 @@ func (d *JSONReader) skipKey() bool {
 	}
 	d.pos++
 	return true
+}
+
+// maxUnixSeconds bounds the times parseExpanded accepts: those whose
+// microseconds since 1970 fit an int64, so that an event time cannot wrap.
+const maxUnixSeconds = math.MaxInt64/1_000_000 - 1
+
+// parseExpanded parses an RFC 3339 time whose year is written in ISO
+// 8601's expanded form: '+' and five or more digits (years above 9999) or
+// '-' and four or more (years before 0000).
+func parseExpanded(s string) (time.Time, error) {
+	bad := errors.New("bad expanded year")
+	i := 1
+	for i < len(s) && i < 12 && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	digits := i - 1
+	if i >= len(s) || s[i] != '-' || digits < 4 || s[0] == '+' && digits < 5 {
+		return time.Time{}, bad
+	}
+	year, err := strconv.Atoi(s[1:i])
+	if err != nil || s[0] == '+' && year <= 9999 || s[0] == '-' && year == 0 {
+		return time.Time{}, bad
+	}
+	if s[0] == '-' {
+		year = -year
+	}
+	// Parse the rest in a four-digit year of the same place in the
+	// 400-year Gregorian cycle, then move by whole cycles.
+	near := 2000 + (year%400+400)%400
+	t, err := time.Parse(time.RFC3339Nano, strconv.Itoa(near)+s[i:])
+	if err != nil {
+		return time.Time{}, err
+	}
+	cycles := (year - near) / 400
+	if cycles > maxUnixSeconds/(146097*86400) || cycles < -maxUnixSeconds/(146097*86400) {
+		return time.Time{}, bad
+	}
+	t = t.UTC().AddDate(year-near, 0, 0)
+	if u := t.Unix(); u > maxUnixSeconds || u < -maxUnixSeconds {
+		return time.Time{}, bad
+	}
+	return t, nil
 }
 
 // parseUTC parses the common form "2006-01-02T15:04:05[.frac]Z" without

@@ -290,8 +290,9 @@ func TestDecodeErrors(t *testing.T) {
 		{`{"at":"2024-01-01T00:00:00Z","i8":300}`, "field i8: value 300 out of range for int8"},
 		{`{"at":"2024-01-01T00:00:00Z","i":1.5}`, "field i: want integer, got 1.5"},
 		{`{"at":"2024-01-01T00:00:00Z","u":-1}`, "field u: value -1 out of range for uint64"},
-		{`{"at":"2024-01-01T00:00:00Z"} x`, "unexpected invalid character 'x' after the value at offset 30"},
-		{`{"at":"2024-01-01T00:00:00Z",`, "want object key, got end of input at offset 29"},
+		{`{"at":"2024-01-01T00:00:00Z"} x`, "unexpected data after the JSON object at offset 30"},
+		{`{"at":"2024-01-01T00:00:00Z",`, "unexpected end of input (truncated JSON?) at offset 29"},
+		{`null`, "want object, got null"},
 		{`[]`, "want object, got array"},
 	}
 	for _, tt := range tests {
@@ -327,6 +328,21 @@ func TestUnknownKeysSkipped(t *testing.T) {
 	}
 	if _, ok := c.EventTime(&All{}); ok {
 		t.Error("EventTime of the zero time is ok")
+	}
+	// Times beyond the microseconds of an int64 saturate rather than wrap
+	// into ordinary event times.
+	for _, tc := range []struct {
+		at   time.Time
+		want sdk.Timestamp
+	}{
+		{time.Date(1, 1, 1, 0, 0, 0, 1000, time.UTC), -62135596800_000000 + 1},
+		{time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), 253402300800_000000},
+		{time.UnixMilli(math.MaxInt64), sdk.MaxTimestamp},
+		{time.UnixMilli(math.MinInt64), sdk.MinTimestamp},
+	} {
+		if ts, ok := c.EventTime(&All{At: tc.at}); !ok || ts != tc.want {
+			t.Errorf("EventTime at %v = %d, %v; want %d", tc.at, ts, ok, tc.want)
+		}
 	}
 }
 

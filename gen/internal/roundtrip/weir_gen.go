@@ -902,7 +902,7 @@ func weirAllEventTime(v *All) (sdk.Timestamp, bool) {
 	if v.At.IsZero() {
 		return 0, false
 	}
-	return sdk.Timestamp(v.At.UnixMicro()), true
+	return sdk.TimestampOf(v.At), true
 }
 
 func weirInnerAppendBinary(dst []byte, v *Inner) []byte {

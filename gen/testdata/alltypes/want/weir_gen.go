@@ -249,7 +249,7 @@ func weirAllEventTime(v *All) (sdk.Timestamp, bool) {
 	if v.At.IsZero() {
 		return 0, false
 	}
-	return sdk.Timestamp(v.At.UnixMicro()), true
+	return sdk.TimestampOf(v.At), true
 }
 
 func weirEmbeddedAppendBinary(dst []byte, v *Embedded) []byte {

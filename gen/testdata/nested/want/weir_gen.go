@@ -177,7 +177,7 @@ func weirLeafEventTime(v *Leaf) (sdk.Timestamp, bool) {
 	if v.At.IsZero() {
 		return 0, false
 	}
-	return sdk.Timestamp(v.At.UnixMicro()), true
+	return sdk.TimestampOf(v.At), true
 }
 
 func weirNodeAppendBinary(dst []byte, v *Node) []byte {
