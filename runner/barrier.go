@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"time"
 
 	"github.com/weirflow/weir/internal/base"
 	"github.com/weirflow/weir/internal/graph"
@@ -77,7 +76,8 @@ func (t *rawTask) maybeAligned() error {
 // snapshotted (the synchronous part) and the task acknowledges; the upload
 // runs in the background. splits is a source task's split states.
 func (t *rawTask) checkpoint(id base.CheckpointID, splits map[string]checkpoint.SplitState, forward bool) error {
-	start := time.Now()
+	clock := t.job.opts.Clock
+	start := clock.Now()
 	a := taskAck{t: t, splits: splits, stopped: t.stopped}
 	withState := t.backend != nil && !(t.done && !t.stopped)
 	if withState {
@@ -99,7 +99,7 @@ func (t *rawTask) checkpoint(id base.CheckpointID, splits map[string]checkpoint.
 	if err := t.preCommit(id, &a); err != nil {
 		return err
 	}
-	if withState && t.job.ck.durable() {
+	if withState && t.job.ck.durable {
 		dir := filepath.Join(t.stateDir, fmt.Sprintf("snap-%d", id))
 		h, err := t.backend.Snapshot(dir)
 		if err != nil {
@@ -114,7 +114,7 @@ func (t *rawTask) checkpoint(id base.CheckpointID, splits map[string]checkpoint.
 		}
 		a.done = func() { removeAll(dir) }
 	}
-	a.sync = time.Since(start)
+	a.sync = clock.Now().Sub(start)
 	if id > t.acked {
 		t.acked = id
 	}

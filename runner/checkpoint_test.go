@@ -23,8 +23,10 @@ type ckJob struct {
 	src  *runnertest.Source[ev]
 	sink *runnertest.Sink[sdk.Result[string, int]]
 	late *runnertest.Sink[ev]
-	// slow, when set, is called before every read.
-	slow atomic.Pointer[func(split string, row int) error]
+	// slow, when set, is called before every read; pause after it, to
+	// hold the source back (runnertest.Source.Pause).
+	slow  atomic.Pointer[func(split string, row int) error]
+	pause atomic.Pointer[func() bool]
 }
 
 func newCkJob(splits, rows, keys int) *ckJob {
@@ -51,6 +53,12 @@ func newCkJob(splits, rows, keys int) *ckJob {
 			return (*f)(split, row)
 		}
 		return nil
+	}
+	j.src.Pause = func(string, int) bool {
+		if f := j.pause.Load(); f != nil {
+			return (*f)()
+		}
+		return false
 	}
 	j.p = sdk.NewPipeline(sdk.JobName("ck"))
 	in := read(j.p, j.src, sdk.BoundedOutOfOrderness(50*time.Microsecond))
@@ -236,17 +244,18 @@ func TestCheckpointDirUnwritable(t *testing.T) {
 	m := new(graph.Metrics)
 	var notes atomic.Int64
 	var fixed atomic.Bool
-	slow := func(string, int) error {
-		time.Sleep(500 * time.Microsecond)
+	clock := runnertest.NewClock(time.Unix(1e9, 0))
+	each := checkpointPerRead(t, clock, m, 5*time.Millisecond)
+	slow := func(split string, row int) error {
 		if m.CheckpointsFailed.Load() >= 2 && fixed.CompareAndSwap(false, true) {
 			if err := os.Remove(blocker); err != nil {
 				return err
 			}
 		}
-		return nil
+		return each(split, row)
 	}
 	j.slow.Store(&slow)
-	st, err := Run(context.Background(), j.p, Options{Metrics: m, CheckpointDir: dir, CheckpointInterval: 5 * time.Millisecond,
+	st, err := Run(context.Background(), j.p, Options{Metrics: m, CheckpointDir: dir, CheckpointInterval: 5 * time.Millisecond, Clock: clock,
 		Logf: func(f string, args ...any) {
 			notes.Add(1)
 			t.Logf(f, args...)
@@ -274,15 +283,17 @@ func TestCheckpointDamaged(t *testing.T) {
 			dir := t.TempDir()
 			ctx, cancel := context.WithCancel(context.Background())
 			m := new(graph.Metrics)
-			slow := func(string, int) error {
-				time.Sleep(time.Millisecond)
+			clock := runnertest.NewClock(time.Unix(1e9, 0))
+			each := checkpointPerRead(t, clock, m, 5*time.Millisecond)
+			slow := func(split string, row int) error {
 				if m.Checkpoints.Load() >= 2 {
 					cancel()
+					return nil
 				}
-				return nil
+				return each(split, row)
 			}
 			j.slow.Store(&slow)
-			_, err := Run(ctx, j.p, Options{Metrics: m, CheckpointDir: dir, CheckpointInterval: 5 * time.Millisecond, Logf: quietLogf(t)})
+			_, err := Run(ctx, j.p, Options{Metrics: m, CheckpointDir: dir, CheckpointInterval: 5 * time.Millisecond, Clock: clock, Logf: quietLogf(t)})
 			if ctx.Err() == nil {
 				t.Fatalf("the job was not crashed: %v", err)
 			}

@@ -2,15 +2,14 @@ package runner
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/weirflow/weir/internal/base"
 	"github.com/weirflow/weir/runner/checkpoint"
+	"github.com/weirflow/weir/runner/coord"
 )
 
 // mailbox is how the checkpointer talks to a task: the latest checkpoint
@@ -60,23 +59,6 @@ type taskAck struct {
 	stopped bool
 }
 
-// pendingCheckpoint is the checkpoint in flight.
-type pendingCheckpoint struct {
-	id      base.CheckpointID
-	final   bool
-	started time.Time
-	acked   map[*rawTask]bool
-	meta    *checkpoint.Metadata // sources and sinks; State per store below
-	state   map[*checkpoint.Store]map[string][]checkpoint.TaskState
-	stores  []*checkpoint.Store // where this checkpoint goes
-	uploads int                 // uploads still running
-	err     error
-	bytes   int64
-	sync    time.Duration
-	async   time.Duration
-	stopped bool // some task ended on a graceful stop
-}
-
 // CheckpointStats describe a completed checkpoint.
 type CheckpointStats struct {
 	ID base.CheckpointID
@@ -89,331 +71,221 @@ type CheckpointStats struct {
 	Bytes int64
 }
 
-// checkpointer is the job's checkpoint coordinator: it triggers
-// checkpoints, collects the tasks' acknowledgements, writes the metadata
-// to the store and tells sinks to commit. It also runs the job's last
-// checkpoint, once every task has finished (or stopped), which is what
-// commits the output of a job without a checkpoint store.
+// checkpointer is the driver of the job's checkpoint coordinator, a
+// coord.Machine: one goroutine (run) owns the machine, feeds it what the
+// tasks report (acknowledgements, finished inputs, through a queue they
+// never wait on), the checkpoint interval and the end of uploads, and
+// carries out its decisions: tell tasks to take a checkpoint or commit,
+// run uploads in the background, write and abort checkpoints in the
+// stores. The machine also decides the job's last checkpoint, once every
+// task has finished, which commits the output of a job without a store.
 type checkpointer struct {
-	j          *job
-	store      *checkpoint.Store // nil: no durable checkpoints
-	savepoints *checkpoint.Store // nil unless a stop writes a savepoint
-	tasks      []*rawTask
-	tick       time.Duration
-	requests   chan struct{}  // the run loop's wake-up: a task finished
-	closing    chan struct{}  // closed when the last checkpoint completes
-	uploads    sync.WaitGroup // background uploads; Run waits for them
+	j       *job
+	tasks   []*rawTask
+	durable bool // checkpoints go to a store: tasks snapshot their state
+	q       eventQueue
+	uploads sync.WaitGroup // background uploads; runGraph waits for them
 
-	mu struct {
+	// Owned by run.
+	m       *coord.Machine
+	pending map[ackKey]taskAck // acks whose snapshot is not released yet
+	todo    []coord.Event      // events the actions themselves produced
+	started uint64             // the newest checkpoint triggered
+	err     error              // the job's last checkpoint failed
+
+	mu struct { // for stats, read by Run's caller
 		sync.Mutex
-		next      base.CheckpointID
-		cur       *pendingCheckpoint
-		finished  map[*rawTask]bool
 		completed []CheckpointStats
 		failed    int
-		lastDone  bool
-		lastErr   error
-		// Failures since the last completed checkpoint, and when one
-		// was last logged: a failing checkpoint directory is reported
-		// once, then at most every failureLogInterval.
-		failedInRow int
-		lastFailLog time.Time
 	}
 }
 
-// failureLogInterval is the least time between two notes about
-// checkpoints that keep failing.
-const failureLogInterval = time.Minute
+type ackKey struct {
+	id   uint64
+	task int
+}
+
+// ackEvent is an acknowledgement with the task's upload closures, which
+// the machine does not see.
+type ackEvent struct {
+	coord.Ack
+	a taskAck
+}
 
 func newCheckpointer(j *job, tasks []*rawTask, next base.CheckpointID) *checkpointer {
-	c := &checkpointer{j: j, store: j.store, savepoints: j.savepoints, tasks: tasks, tick: j.opts.CheckpointInterval,
-		requests: make(chan struct{}, 1), closing: make(chan struct{})}
-	c.mu.next = next
-	c.mu.finished = map[*rawTask]bool{}
-	return c
+	cfg := coord.Config{Job: j.name, Parallelism: j.opts.Parallelism, MaxParallelism: j.opts.MaxParallelism,
+		Checkpoints: j.store != nil, Savepoints: j.savepoints != nil,
+		Next: uint64(next), Restored: j.restore, Base: j.base, UID: newUID}
+	for i, t := range tasks {
+		t.gid = i
+		kgs, kge := base.KeyGroupRange(t.index, j.opts.Parallelism, j.opts.MaxParallelism)
+		cfg.Tasks = append(cfg.Tasks, coord.Task{Source: t.st.isSource(), Stage: t.st.head.Name, Index: t.index,
+			KeyGroupStart: int(kgs), KeyGroupEnd: int(kge)})
+	}
+	m := coord.New(cfg)
+	return &checkpointer{j: j, tasks: tasks, durable: m.Durable(), q: newEventQueue(), m: m, pending: map[ackKey]taskAck{}}
 }
 
-// run triggers a checkpoint every interval (when there is a store) and the
-// last checkpoint once every task has finished. It returns when the last
-// checkpoint has completed, or with ctx.
+// ack reports a task's acknowledgement of checkpoint id (from the task's
+// goroutine).
+func (c *checkpointer) ack(id base.CheckpointID, a taskAck) {
+	c.q.push(ackEvent{Ack: coord.Ack{Task: a.t.gid, ID: uint64(id), Splits: a.splits, Sinks: a.sinks,
+		Upload: a.upload != nil || a.done != nil, Sync: a.sync, Stopped: a.stopped}, a: a})
+}
+
+// finished reports that task t's input has ended (or stopped) and its
+// output is flushed: from now on it takes checkpoints when its mailbox
+// says so.
+func (c *checkpointer) finished(t *rawTask) {
+	c.q.push(coord.TaskFinished{Task: t.gid, Stopped: t.stopped})
+}
+
+// run drives the machine until the job's last checkpoint has settled
+// (its error, if it failed) or ctx is done.
 func (c *checkpointer) run(ctx context.Context) error {
+	clock := c.j.opts.Clock
 	var tick <-chan time.Time
-	if c.store != nil {
-		t := time.NewTicker(c.tick)
+	if c.j.store != nil {
+		t := clock.NewTicker(c.j.opts.CheckpointInterval)
 		defer t.Stop()
-		tick = t.C
+		tick = t.C()
 	}
-	for {
+	stop := c.j.stop
+	for !c.m.Done() {
 		select {
 		case <-tick:
-			c.trigger(false)
-		case <-c.requests:
-			c.trigger(true)
-		case <-c.closing:
-			c.mu.Lock()
-			err := c.mu.lastErr
-			c.mu.Unlock()
-			return err
+			c.step(ctx, coord.Tick{})
+		case <-stop:
+			stop = nil
+			c.step(ctx, coord.StopRequested{})
+		case <-c.q.wake:
+			for _, ev := range c.q.drain() {
+				c.step(ctx, ev)
+			}
 		case <-ctx.Done():
 			return nil
 		}
 	}
+	return c.err
 }
 
-// trigger starts a checkpoint unless one is in flight. With last, it
-// starts the job's last checkpoint if every task has finished.
-func (c *checkpointer) trigger(last bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.mu.cur != nil || c.mu.lastDone {
-		return
+// step feeds ev to the machine and carries out what it decides, and so on
+// for the events that carrying it out produces (a metadata write).
+func (c *checkpointer) step(ctx context.Context, ev coord.Event) {
+	c.todo = append(c.todo, ev)
+	for len(c.todo) > 0 {
+		ev := c.todo[0]
+		c.todo = c.todo[1:]
+		if ae, ok := ev.(ackEvent); ok {
+			c.pending[ackKey{ae.ID, ae.Task}] = ae.a
+			ev = ae.Ack
+		}
+		c.m.Step(c.j.opts.Clock.Now(), ev)
+		for _, a := range c.m.Ready() {
+			c.do(ctx, a)
+		}
 	}
-	final := len(c.mu.finished) == len(c.tasks)
-	if last && !final {
-		return
+}
+
+func (c *checkpointer) store(s coord.Store) *checkpoint.Store {
+	if s == coord.Savepoints {
+		return c.j.savepoints
 	}
-	id := c.mu.next
-	c.mu.next++
-	p := &pendingCheckpoint{id: id, final: final, started: time.Now(), acked: map[*rawTask]bool{},
-		meta: &checkpoint.Metadata{
-			ID: uint64(id), Job: c.j.name, UID: newUID(), Base: c.j.base, Parallelism: c.j.opts.Parallelism,
-			MaxParallelism: c.j.opts.MaxParallelism,
-			Sources:        map[string]map[string]checkpoint.SplitState{},
-			Sinks:          map[string][][]byte{},
-		}}
-	if r := c.j.restore; r != nil {
-		// Splits finished before the restore stay finished.
-		for node, splits := range r.Sources {
-			for sid, ss := range splits {
-				if ss.Done {
-					if p.meta.Sources[node] == nil {
-						p.meta.Sources[node] = map[string]checkpoint.SplitState{}
-					}
-					p.meta.Sources[node][sid] = ss
-				}
+	return c.j.store
+}
+
+// do carries out one action of the machine.
+func (c *checkpointer) do(ctx context.Context, a coord.Action) {
+	switch a := a.(type) {
+	case coord.Trigger:
+		if a.ID > c.started {
+			c.started = a.ID
+			c.j.opts.Metrics.CheckpointsStarted.Add(1)
+		}
+		for _, i := range a.Tasks {
+			c.tasks[i].mb.post(func(m *mailbox) { m.trigger = base.CheckpointID(a.ID) })
+		}
+	case coord.Upload:
+		k := ackKey{a.ID, a.Task}
+		ta := c.pending[k]
+		delete(c.pending, k)
+		c.upload(a, ta)
+	case coord.Write:
+		var err error
+		if ctx.Err() != nil {
+			// The job failed or was cancelled while the checkpoint was
+			// in flight: its tasks are gone, so it must never count.
+			err = ctx.Err()
+		}
+		for i := 0; i < len(a.Stores) && err == nil; i++ {
+			md := a.Metadata[i]
+			if err = c.store(a.Stores[i]).Complete(&md); err != nil && a.Stores[i] == coord.Savepoints {
+				err = fmt.Errorf("savepoint: %w", err)
 			}
 		}
-	}
-	p.state = map[*checkpoint.Store]map[string][]checkpoint.TaskState{}
-	if c.store != nil {
-		p.stores = append(p.stores, c.store)
-	}
-	if final && c.savepoints != nil && c.j.stopped() {
-		p.stores = append(p.stores, c.savepoints)
-	}
-	for _, s := range p.stores {
-		p.state[s] = map[string][]checkpoint.TaskState{}
-	}
-	c.mu.cur = p
-	for _, t := range c.tasks {
-		if t.st.isSource() || c.mu.finished[t] {
-			t.mb.post(func(m *mailbox) { m.trigger = id })
+		c.todo = append(c.todo, coord.Written{ID: a.ID, Err: err})
+	case coord.Abort:
+		for _, s := range a.Stores {
+			_ = c.store(s).Abort(a.ID)
 		}
-	}
-}
-
-// finished is called by a task whose input has ended (or stopped) and
-// whose output has been flushed: from now on it takes checkpoints when
-// its mailbox says so. If a checkpoint is in flight that the task has not
-// acknowledged, its barrier can no longer reach it: it is asked directly.
-func (c *checkpointer) finished(t *rawTask) {
-	c.mu.Lock()
-	c.mu.finished[t] = true
-	all := len(c.mu.finished) == len(c.tasks)
-	if p := c.mu.cur; p != nil && !p.acked[t] {
-		id := p.id
-		t.mb.post(func(m *mailbox) { m.trigger = id })
-	}
-	c.mu.Unlock()
-	if all {
-		c.wakeRun()
-	}
-}
-
-// ack records a task's acknowledgement of checkpoint id. A task with
-// keyed state uploads its snapshot in the background; the checkpoint
-// completes when every task has acknowledged and every upload is done.
-func (c *checkpointer) ack(id base.CheckpointID, a taskAck) {
-	c.mu.Lock()
-	p := c.mu.cur
-	if p == nil || p.id != id || p.acked[a.t] {
-		c.mu.Unlock()
-		return
-	}
-	p.acked[a.t] = true
-	if a.sync > p.sync {
-		p.sync = a.sync
-	}
-	p.stopped = p.stopped || a.stopped
-	m := p.meta
-	st := a.t.st
-	if st.isSource() {
-		name := st.head.Name
-		if m.Sources[name] == nil {
-			m.Sources[name] = map[string]checkpoint.SplitState{}
-		}
-		for id, s := range a.splits {
-			m.Sources[name][id] = s
-		}
-	}
-	for node, b := range a.sinks {
-		if m.Sinks[node] == nil {
-			m.Sinks[node] = make([][]byte, c.j.opts.Parallelism)
-		}
-		m.Sinks[node][a.t.index] = b
-	}
-	if a.upload != nil && len(p.stores) > 0 {
-		p.uploads++
-		kgs, kge := base.KeyGroupRange(a.t.index, c.j.opts.Parallelism, c.j.opts.MaxParallelism)
-		stores := p.stores
-		c.uploads.Add(1)
-		go func() {
-			defer c.uploads.Done()
-			defer a.done()
-			for _, s := range stores {
-				start := time.Now()
-				h, n, err := a.upload(s)
-				c.uploaded(p, s, st.head.Name, a.t.index, int(kgs), int(kge), h, n, err, time.Since(start))
-			}
-			c.mu.Lock()
-			p.uploads--
-			c.maybeComplete(p)
-			c.mu.Unlock()
-		}()
-	} else if a.done != nil {
-		a.done()
-	}
-	c.maybeComplete(p)
-	c.mu.Unlock()
-}
-
-func (c *checkpointer) uploaded(p *pendingCheckpoint, s *checkpoint.Store, stage string, task, kgs, kge int,
-	h *checkpoint.StateHandle, n int64, err error, took time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	p.bytes += n
-	if took > p.async {
-		p.async = took
-	}
-	if err != nil {
-		p.err = errors.Join(p.err, err)
-	} else {
-		ts := p.state[s][stage]
-		if ts == nil {
-			ts = make([]checkpoint.TaskState, c.j.opts.Parallelism)
-		}
-		ts[task] = checkpoint.TaskState{KeyGroupStart: kgs, KeyGroupEnd: kge, State: h}
-		p.state[s][stage] = ts
-	}
-}
-
-// maybeComplete completes p when every task has acknowledged it and every
-// upload is done: the metadata goes to the store, then every task is told
-// to commit. Called with mu held.
-func (c *checkpointer) maybeComplete(p *pendingCheckpoint) {
-	if len(p.acked) < len(c.tasks) || p.uploads > 0 || c.mu.cur != p {
-		return
-	}
-	c.mu.cur = nil
-	if c.j.ctx.Err() != nil {
-		// The job failed or was cancelled while the checkpoint was in
-		// flight: its tasks are gone, so it must never count.
-		for _, s := range p.stores {
-			_ = s.Abort(uint64(p.id))
-		}
-		return
-	}
-	p.meta.Time = time.Now().UTC()
-	p.meta.Finished = p.final && !p.stopped
-	err := p.err
-	// The savepoint first: if it fails, the checkpoint store does not get
-	// a last checkpoint whose output commits without a savepoint.
-	for i := len(p.stores) - 1; i >= 0 && err == nil; i-- {
-		s := p.stores[i]
-		m := *p.meta
-		m.State = p.state[s]
-		m.Savepoint = s == c.savepoints
-		if err = s.Complete(&m); err != nil && m.Savepoint {
-			err = fmt.Errorf("savepoint: %w", err)
-		}
-	}
-	if err != nil {
-		c.mu.failed++
 		c.j.opts.Metrics.CheckpointsFailed.Add(1)
-		for _, s := range p.stores {
-			_ = s.Abort(uint64(p.id))
+		c.mu.Lock()
+		c.mu.failed++
+		c.mu.Unlock()
+	case coord.Commit:
+		c.j.opts.Metrics.Checkpoints.Add(1)
+		c.mu.Lock()
+		c.mu.completed = append(c.mu.completed, CheckpointStats{ID: base.CheckpointID(a.ID), Sync: a.Stats.Sync,
+			Async: a.Stats.Async, Total: a.Stats.Total, Bytes: a.Stats.Bytes})
+		c.mu.Unlock()
+		for _, t := range c.tasks {
+			t.mb.post(func(m *mailbox) { m.commit, m.final = base.CheckpointID(a.ID), a.Final })
 		}
-		if p.final {
-			// Nothing may commit: a restart resumes from the last
-			// completed checkpoint and writes this output again.
-			c.mu.lastDone = true
-			c.mu.lastErr = fmt.Errorf("weir: last checkpoint %d failed, output since checkpoint %d not committed: %w",
-				p.id, c.lastCompletedLocked(), err)
-			close(c.closing)
-			return
+	case coord.Note:
+		c.j.opts.Logf("weir: %s", a.Text)
+	case coord.Finish:
+		if a.Err != nil {
+			c.err = fmt.Errorf("weir: %w", a.Err)
 		}
-		c.noteFailureLocked(p.id, err)
-		if len(c.mu.finished) == len(c.tasks) {
-			c.wakeRun()
+	}
+}
+
+// upload uploads a task's snapshot to the stores a asks for, in the
+// background, reporting each upload to the machine; then it releases
+// the local snapshot.
+func (c *checkpointer) upload(a coord.Upload, ta taskAck) {
+	if len(a.Stores) == 0 || ta.upload == nil {
+		if ta.done != nil {
+			ta.done()
 		}
 		return
 	}
-	if n := c.mu.failedInRow; n > 0 {
-		c.j.opts.Logf("weir: checkpoint %d completed, after %d failed %s", p.id, n, plural(n, "checkpoint", "checkpoints"))
-		c.mu.failedInRow = 0
-	}
-	cs := CheckpointStats{ID: p.id, Sync: p.sync, Async: p.async, Total: time.Since(p.started), Bytes: p.bytes}
-	c.mu.completed = append(c.mu.completed, cs)
-	c.j.opts.Metrics.Checkpoints.Add(1)
-	id, final := p.id, p.final
-	for _, t := range c.tasks {
-		t.mb.post(func(m *mailbox) { m.commit, m.final = id, final })
-	}
-	if final {
-		c.mu.lastDone = true
-		close(c.closing)
-	} else if len(c.mu.finished) == len(c.tasks) {
-		c.wakeRun() // every task finished during this checkpoint
-	}
+	c.uploads.Add(1)
+	go func() {
+		defer c.uploads.Done()
+		if ta.done != nil {
+			defer ta.done()
+		}
+		clock := c.j.opts.Clock
+		for _, s := range a.Stores {
+			start := clock.Now()
+			h, n, err := ta.upload(c.store(s))
+			c.q.push(coord.Uploaded{Task: a.Task, ID: a.ID, Store: s, Handle: h, Bytes: n, Took: clock.Now().Sub(start), Err: err})
+		}
+	}()
 }
 
-// noteFailureLocked logs a failed checkpoint on one line: the first of a
-// run of failures at once, the next ones at most every
-// failureLogInterval, with how many failed since the last completed one.
-func (c *checkpointer) noteFailureLocked(id base.CheckpointID, err error) {
-	c.mu.failedInRow++
-	now := c.j.opts.Clock.Now()
-	if c.mu.failedInRow > 1 && now.Sub(c.mu.lastFailLog) < failureLogInterval {
+// abortInFlight, once run has returned and the uploads with it, deletes
+// what a checkpoint left in flight (the job failed) uploaded.
+func (c *checkpointer) abortInFlight() {
+	id, stores, ok := c.m.InFlight()
+	if !ok {
 		return
 	}
-	c.mu.lastFailLog = now
-	since := ""
-	if n, last := c.mu.failedInRow, c.lastCompletedLocked(); n > 1 && last > 0 {
-		since = fmt.Sprintf("%d failed since checkpoint %d; ", n, last)
-	} else if n > 1 {
-		since = fmt.Sprintf("%d failed since the start; ", n)
-	}
-	c.j.opts.Logf("weir: checkpoint %d failed (%sthe job goes on): %s", id, since,
-		strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; "))
-}
-
-func (c *checkpointer) wakeRun() {
-	select {
-	case c.requests <- struct{}{}:
-	default:
+	for _, s := range stores {
+		_ = c.store(s).Abort(id)
 	}
 }
-
-func (c *checkpointer) lastCompletedLocked() base.CheckpointID {
-	if n := len(c.mu.completed); n > 0 {
-		return c.mu.completed[n-1].ID
-	}
-	return c.j.restored
-}
-
-// durable reports whether checkpoints are written anywhere (so tasks
-// snapshot their keyed state).
-func (c *checkpointer) durable() bool { return c.store != nil || c.savepoints != nil }
 
 // stats returns the completed checkpoints (the last one is the job's end)
 // and the number of failed ones.
@@ -421,6 +293,34 @@ func (c *checkpointer) stats() ([]CheckpointStats, int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]CheckpointStats(nil), c.mu.completed...), c.mu.failed
+}
+
+// eventQueue is an unbounded queue of events from many goroutines to the
+// checkpointer's: a task never waits on a checkpoint's I/O.
+type eventQueue struct {
+	mu   sync.Mutex
+	evs  []coord.Event
+	wake chan struct{}
+}
+
+func newEventQueue() eventQueue { return eventQueue{wake: make(chan struct{}, 1)} }
+
+func (q *eventQueue) push(ev coord.Event) {
+	q.mu.Lock()
+	q.evs = append(q.evs, ev)
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (q *eventQueue) drain() []coord.Event {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	evs := q.evs
+	q.evs = nil
+	return evs
 }
 
 // removeAll removes a directory tree, ignoring a missing one.

@@ -108,12 +108,12 @@ func (q *splitQueue) isOver() bool {
 // the source's splits and hands the new ones (by ID, in read order) to
 // tasks. It returns when the stage is over, on a graceful stop, or when ctx
 // is done; a failed Discover fails the job.
-func (q *splitQueue) enumerate(ctx context.Context, stop <-chan struct{}, n *graph.Node, d graph.Discoverer, interval time.Duration) error {
-	tk := time.NewTicker(interval)
+func (q *splitQueue) enumerate(ctx context.Context, stop <-chan struct{}, n *graph.Node, d graph.Discoverer, clock Clock, interval time.Duration) error {
+	tk := clock.NewTicker(interval)
 	defer tk.Stop()
 	for {
 		select {
-		case <-tk.C:
+		case <-tk.C():
 		case <-q.over:
 			return nil
 		case <-stop:

@@ -17,8 +17,8 @@
 //
 // # Who calls it
 //
-// cmd/weir and the entry point of user binaries call [Run] with [Options]
-// mapped from flags; tests call it directly. It reads the graph through
+// The entry point of job binaries (package job) calls [Run] with [Options]
+// mapped from flags; tests and library users call it directly. It reads the graph through
 // sdk.Pipeline.Graph and nothing else of the sdk's internals.
 //
 // # Message flow
@@ -61,15 +61,19 @@
 //
 // # Goroutines and ownership
 //
-// One goroutine per task, plus in stream mode one split enumerator per
-// discovering source, all owned by an errgroup (and one watcher of
-// Options.Stop that ends with Run): the first error cancels
+// One goroutine per task, the checkpointer (the driver of the checkpoint
+// coordinator, a clock-free state machine in runner/coord), plus in stream
+// mode one split enumerator per discovering source, all owned by an
+// errgroup (and one watcher of Options.Stop that ends with Run), and the
+// checkpointer's background uploads, which Run waits for: the first error cancels
 // the job's context, every send and receive selects on it, and Run returns
 // only when every task has returned and closed its operators. A task owns
 // its operators exclusively, so they take no locks. Batches passed to a
 // chained operator are borrowed; an exchange copies rows into fresh
 // per-target batches, and a batch sent on a channel belongs to the receiver.
-// Shared state is limited to atomic metrics, the checkpoint coordinator,
-// the tasks' mailboxes and the dead-letter writer, each behind its own
-// mutex. See DESIGN.md for the file map, checkpoints and restore.
+// Shared state is limited to atomic metrics, the checkpointer's event
+// queue (tasks push acknowledgements and never wait on a checkpoint's I/O)
+// and the tasks' mailboxes, each behind its own mutex; every wall-clock use
+// goes through Options.Clock. See DESIGN.md for the file map, checkpoints
+// and restore.
 package runner

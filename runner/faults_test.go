@@ -28,21 +28,26 @@ func badEv(x ev) string {
 	return ""
 }
 
-// crashRows is the rows per split of the jobs crashed by crashAfter:
-// enough that a job on a loaded machine completes a few checkpoints
-// before its input ends.
-const crashRows = 20_000
-
-// crashAfter returns a read hook that sleeps a little per read and
-// cancels the run once m counts n completed checkpoints.
-func crashAfter(m *graph.Metrics, n int64, cancel func()) func(string, int) error {
-	return func(string, int) error {
-		time.Sleep(300 * time.Microsecond)
-		if m.Checkpoints.Load() >= n {
+// crashAfter makes the next run of j crash (cancel) once m counts n
+// completed checkpoints. Reading is paced, at most 10 reads per completed
+// checkpoint, so the run cannot reach the end of its input before: the
+// test does not depend on how fast the machine is.
+func (j *ckJob) crashAfter(m *graph.Metrics, n int64, cancel func()) {
+	var reads atomic.Int64
+	pause := func() bool {
+		c := m.Checkpoints.Load()
+		if c >= n {
 			cancel()
 		}
-		return nil
+		if reads.Load() >= 10*(c+1) {
+			time.Sleep(100 * time.Microsecond) // let the checkpoint come
+			return true
+		}
+		reads.Add(1)
+		return false
 	}
+	j.slow.Store(nil)
+	j.pause.Store(&pause)
 }
 
 // TestDeadLettersExactlyOnce crashes a job with bad records again and
@@ -53,7 +58,7 @@ func TestDeadLettersExactlyOnce(t *testing.T) {
 	for _, par := range []int{1, 2} {
 		t.Run(fmt.Sprintf("p%d", par), func(t *testing.T) {
 			var wantDead []string
-			ref := newCkJob(6, crashRows, 40)
+			ref := newCkJob(6, 4000, 40)
 			ref.src.Bad = badEv
 			for s, d := range ref.src.Data {
 				for r, x := range d {
@@ -67,7 +72,7 @@ func TestDeadLettersExactlyOnce(t *testing.T) {
 			}
 			want := ref.results()
 
-			j := newCkJob(6, crashRows, 40)
+			j := newCkJob(6, 4000, 40)
 			j.src.Bad = badEv
 			dead := &runnertest.Sink[sdk.DeadLetter]{}
 			dir := t.TempDir()
@@ -82,10 +87,9 @@ func TestDeadLettersExactlyOnce(t *testing.T) {
 					// Crash once this run has completed one or two
 					// checkpoints: between a checkpoint's completion
 					// and its commit, or after.
-					slow := crashAfter(m, int64(1+attempt%2), cancel)
-					j.slow.Store(&slow)
+					j.crashAfter(m, int64(1+attempt%2), cancel)
 				} else {
-					j.slow.Store(nil)
+					j.pause.Store(nil)
 				}
 				_, err := Run(ctx, j.p, Options{Parallelism: par, Metrics: m, DeadLetters: dead,
 					CheckpointDir: dir, CheckpointInterval: 3 * time.Millisecond, Logf: quietLogf(t)})
@@ -210,13 +214,13 @@ func TestSavepointDirOverlap(t *testing.T) {
 // written twice. A checkpoint directory holding newer checkpoints of
 // another history is refused.
 func TestSavepointThenCheckpoints(t *testing.T) {
-	ref := newCkJob(6, crashRows, 40)
+	ref := newCkJob(6, 4000, 40)
 	if _, err := Run(context.Background(), ref.p, Options{Parallelism: 2}); err != nil {
 		t.Fatal(err)
 	}
 	want := ref.results()
 
-	j := newCkJob(6, crashRows, 40)
+	j := newCkJob(6, 4000, 40)
 	dir := t.TempDir()
 	sp, ckpt := filepath.Join(dir, "sp"), filepath.Join(dir, "ckpt")
 	// Run 1: stopped with a savepoint.
@@ -246,8 +250,7 @@ func TestSavepointThenCheckpoints(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	m := new(graph.Metrics)
-	slow = crashAfter(m, 2, cancel)
-	j.slow.Store(&slow)
+	j.crashAfter(m, 2, cancel)
 	o := Options{Parallelism: 2, FromSavepoint: sp, CheckpointDir: ckpt, CheckpointInterval: 3 * time.Millisecond, Logf: logf}
 	o.Metrics = m
 	if _, err := Run(ctx, j.p, o); !errors.Is(err, context.Canceled) {
@@ -262,11 +265,10 @@ func TestSavepointThenCheckpoints(t *testing.T) {
 	// The newer checkpoints of another history (a run not started from
 	// the savepoint) are refused along with the savepoint.
 	other := filepath.Join(dir, "other")
-	k := newCkJob(6, crashRows, 40)
+	k := newCkJob(6, 4000, 40)
 	ctx, cancel = context.WithCancel(context.Background())
 	km := new(graph.Metrics)
-	slow2 := crashAfter(km, 3, cancel)
-	k.slow.Store(&slow2)
+	k.crashAfter(km, 3, cancel)
 	if _, err := Run(ctx, k.p, Options{Parallelism: 2, Metrics: km, CheckpointDir: other, CheckpointInterval: 3 * time.Millisecond, Logf: quietLogf(t)}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("other run: %v, want it crashed", err)
 	}
@@ -281,7 +283,7 @@ func TestSavepointThenCheckpoints(t *testing.T) {
 	}
 
 	// Run 3: the same options again.
-	j.slow.Store(nil)
+	j.pause.Store(nil)
 	mu.Lock()
 	notes = nil
 	mu.Unlock()
@@ -370,27 +372,17 @@ func TestStaleStateDirs(t *testing.T) {
 	}
 }
 
-// frozenClock always says the same time.
-type frozenClock struct{ t time.Time }
-
-func (c frozenClock) Now() time.Time { return c.t }
-
-// steppingClock moves on an hour each time it is read.
-type steppingClock struct{ n atomic.Int64 }
-
-func (c *steppingClock) Now() time.Time {
-	return time.Unix(0, 0).Add(time.Duration(c.n.Add(1)) * time.Hour)
-}
-
 // TestCheckpointFailureNotes: checkpoints that keep failing are noted on
 // one line each, the first at once and the next ones at most every
-// failureLogInterval; a note says when they complete again.
+// minute; a note says when they complete again. The test drives the
+// clock: every read moves it on by one checkpoint interval, or by two
+// minutes.
 func TestCheckpointFailureNotes(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		clock Clock
-		all   bool // every failure noted: the clock moves on an hour a read
-	}{{"frozen", frozenClock{time.Unix(1e9, 0)}, false}, {"stepping", new(steppingClock), true}} {
+		name string
+		step time.Duration
+		all  bool // every failure noted
+	}{{"within a minute", time.Millisecond, false}, {"minutes apart", 2 * time.Minute, true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			// A file where the store keeps shared files: every
@@ -398,12 +390,14 @@ func TestCheckpointFailureNotes(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(dir, "shared"), []byte("in the way"), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			j := newCkJob(2, 2000, 10)
-			slow := func(string, int) error { time.Sleep(200 * time.Microsecond); return nil }
+			j := newCkJob(2, 600, 10)
+			clock := runnertest.NewClock(time.Unix(1e9, 0))
+			m := new(graph.Metrics)
+			slow := checkpointPerRead(t, clock, m, tc.step)
 			j.slow.Store(&slow)
 			var mu sync.Mutex
 			var notes []string
-			st, err := Run(context.Background(), j.p, Options{CheckpointDir: dir, CheckpointInterval: 2 * time.Millisecond, Clock: tc.clock,
+			st, err := Run(context.Background(), j.p, Options{CheckpointDir: dir, CheckpointInterval: time.Millisecond, Clock: clock, Metrics: m,
 				Logf: func(f string, args ...any) {
 					mu.Lock()
 					notes = append(notes, fmt.Sprintf(f, args...))
@@ -439,35 +433,19 @@ func TestCheckpointFailureNotes(t *testing.T) {
 	}
 }
 
-// refusingSink is a sink whose CheckRecover refuses to start.
-type refusingSink struct{ runnertest.Discard[ev] }
-
-func (refusingSink) Recover(context.Context, sdk.RecoverContext) error {
-	return errors.New("recovered anyway")
-}
-
-func (refusingSink) CheckRecover(_ context.Context, rc sdk.RecoverContext) error {
-	return &sdk.OutputExistsError{Path: "out/" + rc.Node, Files: 2}
-}
-
-// TestRecoverChecksFirst: a start that one sink refuses changes nothing in
-// the others: every sink is checked before any recovers.
-func TestRecoverChecksFirst(t *testing.T) {
-	p := sdk.NewPipeline()
-	in := read(p, &runnertest.Source[ev]{Data: [][]ev{{e("a", 1, 1)}}})
-	first := &runnertest.Sink[ev]{}
-	dead := &runnertest.Sink[sdk.DeadLetter]{}
-	sdk.Write(in, first, sdk.Named("first"))
-	sdk.Write(in, refusingSink{}, sdk.Named("second"))
-	_, err := Run(context.Background(), p, Options{DeadLetters: dead, Logf: quietLogf(t)})
-	var oe *sdk.OutputExistsError
-	if !errors.As(err, &oe) || !strings.Contains(err.Error(), `recover sink "second"`) {
-		t.Fatalf("Run = %v, want the second sink's refusal", err)
-	}
-	if r := first.Recovered(); len(r) != 0 {
-		t.Errorf("the first sink recovered (%v) though the start was refused", r)
-	}
-	if r := dead.Recovered(); len(r) != 0 {
-		t.Errorf("the dead letters recovered (%v) though the start was refused", r)
+// checkpointPerRead returns a read hook for a job with one source task and
+// a fake clock: each read waits for the checkpoint in flight to settle
+// (its barrier went out at the source's last poll), moves the clock on by
+// step (at least the checkpoint interval) and waits for the next
+// checkpoint to start, so the source takes it right after this read.
+// Checkpoints then follow the reads, however fast the machine is.
+func checkpointPerRead(t *testing.T, clock *runnertest.Clock, m *graph.Metrics, step time.Duration) func(string, int) error {
+	return func(string, int) error {
+		settled := func() bool { return m.Checkpoints.Load()+m.CheckpointsFailed.Load() == m.CheckpointsStarted.Load() }
+		waitFor(t, "the checkpoint in flight to settle", func() bool { return settled() && clock.Tickers() > 0 })
+		n := m.CheckpointsStarted.Load()
+		clock.Advance(step)
+		waitFor(t, "a checkpoint to start", func() bool { return m.CheckpointsStarted.Load() > n })
+		return nil
 	}
 }

@@ -65,15 +65,32 @@ func (p ErrorPolicy) String() string {
 	return fmt.Sprintf("ErrorPolicy(%d)", uint8(p))
 }
 
-// Clock is the processing-time source of the runner (idle timeouts, job
-// duration). Tests inject a fake one.
+// Clock is the runner's processing time: the checkpoint interval, split
+// discovery, processing-time timers, idleness, durations. Every wall-clock
+// use of the runner goes through it, so a test can drive time with a fake
+// one (runnertest.Clock) rather than wait for it.
 type Clock interface {
 	Now() time.Time
+	// NewTicker returns a ticker that ticks every d, like time.NewTicker.
+	NewTicker(d time.Duration) Ticker
+}
+
+// Ticker is a Clock's time.Ticker. (An alias of an unnamed interface, so
+// that a fake clock need not import this package.)
+type Ticker = interface {
+	C() <-chan time.Time
+	Stop()
 }
 
 type wallClock struct{}
 
-func (wallClock) Now() time.Time { return time.Now() }
+func (wallClock) Now() time.Time                   { return time.Now() }
+func (wallClock) NewTicker(d time.Duration) Ticker { return wallTicker{time.NewTicker(d)} }
+
+type wallTicker struct{ t *time.Ticker }
+
+func (w wallTicker) C() <-chan time.Time { return w.t.C }
+func (w wallTicker) Stop()               { w.t.Stop() }
 
 // Options configure one run. The zero value runs a batch job with one task
 // per stage and bad records counted as dead letters.

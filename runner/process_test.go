@@ -11,7 +11,7 @@ import (
 
 // TestProcessingTimeTimerWithoutInput: in stream mode a processing-time
 // timer fires while no record arrives, because the runner ticks the
-// operator.
+// operator. The test moves a fake clock until it has.
 func TestProcessingTimeTimerWithoutInput(t *testing.T) {
 	src := runnertest.NewStream[ev](1)
 	src.Append(0, e("a", 1, 10))
@@ -36,17 +36,30 @@ func TestProcessingTimeTimerWithoutInput(t *testing.T) {
 	sdk.Write(sdk.Process(sdk.KeyBy(in, func(x ev) string { return x.Key }), fn), out)
 	stop := make(chan struct{})
 	done := make(chan error, 1)
+	clock := runnertest.NewClock(time.Unix(1e9, 0))
 	go func() {
-		_, err := Run(context.Background(), p, Options{Mode: Stream, Stop: stop, DiscoveryInterval: -1})
+		_, err := Run(context.Background(), p, Options{Mode: Stream, Stop: stop, DiscoveryInterval: -1, Clock: clock})
 		done <- err
 	}()
+	waitFor(t, "the record read", func() bool { return src.Read(0) == 1 })
+	// Not before its time: 20 ms on, nothing.
+	clock.Advance(20 * time.Millisecond)
 	select {
 	case <-fired:
-	case err := <-done:
-		t.Fatalf("job ended before the timer fired: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("the processing-time timer did not fire within 30 s without input")
+		t.Fatal("the timer fired 20 ms after the record, want 30 ms")
+	case <-time.After(50 * time.Millisecond):
 	}
+	waitFor(t, "the timer to fire", func() bool {
+		select {
+		case <-fired:
+			return true
+		case err := <-done:
+			t.Fatalf("job ended before the timer fired: %v", err)
+		default:
+		}
+		clock.Advance(5 * time.Millisecond)
+		return false
+	})
 	close(stop)
 	if err := <-done; err != nil {
 		t.Fatal(err)

@@ -204,7 +204,7 @@ func runGraph(ctx context.Context, name string, g *graph.Graph, opts Options) (s
 		}
 		q := newSplitQueue(st.splits)
 		j.queues[st.id] = q
-		eg.Go(func() error { return q.enumerate(readCtx, opts.Stop, st.head, d, opts.DiscoveryInterval) })
+		eg.Go(func() error { return q.enumerate(readCtx, opts.Stop, st.head, d, opts.Clock, opts.DiscoveryInterval) })
 	}
 	for _, t := range tasks {
 		if t.st.isSource() {
@@ -216,6 +216,7 @@ func runGraph(ctx context.Context, name string, g *graph.Graph, opts Options) (s
 	}
 	err = eg.Wait()
 	j.ck.uploads.Wait()
+	j.ck.abortInFlight()
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			return Stats{}, cerr

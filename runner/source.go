@@ -152,6 +152,13 @@ func (sr *sourceRun) readInOrder(splits []graph.Split) error {
 // until all have ended and no more can come.
 func (sr *sourceRun) readInTurn(ctx context.Context, splits []graph.Split) error {
 	t, j := sr.t, sr.t.job
+	// Processing-time timers need the time while no split is open.
+	var tick <-chan time.Time
+	if len(t.timers) > 0 {
+		tk := j.opts.Clock.NewTicker(tickInterval)
+		defer tk.Stop()
+		tick = tk.C()
+	}
 	for i, s := range splits {
 		if _, stop, err := sr.openAt(s, i); err != nil {
 			return err
@@ -182,10 +189,6 @@ func (sr *sourceRun) readInTurn(ctx context.Context, splits []graph.Split) error
 			}
 			if err := sr.watermark(); err != nil { // idle
 				return err
-			}
-			var tick <-chan time.Time
-			if len(t.timers) > 0 {
-				tick = time.After(tickInterval)
 			}
 			select {
 			case <-sr.q.notify[t.index]:

@@ -13,24 +13,6 @@ import (
 	"github.com/weirflow/weir/sdk"
 )
 
-// syncClock is a fake clock safe for use by tasks while the test moves it.
-type syncClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *syncClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *syncClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -185,12 +167,12 @@ func TestStreamIdleSplit(t *testing.T) {
 			src.Append(0, e("a", 1, 1), e("a", 2, 2), e("a", 12, 12), e("a", 25, 25))
 			src.Append(1, tc.split1...)
 			p, out := streamWindow(src, 0, tc.idle, 10*µs)
-			clock := &syncClock{t: time.Unix(1000, 0)}
+			clock := runnertest.NewClock(time.Unix(1000, 0))
 			stop := make(chan struct{})
 			wait := runAsync(t, p, Options{Parallelism: tc.par, Mode: Stream, Clock: clock, Stop: stop, DiscoveryInterval: -1})
 			waitFor(t, "the first records read", func() bool { return src.Read(0) == 4 && src.Read(1) == len(tc.split1) })
 			// Split 1 has been silent for 2s; split 0 speaks again.
-			clock.advance(2 * time.Second)
+			clock.Advance(2 * time.Second)
 			src.Append(0, e("a", 26, 26))
 			waitFor(t, "the last record read", func() bool { return src.Read(0) == 5 })
 			if tc.want != nil {

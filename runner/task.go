@@ -18,7 +18,8 @@ import (
 type rawTask struct {
 	job   *job
 	st    *stage
-	index int
+	index int // among the tasks of its stage
+	gid   int // among the tasks of the job (the checkpointer's numbering)
 
 	ops        []graph.Operator // parallel to st.nodes; nil for a source node
 	opened     []bool
@@ -61,7 +62,7 @@ func (t *rawTask) tick() error {
 	if len(t.timers) == 0 || t.done {
 		return nil
 	}
-	now := time.Now()
+	now := t.job.opts.Clock.Now()
 	if now.Sub(t.lastTick) < tickInterval {
 		return nil
 	}
@@ -215,7 +216,7 @@ func (t *rawTask) open() error {
 		t.opened[i] = true
 		// An operator that cannot checkpoint its state (a type without a
 		// codec) fails now, not at the first checkpoint.
-		if se, ok := t.ops[i].(interface{ StateError() error }); ok && j.ck.durable() {
+		if se, ok := t.ops[i].(interface{ StateError() error }); ok && j.ck.durable {
 			if err := se.StateError(); err != nil {
 				return transformError(n.Name, fmt.Errorf("checkpoints need its state encoded: %w", err))
 			}
@@ -413,9 +414,9 @@ func (t *rawTask) run(ctx context.Context, in inbox) (err error) {
 	t.valve = newInputValve(len(t.st.chanEdge))
 	var tick <-chan time.Time
 	if len(t.timers) > 0 {
-		tk := time.NewTicker(tickInterval)
+		tk := t.job.opts.Clock.NewTicker(tickInterval)
 		defer tk.Stop()
-		tick = tk.C
+		tick = tk.C()
 	}
 	for !t.done {
 		select {

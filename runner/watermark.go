@@ -60,7 +60,7 @@ const (
 type sourceValve struct {
 	idle    time.Duration
 	spec    graph.WatermarkSpec
-	clock   Clock
+	clock   nower
 	perfect bool
 	more    bool // splits may still be added: all done is idle, not +∞
 	gens    []splitWatermark
@@ -70,7 +70,10 @@ type sourceValve struct {
 	emitted base.Timestamp
 }
 
-func newSourceValve(spec graph.WatermarkSpec, splits []graph.Split, clock Clock, perfect bool) *sourceValve {
+// nower is the part of a Clock the valves need.
+type nower interface{ Now() time.Time }
+
+func newSourceValve(spec graph.WatermarkSpec, splits []graph.Split, clock nower, perfect bool) *sourceValve {
 	v := &sourceValve{idle: spec.Idle, spec: spec, clock: clock, perfect: perfect, emitted: base.MinTimestamp}
 	for _, s := range splits {
 		v.add(s, false)

@@ -7,9 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/datadriven"
+
 	"github.com/weirflow/weir/internal/base"
-	"github.com/weirflow/weir/internal/datadriven"
-	"github.com/weirflow/weir/internal/graph"
+		"github.com/weirflow/weir/internal/graph"
 	"github.com/weirflow/weir/runner/runnertest"
 	"github.com/weirflow/weir/sdk"
 )
@@ -42,18 +43,18 @@ func TestSourceValve(t *testing.T) {
 	var clock *fakeClock
 	datadriven.RunTest(t, "testdata/source_valve", func(t *testing.T, d *datadriven.TestData) string {
 		dur := func(key string) time.Duration {
-			x, err := time.ParseDuration(d.ScanArg(key, "0s"))
+			x, err := time.ParseDuration(argOr(d, key, "0s"))
 			if err != nil {
 				d.Fatalf(t, "%v", err)
 			}
 			return x
 		}
 		split := func() int {
-			if len(d.Args) == 0 {
+			if len(d.CmdArgs) == 0 {
 				d.Fatalf(t, "no split index")
 			}
 			var i int
-			fmt.Sscan(d.Args[0].Key, &i)
+			fmt.Sscan(d.CmdArgs[0].Key, &i)
 			return i
 		}
 		switch d.Cmd {
@@ -61,7 +62,7 @@ func TestSourceValve(t *testing.T) {
 			clock = &fakeClock{t: time.Unix(1000, 0)}
 			mins, _ := d.Arg("mins")
 			var splits []graph.Split
-			for i, m := range mins {
+			for i, m := range mins.Vals {
 				min := base.MinTimestamp
 				if m != "none" {
 					var us int64
@@ -70,20 +71,20 @@ func TestSourceValve(t *testing.T) {
 				}
 				splits = append(splits, testSplit{fmt.Sprint(i), min})
 			}
-			_, perfect := d.Arg("perfect")
+			perfect := d.HasArg("perfect")
 			v = newSourceValve(graph.WatermarkSpec{Bound: dur("bound"), Idle: dur("idle")}, splits, clock, perfect)
 		case "start":
 			v.start(split())
 		case "read":
 			var max int64
-			fmt.Sscan(d.ScanArg("max", "0"), &max)
+			fmt.Sscan(argOr(d, "max", "0"), &max)
 			v.observe(split(), 1, base.Timestamp(max))
 		case "empty":
 			v.observe(split(), 0, base.MinTimestamp)
 		case "finish":
 			v.finish(split())
 		case "tick":
-			x, err := time.ParseDuration(d.Args[0].Key)
+			x, err := time.ParseDuration(d.CmdArgs[0].Key)
 			if err != nil {
 				d.Fatalf(t, "%v", err)
 			}
@@ -97,6 +98,14 @@ func TestSourceValve(t *testing.T) {
 		}
 		return "wm -"
 	})
+}
+
+// argOr returns the first value of argument key of d, or def.
+func argOr(d *datadriven.TestData, key, def string) string {
+	if a, ok := d.Arg(key); ok && len(a.Vals) > 0 {
+		return a.Vals[0]
+	}
+	return def
 }
 
 func fmtWM(wm base.Timestamp) string {
@@ -116,20 +125,20 @@ func TestInputValve(t *testing.T) {
 	var v *inputValve
 	datadriven.RunTest(t, "testdata/input_valve", func(t *testing.T, d *datadriven.TestData) string {
 		var ch int
-		if len(d.Args) > 0 {
-			fmt.Sscan(d.Args[0].Key, &ch)
+		if len(d.CmdArgs) > 0 {
+			fmt.Sscan(d.CmdArgs[0].Key, &ch)
 		}
 		var wm base.Timestamp
 		var ok bool
 		switch d.Cmd {
 		case "new":
 			var n int
-			fmt.Sscan(d.ScanArg("channels", "1"), &n)
+			fmt.Sscan(argOr(d, "channels", "1"), &n)
 			v = newInputValve(n)
 			return ""
 		case "wm":
 			var ts int64
-			fmt.Sscan(d.ScanArg("ts", "0"), &ts)
+			fmt.Sscan(argOr(d, "ts", "0"), &ts)
 			wm, ok = v.watermark(ch, base.Timestamp(ts))
 		case "end":
 			wm, ok = v.end(ch)

@@ -241,8 +241,9 @@ type Metrics struct {
 	DeadLettered      atomic.Int64 // bad records sent to the dead-letter output
 	Skipped           atomic.Int64 // bad records dropped under --on-error=skip
 	RowsTotal         atomic.Int64 // records expected from split statistics (-1 unknown)
-	Checkpoints       atomic.Int64 // checkpoints completed
-	CheckpointsFailed atomic.Int64 // checkpoints that failed (the job went on)
+	Checkpoints        atomic.Int64 // checkpoints completed
+	CheckpointsFailed  atomic.Int64 // checkpoints that failed (the job went on)
+	CheckpointsStarted atomic.Int64 // checkpoints started: in flight, completed or failed
 
 	mu    sync.Mutex
 	sinks map[string]*atomic.Int64

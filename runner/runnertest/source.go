@@ -29,6 +29,11 @@ type Source[T any] struct {
 	Endless bool
 	// ReadErr, when set, is called before each read; an error fails it.
 	ReadErr func(split string, row int) error
+	// Pause, when set, is called before each read (after ReadErr); true
+	// makes the read return no records, as an unbounded split with
+	// nothing new does, so a test can hold a source back while its task
+	// goes on answering checkpoints.
+	Pause func(split string, row int) bool
 }
 
 type split struct{ id string }
@@ -110,6 +115,9 @@ func (r *reader[T]) ReadBatch(ctx context.Context, b *sdk.Batch[T], max int) ([]
 		if err := f(r.id, r.row); err != nil {
 			return nil, err
 		}
+	}
+	if f := r.src.Pause; f != nil && f(r.id, r.row) {
+		return nil, nil
 	}
 	if n := r.src.ReadSize; n > 0 && n < max {
 		max = n
