@@ -10,7 +10,7 @@ import (
 	"github.com/cockroachdb/datadriven"
 
 	"github.com/weirflow/weir/internal/base"
-		"github.com/weirflow/weir/internal/graph"
+	"github.com/weirflow/weir/internal/graph"
 	"github.com/weirflow/weir/runner/runnertest"
 	"github.com/weirflow/weir/sdk"
 )
