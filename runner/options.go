@@ -92,6 +92,12 @@ type wallTicker struct{ t *time.Ticker }
 func (w wallTicker) C() <-chan time.Time { return w.t.C }
 func (w wallTicker) Stop()               { w.t.Stop() }
 
+// Metrics are a job's counters (rows in and out, late records, dead
+// letters, checkpoints...), updated atomically while it runs: make one
+// with new(runner.Metrics), pass it in Options.Metrics and read it at any
+// time.
+type Metrics = graph.Metrics
+
 // Options configure one run. The zero value runs a batch job with one task
 // per stage and bad records counted as dead letters.
 type Options struct {
@@ -115,9 +121,9 @@ type Options struct {
 	// BatchSize is the number of rows a source reads at once and the size
 	// at which exchange buffers are sent (default 1024).
 	BatchSize int
-	// Metrics receives the job's counters; callers may poll it while the job
-	// runs. Nil means the runner makes its own.
-	Metrics *graph.Metrics
+	// Metrics receives the job's counters; callers may poll it while the
+	// job runs. Nil means the runner makes its own.
+	Metrics *Metrics
 	// Clock is processing time (default the wall clock).
 	Clock Clock
 	// Stop, when closed, stops the job gracefully: sources close their
@@ -186,7 +192,7 @@ func (o *Options) EnsureDefaults() {
 		o.BatchSize = base.DefaultBatchSize
 	}
 	if o.Metrics == nil {
-		o.Metrics = new(graph.Metrics)
+		o.Metrics = new(Metrics)
 	}
 	if o.Clock == nil {
 		o.Clock = wallClock{}
