@@ -131,7 +131,7 @@ type Keyed[K comparable, T any] struct {
 // KeyBy keys the records of in by key(record).
 func KeyBy[T any, K comparable](in PCollection[T], key func(T) K, opts ...Option) Keyed[K, T] {
 	k := Keyed[K, T]{in: in, key: key, name: transformName(funcName(key), opts)}
-	k.hash = ops.BuiltinHash[K]()
+	k.hash = base.BuiltinHash[K]()
 	if k.hash == nil {
 		if c, err := CodecOf[K](); err == nil && c.Hash != nil {
 			h := c.Hash
