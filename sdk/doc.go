@@ -34,6 +34,15 @@
 // transform without a kernel runs through a generic loop that calls the
 // function per row: typed, never boxed, but not inlined.
 //
+// A record's registration carries its shape as weir gen saw it (field
+// names, types, JSON names, the event-time tag; [RecordCodec.Shape]).
+// RegisterRecord compares it once with the compiled type; when a record
+// changed without rerunning go generate, [CodecOf] returns a
+// [StaleCodecError] and [Pipeline.Err] reports it, alone, for every record
+// the pipeline uses (as a collection, key, accumulator or inside one):
+//
+//	weir: fraud.Txn changed since weir_gen.go was generated (field Country is new); run "go generate ./..."
+//
 // # Who calls it
 //
 // User code and connectors (io/*) import sdk. The sdk never imports the
