@@ -32,6 +32,15 @@
 // makes encoding loop forever. JSON has a single null for a nil pointer,
 // so a non-nil pointer to a nil pointer decodes as nil.
 //
+// Each registration carries the record's shape as weir gen saw it: one
+// line per field, "Struct.Field Type tags", for the record and the structs
+// of the package it reaches (shape.go). sdk.RegisterRecord computes the
+// same lines from the compiled type, once, and a job whose record changed
+// without rerunning go generate (a field added, removed, retyped or
+// renamed in JSON) refuses to start with one line naming the type and the
+// change, instead of silently dropping the field from every row. Parquet
+// tags are not part of the shape: generated code does not depend on them.
+//
 // For a transform it generates batch kernels by signature: func(I) bool
 // gets a filter and a map kernel, func(I) O a map kernel, func(I, func(O))
 // a flat-map kernel. A kernel is a plain loop calling the function, so the

@@ -43,10 +43,12 @@ type structInfo struct {
 }
 
 type fieldInfo struct {
-	name string     // Go name
-	typ  types.Type // its type
-	json string     // JSON name; "" when left out of JSON
-	pos  token.Pos
+	name    string     // Go name
+	typ     types.Type // its type
+	json    string     // JSON name; "" when left out of JSON
+	weir    string     // the weir tag, when hasWeir
+	hasWeir bool
+	pos     token.Pos
 }
 
 // transform is a //weir:transform function.
@@ -226,6 +228,7 @@ func (g *generator) checkStruct(s *structInfo) {
 			jsonNames[f.json] = where
 		}
 		if w, ok := tag.Lookup("weir"); ok {
+			f.weir, f.hasWeir = w, true
 			switch w {
 			case "eventtime":
 				switch {

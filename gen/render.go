@@ -28,6 +28,14 @@ func appendRaw(text string) jen.Code {
 	return setDst(jen.Append(jen.Id("dst"), lit.Op("...")))
 }
 
+// rawLit is a string literal, in backquotes when it can be.
+func rawLit(text string) *jen.Statement {
+	if strings.ContainsAny(text, "`\r\n") {
+		return jen.Lit(text)
+	}
+	return jen.Op("`" + text + "`")
+}
+
 func appendByte(c byte) jen.Code {
 	return setDst(jen.Append(jen.Id("dst"), jen.LitRune(rune(c))))
 }
@@ -571,6 +579,11 @@ func (g *generator) register(s *structInfo) jen.Code {
 		vals[jen.Id("EventTime")] = jen.Id(fn(s, "EventTime"))
 		vals[jen.Id("EventTimeField")] = jen.Lit(s.eventTime.json)
 	}
+	var shape []jen.Code
+	for _, line := range g.shape(s) {
+		shape = append(shape, jen.Line().Add(rawLit(line)))
+	}
+	vals[jen.Id("Shape")] = jen.Index().String().Values(append(shape, jen.Line())...)
 	T := jen.Id(s.obj.Name())
 	return jen.Qual(sdkPath, "RegisterRecord").Call(jen.Qual(sdkPath, "RecordCodec").Types(T).Values(vals))
 }

@@ -1,14 +1,21 @@
 // Package sdk is the typed API weir pipelines are written against.
 //
-// A pipeline is built once and runs as a batch backfill or a streaming job:
+// A pipeline is built once and runs as a batch backfill or a streaming job.
+// This one, from examples/fraud (its Example_pipeline runs these very
+// lines), keeps transactions over 1000, keys them by user, and sums and
+// counts them per user in 5-minute event-time windows:
 //
 //	p := sdk.NewPipeline()
 //	txns := sdk.Read(p, src, sdk.BoundedOutOfOrderness(30*time.Second))
 //	large := sdk.Filter(txns, Large)
 //	byUser := sdk.KeyBy(large, UserOf)
 //	win := sdk.WindowInto(byUser, sdk.Tumbling(5*time.Minute))
-//	totals := sdk.Aggregate(win, SumCount{})
+//	totals := sdk.Aggregate(win, sdk.Combiner[Txn, SumCount, SumCount](SumAndCount{}))
 //	sdk.Write(sdk.Map(totals, ToUserTotal), sink)
+//
+// Large and UserOf are plain functions, SumAndCount an [Aggregate]
+// [Combiner] whose accumulator is SumCount; Txn, SumCount and UserTotal
+// are //weir:record types.
 //
 // Collections are typed ([PCollection], [Keyed], [Windowed]); a type error is
 // a compile error. Construction problems that types cannot catch (a record
@@ -33,6 +40,15 @@
 // [RegisterFilter] and [RegisterFlatMap]; users never call them by hand. A
 // transform without a kernel runs through a generic loop that calls the
 // function per row: typed, never boxed, but not inlined.
+//
+// A record's registration carries its shape as weir gen saw it (field
+// names, types, JSON names, the event-time tag; [RecordCodec.Shape]).
+// RegisterRecord compares it once with the compiled type; when a record
+// changed without rerunning go generate, [CodecOf] returns a
+// [StaleCodecError] and [Pipeline.Err] reports it, alone, for every record
+// the pipeline uses (as a collection, key, accumulator or inside one):
+//
+//	weir: fraud.Txn changed since weir_gen.go was generated (field Country is new); run "go generate ./..."
 //
 // # Who calls it
 //

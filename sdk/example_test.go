@@ -183,6 +183,52 @@ func ExampleAggregate() {
 	// bob 12:04-12:06 1
 }
 
+func pageLen(c Click) int                             { return len(c.Page) }
+func minuteOf(c Click) int                            { return c.At.Minute() }
+func valueLine[V any](r sdk.Result[string, V]) string { return fmt.Sprint(r.Key, " ", r.Value) }
+
+// Min keeps the smallest value per key and window: here the first page of
+// each user in alphabetical order.
+func ExampleMin() {
+	p := sdk.NewPipeline()
+	win := sdk.WindowInto(sdk.KeyBy(read(p), userOf), sdk.Global())
+	out := &runnertest.Sink[string]{}
+	sdk.Write(sdk.Map(sdk.Aggregate(win, sdk.Min(pageOf)), valueLine[string]), out)
+	run(p, out)
+	// Output:
+	// ann /cart
+	// bob /help
+}
+
+// Max keeps the largest value per key and window: here the minute of each
+// user's last click.
+func ExampleMax() {
+	p := sdk.NewPipeline()
+	win := sdk.WindowInto(sdk.KeyBy(read(p), userOf), sdk.Global())
+	out := &runnertest.Sink[string]{}
+	sdk.Write(sdk.Map(sdk.Aggregate(win, sdk.Max(minuteOf)), valueLine[int]), out)
+	run(p, out)
+	// Output:
+	// ann 12
+	// bob 4
+}
+
+// Mean averages per key and window: here the length of the pages each
+// user visited in 5-minute windows.
+func ExampleMean() {
+	p := sdk.NewPipeline()
+	win := sdk.WindowInto(sdk.KeyBy(read(p), userOf), sdk.Tumbling(5*time.Minute))
+	out := &runnertest.Sink[string]{}
+	sdk.Write(sdk.Map(sdk.Aggregate(win, sdk.Mean(pageLen)), func(r sdk.Result[string, float64]) string {
+		return fmt.Sprintf("%s %s %.2f", r.Key, r.Window.StartTime().Format("15:04"), r.Value)
+	}), out)
+	run(p, out)
+	// Output:
+	// ann 12:00 4.67
+	// ann 12:10 5.00
+	// bob 12:00 5.00
+}
+
 func pages(r sdk.Result[string, []Click]) string {
 	var ps []string
 	for _, c := range r.Value {

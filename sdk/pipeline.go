@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"runtime"
 	"strings"
 
@@ -17,6 +18,11 @@ type Pipeline struct {
 	name        string
 	genericOnly bool
 	checks      []func() error // deferred validations run by Err
+
+	// Types the pipeline's collections, keys and accumulators use (and
+	// the types they contain), and the stale records among them.
+	typesSeen map[reflect.Type]bool
+	stale     []error
 }
 
 // NewPipeline returns an empty pipeline.
@@ -32,8 +38,14 @@ func NewPipeline(opts ...PipelineOption) *Pipeline {
 func (p *Pipeline) Name() string { return p.name }
 
 // Err returns every construction error of the pipeline, joined, or nil.
-// Runners call it before running; users may call it earlier.
+// Runners call it before running; users may call it earlier. When a record
+// type the pipeline uses changed since its code was generated, Err returns
+// only that ([StaleCodecError], one per type): the other errors may just be
+// its consequences, and go generate is the fix either way.
 func (p *Pipeline) Err() error {
+	if len(p.stale) > 0 {
+		return errors.Join(p.stale...)
+	}
 	errs := []error{p.g.Err()}
 	for _, c := range p.checks {
 		errs = append(errs, c())
@@ -70,12 +82,40 @@ func (c PCollection[T]) edge() graph.Edge { return graph.Edge{From: c.node, Port
 func (c PCollection[T]) valid() bool { return c.p != nil && c.node != nil }
 
 func add[T any](p *Pipeline, n *graph.Node) PCollection[T] {
+	p.checkFresh(typeOf[T]())
 	n.TypeName = typeName[T]()
 	if n.Outputs == 0 && !n.Sink {
 		n.Outputs = 1
 	}
 	p.g.Add(n)
 	return PCollection[T]{p: p, node: n}
+}
+
+// checkFresh notes the stale records among t and the types it contains
+// (fields, elements, keys), each type once per pipeline. It runs while the
+// graph is built, never per record.
+func (p *Pipeline) checkFresh(t reflect.Type) {
+	if p == nil || t == nil || p.typesSeen[t] {
+		return
+	}
+	if p.typesSeen == nil {
+		p.typesSeen = map[reflect.Type]bool{}
+	}
+	p.typesSeen[t] = true
+	if err := staleRecord(t); err != nil {
+		p.stale = append(p.stale, err)
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		for i := 0; i < t.NumField(); i++ {
+			p.checkFresh(t.Field(i).Type)
+		}
+	case reflect.Slice, reflect.Array, reflect.Pointer:
+		p.checkFresh(t.Elem())
+	case reflect.Map:
+		p.checkFresh(t.Key())
+		p.checkFresh(t.Elem())
+	}
 }
 
 // funcName names fn after its package and function: "fraud.Large".

@@ -32,12 +32,25 @@ type RecordCodec[T any] struct {
 	EventTime func(v *T) (ts Timestamp, ok bool)
 	// EventTimeField names the event-time field for messages ("ts").
 	EventTimeField string
+	// Shape is T's fields as weir gen saw them (see recordShape: one
+	// "Struct.Field Type tags" line per field of T and of the structs of
+	// its package T reaches). RegisterRecord compares it with the compiled
+	// type once; when they differ the codec is stale: [CodecOf] returns a
+	// [StaleCodecError] and a pipeline using T refuses to run. Nil (a
+	// hand-written codec) skips the check.
+	Shape []string
+}
+
+// recordEntry is a registered codec, or why it cannot be used.
+type recordEntry struct {
+	codec any   // *RecordCodec[T]
+	stale error // StaleCodecError when T changed since its code was generated
 }
 
 var registry struct {
 	mu       sync.RWMutex
-	records  map[reflect.Type]any // *RecordCodec[T]
-	kernels  map[kernelKey]any    // typed kernel funcs
+	records  map[reflect.Type]recordEntry
+	kernels  map[kernelKey]any // typed kernel funcs
 	runners  map[string]Runner
 	defaultR string
 }
@@ -59,30 +72,53 @@ func typeOf[T any]() reflect.Type { return reflect.TypeFor[T]() }
 
 // RegisterRecord registers the generated codec of T. It is called from
 // generated init functions; registering a type twice panics (init-time only).
+// With c.Shape set, it checks once, by reflection on the type (never per
+// record), that T has not changed since the code was generated.
 func RegisterRecord[T any](c RecordCodec[T]) {
+	t := typeOf[T]()
+	e := recordEntry{codec: &c}
+	if c.Shape != nil && t.Kind() == reflect.Struct {
+		name := c.Name
+		if name == "" {
+			name = typeName[T]()
+		}
+		if change := shapeChange(t.Name(), c.Shape, recordShape(t)); change != "" {
+			e.stale = StaleCodecError{Type: name, Change: change}
+		}
+	}
 	registry.mu.Lock()
 	defer registry.mu.Unlock()
 	if registry.records == nil {
-		registry.records = map[reflect.Type]any{}
+		registry.records = map[reflect.Type]recordEntry{}
 	}
-	t := typeOf[T]()
 	if _, dup := registry.records[t]; dup {
 		panic(fmt.Sprintf("sdk: record %s registered twice", t))
 	}
-	cc := c
-	registry.records[t] = &cc
+	registry.records[t] = e
 }
 
 // CodecOf returns the registered codec of T, or an error that names the type
-// and says how to generate one.
+// and says how to generate one: [NoCodecError] when it has none,
+// [StaleCodecError] when T changed since its code was generated.
 func CodecOf[T any]() (*RecordCodec[T], error) {
 	registry.mu.RLock()
-	c, ok := registry.records[typeOf[T]()]
+	e, ok := registry.records[typeOf[T]()]
 	registry.mu.RUnlock()
-	if !ok {
+	switch {
+	case !ok:
 		return nil, NoCodecError{Type: typeName[T]()}
+	case e.stale != nil:
+		return nil, e.stale
 	}
-	return c.(*RecordCodec[T]), nil
+	return e.codec.(*RecordCodec[T]), nil
+}
+
+// staleRecord returns the StaleCodecError of t, or nil when t is not a
+// registered record or its generated code is fresh.
+func staleRecord(t reflect.Type) error {
+	registry.mu.RLock()
+	defer registry.mu.RUnlock()
+	return registry.records[t].stale
 }
 
 // NoCodecError says that a type needs a generated codec it does not have.

@@ -131,7 +131,8 @@ type Keyed[K comparable, T any] struct {
 // KeyBy keys the records of in by key(record).
 func KeyBy[T any, K comparable](in PCollection[T], key func(T) K, opts ...Option) Keyed[K, T] {
 	k := Keyed[K, T]{in: in, key: key, name: transformName(funcName(key), opts)}
-	k.hash = ops.BuiltinHash[K]()
+	in.p.checkFresh(typeOf[K]())
+	k.hash = base.BuiltinHash[K]()
 	if k.hash == nil {
 		if c, err := CodecOf[K](); err == nil && c.Hash != nil {
 			h := c.Hash
@@ -187,6 +188,7 @@ func WindowInto[K comparable, T any](in Keyed[K, T], fn WindowFn, opts ...Window
 func Aggregate[K comparable, T, A, R any](in Windowed[K, T], c Combiner[T, A, R], opts ...Option) PCollection[Result[K, R]] {
 	p := in.keyed.in.p
 	name := transformName(in.cfg.name+"/Aggregate", opts)
+	p.checkFresh(typeOf[A]())
 	var acc ops.Codec[A]
 	if c == nil {
 		p.addErr(errorf("Aggregate %q: nil combiner", name))

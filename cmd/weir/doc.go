@@ -5,9 +5,12 @@
 //	weir topic create|produce|consume [flags] TOPIC
 //	weir help                      list the commands
 //
-// `weir gen` is what `//go:generate go run github.com/weirflow/weir/cmd/weir gen`
-// runs; `weir gen -check ./...` exits 1 when a generated file is stale, and
-// CI runs it.
+// `weir gen` is what `//go:generate go tool weir gen` runs in a module that
+// lists cmd/weir as a tool (`go get -tool github.com/weirflow/weir/cmd/weir`,
+// which survives `go mod tidy`), and `//go:generate go run
+// github.com/weirflow/weir/cmd/weir gen` inside weir's own module;
+// `weir gen -check ./...` exits 1 when a generated file is stale, and CI
+// runs it.
 //
 // `weir dev` serves internal/devbroker until SIGINT or SIGTERM; its lines
 // (what it skipped from --data-dir, a warning for an address other machines

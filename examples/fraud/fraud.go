@@ -132,7 +132,7 @@ func (o *Options) ensureDefaults() {
 // tumbling windows → sum and count → out. Transactions later than the
 // allowed lateness go to late (nil: counted and dropped).
 func Build(p *sdk.Pipeline, in sdk.Source[Txn], out sdk.Sink[UserTotal], late sdk.Sink[Txn], o Options) {
-	o.ensureDefaults()
+	o.ensureDefaults() // 5-minute windows, 30 s bound, no allowed lateness
 	txns := sdk.Read(p, in, sdk.Named("txns"), sdk.BoundedOutOfOrderness(o.Bound), sdk.IdleTimeout(o.Idle))
 	large := sdk.Filter(txns, Large)
 	byUser := sdk.KeyBy(large, UserOf)

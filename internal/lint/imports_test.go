@@ -40,6 +40,10 @@ var rules = []rule{
 	{"state", []string{"runner", "sdk"}, "the state backend knows nothing of the engine or the SDK"},
 	{"gen", []string{"runner", "state", "coordinator", "io"}, "the generator needs only sdk, x/tools and jennifer"},
 	{"runner", []string{"coordinator", "gen"}, "the coordinator imports runner plan types, not the reverse"},
+	// No exceptions. Tests are not checked (only non-test imports are):
+	// internal/ops's tests encode values with sdk/codec.
+	{"internal", []string{"sdk", "runner", "io", "job", "gen", "coordinator", "cmd", "examples", "benchmarks"},
+		"internal packages are shared by sdk, runner and io, and import none of them (the key hash lives in internal/base)"},
 }
 
 // under reports whether the module-relative path rel is dir or inside it.
@@ -155,7 +159,9 @@ func goList(t *testing.T) []pkg {
 	return pkgs
 }
 
-// TestForbiddenImports enforces the import arrows of DESIGN.md and STYLE.md.
+// TestForbiddenImports enforces the import arrows of rules, which are the
+// layering of the folders in README.md's Layout table: user code depends on
+// sdk and io, sdk never on the runner, internal on none of them.
 func TestForbiddenImports(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go list over the module")
@@ -188,6 +194,8 @@ func TestViolationsFinds(t *testing.T) {
 		{ImportPath: m("examples/fraud/sub"), Imports: []string{m("examples/fraud")}},
 		{ImportPath: m("benchmarks/fraud"), Imports: []string{m("examples/fraud")}},
 		{ImportPath: m("examples/other"), Imports: []string{m("examples/fraud")}, XTestImports: []string{m("benchmarks")}},
+		{ImportPath: m("internal/ops"), Deps: []string{m("internal/base"), m("sdk/codec")}, TestImports: []string{m("sdk/codec")}},
+		{ImportPath: m("internal/graph"), Deps: []string{m("internal/base")}, TestImports: []string{m("sdk")}},
 	}
 	got := violations(pkgs)
 	want := []string{
@@ -199,6 +207,7 @@ func TestViolationsFinds(t *testing.T) {
 		m("sdk") + " -> example.com/dep: " + rules[0].why,
 		m("sdk/codec") + " -> " + m("runner") + ": " + rules[0].why,
 		m("state") + " -> " + m("sdk") + ": " + rules[2].why,
+		m("internal/ops") + " -> " + m("sdk/codec") + ": " + rules[5].why,
 	}
 	slices.Sort(want)
 	if !slices.Equal(got, want) {

@@ -1,11 +1,8 @@
 package ops
 
 import (
-	"unsafe"
-
 	"github.com/weirflow/weir/internal/base"
 	"github.com/weirflow/weir/internal/graph"
-	"github.com/weirflow/weir/sdk/codec"
 )
 
 type partitioner[T any, K comparable] struct {
@@ -61,44 +58,6 @@ func KeyGroupOf[K comparable](hash func(K) uint64, k K, maxPar int) base.KeyGrou
 	return base.KeyGroupOf(hash(k), maxPar)
 }
 
-// BuiltinHash returns the stable hash of a basic key type, or nil when K is
-// not one (records get theirs from generated code).
-func BuiltinHash[K comparable]() func(K) uint64 {
-	var zero K
-	switch any(zero).(type) {
-	case string:
-		return func(k K) uint64 { return codec.HashString(*(*string)(unsafe.Pointer(&k))) }
-	case int:
-		return func(k K) uint64 { return codec.HashUint64(uint64(*(*int)(unsafe.Pointer(&k)))) }
-	case int64:
-		return func(k K) uint64 { return codec.HashUint64(uint64(*(*int64)(unsafe.Pointer(&k)))) }
-	case int32:
-		return func(k K) uint64 { return codec.HashUint64(uint64(*(*int32)(unsafe.Pointer(&k)))) }
-	case int16:
-		return func(k K) uint64 { return codec.HashUint64(uint64(*(*int16)(unsafe.Pointer(&k)))) }
-	case int8:
-		return func(k K) uint64 { return codec.HashUint64(uint64(*(*int8)(unsafe.Pointer(&k)))) }
-	case uint:
-		return func(k K) uint64 { return codec.HashUint64(uint64(*(*uint)(unsafe.Pointer(&k)))) }
-	case uint64:
-		return func(k K) uint64 { return codec.HashUint64(*(*uint64)(unsafe.Pointer(&k))) }
-	case uint32:
-		return func(k K) uint64 { return codec.HashUint64(uint64(*(*uint32)(unsafe.Pointer(&k)))) }
-	case uint16:
-		return func(k K) uint64 { return codec.HashUint64(uint64(*(*uint16)(unsafe.Pointer(&k)))) }
-	case uint8:
-		return func(k K) uint64 { return codec.HashUint64(uint64(*(*uint8)(unsafe.Pointer(&k)))) }
-	case bool:
-		return func(k K) uint64 {
-			if *(*bool)(unsafe.Pointer(&k)) {
-				return codec.HashUint64(1)
-			}
-			return codec.HashUint64(0)
-		}
-	case float64:
-		return func(k K) uint64 { return codec.HashFloat64(*(*float64)(unsafe.Pointer(&k))) }
-	case float32:
-		return func(k K) uint64 { return codec.HashFloat64(float64(*(*float32)(unsafe.Pointer(&k)))) }
-	}
-	return nil
-}
+// BuiltinHash is [base.BuiltinHash], the key hash of a basic key type (nil
+// when K is not one), for operators and their tests.
+func BuiltinHash[K comparable]() func(K) uint64 { return base.BuiltinHash[K]() }

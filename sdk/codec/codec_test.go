@@ -249,6 +249,24 @@ func TestHashes(t *testing.T) {
 	if got := HashTime(t1); got != 0xbfcd298f2f93c5b6 {
 		t.Errorf("HashTime = %#x", got)
 	}
+	// The names generated code calls are internal/base's key hash (pinned
+	// in full there).
+	for _, tc := range []struct {
+		name      string
+		got, want uint64
+	}{
+		{"HashString", HashString("user-42"), 0x7a1596f0e94b5793},
+		{"HashBytes", HashBytes([]byte("user-42")), 0x7a1596f0e94b5793},
+		{"HashInt", HashInt(-1), 0x7ddc93b2b3a915af},
+		{"HashFloat64", HashFloat64(1.5), 0xb0935ff2930cb2d8},
+		{"HashBool", HashBool(true), 0x7f555c6a530fdf81},
+		{"Combine", Combine(1, 2), 0xb4941eef820868c7},
+		{"Mix", Mix(42), 0xa759ea27d4727622},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s = %#x, want %#x", tc.name, tc.got, tc.want)
+		}
+	}
 }
 
 func BenchmarkAppendJSONString(b *testing.B) {

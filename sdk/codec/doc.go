@@ -18,6 +18,10 @@
 // binary encoding as the state key of a record (AppendKey) because it is
 // canonical; note that it tells -0.0 from +0.0, which the hashes do not.
 //
+// The hashes (HashString, Combine, ...) are internal/base's key hash, which
+// decides a key's key group; they are exported here for generated code and
+// never change value.
+//
 // Decoding goes through a [Reader] with a sticky error: after the first
 // problem every read returns a zero value and [Reader.Err] reports an error
 // wrapping [ErrTruncated] or [ErrCorrupt]. Random input never panics.
@@ -36,8 +40,8 @@
 //
 // # Who calls it
 //
-// Generated weir_gen.go files in user packages, sdk (codecs of the basic
-// types) and the operators that hash keys.
+// Generated weir_gen.go files in user packages and sdk (codecs of the basic
+// types). Operators hash keys with internal/base directly.
 //
 // # Goroutines
 //

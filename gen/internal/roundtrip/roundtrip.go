@@ -75,6 +75,16 @@ type All struct {
 	priv  int
 }
 
+// Embeds has embedded fields: ordinary fields named after their type.
+//
+//weir:record
+type Embeds struct {
+	Point
+	*Inner
+	Label `json:"label"`
+	note  Blob
+}
+
 // Words splits an Inner's name into words.
 //
 //weir:transform

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -422,4 +423,44 @@ func TestKernelsMarks(t *testing.T) {
 	if len(w.Marks) != 0 {
 		t.Errorf("flat map without marks: marks %v", w.Marks)
 	}
+}
+
+// TestShapesAgree checks that the shape weir gen wrote for each record (from
+// go/types) equals the shape the sdk computes from the compiled type (with
+// reflect), over every field type the generator supports: otherwise every
+// job using the record would be refused as stale.
+func TestShapesAgree(t *testing.T) {
+	for name, err := range map[string]error{
+		"All":    codecErr[All](),
+		"Inner":  codecErr[Inner](),
+		"Embeds": codecErr[Embeds](),
+	} {
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	c, err := sdk.CodecOf[Embeds]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`Embeds.Point roundtrip.Point json:"Point"`,
+		`Embeds.Inner *roundtrip.Inner json:"Inner"`,
+		`Embeds.Label roundtrip.Label(string) json:"label"`,
+		`Embeds.note roundtrip.Blob([]uint8)`,
+		`Point.X float64 json:"X"`,
+		`Point.Y float64 json:"Y"`,
+		`Inner.Name string json:"name"`,
+		`Inner.Tags []string json:"tags"`,
+		`Inner.Score map[string]int json:"score"`,
+		`Inner.Next *roundtrip.Inner json:"next"`,
+	}
+	if !slices.Equal(c.Shape, want) {
+		t.Errorf("Embeds shape:\n%s\nwant:\n%s", strings.Join(c.Shape, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func codecErr[T any]() error {
+	_, err := sdk.CodecOf[T]()
+	return err
 }

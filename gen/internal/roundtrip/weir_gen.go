@@ -19,6 +19,71 @@ func init() {
 		EventTimeField: "at",
 		Hash:           weirAllHash,
 		Name:           "roundtrip.All",
+		Shape: []string{
+			`All.B bool json:"b"`,
+			`All.I int json:"i"`,
+			`All.I8 int8 json:"i8"`,
+			`All.I16 int16 json:"i16"`,
+			`All.I32 int32 json:"i32"`,
+			`All.I64 int64 json:"i64"`,
+			`All.U uint json:"u"`,
+			`All.U8 uint8 json:"u8"`,
+			`All.U16 uint16 json:"u16"`,
+			`All.U32 uint32 json:"u32"`,
+			`All.U64 uint64 json:"u64"`,
+			`All.F32 float32 json:"f32"`,
+			`All.F64 float64 json:"f64"`,
+			`All.S string json:"s"`,
+			`All.Raw []uint8 json:"raw"`,
+			`All.At time.Time json:"at" weir:"eventtime"`,
+			`All.T2 time.Time json:"t2"`,
+			`All.D time.Duration(int64) json:"d"`,
+			`All.L roundtrip.Label(string) json:"l"`,
+			`All.Bl roundtrip.Blob([]uint8) json:"bl"`,
+			`All.Ms roundtrip.Millis(int64) json:"ms"`,
+			`All.In roundtrip.Inner json:"in"`,
+			`All.InP *roundtrip.Inner json:"in_p"`,
+			`All.Ins []roundtrip.Inner json:"ins"`,
+			`All.Pts []roundtrip.Point json:"pts"`,
+			`All.IntP *int64 json:"int_p"`,
+			`All.StrPP **string json:"str_pp"`,
+			`All.TimeP *time.Time json:"time_p"`,
+			`All.Ints []int32 json:"ints"`,
+			`All.Grid [][]uint16 json:"grid"`,
+			`All.ByU map[uint8]roundtrip.Label(string) json:"ByU"`,
+			`All.ByI map[int64][]string json:"by_i"`,
+			`All.ByF map[float64]bool json:"by_f"`,
+			`All.ByL map[roundtrip.Label(string)]*roundtrip.Point json:"by_l"`,
+			`All.Hid string`,
+			`All.priv int`,
+			`Inner.Name string json:"name"`,
+			`Inner.Tags []string json:"tags"`,
+			`Inner.Score map[string]int json:"score"`,
+			`Inner.Next *roundtrip.Inner json:"next"`,
+			`Point.X float64 json:"X"`,
+			`Point.Y float64 json:"Y"`,
+		},
+	})
+	sdk.RegisterRecord(sdk.RecordCodec[Embeds]{
+		AppendBinary: weirEmbedsAppendBinary,
+		AppendJSON:   weirEmbedsAppendJSON,
+		AppendKey:    weirEmbedsAppendBinary,
+		DecodeBinary: weirEmbedsDecodeBinary,
+		DecodeJSON:   weirEmbedsDecodeJSON,
+		Hash:         weirEmbedsHash,
+		Name:         "roundtrip.Embeds",
+		Shape: []string{
+			`Embeds.Point roundtrip.Point json:"Point"`,
+			`Embeds.Inner *roundtrip.Inner json:"Inner"`,
+			`Embeds.Label roundtrip.Label(string) json:"label"`,
+			`Embeds.note roundtrip.Blob([]uint8)`,
+			`Point.X float64 json:"X"`,
+			`Point.Y float64 json:"Y"`,
+			`Inner.Name string json:"name"`,
+			`Inner.Tags []string json:"tags"`,
+			`Inner.Score map[string]int json:"score"`,
+			`Inner.Next *roundtrip.Inner json:"next"`,
+		},
 	})
 	sdk.RegisterRecord(sdk.RecordCodec[Inner]{
 		AppendBinary: weirInnerAppendBinary,
@@ -28,6 +93,12 @@ func init() {
 		DecodeJSON:   weirInnerDecodeJSON,
 		Hash:         weirInnerHash,
 		Name:         "roundtrip.Inner",
+		Shape: []string{
+			`Inner.Name string json:"name"`,
+			`Inner.Tags []string json:"tags"`,
+			`Inner.Score map[string]int json:"score"`,
+			`Inner.Next *roundtrip.Inner json:"next"`,
+		},
 	})
 	sdk.RegisterMap(NameOf, sdk.MapKernel[All, Label](weirMapNameOf))
 	sdk.RegisterFilter(Positive, sdk.FilterKernel[All](weirFilterPositive))
@@ -903,6 +974,98 @@ func weirAllEventTime(v *All) (sdk.Timestamp, bool) {
 		return 0, false
 	}
 	return sdk.TimestampOf(v.At), true
+}
+
+func weirEmbedsAppendBinary(dst []byte, v *Embeds) []byte {
+	dst = weirPointAppendBinary(dst, &v.Point)
+	if v.Inner == nil {
+		dst = append(dst, '\x00')
+	} else {
+		dst = append(dst, '\x01')
+		dst = weirInnerAppendBinary(dst, v.Inner)
+	}
+	dst = codec.AppendString(dst, string(v.Label))
+	dst = codec.AppendBytes(dst, []byte(v.note))
+	return dst
+}
+
+func weirEmbedsReadBinary(r *codec.Reader, v *Embeds) {
+	weirPointReadBinary(r, &v.Point)
+	if r.Bool() {
+		p0 := new(Inner)
+		weirInnerReadBinary(r, p0)
+		v.Inner = p0
+	} else {
+		v.Inner = nil
+	}
+	v.Label = Label(r.String())
+	v.note = Blob(r.Bytes())
+}
+
+func weirEmbedsAppendJSON(dst []byte, v *Embeds) []byte {
+	dst = append(dst, `{"Point":`...)
+	dst = weirPointAppendJSON(dst, &v.Point)
+	dst = append(dst, `,"Inner":`...)
+	if v.Inner == nil {
+		dst = append(dst, `null`...)
+	} else {
+		dst = weirInnerAppendJSON(dst, v.Inner)
+	}
+	dst = append(dst, `,"label":`...)
+	dst = codec.AppendJSONString(dst, string(v.Label))
+	dst = append(dst, '}')
+	return dst
+}
+
+func weirEmbedsReadJSON(d *codec.JSONReader, v *Embeds) {
+	*v = Embeds{}
+	if !d.BeginObject() {
+		return
+	}
+	for d.NextKey() {
+		switch d.Key() {
+		case "Point":
+			weirPointReadJSON(d, &v.Point)
+		case "Inner":
+			if d.Null() {
+				v.Inner = nil
+			} else {
+				p0 := new(Inner)
+				weirInnerReadJSON(d, p0)
+				v.Inner = p0
+			}
+		case "label":
+			v.Label = Label(d.String())
+		default:
+			d.Skip()
+		}
+	}
+}
+
+func weirEmbedsHash(v *Embeds) uint64 {
+	h := uint64(0)
+	h = codec.Combine(h, weirPointHash(&v.Point))
+	if v.Inner == nil {
+		h = codec.Combine(h, 0)
+	} else {
+		h = codec.Combine(h, 1)
+		h = codec.Combine(h, weirInnerHash(v.Inner))
+	}
+	h = codec.Combine(h, codec.HashString(string(v.Label)))
+	h = codec.Combine(h, codec.HashBytes([]byte(v.note)))
+	return h
+}
+
+func weirEmbedsDecodeBinary(src []byte, v *Embeds) (int, error) {
+	r := codec.NewReader(src)
+	weirEmbedsReadBinary(&r, v)
+	return r.Done()
+}
+
+func weirEmbedsDecodeJSON(src []byte, v *Embeds) error {
+	d := codec.NewJSONReader(src)
+	weirEmbedsReadJSON(&d, v)
+	return d.Finish()
 }
 
 func weirInnerAppendBinary(dst []byte, v *Inner) []byte {

@@ -18,6 +18,12 @@ func init() {
 		EventTimeField: "ts",
 		Hash:           weirTxnHash,
 		Name:           "fraud.Txn",
+		Shape: []string{
+			`Txn.UserID string json:"user_id"`,
+			`Txn.Amount int64 json:"amount"`,
+			`Txn.Merchant string json:"merchant"`,
+			`Txn.At time.Time json:"ts" weir:"eventtime"`,
+		},
 	})
 	sdk.RegisterRecord(sdk.RecordCodec[UserTotal]{
 		AppendBinary: weirUserTotalAppendBinary,
@@ -27,6 +33,13 @@ func init() {
 		DecodeJSON:   weirUserTotalDecodeJSON,
 		Hash:         weirUserTotalHash,
 		Name:         "fraud.UserTotal",
+		Shape: []string{
+			`UserTotal.UserID string json:"user_id"`,
+			`UserTotal.WindowStart time.Time json:"window_start"`,
+			`UserTotal.WindowEnd time.Time json:"window_end"`,
+			`UserTotal.Total int64 json:"total"`,
+			`UserTotal.Count int64 json:"count"`,
+		},
 	})
 	sdk.RegisterFilter(Large, sdk.FilterKernel[Txn](weirFilterLarge))
 	sdk.RegisterMap(Large, sdk.MapKernel[Txn, bool](weirMapLarge))

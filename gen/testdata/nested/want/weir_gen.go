@@ -19,6 +19,10 @@ func init() {
 		EventTimeField: "at",
 		Hash:           weirLeafHash,
 		Name:           "nested.Leaf",
+		Shape: []string{
+			`Leaf.V uint64 json:"v"`,
+			`Leaf.At time.Time json:"at" weir:"eventtime"`,
+		},
 	})
 	sdk.RegisterRecord(sdk.RecordCodec[Node]{
 		AppendBinary: weirNodeAppendBinary,
@@ -28,6 +32,21 @@ func init() {
 		DecodeJSON:   weirNodeDecodeJSON,
 		Hash:         weirNodeHash,
 		Name:         "nested.Node",
+		Shape: []string{
+			`Node.Name string json:"name"`,
+			`Node.Children []*nested.Node json:"children"`,
+			`Node.Parent *nested.Node`,
+			`Node.Attrs map[string]nested.Attr json:"attrs"`,
+			`Node.ByID map[int32][]nested.Leaf json:"by_id"`,
+			`Node.Weights map[float32]int8 json:"weights"`,
+			`Node.Seen *time.Time json:"seen"`,
+			`Node.Matrix [][]float64 json:"matrix"`,
+			`Node.PP **int json:"pp"`,
+			`Attr.Key string json:"key"`,
+			`Attr.Value *nested.Leaf json:"value"`,
+			`Leaf.V uint64 json:"v"`,
+			`Leaf.At time.Time json:"at" weir:"eventtime"`,
+		},
 	})
 	sdk.RegisterRecord(sdk.RecordCodec[Wrap]{
 		AppendBinary: weirWrapAppendBinary,
@@ -37,6 +56,11 @@ func init() {
 		DecodeJSON:   weirWrapDecodeJSON,
 		Hash:         weirWrapHash,
 		Name:         "nested.Wrap",
+		Shape: []string{
+			`Wrap.Leaf nested.Leaf json:"Leaf"`,
+			`Leaf.V uint64 json:"v"`,
+			`Leaf.At time.Time json:"at" weir:"eventtime"`,
+		},
 	})
 }
 
