@@ -363,6 +363,15 @@ func TestOptionsValidate(t *testing.T) {
 		{Options{Mode: Stream, PerfectWatermark: true}, "PerfectWatermark"},
 		{Options{OnError: 9}, "OnError"},
 		{Options{BatchSize: -1}, "BatchSize"},
+		{Options{MaxParallelism: MaxParallelismLimit}, ""},
+		{Options{MaxParallelism: MaxParallelismLimit + 1}, "MaxParallelism 32769 out of range; use 1 to 32768"},
+		{Options{Parallelism: 40000, MaxParallelism: 40000}, "MaxParallelism 40000 out of range"},
+		{Options{StateMemory: -1}, "StateMemory"},
+		{Options{CheckpointRetain: -1}, "CheckpointRetain"},
+		{Options{CheckpointDir: "ck", SavepointDir: "ck/"}, "SavepointDir ck/ overlaps CheckpointDir ck"},
+		{Options{CheckpointDir: "ck", SavepointDir: "ck/sp"}, "overlaps"},
+		{Options{CheckpointDir: "sp/ck", SavepointDir: "sp"}, "overlaps"},
+		{Options{CheckpointDir: "ck", SavepointDir: "ck-sp"}, ""},
 	} {
 		tc.o.EnsureDefaults()
 		err := tc.o.Validate()
