@@ -381,7 +381,14 @@ func flagError(err error, fs *flag.FlagSet) string {
 	if name, ok := strings.CutPrefix(msg, "flag needs an argument: "); ok {
 		return fmt.Sprintf("flag --%s needs a value", strings.TrimLeft(name, "-"))
 	}
-	// `invalid value "x" for flag -parallelism: parse error`
+	// `invalid value "x" for flag -parallelism: parse error`, and for
+	// booleans `invalid boolean value "x" for -bounded: parse error`
+	if rest, ok := strings.CutPrefix(msg, "invalid boolean value "); ok {
+		if v, f, ok := strings.Cut(rest, " for -"); ok {
+			name, _, _ := strings.Cut(f, ":")
+			return fmt.Sprintf("--%s=%s: %s", name, strings.Trim(v, `"`), valueHint(fs, name))
+		}
+	}
 	if rest, ok := strings.CutPrefix(msg, "invalid value "); ok {
 		if v, f, ok := strings.Cut(rest, " for flag -"); ok {
 			name, _, _ := strings.Cut(f, ":")
