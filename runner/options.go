@@ -83,8 +83,8 @@ func (wallClock) Now() time.Time { return time.Now() }
 type Options struct {
 	// Parallelism is the number of tasks of every stage (default 1).
 	Parallelism int
-	// MaxParallelism is the number of key groups (default 128). It bounds
-	// Parallelism.
+	// MaxParallelism is the number of key groups (default 128, at most
+	// MaxParallelismLimit). It bounds Parallelism.
 	MaxParallelism int
 	// Mode is Batch (default) or Stream.
 	Mode Mode
@@ -109,8 +109,11 @@ type Options struct {
 	// Stop, when closed, stops the job gracefully: sources close their
 	// readers, what is in flight is processed, no final +∞ watermark is
 	// given (windows not yet fired stay unfired), sinks commit everything
-	// written so far, and Run returns nil. Cancelling Run's context instead
-	// aborts: nothing is committed. Nil never stops.
+	// written so far, and Run returns nil. Closed while the job is being
+	// set up (before any task starts), it ends Run at once with
+	// Stats.StoppedBeforeStart: nothing read, nothing committed, no
+	// savepoint. Cancelling Run's context instead aborts: nothing is
+	// committed. Nil never stops.
 	Stop <-chan struct{}
 	// DiscoveryInterval is how often, in stream mode, the runner asks a
 	// source that implements sdk.SplitDiscoverer for new splits (0 means
@@ -131,7 +134,8 @@ type Options struct {
 	// (default 3).
 	CheckpointRetain int
 	// SavepointDir, when set, makes a graceful stop (Options.Stop) write a
-	// self-contained savepoint of the stopped job there.
+	// self-contained savepoint of the stopped job there. It must not be
+	// CheckpointDir, nor inside it or around it.
 	SavepointDir string
 	// FromSavepoint restores the job from the savepoint in this directory
 	// instead of from the latest checkpoint; the parallelism may differ
