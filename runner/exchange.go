@@ -120,13 +120,13 @@ func (x *exchange) release() {
 	}
 }
 
-// bufSize is the room a new buffer is made with: batchSize for one or two
-// targets, else twice a target's share of a batch (it grows when needed).
+// bufSize is the room a new buffer is made with: a target's share of the
+// maxBuffered batches the exchange holds at most (rows spread evenly fill
+// it just when they are sent), and no more than a batch. So the room of
+// all buffers stays within maxBuffered batches however many targets there
+// are; a buffer grows when its target gets more than its share.
 func (x *exchange) bufSize() int {
-	if n := len(x.targets); n > 2 {
-		return max(1, 2*x.batchSize/n)
-	}
-	return x.batchSize
+	return max(1, min(x.batchSize, maxBuffered*x.batchSize/len(x.targets)))
 }
 
 // send sends the buffer of target i and releases it; i must then leave
