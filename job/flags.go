@@ -135,12 +135,12 @@ func newRunFlags(name string) *runFlags {
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&f.in, "in", "", "read the input at `LOCATION`: parquet:GLOB or jsonl:GLOB (a directory: all its files of that kind) or kafka://HOST:PORT/TOPIC")
 	fs.StringVar(&f.out, "out", "", "write results to `LOCATION`: jsonl:DIR, parquet:DIR or kafka://HOST:PORT/TOPIC; side outputs go to DIR/late or TOPIC-late")
-	fs.StringVar(&f.mode, "mode", "batch", "run in `MODE`: batch (bounded inputs, ends when they end) or stream")
+	fs.StringVar(&f.mode, "mode", runner.Batch.String(), "run in `MODE`: batch (bounded inputs, ends when they end) or stream")
 	fs.IntVar(&f.parallelism, "parallelism", runner.DefaultParallelism, fmt.Sprintf("run `N` tasks per stage (1 to %d)", runner.MaxParallelismLimit))
 	fs.IntVar(&f.maxParallelism, "max-parallelism", runner.DefaultMaxParallelism, fmt.Sprintf("use `N` key groups: the most tasks a keyed stage can ever have (1 to %d)", runner.MaxParallelismLimit))
-	fs.StringVar(&f.onError, "on-error", "dead-letter", "handle bad records by `POLICY`: dead-letter, skip or fail")
+	fs.StringVar(&f.onError, "on-error", runner.DeadLetter.String(), "handle bad records by `POLICY`: dead-letter, skip or fail")
 	fs.StringVar(&f.dead, "dead-letter", "", "write dead letters to `LOCATION`: jsonl:DIR (default DIR/dead-letter of --out)")
-	fs.DurationVar(&f.bound, "bound", 30*time.Second, "accept event times out of order by up to `DURATION`")
+	fs.DurationVar(&f.bound, "bound", DefaultBound, "accept event times out of order by up to `DURATION`")
 	fs.DurationVar(&f.lateness, "allowed-lateness", 0, "keep fired windows open to late records for `DURATION`")
 	fs.BoolVar(&f.perfect, "perfect-watermark", false, "batch only: treat every record as on time")
 	fs.DurationVar(&f.idle, "idle-timeout", 0, "let an input partition that produced nothing for `DURATION` stop holding the watermark back (0: never)")
@@ -278,6 +278,10 @@ func (f *runFlags) parse(args []string) (config, error) {
 	return c, nil
 }
 
+// DefaultBound is the default of --bound, the bounded out-of-orderness of
+// event time a job gets from [Job.Bound].
+const DefaultBound = 30 * time.Second
+
 // minCheckpointInterval is the shortest --checkpoint-interval: a
 // checkpoint every few microseconds would leave no time for the job.
 const minCheckpointInterval = time.Millisecond
@@ -287,7 +291,8 @@ const minCheckpointInterval = time.Millisecond
 // directory held both, and a directory flag naming a file fails later.
 func checkDirs(c config) error {
 	for _, d := range []struct{ flag, dir string }{
-		{"checkpoint-dir", c.checkpointDir}, {"savepoint-dir", c.savepointDir}, {"state-dir", c.stateDir},
+		{"checkpoint-dir", c.checkpointDir}, {"savepoint-dir", c.savepointDir}, {"from-savepoint", c.fromSavepoint},
+		{"state-dir", c.stateDir},
 	} {
 		if d.dir == "" {
 			continue

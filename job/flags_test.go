@@ -251,6 +251,9 @@ func TestFlagDefaultsFromConstants(t *testing.T) {
 		"max-parallelism":     strconv.Itoa(runner.DefaultMaxParallelism),
 		"checkpoint-interval": runner.DefaultCheckpointInterval.String(),
 		"checkpoint-retain":   strconv.Itoa(runner.DefaultCheckpointRetain),
+		"bound":               DefaultBound.String(),
+		"mode":                runner.Batch.String(),
+		"on-error":            runner.DeadLetter.String(),
 	} {
 		if got := fs.Lookup(flag).DefValue; got != want {
 			t.Errorf("--%s default %s, want %s", flag, got, want)
@@ -334,7 +337,7 @@ func TestCheckDirs(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, fl := range []string{"checkpoint-dir", "savepoint-dir", "state-dir"} {
+	for _, fl := range []string{"checkpoint-dir", "savepoint-dir", "from-savepoint", "state-dir"} {
 		_, err := newRunFlags("fraud").parse([]string{"--in=jsonl:x", "--out=jsonl:o", "--" + fl + "=" + file})
 		var ue *usageError
 		if !errors.As(err, &ue) || !strings.Contains(err.Error(), "--"+fl+"="+file+" is a file, not a directory") {

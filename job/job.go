@@ -42,7 +42,8 @@ func (j *Job) Pipeline() *sdk.Pipeline { return j.p }
 // transactional ids and checkpoints carry.
 func (j *Job) Name() string { return j.name }
 
-// Bound is the bounded out-of-orderness of event time (--bound, default 30s).
+// Bound is the bounded out-of-orderness of event time (--bound, default
+// [DefaultBound]).
 func (j *Job) Bound() time.Duration { return j.cfg.bound }
 
 // AllowedLateness is how long a fired window still accepts late records
