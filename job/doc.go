@@ -18,7 +18,7 @@
 // # Command line
 //
 //	NAME run --in=parquet:GLOB|jsonl:GLOB|kafka://HOST:PORT/TOPIC
-//	         --out=jsonl:DIR|parquet:DIR|kafka://HOST:PORT/TOPIC
+//	         --out=jsonl:DIR|parquet:DIR|kafka://HOST:PORT/TOPIC [--name=NAME]
 //	         [--overwrite|--append] [--mode=batch|stream] [--parallelism=N] [--max-parallelism=128]
 //	         [--on-error=dead-letter|skip|fail] [--dead-letter=jsonl:DIR]
 //	         [--bound=30s] [--allowed-lateness=0] [--perfect-watermark]
@@ -29,7 +29,18 @@
 //	         [--progress=auto|always|never]
 //
 // Each flag maps onto one field of runner.Options or one pipeline option;
-// nothing else reads flags or the environment. Dead letters go to
+// nothing else reads flags or the environment. Every flag is checked
+// before anything runs (ranges from the runner's constants: parallelism
+// and max parallelism 1 to runner.MaxParallelismLimit; sizes a decimal
+// number and a unit; the savepoint directory apart from the checkpoint
+// directory), so that runner.Options.Validate never refuses what the flags
+// accepted; a bad value is one line naming the flag, exit 2.
+//
+// --name is the job's identity, given to sdk.JobName: Kafka transactional
+// ids, checkpoint metadata and the summary line carry it. Its default is
+// NAME-HASH, HASH being 8 hex digits of the SHA-256 of the absolute
+// --checkpoint-dir or, without one, of the --out location, so reruns of a
+// job agree and different jobs of one binary differ. Dead letters go to
 // <out>/dead-letter unless --dead-letter says otherwise. Side outputs go to
 // <out>/late, or to the topic TOPIC-late. A Kafka input is read from its
 // earliest offsets: up to the offsets at the start in batch mode, without
@@ -63,12 +74,18 @@
 // "stopped: output committed" line, and so does a batch job with
 // --checkpoint-dir or --savepoint-dir (a rerun resumes). It aborts other
 // batch jobs (nothing committed, exit 130): without checkpoints a backfill
-// is rerun whole. A second signal aborts any job.
+// is rerun whole. A second signal aborts any job (exit 130), with a line
+// saying what stays committed: the output up to the last completed
+// checkpoint (this run's, or the one it resumed from), or nothing. A stop
+// while the job is set up, before any task starts, ends it at once (exit
+// 0, "stopped before it started": nothing read or committed, no
+// savepoint).
 //
 // Exit codes: 0 the job succeeded or a stream job was stopped, 1 it failed
-// (one line on stderr: what and where), 2 the command line is wrong (one
-// line and a hint to run -h) or its output directory is used, 130 it was
-// aborted. A panic that escapes the
+// (one line on stderr: what and where; an input that cannot be read, a
+// folder included, is named with the reason), 2 the command line is wrong
+// (one line and a hint to run -h) or its output directory is used, 130 it
+// was aborted. A panic that escapes the
 // build function is reported on one line too, never as a trace.
 //
 // # Output on stderr
@@ -77,7 +94,7 @@
 // known from Parquet footers, percent, rate, ETA); elsewhere it prints a
 // plain line every ten seconds. Every successful run ends with one summary
 // line: rows in, rows out (per sink when there are several), late,
-// dead-lettered, time and rate. See job/internal/progress.
+// dead-lettered, time and rate, and the job's name. See job/internal/progress.
 //
 // # Goroutines
 //

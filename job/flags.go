@@ -1,15 +1,20 @@
 package job
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/weirflow/weir/internal/paths"
 	"github.com/weirflow/weir/io/kafka"
 	"github.com/weirflow/weir/runner"
 	"github.com/weirflow/weir/sdk"
@@ -111,46 +116,49 @@ type config struct {
 	stateDir       string
 	stateMemory    int64
 	existing       sdk.ExistingOutput
+	name           string // the job's identity: --name, or derived (see jobName)
 }
 
 // runFlags declares the flags of `run` on a new FlagSet.
 type runFlags struct {
+	binary                                                string
 	fs                                                    *flag.FlagSet
 	mode, in, out, dead, onError, progress, checkpointDir string
 	start, savepointDir, fromSavepoint, stateDir          string
-	stateMemory                                           string
+	stateMemory, name                                     string
 	parallelism, maxParallelism, retain                   int
 	bound, lateness, idle, interval                       time.Duration
 	perfect, bounded, overwrite, appendOut                bool
 }
 
 func newRunFlags(name string) *runFlags {
-	f := &runFlags{fs: flag.NewFlagSet(name+" run", flag.ContinueOnError)}
+	f := &runFlags{binary: name, fs: flag.NewFlagSet(name+" run", flag.ContinueOnError)}
 	fs := f.fs
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&f.in, "in", "", "read the input at `LOCATION`: parquet:GLOB or jsonl:GLOB (a directory: all its files of that kind) or kafka://HOST:PORT/TOPIC")
 	fs.StringVar(&f.out, "out", "", "write results to `LOCATION`: jsonl:DIR, parquet:DIR or kafka://HOST:PORT/TOPIC; side outputs go to DIR/late or TOPIC-late")
 	fs.BoolVar(&f.overwrite, "overwrite", false, "when the job starts fresh, replace the output an earlier run left in the --out and dead-letter directories (at this run's first commit); without --overwrite or --append such a start is refused")
 	fs.BoolVar(&f.appendOut, "append", false, "when the job starts fresh, add to the output an earlier run left in the --out and dead-letter directories")
-	fs.StringVar(&f.mode, "mode", "batch", "run in `MODE`: batch (bounded inputs, ends when they end) or stream")
-	fs.IntVar(&f.parallelism, "parallelism", 1, "run `N` tasks per stage")
-	fs.IntVar(&f.maxParallelism, "max-parallelism", 128, "use `N` key groups: the most tasks a keyed stage can ever have")
-	fs.StringVar(&f.onError, "on-error", "dead-letter", "handle bad records by `POLICY`: dead-letter, skip or fail")
+	fs.StringVar(&f.mode, "mode", runner.Batch.String(), "run in `MODE`: batch (bounded inputs, ends when they end) or stream")
+	fs.IntVar(&f.parallelism, "parallelism", runner.DefaultParallelism, fmt.Sprintf("run `N` tasks per stage (1 to %d)", runner.MaxParallelismLimit))
+	fs.IntVar(&f.maxParallelism, "max-parallelism", runner.DefaultMaxParallelism, fmt.Sprintf("use `N` key groups: the most tasks a keyed stage can ever have (1 to %d)", runner.MaxParallelismLimit))
+	fs.StringVar(&f.onError, "on-error", runner.DeadLetter.String(), "handle bad records by `POLICY`: dead-letter, skip or fail")
 	fs.StringVar(&f.dead, "dead-letter", "", "write dead letters to `LOCATION`: jsonl:DIR (default DIR/dead-letter of --out)")
-	fs.DurationVar(&f.bound, "bound", 30*time.Second, "accept event times out of order by up to `DURATION`")
+	fs.DurationVar(&f.bound, "bound", DefaultBound, "accept event times out of order by up to `DURATION`")
 	fs.DurationVar(&f.lateness, "allowed-lateness", 0, "keep fired windows open to late records for `DURATION`")
 	fs.BoolVar(&f.perfect, "perfect-watermark", false, "batch only: treat every record as on time")
 	fs.DurationVar(&f.idle, "idle-timeout", 0, "let an input partition that produced nothing for `DURATION` stop holding the watermark back (0: never)")
 	fs.BoolVar(&f.bounded, "bounded", false, "stream with a Kafka input: stop at the end offsets seen at the start and fire every window (a backfill from Kafka)")
 	fs.StringVar(&f.start, "start", "earliest", "with a Kafka input and nothing to resume from, start at `POSITION`: earliest, latest, committed:GROUP (the group's committed offsets) or time:RFC3339 (the first offsets at or after that time)")
 	fs.StringVar(&f.checkpointDir, "checkpoint-dir", "", "checkpoint to `DIR` and, when it holds a completed checkpoint, resume from the latest one; output is then exactly once across crashes (Kafka output through transactions)")
-	fs.DurationVar(&f.interval, "checkpoint-interval", 10*time.Second, "take a checkpoint every `DURATION`")
-	fs.IntVar(&f.retain, "checkpoint-retain", 3, "keep the last `N` completed checkpoints")
-	fs.StringVar(&f.savepointDir, "savepoint-dir", "", "on SIGTERM or SIGINT, stop with a savepoint written to `DIR`")
+	fs.DurationVar(&f.interval, "checkpoint-interval", runner.DefaultCheckpointInterval, "take a checkpoint every `DURATION`")
+	fs.IntVar(&f.retain, "checkpoint-retain", runner.DefaultCheckpointRetain, "keep the last `N` completed checkpoints")
+	fs.StringVar(&f.savepointDir, "savepoint-dir", "", "on SIGTERM or SIGINT, stop with a savepoint written to `DIR` (not the --checkpoint-dir, nor inside it)")
 	fs.StringVar(&f.fromSavepoint, "from-savepoint", "", "start from the savepoint in `DIR` (any --parallelism: state is redistributed by key group)")
 	fs.StringVar(&f.stateDir, "state-dir", "", "keep the tasks' local keyed state under `DIR` (default a temporary directory)")
 	fs.StringVar(&f.stateMemory, "state-memory", "0", "keep at most `SIZE` of keyed state in memory (e.g. 512MB); the rest is spilled to the local state on disk (0: no limit)")
 	fs.StringVar(&f.progress, "progress", "auto", "show progress `WHEN`: auto (a bar on terminals), always or never")
+	fs.StringVar(&f.name, "name", "", "name the job `NAME` (letters, digits, '.', '_', '-'; at most 100): its Kafka transactional ids and checkpoints carry it; default "+name+"-HASH of --checkpoint-dir, else of --out")
 	return f
 }
 
@@ -161,7 +169,7 @@ func (f *runFlags) parse(args []string) (config, error) {
 		if errors.Is(err, flag.ErrHelp) {
 			return c, err
 		}
-		return c, usagef("%s", flagError(err))
+		return c, usagef("%s", flagError(err, f.fs))
 	}
 	if f.fs.NArg() > 0 {
 		return c, usagef("unexpected argument %q; flags only", f.fs.Arg(0))
@@ -197,11 +205,11 @@ func (f *runFlags) parse(args []string) (config, error) {
 			return c, usagef("--dead-letter=%s: dead letters are written as jsonl:DIR", f.dead)
 		}
 	}
-	if f.parallelism < 1 {
-		return c, usagef("--parallelism=%d: must be at least 1", f.parallelism)
+	if f.parallelism < 1 || f.parallelism > runner.MaxParallelismLimit {
+		return c, usagef("--parallelism=%d: out of range; use 1 to %d", f.parallelism, runner.MaxParallelismLimit)
 	}
-	if f.maxParallelism < 1 {
-		return c, usagef("--max-parallelism=%d: must be at least 1", f.maxParallelism)
+	if f.maxParallelism < 1 || f.maxParallelism > runner.MaxParallelismLimit {
+		return c, usagef("--max-parallelism=%d: out of range; use 1 to %d", f.maxParallelism, runner.MaxParallelismLimit)
 	}
 	if f.parallelism > f.maxParallelism {
 		return c, usagef("--parallelism=%d exceeds --max-parallelism=%d; lower one or raise the other", f.parallelism, f.maxParallelism)
@@ -258,14 +266,17 @@ func (f *runFlags) parse(args []string) (config, error) {
 	}
 	c.start = start
 	c.checkpointDir = f.checkpointDir
-	if f.interval <= 0 {
-		return c, usagef("--checkpoint-interval=%v: must be positive", f.interval)
+	if f.interval < minCheckpointInterval {
+		return c, usagef("--checkpoint-interval=%v: must be at least %v", f.interval, minCheckpointInterval)
 	}
 	if f.retain < 1 {
 		return c, usagef("--checkpoint-retain=%d: must be at least 1", f.retain)
 	}
 	c.interval, c.retain = f.interval, f.retain
 	c.savepointDir, c.fromSavepoint, c.stateDir = f.savepointDir, f.fromSavepoint, f.stateDir
+	if err := checkDirs(c); err != nil {
+		return c, err
+	}
 	if c.stateMemory, err = parseSize(f.stateMemory); err != nil {
 		return c, usagef("--state-memory=%s: %v", f.stateMemory, err)
 	}
@@ -275,11 +286,113 @@ func (f *runFlags) parse(args []string) (config, error) {
 	default:
 		return c, usagef("--progress=%s: use auto, always or never", f.progress)
 	}
+	if c.name, err = jobName(f.binary, f.name, c); err != nil {
+		return c, err
+	}
 	return c, nil
 }
 
+// DefaultBound is the default of --bound, the bounded out-of-orderness of
+// event time a job gets from [Job.Bound].
+const DefaultBound = 30 * time.Second
+
+// minCheckpointInterval is the shortest --checkpoint-interval: a
+// checkpoint every few microseconds would leave no time for the job.
+const minCheckpointInterval = time.Millisecond
+
+// checkDirs refuses directory flags that cannot work together: the
+// savepoint and checkpoint stores would collect each other's files if one
+// directory held both, and a directory flag naming a file fails later.
+func checkDirs(c config) error {
+	for _, d := range []struct{ flag, dir string }{
+		{"checkpoint-dir", c.checkpointDir}, {"savepoint-dir", c.savepointDir}, {"from-savepoint", c.fromSavepoint},
+		{"state-dir", c.stateDir},
+	} {
+		if d.dir == "" {
+			continue
+		}
+		if st, err := os.Stat(d.dir); err == nil && !st.IsDir() {
+			return usagef("--%s=%s is a file, not a directory", d.flag, d.dir)
+		}
+	}
+	if c.checkpointDir == "" || c.savepointDir == "" {
+		return nil
+	}
+	overlap, err := paths.Overlap(c.savepointDir, c.checkpointDir)
+	if err != nil {
+		return usagef("--savepoint-dir=%s: %v", c.savepointDir, err)
+	}
+	if overlap {
+		return usagef("--savepoint-dir=%s and --checkpoint-dir=%s overlap; use two separate directories", c.savepointDir, c.checkpointDir)
+	}
+	return nil
+}
+
+// maxNameLen is the longest --name.
+const maxNameLen = 100
+
+// jobName is the job's identity: --name when given, else one derived from
+// what the job writes, so that two different jobs of one binary differ and
+// reruns of the same job are equal: BINARY-HASH, HASH being 8 hex digits
+// of the SHA-256 of the absolute --checkpoint-dir, or without one of the
+// --out location (an absolute directory, or kafka://HOST:PORT/TOPIC).
+func jobName(binary, flagName string, c config) (string, error) {
+	if flagName != "" {
+		if err := validName(flagName); err != nil {
+			return "", usagef("--name=%s: %v", flagName, err)
+		}
+		return flagName, nil
+	}
+	what := c.out.String()
+	switch {
+	case c.checkpointDir != "":
+		p, err := paths.Canonical(c.checkpointDir)
+		if err != nil {
+			return "", usagef("--checkpoint-dir=%s: %v", c.checkpointDir, err)
+		}
+		what = "checkpoint-dir:" + p
+	case c.out.Scheme != Kafka:
+		p, err := paths.Canonical(c.out.Path)
+		if err != nil {
+			return "", usagef("--out=%s: %v", c.out, err)
+		}
+		what = string(c.out.Scheme) + ":" + p
+	}
+	sum := sha256.Sum256([]byte(what))
+	prefix := strings.Map(func(r rune) rune {
+		if nameRune(r) {
+			return r
+		}
+		return '-'
+	}, binary)
+	if prefix == "" {
+		prefix = "weir"
+	}
+	if n := maxNameLen - 9; len(prefix) > n {
+		prefix = prefix[:n]
+	}
+	return prefix + "-" + hex.EncodeToString(sum[:4]), nil
+}
+
+// validName checks a job name: it goes into Kafka transactional ids.
+func validName(n string) error {
+	if n == "" || len(n) > maxNameLen {
+		return fmt.Errorf("use 1 to %d characters", maxNameLen)
+	}
+	for _, r := range n {
+		if !nameRune(r) {
+			return fmt.Errorf("%q is not allowed; use letters, digits, '.', '_' and '-'", r)
+		}
+	}
+	return nil
+}
+
+func nameRune(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-'
+}
+
 // flagError rewrites the flag package's messages in our words.
-func flagError(err error) string {
+func flagError(err error, fs *flag.FlagSet) string {
 	msg := err.Error()
 	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
 		return fmt.Sprintf("unknown flag --%s", strings.TrimLeft(name, "-"))
@@ -287,14 +400,49 @@ func flagError(err error) string {
 	if name, ok := strings.CutPrefix(msg, "flag needs an argument: "); ok {
 		return fmt.Sprintf("flag --%s needs a value", strings.TrimLeft(name, "-"))
 	}
-	// `invalid value "x" for flag -parallelism: parse error`
+	// `invalid value "x" for flag -parallelism: parse error`, and for
+	// booleans `invalid boolean value "x" for -bounded: parse error`
+	if rest, ok := strings.CutPrefix(msg, "invalid boolean value "); ok {
+		if v, f, ok := strings.Cut(rest, " for -"); ok {
+			name, _, _ := strings.Cut(f, ":")
+			return fmt.Sprintf("--%s=%s: %s", name, strings.Trim(v, `"`), valueHint(fs, name))
+		}
+	}
 	if rest, ok := strings.CutPrefix(msg, "invalid value "); ok {
 		if v, f, ok := strings.Cut(rest, " for flag -"); ok {
 			name, _, _ := strings.Cut(f, ":")
-			return fmt.Sprintf("--%s=%s: not a valid value", name, strings.Trim(v, `"`))
+			return fmt.Sprintf("--%s=%s: %s", name, strings.Trim(v, `"`), valueHint(fs, name))
 		}
 	}
 	return strings.TrimPrefix(msg, "flag ")
+}
+
+// valueHint says what flag name takes, for a value the flag package could
+// not parse.
+func valueHint(fs *flag.FlagSet, name string) string {
+	f := fs.Lookup(name)
+	if f == nil {
+		return "not a valid value"
+	}
+	switch f.Value.(flag.Getter).Get().(type) {
+	case int:
+		if r, ok := intRanges[name]; ok {
+			return "use a whole number " + r
+		}
+		return "use a whole number"
+	case time.Duration:
+		return "not a duration; use a number with a unit, as in 500ms, 30s or 5m"
+	case bool:
+		return "use true or false"
+	}
+	return "not a valid value"
+}
+
+// intRanges are the allowed values of the whole-number flags, for messages.
+var intRanges = map[string]string{
+	"parallelism":       fmt.Sprintf("from 1 to %d", runner.MaxParallelismLimit),
+	"max-parallelism":   fmt.Sprintf("from 1 to %d", runner.MaxParallelismLimit),
+	"checkpoint-retain": "of at least 1",
 }
 
 // parseStart parses --start into a Kafka start position.
@@ -317,7 +465,7 @@ func parseStart(v string) (kafka.Start, error) {
 }
 
 // flagOrder is the order flags are listed in by -h.
-var flagOrder = []string{"in", "out", "overwrite", "append", "mode", "parallelism", "max-parallelism", "on-error", "dead-letter",
+var flagOrder = []string{"in", "out", "overwrite", "append", "name", "mode", "parallelism", "max-parallelism", "on-error", "dead-letter",
 	"bound", "allowed-lateness", "perfect-watermark", "idle-timeout", "bounded", "start", "checkpoint-dir", "checkpoint-interval", "checkpoint-retain",
 	"savepoint-dir", "from-savepoint", "state-dir", "state-memory", "progress"}
 
@@ -343,24 +491,30 @@ func printDefaults(w io.Writer, fs *flag.FlagSet) {
 
 func hasMeta(p string) bool { return strings.ContainsAny(p, `*?[`) }
 
-// parseSize reads a byte size: a number with an optional unit B, KB, MB,
-// GB or TB (powers of 1024; KiB, MiB, GiB and TiB also accepted).
+// parseSize reads a byte size: a decimal number (digits, optionally a
+// fraction) with an optional unit B, KB, MB, GB or TB (powers of 1024;
+// KiB, MiB, GiB and TiB also accepted), at most maxSize. Anything else
+// (NaN, Inf, a sign, an exponent, an unknown unit) is refused.
 func parseSize(v string) (int64, error) {
-	s := strings.ToUpper(strings.TrimSpace(v))
-	mult := int64(1)
-	for _, u := range []struct {
-		suffix string
-		mult   int64
-	}{{"TIB", 1 << 40}, {"GIB", 1 << 30}, {"MIB", 1 << 20}, {"KIB", 1 << 10},
-		{"TB", 1 << 40}, {"GB", 1 << 30}, {"MB", 1 << 20}, {"KB", 1 << 10}, {"B", 1}} {
-		if n, ok := strings.CutSuffix(s, u.suffix); ok {
-			s, mult = strings.TrimSpace(n), u.mult
-			break
-		}
+	bad := fmt.Errorf("not a size; use a number with B, KB, MB or GB")
+	m := sizeRE.FindStringSubmatch(strings.ToUpper(strings.TrimSpace(v)))
+	if m == nil {
+		return 0, bad
 	}
-	n, err := strconv.ParseFloat(s, 64)
-	if err != nil || n < 0 || n*float64(mult) > 1<<62 {
-		return 0, fmt.Errorf("not a size; use a number with B, KB, MB or GB")
+	n, err := strconv.ParseFloat(m[1], 64)
+	if err != nil {
+		return 0, bad
 	}
-	return int64(n * float64(mult)), nil
+	mult := map[string]float64{"": 1, "B": 1, "KB": 1 << 10, "KIB": 1 << 10, "MB": 1 << 20, "MIB": 1 << 20,
+		"GB": 1 << 30, "GIB": 1 << 30, "TB": 1 << 40, "TIB": 1 << 40}[m[2]]
+	if n*mult > maxSize {
+		return 0, fmt.Errorf("too large; use at most %d TB", int64(maxSize)>>40)
+	}
+	return int64(n * mult), nil
 }
+
+// sizeRE is a size: a decimal number and an optional unit.
+var sizeRE = regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?|\.[0-9]+) *(B|KB|KIB|MB|MIB|GB|GIB|TB|TIB)?$`)
+
+// maxSize is the largest size parseSize accepts: 1 PiB.
+const maxSize = 1 << 50

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -36,7 +37,13 @@ type Job struct {
 // Pipeline is the pipeline to add transforms to.
 func (j *Job) Pipeline() *sdk.Pipeline { return j.p }
 
-// Bound is the bounded out-of-orderness of event time (--bound, default 30s).
+// Name is the job's identity (--name, by default derived from
+// --checkpoint-dir or --out): the pipeline's name, which Kafka
+// transactional ids and checkpoints carry.
+func (j *Job) Name() string { return j.name }
+
+// Bound is the bounded out-of-orderness of event time (--bound, default
+// [DefaultBound]).
 func (j *Job) Bound() time.Duration { return j.cfg.bound }
 
 // AllowedLateness is how long a fired window still accepts late records
@@ -192,7 +199,7 @@ func (p Program) run(ctx context.Context, args []string, stdout, stderr io.Write
 			return p.fail(stderr, fmt.Errorf("cannot create output directory %s: %w", d, unwrapPath(err)))
 		}
 	}
-	j := &Job{name: p.Name, p: sdk.NewPipeline(sdk.JobName(p.Name)), cfg: cfg, in: files, glob: glob}
+	j := &Job{name: cfg.name, p: sdk.NewPipeline(sdk.JobName(cfg.name)), cfg: cfg, in: files, glob: glob}
 	if err := p.Build(j); err != nil {
 		return p.fail(stderr, err)
 	}
@@ -231,25 +238,25 @@ func (p Program) run(ctx context.Context, args []string, stdout, stderr io.Write
 	graceful := cfg.mode == runner.Stream || cfg.checkpointDir != "" || cfg.savepointDir != ""
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stopped := make(chan struct{})
-	if p.Stop != nil {
-		if graceful {
-			opts.Stop = stopped
-		}
+	stopped := p.Stop
+	switch {
+	case stopped == nil:
+	case graceful:
+		opts.Stop = stopped
+	case isClosed(stopped):
+		cancel()
+	default:
 		finished := make(chan struct{})
 		defer close(finished)
 		go func() {
 			select {
-			case <-p.Stop:
-				close(stopped)
-				if !graceful {
-					cancel()
-				}
+			case <-stopped:
+				cancel()
 			case <-finished:
 			}
 		}()
 	}
-	rep := progress.New(stderr, opts.Metrics, progress.Options{Name: p.Name, Mode: p.progressMode(cfg, stderr), Columns: columns(stderr)})
+	rep := progress.New(stderr, opts.Metrics, progress.Options{Name: p.Name, Job: cfg.name, Mode: p.progressMode(cfg, stderr), Columns: columns(stderr)})
 	rep.Start()
 	stats, err := runner.Run(runCtx, j.p, opts)
 	rep.Stop()
@@ -257,10 +264,11 @@ func (p Program) run(ctx context.Context, args []string, stdout, stderr io.Write
 	var exists *sdk.OutputExistsError
 	switch {
 	case err != nil && runCtx.Err() != nil && ctx.Err() == nil && isClosed(stopped):
-		fmt.Fprintf(stderr, "%s: stopped: nothing committed (a backfill is rerun whole): %s\n", p.Name, counts)
+		// The first signal aborts a batch job that cannot resume.
+		fmt.Fprintf(stderr, "%s: %s: %s\n", p.Name, abortLine(cfg, stats, true, true), counts)
 		return 130
 	case err != nil && ctx.Err() != nil:
-		fmt.Fprintf(stderr, "%s: stopped: nothing committed: %s\n", p.Name, counts)
+		fmt.Fprintf(stderr, "%s: %s: %s\n", p.Name, abortLine(cfg, stats, isClosed(stopped), false), counts)
 		return 130
 	case errors.As(err, &exists):
 		fmt.Fprintf(stderr, "%s: %s\n", p.Name, existingMessage(cfg, exists))
@@ -268,6 +276,13 @@ func (p Program) run(ctx context.Context, args []string, stdout, stderr io.Write
 	case err != nil:
 		return p.fail(stderr, err)
 	case stats.AlreadyFinished:
+		return 0
+	case stats.StoppedBeforeStart:
+		what := "nothing read, nothing committed"
+		if cfg.savepointDir != "" {
+			what += ", no savepoint written"
+		}
+		fmt.Fprintf(stderr, "%s: stopped before it started: %s: %s\n", p.Name, what, counts)
 		return 0
 	case isClosed(stopped) && graceful:
 		where := ""
@@ -285,6 +300,36 @@ func (p Program) run(ctx context.Context, args []string, stdout, stderr io.Write
 		fmt.Fprintf(stderr, "%s: %s\n", p.Name, checkpointSummary(stats))
 	}
 	return 0
+}
+
+// abortLine says what an aborted run leaves committed. Checkpoints that
+// completed in this run committed the output up to them (a rerun finishes
+// committing the last one); one restored from committed its output in an
+// earlier run. stopping: a graceful stop was under way, so a checkpoint
+// completed without a store is the stop's savepoint. backfill: the first
+// signal aborted a batch job without checkpoints.
+func abortLine(cfg config, st runner.Stats, stopping, backfill bool) string {
+	var last uint64
+	for _, c := range st.Checkpoints {
+		last = max(last, uint64(c.ID))
+	}
+	restored := uint64(st.RestoredFrom)
+	switch {
+	case last != 0 && cfg.checkpointDir != "":
+		return fmt.Sprintf("aborted: output up to checkpoint %d is committed; the rest is not (rerun with --checkpoint-dir=%s to resume)", last, cfg.checkpointDir)
+	case last != 0 && cfg.savepointDir != "" && stopping:
+		return fmt.Sprintf("aborted: output up to savepoint %d is committed; the rest is not (resume with --from-savepoint=%s)", last, cfg.savepointDir)
+	case last != 0:
+		// Without a store, the one checkpoint is the commit at the end.
+		return "aborted while committing the output at the end: part of it may be committed"
+	case restored != 0 && cfg.fromSavepoint != "":
+		return fmt.Sprintf("aborted: nothing committed since savepoint %d (rerun with --from-savepoint=%s)", restored, cfg.fromSavepoint)
+	case restored != 0:
+		return fmt.Sprintf("aborted: output up to checkpoint %d is committed; the rest is not (rerun with --checkpoint-dir=%s to resume)", restored, cfg.checkpointDir)
+	case backfill:
+		return "aborted: nothing committed (without --checkpoint-dir a batch job is rerun whole)"
+	}
+	return "aborted: nothing committed"
 }
 
 // checkpointSummary is one line about the run's checkpoints.
@@ -384,6 +429,12 @@ func resolveInput(in Location) (glob string, files []string, err error) {
 	if st, err := os.Stat(pattern); err == nil && st.IsDir() {
 		pattern = filepath.Join(pattern, "*."+string(in.Scheme))
 	}
+	// Glob ignores directories it cannot read (no matches): say why.
+	if dir := globDir(pattern); dir != "" {
+		if err := listDir(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return "", nil, fmt.Errorf("cannot read %s: %w; check --in", dir, unwrapPath(err))
+		}
+	}
 	matches, err := filepath.Glob(pattern)
 	if err != nil {
 		return "", nil, usagef("--in=%s: bad pattern: %v", in, err)
@@ -412,6 +463,34 @@ func resolveInput(in Location) (glob string, files []string, err error) {
 		return "", nil, fmt.Errorf("no files match --in=%s; check the path", in)
 	}
 	return pattern, files, nil
+}
+
+// globDir is the directory a glob pattern lists first: its longest prefix
+// of directories without wildcards ("" when the pattern has none).
+func globDir(pattern string) string {
+	if !hasMeta(pattern) {
+		return ""
+	}
+	dir := filepath.Dir(pattern)
+	for hasMeta(dir) {
+		dir = filepath.Dir(dir)
+	}
+	return dir
+}
+
+// listDir reads one name of directory dir, to find out whether it can be
+// listed. A variable so that tests can make it fail: they may run as root,
+// which permission bits do not stop.
+var listDir = func(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := f.Readdirnames(1); err != nil && err != io.EOF {
+		return err
+	}
+	return nil
 }
 
 func unwrapPath(err error) error {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -123,23 +124,29 @@ func endless(sink *runnertest.Sink[string], started chan struct{}) func(*job.Job
 }
 
 // TestStop stops and cancels endless jobs: a stream job stops gracefully
-// and commits; a batch job and a cancelled one commit nothing.
+// and commits; a batch job and a cancelled one commit nothing, and say so;
+// a job cancelled after checkpoints committed says up to which.
 func TestStop(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "in.jsonl"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	ck := filepath.Join(dir, "ck")
 	for _, tc := range []struct {
 		name      string
 		mode      string
 		cancel    bool // cancel the context instead of closing Stop
+		afterCkpt bool // once a checkpoint has committed
+		flags     []string
 		code      int
 		want      string
 		committed bool
 	}{
-		{"stream stop", "stream", false, 0, "x: stopped: output committed: rows in ", true},
-		{"batch stop", "batch", false, 130, "x: stopped: nothing committed (a backfill is rerun whole): rows in ", false},
-		{"stream cancel", "stream", true, 130, "x: stopped: nothing committed: rows in ", false},
+		{"stream stop", "stream", false, false, nil, 0, "x: stopped: output committed: rows in ", true},
+		{"batch stop", "batch", false, false, nil, 130, "x: aborted: nothing committed (without --checkpoint-dir a batch job is rerun whole): rows in ", false},
+		{"stream cancel", "stream", true, false, nil, 130, "x: aborted: nothing committed: rows in ", false},
+		{"cancel after checkpoints", "stream", true, true, []string{"--checkpoint-dir=" + ck, "--checkpoint-interval=1ms"}, 130,
+			"x: aborted: output up to checkpoint ", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
@@ -149,6 +156,12 @@ func TestStop(t *testing.T) {
 			sink := &runnertest.Sink[string]{}
 			go func() {
 				<-started
+				if tc.afterCkpt {
+					deadline := time.Now().Add(time.Minute)
+					for _, _, commits, _ := sink.Counts(); commits == 0 && time.Now().Before(deadline); _, _, commits, _ = sink.Counts() {
+						runtime.Gosched()
+					}
+				}
 				if tc.cancel {
 					cancel()
 				} else {
@@ -156,15 +169,41 @@ func TestStop(t *testing.T) {
 				}
 			}()
 			p := job.Program{Name: "x", Build: endless(sink, started), Stop: stop}
-			code, _, stderr := run(t, ctx, p, "run", "--mode="+tc.mode, "--in=jsonl:"+dir,
-				"--out=jsonl:"+filepath.Join(dir, "out"), "--progress=never")
+			args := append([]string{"run", "--mode=" + tc.mode, "--in=jsonl:" + dir,
+				"--out=jsonl:" + filepath.Join(dir, "out"), "--progress=never"}, tc.flags...)
+			code, _, stderr := run(t, ctx, p, args...)
 			if code != tc.code || !strings.HasPrefix(stderr, tc.want) || strings.Count(stderr, "\n") != 1 {
 				t.Errorf("exit %d, stderr %q; want %d and one line starting %q", code, stderr, tc.code, tc.want)
+			}
+			if tc.afterCkpt && !strings.Contains(stderr, " is committed; the rest is not (rerun with --checkpoint-dir="+ck+" to resume): rows in ") {
+				t.Errorf("stderr %q does not say how to resume", stderr)
 			}
 			if got := len(sink.Values()) > 0; got != tc.committed {
 				t.Errorf("%d rows committed", len(sink.Values()))
 			}
 		})
+	}
+}
+
+// TestStopBeforeStart: a stop that comes while the job is set up ends it
+// at once: nothing read, nothing committed, no savepoint, exit 0.
+func TestStopBeforeStart(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "in.jsonl"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	close(stop)
+	sink := &runnertest.Sink[string]{}
+	p := job.Program{Name: "x", Build: endless(sink, make(chan struct{})), Stop: stop}
+	code, _, stderr := run(t, context.Background(), p, "run", "--mode=stream", "--in=jsonl:"+dir,
+		"--out=jsonl:"+filepath.Join(dir, "out"), "--savepoint-dir="+filepath.Join(dir, "sp"), "--progress=never", "--name=nightly")
+	want := "x: stopped before it started: nothing read, nothing committed, no savepoint written: rows in 0, "
+	if code != 0 || !strings.HasPrefix(stderr, want) || !strings.HasSuffix(stderr, "; job nightly\n") || strings.Count(stderr, "\n") != 1 {
+		t.Errorf("exit %d, stderr %q; want 0 and one line starting %q", code, stderr, want)
+	}
+	if opened, _, _, _ := sink.Counts(); opened != 0 {
+		t.Errorf("%d writers opened", opened)
 	}
 }
 

@@ -211,12 +211,14 @@ func (c *checkpointer) do(ctx context.Context, a coord.Action) {
 		delete(c.pending, k)
 		c.upload(a, ta)
 	case coord.Write:
-		var err error
 		if ctx.Err() != nil {
 			// The job failed or was cancelled while the checkpoint was
 			// in flight: its tasks are gone, so it must never count.
-			err = ctx.Err()
+			// It stays in flight; abortInFlight deletes it once the
+			// uploads have returned.
+			return
 		}
+		var err error
 		for i := 0; i < len(a.Stores) && err == nil; i++ {
 			md := a.Metadata[i]
 			if err = c.store(a.Stores[i]).Complete(&md); err != nil && a.Stores[i] == coord.Savepoints {

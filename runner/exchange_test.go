@@ -15,9 +15,13 @@ func TestForwardCopiesMarks(t *testing.T) {
 	marked.AppendMarked("b", 2, 20)
 	marked.AppendMarked("c", 3, 30)
 	f := newForward(plain)
-	out := []any{f.NewBatch(4)}
-	f.Split(plain, out, 128)
-	f.Split(marked, out, 128)
+	out := []any{nil}
+	if made := f.Split(plain, out, 128, 4, nil); !slices.Equal(made, []int{0}) {
+		t.Errorf("made %v, want [0]", made)
+	}
+	if made := f.Split(marked, out, 128, 4, nil); made != nil {
+		t.Errorf("made %v, want none", made)
+	}
 	b := out[0].(*base.Batch[string])
 	if !slices.Equal(b.Values, []string{"a", "b", "c"}) || !slices.Equal(b.Times, []base.Timestamp{1, 2, 3}) {
 		t.Fatalf("rows %v at %v", b.Values, b.Times)

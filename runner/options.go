@@ -7,7 +7,10 @@ import (
 
 	"github.com/weirflow/weir/internal/base"
 	"github.com/weirflow/weir/internal/graph"
+	"github.com/weirflow/weir/internal/paths"
+	"github.com/weirflow/weir/runner/checkpoint"
 	"github.com/weirflow/weir/sdk"
+	"github.com/weirflow/weir/state"
 )
 
 // Mode says whether a job is a bounded backfill or a streaming job.
@@ -103,8 +106,8 @@ type Metrics = graph.Metrics
 type Options struct {
 	// Parallelism is the number of tasks of every stage (default 1).
 	Parallelism int
-	// MaxParallelism is the number of key groups (default 128). It bounds
-	// Parallelism.
+	// MaxParallelism is the number of key groups (default 128, at most
+	// MaxParallelismLimit). It bounds Parallelism.
 	MaxParallelism int
 	// Mode is Batch (default) or Stream.
 	Mode Mode
@@ -129,8 +132,11 @@ type Options struct {
 	// Stop, when closed, stops the job gracefully: sources close their
 	// readers, what is in flight is processed, no final +∞ watermark is
 	// given (windows not yet fired stay unfired), sinks commit everything
-	// written so far, and Run returns nil. Cancelling Run's context instead
-	// aborts: nothing is committed. Nil never stops.
+	// written so far, and Run returns nil. Closed while the job is being
+	// set up (before any task starts), it ends Run at once with
+	// Stats.StoppedBeforeStart: nothing read, nothing committed, no
+	// savepoint. Cancelling Run's context instead aborts: nothing is
+	// committed. Nil never stops.
 	Stop <-chan struct{}
 	// DiscoveryInterval is how often, in stream mode, the runner asks a
 	// source that implements sdk.SplitDiscoverer for new splits (0 means
@@ -151,7 +157,8 @@ type Options struct {
 	// (default 3).
 	CheckpointRetain int
 	// SavepointDir, when set, makes a graceful stop (Options.Stop) write a
-	// self-contained savepoint of the stopped job there.
+	// self-contained savepoint of the stopped job there. It must not be
+	// CheckpointDir, nor inside it or around it.
 	SavepointDir string
 	// FromSavepoint restores the job from the savepoint in this directory
 	// instead of from the latest checkpoint; the parallelism may differ
@@ -177,16 +184,32 @@ type Options struct {
 	Logf func(format string, args ...any)
 }
 
-// DefaultCheckpointInterval is the time between checkpoints.
-const DefaultCheckpointInterval = 10 * time.Second
+// Defaults and limits of Options, for the command lines that map flags
+// onto them.
+const (
+	// DefaultParallelism is the number of tasks per stage when
+	// Options.Parallelism is zero.
+	DefaultParallelism = 1
+	// DefaultMaxParallelism is the number of key groups when
+	// Options.MaxParallelism is zero.
+	DefaultMaxParallelism = base.DefaultMaxParallelism
+	// MaxParallelismLimit is the largest MaxParallelism, and so
+	// Parallelism, a job can have: the keyed state backend numbers key
+	// groups in two bytes.
+	MaxParallelismLimit = state.MaxKeyGroups
+	// DefaultCheckpointInterval is the time between checkpoints.
+	DefaultCheckpointInterval = 10 * time.Second
+	// DefaultCheckpointRetain is the number of completed checkpoints kept.
+	DefaultCheckpointRetain = checkpoint.DefaultRetain
+)
 
 // EnsureDefaults fills the zero fields of o with their defaults.
 func (o *Options) EnsureDefaults() {
 	if o.Parallelism == 0 {
-		o.Parallelism = 1
+		o.Parallelism = DefaultParallelism
 	}
 	if o.MaxParallelism == 0 {
-		o.MaxParallelism = base.DefaultMaxParallelism
+		o.MaxParallelism = DefaultMaxParallelism
 	}
 	if o.BatchSize == 0 {
 		o.BatchSize = base.DefaultBatchSize
@@ -204,7 +227,7 @@ func (o *Options) EnsureDefaults() {
 		o.CheckpointInterval = DefaultCheckpointInterval
 	}
 	if o.CheckpointRetain == 0 {
-		o.CheckpointRetain = 3
+		o.CheckpointRetain = DefaultCheckpointRetain
 	}
 	if o.Logf == nil {
 		o.Logf = log.Printf
@@ -216,8 +239,8 @@ func (o *Options) Validate() error {
 	switch {
 	case o.Parallelism < 1:
 		return fmt.Errorf("runner: Parallelism must be at least 1, got %d", o.Parallelism)
-	case o.MaxParallelism < 1:
-		return fmt.Errorf("runner: MaxParallelism must be at least 1, got %d", o.MaxParallelism)
+	case o.MaxParallelism < 1 || o.MaxParallelism > MaxParallelismLimit:
+		return fmt.Errorf("runner: MaxParallelism %d out of range; use 1 to %d", o.MaxParallelism, MaxParallelismLimit)
 	case o.Parallelism > o.MaxParallelism:
 		return fmt.Errorf("runner: Parallelism %d exceeds MaxParallelism %d; lower Parallelism or raise MaxParallelism", o.Parallelism, o.MaxParallelism)
 	case o.Mode != Batch && o.Mode != Stream:
@@ -236,6 +259,14 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("runner: unknown ExistingOutput %d", o.ExistingOutput)
 	case o.StateMemory < 0:
 		return fmt.Errorf("runner: StateMemory must not be negative, got %d", o.StateMemory)
+	}
+	if o.SavepointDir != "" && o.CheckpointDir != "" {
+		if same, err := paths.Overlap(o.SavepointDir, o.CheckpointDir); err != nil {
+			return fmt.Errorf("runner: SavepointDir %s: %w", o.SavepointDir, err)
+		} else if same {
+			return fmt.Errorf("runner: SavepointDir %s overlaps CheckpointDir %s; use two separate directories",
+				o.SavepointDir, o.CheckpointDir)
+		}
 	}
 	return nil
 }

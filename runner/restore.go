@@ -23,11 +23,6 @@ import (
 // files. A lock left by a process that died is taken over, with a note.
 func (j *job) openStores() (err error) {
 	o := &j.opts
-	if o.CheckpointDir != "" && o.SavepointDir != "" {
-		if err := separateDirs(o.CheckpointDir, o.SavepointDir); err != nil {
-			return err
-		}
-	}
 	if o.CheckpointDir != "" {
 		if j.store, err = checkpoint.Open(o.CheckpointDir, checkpoint.Options{Retain: o.CheckpointRetain, Logf: o.Logf}); err != nil {
 			return fmt.Errorf("weir: checkpoint directory: %w", err)
@@ -45,54 +40,6 @@ func (j *job) openStores() (err error) {
 		}
 	}
 	return nil
-}
-
-// separateDirs refuses a savepoint directory that is the checkpoint
-// directory or inside it, or the reverse.
-func separateDirs(ckpt, sp string) error {
-	a, b := canonical(ckpt), canonical(sp)
-	if a == b || within(a, b) || within(b, a) {
-		return fmt.Errorf("weir: savepoint directory %s and checkpoint directory %s overlap; give savepoints a directory of their own", sp, ckpt)
-	}
-	return nil
-}
-
-// canonical is dir made absolute, with symbolic links resolved as far as
-// the path exists (a link to a directory not made yet included).
-func canonical(dir string) string {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return filepath.Clean(dir)
-	}
-	for range 40 { // links followed, at most
-		p, rest, next := abs, "", ""
-		for next == "" {
-			if r, err := filepath.EvalSymlinks(p); err == nil {
-				return filepath.Join(r, rest)
-			}
-			if target, err := os.Readlink(p); err == nil { // a dangling link
-				if !filepath.IsAbs(target) {
-					target = filepath.Join(filepath.Dir(p), target)
-				}
-				next = filepath.Join(target, rest)
-				break
-			}
-			parent := filepath.Dir(p)
-			if parent == p {
-				return abs
-			}
-			rest = filepath.Join(filepath.Base(p), rest)
-			p = parent
-		}
-		abs = next
-	}
-	return abs
-}
-
-// within reports whether path is strictly inside dir (both canonical).
-func within(path, dir string) bool {
-	rel, err := filepath.Rel(dir, path)
-	return err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // lock takes the lock of a store directory for the rest of the run.

@@ -2,6 +2,8 @@ package runner
 
 import (
 	"context"
+	"errors"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -42,6 +44,10 @@ type Stats struct {
 	// AlreadyFinished: the latest checkpoint was that of a finished job,
 	// so nothing ran (its output was committed).
 	AlreadyFinished bool
+	// StoppedBeforeStart: Options.Stop was closed while the job was being
+	// set up, so no task started: nothing was read, nothing committed and
+	// no savepoint written.
+	StoppedBeforeStart bool
 }
 
 // Run executes p in this process and returns when every task has finished,
@@ -62,6 +68,7 @@ type job struct {
 	plan      *plan
 	consumers map[*graph.Node][]graph.Consumer
 	inboxes   [][]inbox // per stage, per task; nil for source stages
+	slots     sync.Pool // *[]any of Parallelism nil buffers, for keyed exchanges
 	ck        *checkpointer
 	runID     string
 
@@ -104,7 +111,7 @@ func runGraph(ctx context.Context, name string, g *graph.Graph, opts Options) (s
 			RowsIn: m.RowsIn.Load(), RowsOut: m.RowsOut.Load(), Late: m.Late.Load(),
 			DeadLettered: m.DeadLettered.Load(), Skipped: m.Skipped.Load(),
 			Sinks: map[string]int64{}, Duration: opts.Clock.Now().Sub(start),
-			AlreadyFinished: stats.AlreadyFinished,
+			AlreadyFinished: stats.AlreadyFinished, StoppedBeforeStart: stats.StoppedBeforeStart,
 		}
 		for _, s := range m.SinkNames() {
 			stats.Sinks[s] = m.SinkRows(s).Load()
@@ -140,6 +147,9 @@ func runGraph(ctx context.Context, name string, g *graph.Graph, opts Options) (s
 			j.restored, j.restoreStore.Dir())
 		return Stats{AlreadyFinished: true}, nil
 	}
+	if err := setUpInterrupted(ctx, opts.Stop); err != nil {
+		return interruptedStats(err)
+	}
 	total, err := pl.assignSplits(ctx, opts.Parallelism, j.restore)
 	if err != nil {
 		return Stats{}, err
@@ -170,6 +180,8 @@ func runGraph(ctx context.Context, name string, g *graph.Graph, opts Options) (s
 	for _, n := range pl.order {
 		j.consumers[n] = g.Consumers(n)
 	}
+	// Set-up takes time in proportion to the number of tasks: a signal
+	// ends it between tasks (every setUpCheck of them).
 	j.inboxes = make([][]inbox, len(pl.stages))
 	for _, st := range pl.stages {
 		if st.isSource() {
@@ -177,13 +189,23 @@ func runGraph(ctx context.Context, name string, g *graph.Graph, opts Options) (s
 		}
 		j.inboxes[st.id] = make([]inbox, opts.Parallelism)
 		for k := range j.inboxes[st.id] {
-			j.inboxes[st.id][k] = make(inbox, 4+2*len(st.chanEdge))
+			if k%setUpCheck == 0 {
+				if err := setUpInterrupted(ctx, opts.Stop); err != nil {
+					return interruptedStats(err)
+				}
+			}
+			j.inboxes[st.id][k] = make(inbox, inboxSize(len(st.chanEdge)))
 		}
 	}
 	var tasks []*rawTask
 	statefulOps := 0
 	for _, st := range pl.stages {
 		for k := range opts.Parallelism {
+			if k%setUpCheck == 0 {
+				if err := setUpInterrupted(ctx, opts.Stop); err != nil {
+					return interruptedStats(err)
+				}
+			}
 			t := newRawTask(j, st, k)
 			if err := t.wire(); err != nil {
 				return Stats{}, err
@@ -196,6 +218,9 @@ func runGraph(ctx context.Context, name string, g *graph.Graph, opts Options) (s
 		j.stateMemory = max(1, opts.StateMemory/int64(statefulOps))
 	}
 	j.ck = newCheckpointer(j, tasks, j.nextID)
+	if err := setUpInterrupted(ctx, opts.Stop); err != nil {
+		return interruptedStats(err)
+	}
 	eg.Go(func() error { return j.ck.run(gctx) })
 	for _, st := range pl.stages {
 		d, ok := st.head.Source.(graph.Discoverer)
@@ -225,3 +250,42 @@ func runGraph(ctx context.Context, name string, g *graph.Graph, opts Options) (s
 	}
 	return Stats{}, nil
 }
+
+// setUpCheck is how many tasks set-up makes between two looks at the
+// context and Options.Stop.
+const setUpCheck = 64
+
+// errStoppedBeforeStart ends a set-up that a graceful stop interrupted.
+var errStoppedBeforeStart = errors.New("runner: stopped before the job started")
+
+// setUpInterrupted returns ctx's error, or errStoppedBeforeStart when stop
+// is closed: the job has not started, so set-up ends there.
+func setUpInterrupted(ctx context.Context, stop <-chan struct{}) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if closed(stop) {
+		return errStoppedBeforeStart
+	}
+	return nil
+}
+
+// interruptedStats is what Run returns for a set-up that err interrupted:
+// a stop before the start is no error, since nothing ran.
+func interruptedStats(err error) (Stats, error) {
+	if err == errStoppedBeforeStart {
+		return Stats{StoppedBeforeStart: true}, nil
+	}
+	return Stats{}, err
+}
+
+// maxInbox bounds a task's inbox. Without a bound a keyed stage's inbox
+// (one channel per upstream task) would grow with the parallelism, and
+// the job's inboxes with its square. A task always drains its inbox (a
+// channel blocked by barrier alignment queues what it delivers), so a
+// small inbox slows producers but never deadlocks them.
+const maxInbox = 64
+
+// inboxSize is the capacity of the inbox of a task with the given number
+// of input channels: a few messages per channel, at most maxInbox.
+func inboxSize(channels int) int { return min(4+2*channels, maxInbox) }

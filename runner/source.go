@@ -58,6 +58,9 @@ func (t *rawTask) runSource(ctx context.Context) (err error) {
 		}
 	}()
 	defer t.recoverPanic(&err)
+	if err := ctx.Err(); err != nil {
+		return err // aborted before the task opened: opening thousands of tasks takes a while
+	}
 	if err := t.open(); err != nil {
 		return err
 	}

@@ -170,7 +170,10 @@ func TestStreamIdleSplit(t *testing.T) {
 			clock := runnertest.NewClock(time.Unix(1000, 0))
 			stop := make(chan struct{})
 			wait := runAsync(t, p, Options{Parallelism: tc.par, Mode: Stream, Clock: clock, Stop: stop, DiscoveryInterval: -1})
-			waitFor(t, "the first records read", func() bool { return src.Read(0) == 4 && src.Read(1) == len(tc.split1) })
+			// Both splits open (their idleness counts from then) and read.
+			waitFor(t, "the first records read", func() bool {
+				return src.Read(0) == 4 && src.Read(1) == len(tc.split1) && src.Polled(1) > 0
+			})
 			// Split 1 has been silent for 2s; split 0 speaks again.
 			clock.Advance(2 * time.Second)
 			src.Append(0, e("a", 26, 26))

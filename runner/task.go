@@ -153,13 +153,11 @@ func (t *rawTask) outputs(i int) []graph.Output {
 			x := &exchange{ctx: j.ctx, part: c.Edge.Partitioner, maxPar: j.opts.MaxParallelism, batchSize: j.opts.BatchSize}
 			ch := down.chanBase[c.Input]
 			if c.Edge.Partitioner != nil {
-				for k := range j.opts.Parallelism {
-					x.targets = append(x.targets, j.inboxes[down.id][k])
-					x.chans = append(x.chans, ch+t.index)
-				}
+				// Every task of the stage sends to all of the
+				// downstream inboxes: they share the slice.
+				x.targets, x.ch, x.slots = j.inboxes[down.id], ch+t.index, &j.slots
 			} else {
-				x.targets = []inbox{j.inboxes[down.id][t.index]}
-				x.chans = []int{ch}
+				x.targets, x.ch = j.inboxes[down.id][t.index:t.index+1], ch
 			}
 			t.exchanges = append(t.exchanges, x)
 			fan = append(fan, x)
@@ -408,6 +406,9 @@ func (t *rawTask) run(ctx context.Context, in inbox) (err error) {
 		}
 	}()
 	defer t.recoverPanic(&err)
+	if err := ctx.Err(); err != nil {
+		return err // aborted before the task opened: opening thousands of tasks takes a while
+	}
 	if err := t.open(); err != nil {
 		return err
 	}

@@ -191,6 +191,14 @@ func (v *sourceValve) isIdle() bool {
 //     status: it never implies +∞.
 //
 // Channel watermarks and the output never decrease.
+//
+// A keyed stage's task has one channel per upstream task, so the valve
+// keeps counts rather than scanning its channels for every message: a
+// channel "counts" when it is active and aligned (an ended one counts at
+// +∞), and every counting channel is at or above the emitted watermark, so
+// while one of them is at it ("holds" it) the watermark cannot advance.
+// Only when the last holder moves does advance scan the channels, and then
+// it emits a new watermark (work of the order of sending it on).
 type inputValve struct {
 	wms     []base.Timestamp
 	ended   []bool
@@ -199,6 +207,10 @@ type inputValve struct {
 	aligned []bool
 	live    int
 	emitted base.Timestamp
+
+	counting int // channels that are active and aligned
+	holding  int // of which at the emitted watermark
+	idleOpen int // channels idle and not ended
 }
 
 func newInputValve(channels int) *inputValve {
@@ -206,6 +218,7 @@ func newInputValve(channels int) *inputValve {
 		wms: make([]base.Timestamp, channels), ended: make([]bool, channels),
 		stopped: make([]bool, channels), idle: make([]bool, channels),
 		aligned: make([]bool, channels), live: channels, emitted: base.MinTimestamp,
+		counting: channels, holding: channels,
 	}
 	for i := range v.wms {
 		v.wms[i] = base.MinTimestamp
@@ -214,15 +227,45 @@ func newInputValve(channels int) *inputValve {
 	return v
 }
 
+// counts reports whether channel ch counts toward the watermark, and
+// whether it holds it at the emitted watermark.
+func (v *inputValve) counts(ch int) (counting, holding bool) {
+	counting = !v.idle[ch] && v.aligned[ch]
+	return counting, counting && v.wms[ch] == v.emitted
+}
+
+// recount updates the counts after channel ch changed; c0, h0 and i0 are
+// what counts and idleOpen said of it before.
+func (v *inputValve) recount(ch int, c0, h0, i0 bool) {
+	c1, h1 := v.counts(ch)
+	v.counting += b2i(c1) - b2i(c0)
+	v.holding += b2i(h1) - b2i(h0)
+	v.idleOpen += b2i(v.idle[ch] && !v.ended[ch]) - b2i(i0)
+}
+
+func (v *inputValve) before(ch int) (c0, h0, i0 bool) {
+	c0, h0 = v.counts(ch)
+	return c0, h0, v.idle[ch] && !v.ended[ch]
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // watermark records wm on channel ch and returns the task's new watermark
 // if it increased.
 func (v *inputValve) watermark(ch int, wm base.Timestamp) (base.Timestamp, bool) {
+	c0, h0, i0 := v.before(ch)
 	if wm > v.wms[ch] {
 		v.wms[ch] = wm
 	}
 	if !v.idle[ch] && !v.aligned[ch] && v.wms[ch] >= v.emitted {
 		v.aligned[ch] = true
 	}
+	v.recount(ch, c0, h0, i0)
 	return v.advance()
 }
 
@@ -231,28 +274,34 @@ func (v *inputValve) status(ch int, idle bool) (base.Timestamp, bool) {
 	if v.ended[ch] || v.idle[ch] == idle {
 		return 0, false
 	}
+	c0, h0, i0 := v.before(ch)
 	v.idle[ch] = idle
 	v.aligned[ch] = !idle && v.wms[ch] >= v.emitted
+	v.recount(ch, c0, h0, i0)
 	return v.advance()
 }
 
 // end records the end of channel ch.
 func (v *inputValve) end(ch int) (base.Timestamp, bool) {
+	c0, h0, i0 := v.before(ch)
 	if !v.ended[ch] {
 		v.ended[ch] = true
 		v.live--
 	}
 	v.wms[ch] = base.MaxTimestamp
 	v.idle[ch], v.aligned[ch] = false, true
+	v.recount(ch, c0, h0, i0)
 	return v.advance()
 }
 
 // stop records the graceful stop of channel ch: it ends without +∞.
 func (v *inputValve) stop(ch int) {
 	if !v.ended[ch] {
+		c0, h0, i0 := v.before(ch)
 		v.ended[ch] = true
 		v.stopped[ch] = true
 		v.live--
+		v.recount(ch, c0, h0, i0)
 	}
 }
 
@@ -270,32 +319,30 @@ func (v *inputValve) anyStopped() bool {
 }
 
 // isIdle reports whether every channel still open is idle (and one is).
-func (v *inputValve) isIdle() bool {
-	open := false
-	for ch := range v.wms {
-		if v.ended[ch] {
-			continue
-		}
-		if !v.idle[ch] {
-			return false
-		}
-		open = true
-	}
-	return open
-}
+func (v *inputValve) isIdle() bool { return v.live > 0 && v.idleOpen == v.live }
 
+// advance emits the minimum watermark of the counting channels if it is
+// above the emitted one: only possible once no counting channel holds the
+// emitted watermark.
 func (v *inputValve) advance() (base.Timestamp, bool) {
-	wm, any := base.MaxTimestamp, false
+	if v.counting == 0 || v.holding > 0 {
+		return 0, false
+	}
+	wm, n := base.MaxTimestamp, 0
 	for ch, w := range v.wms {
 		if v.idle[ch] || !v.aligned[ch] {
 			continue
 		}
-		any = true
-		wm = base.Min(wm, w)
+		switch {
+		case w < wm:
+			wm, n = w, 1
+		case w == wm:
+			n++
+		}
 	}
-	if !any || wm <= v.emitted {
+	if n == 0 || wm <= v.emitted {
 		return 0, false
 	}
-	v.emitted = wm
+	v.emitted, v.holding = wm, n
 	return wm, true
 }

@@ -20,9 +20,9 @@ const DefaultMaxParallelism = 128
 // is zero.
 const DefaultCacheBytes = 64 << 20
 
-// maxKeyGroups bounds MaxParallelism: key groups are two bytes and the
+// MaxKeyGroups bounds MaxParallelism: key groups are two bytes and the
 // prefix 0xFFFF is reserved for metadata.
-const maxKeyGroups = 1 << 15
+const MaxKeyGroups = 1 << 15
 
 // KeyGroupRange is the half-open range [Start, End) of key groups a backend
 // owns. The zero value means every key group.
@@ -88,7 +88,7 @@ func (o *Options) EnsureDefaults() {
 	if o.MaxParallelism == 0 {
 		o.MaxParallelism = DefaultMaxParallelism
 	}
-	if o.KeyGroups == (KeyGroupRange{}) && o.MaxParallelism <= maxKeyGroups {
+	if o.KeyGroups == (KeyGroupRange{}) && o.MaxParallelism <= MaxKeyGroups {
 		o.KeyGroups = KeyGroupRange{0, uint16(o.MaxParallelism)}
 	}
 	if o.CacheBytes == 0 {
@@ -104,8 +104,8 @@ func (o *Options) Validate() error {
 	switch {
 	case o.Dir == "":
 		return errors.New("state: Options.Dir is empty; set it to the task's state directory")
-	case o.MaxParallelism < 1 || o.MaxParallelism > maxKeyGroups:
-		return fmt.Errorf("state: Options.MaxParallelism %d out of range; use 1 to %d", o.MaxParallelism, maxKeyGroups)
+	case o.MaxParallelism < 1 || o.MaxParallelism > MaxKeyGroups:
+		return fmt.Errorf("state: Options.MaxParallelism %d out of range; use 1 to %d", o.MaxParallelism, MaxKeyGroups)
 	case o.KeyGroups.Start >= o.KeyGroups.End || int(o.KeyGroups.End) > o.MaxParallelism:
 		return fmt.Errorf("state: Options.KeyGroups [%d, %d) is empty or beyond MaxParallelism %d",
 			o.KeyGroups.Start, o.KeyGroups.End, o.MaxParallelism)

@@ -172,8 +172,11 @@ type Partitioner interface {
 	// NewBatch returns an empty *base.Batch[T] with room for n rows.
 	NewBatch(n int) any
 	// Split appends each row of batch to outs[target], where target is the
-	// task owning the row's key group among len(outs) tasks.
-	Split(batch any, outs []any, maxParallelism int)
+	// task owning the row's key group among len(outs) tasks. A nil
+	// outs[target] is first set to NewBatch(size) and target appended to
+	// made, which Split returns: a caller keeps buffers only for the
+	// targets that have rows.
+	Split(batch any, outs []any, maxParallelism, size int, made []int) []int
 	// Len returns the number of rows of a batch made by NewBatch.
 	Len(batch any) int
 }

@@ -19,37 +19,41 @@ func NewPartitioner[T any, K comparable](key func(T) K, hash func(K) uint64) gra
 func (p *partitioner[T, K]) NewBatch(n int) any { return base.NewBatch[T](n) }
 func (p *partitioner[T, K]) Len(b any) int      { return b.(*base.Batch[T]).Len() }
 
-func (p *partitioner[T, K]) Split(batch any, outs []any, maxPar int) {
+func (p *partitioner[T, K]) Split(batch any, outs []any, maxPar, size int, made []int) []int {
 	in := batch.(*base.Batch[T])
-	var small [16]*base.Batch[T]
-	targets := small[:0]
-	for _, o := range outs {
-		targets = append(targets, o.(*base.Batch[T]))
-	}
-	n := len(targets)
+	n := len(outs)
 	if n == 1 {
-		targets[0].AppendBatch(in)
-		return
+		t, made := target[T](outs, 0, size, made)
+		t.AppendBatch(in)
+		return made
 	}
 	if len(in.Values) > 0 && len(in.Marks) == len(in.Values) {
-		for _, t := range targets {
-			for len(t.Marks) < len(t.Values) { // rows appended without marks
-				t.Marks = append(t.Marks, base.MinTimestamp)
-			}
-		}
 		for i := range in.Values {
 			kg := base.KeyGroupOf(p.hash(p.key(in.Values[i])), maxPar)
-			t := targets[base.TaskOf(kg, n, maxPar)]
-			t.Values = append(t.Values, in.Values[i])
-			t.Times = append(t.Times, in.Times[i])
-			t.Marks = append(t.Marks, in.Marks[i])
+			var t *base.Batch[T]
+			t, made = target[T](outs, base.TaskOf(kg, n, maxPar), size, made)
+			t.AppendMarked(in.Values[i], in.Times[i], in.Marks[i]) // pads rows appended without marks
 		}
-		return
+		return made
 	}
 	for i := range in.Values { // no marks; Append keeps a marked target aligned
 		kg := base.KeyGroupOf(p.hash(p.key(in.Values[i])), maxPar)
-		targets[base.TaskOf(kg, n, maxPar)].Append(in.Values[i], in.Times[i])
+		var t *base.Batch[T]
+		t, made = target[T](outs, base.TaskOf(kg, n, maxPar), size, made)
+		t.Append(in.Values[i], in.Times[i])
 	}
+	return made
+}
+
+// target returns outs[i], made with room for size rows (and i added to
+// made) if it is nil.
+func target[T any](outs []any, i, size int, made []int) (*base.Batch[T], []int) {
+	if t, ok := outs[i].(*base.Batch[T]); ok {
+		return t, made
+	}
+	t := base.NewBatch[T](size)
+	outs[i] = t
+	return t, append(made, i)
 }
 
 // KeyGroupOf returns the key group of a row's key; keyed operators use it to

@@ -18,8 +18,8 @@ func TestPartitionerMarks(t *testing.T) {
 		plain.Append(kv{k, int64(i)}, base.Timestamp(i))
 		marked.AppendMarked(kv{k, int64(i)}, base.Timestamp(i), base.Timestamp(100+i))
 	}
-	p.Split(plain, outs, 128)
-	p.Split(marked, outs, 128)
+	p.Split(plain, outs, 128, 4, nil)
+	p.Split(marked, outs, 128, 4, nil)
 	total := 0
 	for _, o := range outs {
 		b := o.(*base.Batch[kv])
@@ -41,7 +41,7 @@ func TestPartitionerMarks(t *testing.T) {
 		t.Errorf("%d rows, want 12", total)
 	}
 	one := []any{p.NewBatch(4)}
-	p.Split(marked, one, 128)
+	p.Split(marked, one, 128, 4, nil)
 	if got := one[0].(*base.Batch[kv]).Marks; !slices.Equal(got, marked.Marks) {
 		t.Errorf("single target marks %v, want %v", got, marked.Marks)
 	}

@@ -34,6 +34,7 @@ type streamSplit[T any] struct {
 	data  []T
 	ended bool
 	read  int // records returned by readers
+	polls int // reads asked for
 }
 
 // NewStream returns a Stream with n empty splits.
@@ -96,6 +97,14 @@ func (s *Stream[T]) Read(i int) int {
 	return s.mu.splits[i].read
 }
 
+// Polled returns how many reads of split i were asked for, records or
+// not: once it is positive, a reader has the split open.
+func (s *Stream[T]) Polled(i int) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mu.splits[i].polls
+}
+
 // Splits lists the current splits.
 func (s *Stream[T]) Splits(context.Context) ([]sdk.Split, error) {
 	s.mu.Lock()
@@ -147,6 +156,9 @@ func (r *streamReader[T]) ReadBatch(ctx context.Context, b *sdk.Batch[T], max in
 		poll = 5 * time.Millisecond
 	}
 	var timer *time.Timer
+	r.s.mu.Lock()
+	r.s.mu.splits[r.i].polls++
+	r.s.mu.Unlock()
 	for {
 		r.s.mu.Lock()
 		sp := r.s.mu.splits[r.i]

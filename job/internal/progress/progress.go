@@ -171,6 +171,8 @@ func Group(n int64) string {
 type Options struct {
 	// Name prefixes every line ("fraud").
 	Name string
+	// Job, when set, ends the summary line: "; job fraud-1a2b3c4d".
+	Job string
 	// Mode is how progress is shown while running.
 	Mode Mode
 	// Interval is how often the bar is redrawn (default 250ms).
@@ -307,12 +309,17 @@ func (r *Reporter) Stop() {
 // Summary stops the reporter and prints the summary line.
 func (r *Reporter) Summary() {
 	r.Stop()
-	fmt.Fprintln(r.w, Summary(r.o.Name, Take(r.m), r.o.Now().Sub(r.start)))
+	fmt.Fprintln(r.w, r.Line())
 }
 
-// Line is the summary line as of now, without a newline.
+// Line is the summary line as of now, without a newline, ending with the
+// job's name when Options.Job is set.
 func (r *Reporter) Line() string {
-	return Summary(r.o.Name, Take(r.m), r.o.Now().Sub(r.start))
+	line := Summary(r.o.Name, Take(r.m), r.o.Now().Sub(r.start))
+	if r.o.Job != "" {
+		line += "; job " + r.o.Job
+	}
+	return line
 }
 
 // Elapsed is the time since the reporter was made.

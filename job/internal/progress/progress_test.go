@@ -260,6 +260,14 @@ func TestReporterOff(t *testing.T) {
 	}
 	// Stop without Start does not block.
 	New(w, &m, Options{Mode: Bar}).Stop()
+
+	// The job's name ends the line.
+	w = newSyncBuffer()
+	r = New(w, &m, Options{Name: "fraud", Job: "fraud-1a2b3c4d", Now: clk.Now})
+	r.Summary()
+	if got, want := w.String(), "fraud: done: rows in 0, rows out 0, late 0, dead-lettered 0, 1.00 s, 0 rows/s; job fraud-1a2b3c4d\n"; got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
 }
 
 func TestReporterColumns(t *testing.T) {
