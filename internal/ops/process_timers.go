@@ -45,7 +45,7 @@ type procTimerQueue struct {
 	upTo   int64
 	// pending holds the ids of due timers not yet fired nor deleted.
 	pending map[string]struct{}
-	heap    []procDueTimer
+	heap    minHeap[procDueTimer]
 	id      []byte
 }
 
@@ -69,7 +69,7 @@ func (q *procTimerQueue) register(kg uint16, ts int64, key []byte) error {
 			return nil
 		}
 		q.pending[string(id)] = struct{}{}
-		q.push(procDueTimer{ts: ts, kg: kg, key: append([]byte(nil), key...)})
+		q.heap.push(procDueTimer{ts: ts, kg: kg, key: append([]byte(nil), key...)})
 		return nil
 	}
 	return q.store(kg, ts, key)
@@ -97,10 +97,10 @@ func (q *procTimerQueue) fire(upTo int64, fn func(kg uint16, ts int64, key []byt
 	if q.pending == nil {
 		q.pending = map[string]struct{}{}
 	}
-	q.heap = q.heap[:0]
+	q.heap.reset()
 	_, err := q.ts.PopUpTo(upTo, func(kg uint16, ts int64, key []byte) error {
-		// PopUpTo calls in (time, key group, key) order: the slice is a heap.
-		q.heap = append(q.heap, procDueTimer{ts: ts, kg: kg, key: append([]byte(nil), key...)})
+		// PopUpTo calls in (time, key group, key) order: the slice stays a heap.
+		q.heap.items = append(q.heap.items, procDueTimer{ts: ts, kg: kg, key: append([]byte(nil), key...)})
 		q.pending[string(q.idOf(kg, ts, key))] = struct{}{}
 		return nil
 	})
@@ -110,8 +110,8 @@ func (q *procTimerQueue) fire(upTo int64, fn func(kg uint16, ts int64, key []byt
 	}
 	q.firing, q.upTo = true, upTo
 	n := 0
-	for len(q.heap) > 0 {
-		t := q.pop()
+	for q.heap.len() > 0 {
+		t := q.heap.pop()
 		id := q.idOf(t.kg, t.ts, t.key)
 		if _, ok := q.pending[string(id)]; !ok {
 			continue // deleted, or a duplicate of one fired already
@@ -120,7 +120,7 @@ func (q *procTimerQueue) fire(upTo int64, fn func(kg uint16, ts int64, key []byt
 		if err := fn(t.kg, t.ts, t.key); err != nil {
 			q.firing = false
 			q.pending[string(q.idOf(t.kg, t.ts, t.key))] = struct{}{} // the failing timer stays set
-			q.heap = append(q.heap, t)
+			q.heap.push(t)
 			return n, errors.Join(err, q.storeBack())
 		}
 		n++
@@ -131,7 +131,7 @@ func (q *procTimerQueue) fire(upTo int64, fn func(kg uint16, ts int64, key []byt
 
 // storeBack writes the timers still pending back to the store.
 func (q *procTimerQueue) storeBack() error {
-	for _, t := range q.heap {
+	for _, t := range q.heap.items {
 		if _, ok := q.pending[string(q.idOf(t.kg, t.ts, t.key))]; ok {
 			if err := q.store(t.kg, t.ts, t.key); err != nil {
 				return fmt.Errorf("process: store unfired timers: %w", err)
@@ -139,58 +139,20 @@ func (q *procTimerQueue) storeBack() error {
 		}
 	}
 	clear(q.pending)
-	q.heap = q.heap[:0]
+	q.heap.reset()
 	return nil
 }
 
-func procTimerLess(a, b *procDueTimer) bool {
-	if a.ts != b.ts {
-		return a.ts < b.ts
+// less orders due timers by (time, key group, key), as PopUpTo calls
+// them.
+func (t procDueTimer) less(o *procDueTimer) bool {
+	if t.ts != o.ts {
+		return t.ts < o.ts
 	}
-	if a.kg != b.kg {
-		return a.kg < b.kg
+	if t.kg != o.kg {
+		return t.kg < o.kg
 	}
-	return bytes.Compare(a.key, b.key) < 0
-}
-
-func (q *procTimerQueue) push(t procDueTimer) {
-	q.heap = append(q.heap, t)
-	h := q.heap
-	i := len(h) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if !procTimerLess(&h[i], &h[p]) {
-			break
-		}
-		h[p], h[i] = h[i], h[p]
-		i = p
-	}
-}
-
-func (q *procTimerQueue) pop() procDueTimer {
-	h := q.heap
-	top := h[0]
-	n := len(h) - 1
-	h[0] = h[n]
-	h[n] = procDueTimer{}
-	h = h[:n]
-	i := 0
-	for {
-		l, r, m := 2*i+1, 2*i+2, i
-		if l < n && procTimerLess(&h[l], &h[m]) {
-			m = l
-		}
-		if r < n && procTimerLess(&h[r], &h[m]) {
-			m = r
-		}
-		if m == i {
-			break
-		}
-		h[i], h[m] = h[m], h[i]
-		i = m
-	}
-	q.heap = h
-	return top
+	return bytes.Compare(t.key, o.key) < 0
 }
 
 // indexedTimers is a timer set whose distinct times are indexed in memory.
@@ -229,8 +191,13 @@ const timeIndexGranularity = 1000
 // timer in it was deleted (a check then finds nothing due: harmless).
 type timeIndex struct {
 	set map[int64]struct{}
-	h   []int64
+	h   minHeap[bucket]
 }
+
+// bucket is the start of a timeIndex bucket, µs.
+type bucket int64
+
+func (b bucket) less(o *bucket) bool { return b < *o }
 
 func newTimeIndex() *timeIndex { return &timeIndex{set: map[int64]struct{}{}} }
 
@@ -247,19 +214,11 @@ func (x *timeIndex) add(ts int64) {
 		return
 	}
 	x.set[b] = struct{}{}
-	x.h = append(x.h, b)
-	for i := len(x.h) - 1; i > 0; {
-		p := (i - 1) / 2
-		if x.h[p] <= x.h[i] {
-			break
-		}
-		x.h[p], x.h[i] = x.h[i], x.h[p]
-		i = p
-	}
+	x.h.push(bucket(b))
 }
 
 // due reports whether some timer may be at or before now.
-func (x *timeIndex) due(now int64) bool { return len(x.h) > 0 && x.h[0] <= now }
+func (x *timeIndex) due(now int64) bool { return x.h.len() > 0 && int64(*x.h.min()) <= now }
 
 // covered reports whether bucket b ends at or before now.
 func covered(b, now int64) bool {
@@ -268,24 +227,7 @@ func covered(b, now int64) bool {
 
 // popUpTo drops the buckets that end at or before now.
 func (x *timeIndex) popUpTo(now int64) {
-	for len(x.h) > 0 && covered(x.h[0], now) {
-		delete(x.set, x.h[0])
-		n := len(x.h) - 1
-		x.h[0] = x.h[n]
-		x.h = x.h[:n]
-		for i := 0; ; {
-			l, r, m := 2*i+1, 2*i+2, i
-			if l < n && x.h[l] < x.h[m] {
-				m = l
-			}
-			if r < n && x.h[r] < x.h[m] {
-				m = r
-			}
-			if m == i {
-				break
-			}
-			x.h[i], x.h[m] = x.h[m], x.h[i]
-			i = m
-		}
+	for x.h.len() > 0 && covered(int64(*x.h.min()), now) {
+		delete(x.set, int64(x.h.pop()))
 	}
 }
