@@ -526,21 +526,24 @@ func reportBurst(w io.Writer, c config, res childResult, cmd string, err error) 
 		rows int
 	}
 	perRow := map[key][]float64{} // µs per row, wall
-	cpuRow := map[key][]float64{} // µs per row, CPU
+	cpuRow := map[key][]float64{} // CPU µs per row (the process's, Pebble's work included)
 	for _, r := range res.Burst {
 		k := key{r.Kind, r.Rows}
 		perRow[k] = append(perRow[k], float64(r.Duration.Microseconds())/float64(r.Rows))
 		cpuRow[k] = append(cpuRow[k], float64(r.CPU.Microseconds())/float64(r.Rows))
 	}
 	if len(res.Burst) > 0 {
-		fmt.Fprintln(w, "| rows | ListState µs/row (median) | MapState µs/row (median) | ListState / MapState | ListState per row / at the smallest | MapState per row / at the smallest | CPU µs/row List / Map | output |")
+		fmt.Fprintln(w, "| rows | µs/row ListState / MapState (wall, medians) | ListState / MapState | µs/row per CPU ListState / MapState | ListState / MapState, CPU | per row / at the smallest, ListState (wall, CPU) | per row / at the smallest, MapState (wall, CPU) | output |")
 		fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- |")
 	}
+	med := func(m map[key][]float64, kind string, rows int) float64 { return median(m[key{kind, rows}]) }
 	for _, mult := range []int{1, 2, 4} {
 		rows := c.burstRows * mult
-		l, m := median(perRow[key{"ListState", rows}]), median(perRow[key{"MapState", rows}])
-		l1, m1 := median(perRow[key{"ListState", c.burstRows}]), median(perRow[key{"MapState", c.burstRows}])
-		if l == 0 || m == 0 {
+		l, m := med(perRow, "ListState", rows), med(perRow, "MapState", rows)
+		lc, mc := med(cpuRow, "ListState", rows), med(cpuRow, "MapState", rows)
+		l1, m1 := med(perRow, "ListState", c.burstRows), med(perRow, "MapState", c.burstRows)
+		lc1, mc1 := med(cpuRow, "ListState", c.burstRows), med(cpuRow, "MapState", c.burstRows)
+		if l == 0 || m == 0 || lc == 0 || mc == 0 {
 			continue
 		}
 		out := "identical"
@@ -549,8 +552,8 @@ func reportBurst(w io.Writer, c config, res childResult, cmd string, err error) 
 				out = "NOT CHECKED"
 			}
 		}
-		fmt.Fprintf(w, "| %d | %.1f | %.1f | **%.2f×** | %.2f× | %.2f× | %.1f / %.1f | %s |\n", rows, l, m, l/m, l/l1, m/m1,
-			median(cpuRow[key{"ListState", rows}]), median(cpuRow[key{"MapState", rows}]), out)
+		fmt.Fprintf(w, "| %d | %.1f / %.1f | **%.2f×** | %.1f / %.1f | %.2f× | %.2f×, %.2f× | %.2f×, %.2f× | %s |\n", rows, l, m, l/m, lc, mc, lc/mc,
+			l/l1, lc/lc1, m/m1, mc/mc1, out)
 	}
 	fmt.Fprintln(w)
 	if err != nil {
