@@ -386,7 +386,10 @@ func (s ValueState[V]) Clear(ctx StateContext) error {
 }
 
 // ListState is a descriptor of a list of V per key, like Flink's
-// ListStateDescriptor: appends are cheap (no read), reads scan the list.
+// ListStateDescriptor: Add reads nothing, Get decodes the whole list. A
+// key's list is one entry of the task's write-back state cache, so a rule
+// that reads and rewrites it on every record (Get, then Update) works in
+// memory while the key is cached.
 type ListState[V any] struct {
 	spec  *ops.StateSpec
 	codec *codecRef[V]

@@ -1,7 +1,9 @@
 package state
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -13,10 +15,19 @@ const entryOverhead = 112
 // entry is one cached key. deleted entries are cached absences (a read
 // that found nothing, or a Delete not yet written back).
 type entry struct {
-	key        string
-	val        []byte
-	deleted    bool
-	dirty      bool
+	key     string
+	val     []byte
+	deleted bool
+	dirty   bool
+	// For a list (ListState): merge says that a write-back appends
+	// val[base:] to the list Pebble holds (a Pebble merge) instead of
+	// setting the value to val; partial says that val holds only elements
+	// appended on top of a stored list not read (then merge is set and
+	// base is 0). They fit in the padding after dirty: an entry is 88
+	// bytes with or without them.
+	merge, partial bool
+	base           int32
+
 	prev, next *entry
 	// m is the map-state map the entry belongs to (nil for other state);
 	// mprev and mnext link m's cached entries.
@@ -245,9 +256,14 @@ func writeEntry(wb *pebble.Batch, e *entry) error {
 	// Deferred ops copy the string key into the batch without converting
 	// it to a []byte first.
 	var op *pebble.DeferredBatchOp
-	if e.deleted {
+	switch {
+	case e.deleted:
 		op = wb.DeleteDeferred(len(e.key))
-	} else {
+	case e.merge:
+		tail := e.val[e.base:]
+		op = wb.MergeDeferred(len(e.key), len(tail))
+		copy(op.Value, tail)
+	default:
 		op = wb.SetDeferred(len(e.key), len(e.val))
 		copy(op.Value, e.val)
 	}
@@ -306,10 +322,74 @@ func (c *cache) writeDirty(wb *pebble.Batch) error {
 		}
 		c.markClean(e)
 		c.writebacks++
+		if e.partial {
+			// Pebble holds the whole list now; the entry knows none of it.
+			c.remove(e)
+		}
+		e.merge = false
 	}
 	clear(c.dirty)
 	c.dirty = c.dirty[:0]
 	return nil
+}
+
+// listAppend appends elem, as uvarint(len) | elem, to the list cached
+// under key, caching it as a partial list (the appended elements only)
+// when it is not cached.
+func (c *cache) listAppend(key, elem []byte) {
+	e := c.lookup(key)
+	if e == nil {
+		e = &entry{key: string(key), merge: true, partial: true}
+		c.m[e.key] = e
+		c.pushFront(e)
+		c.last = e
+	} else {
+		c.bytes -= e.size()
+		if !e.dirty {
+			// Pebble holds e.val (nothing, if deleted): write back only
+			// what follows.
+			e.merge = !e.deleted && len(e.val) <= math.MaxInt32
+			e.base = int32(len(e.val))
+		}
+		e.deleted = false
+	}
+	// Appending never writes into e.val[:len(e.val)], which an Iterate
+	// may be reading.
+	e.val = binary.AppendUvarint(e.val, uint64(len(elem)))
+	e.val = append(e.val, elem...)
+	c.bytes += e.size()
+	c.markDirty(e)
+}
+
+// listClear empties the list cached under key (caching the deletion).
+func (c *cache) listClear(key []byte) {
+	e := c.lookup(key)
+	if e == nil {
+		e = &entry{key: string(key)}
+		c.m[e.key] = e
+		c.pushFront(e)
+		c.last = e
+	} else {
+		c.bytes -= e.size()
+	}
+	// A new array, not e.val[:0]: an Iterate may be reading the old one.
+	e.val, e.deleted, e.merge, e.partial = nil, true, false, false
+	c.bytes += e.size()
+	c.markDirty(e)
+}
+
+// listComplete puts the list Pebble holds, stored (nil when absent),
+// before the elements appended in the partial entry e.
+func (c *cache) listComplete(e *entry, stored []byte) {
+	c.bytes -= e.size()
+	v := make([]byte, len(stored), len(stored)+len(e.val))
+	copy(v, stored)
+	e.val = append(v, e.val...)
+	e.partial = false
+	// e is dirty: the appended elements are still to be written back.
+	e.merge = len(stored) <= math.MaxInt32
+	e.base = int32(len(stored))
+	c.bytes += e.size()
 }
 
 // CacheStats describes the write-back cache.

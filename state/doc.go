@@ -7,10 +7,9 @@
 // A Backend (Open, Restore) owns one Pebble directory and the cache in front
 // of it. State is named; each name has one kind, fixed at first use:
 //
-//   - ValueState (Backend.Value): one value per key, optionally with an
-//     expiry (PutTTL). Reads at or after the expiry, by the time set with
-//     SetTime, see nothing; ExpireBefore deletes expired values.
-//   - ListState (Backend.List): an append-only list per key.
+//   - ValueState (Backend.Value): one value per key. (Time-to-live is the
+//     process operator's, internal/ops: it keeps the expiry in the value.)
+//   - ListState (Backend.List): a list per key: Append, Iterate, Clear.
 //   - MapState (Backend.Map): a map of byte keys to byte values per key.
 //   - Timers (Backend.Timers): (key group, timestamp, key) triples popped in
 //     timestamp order up to a watermark (PopUpTo).
@@ -30,8 +29,7 @@
 // per instance and Restore renumbers them by name). rest depends on the kind:
 //
 //	value:      uvarint(len(key)) | key
-//	list:       uvarint(len(key)) | key | 0x00                  -> element count (8 bytes big-endian)
-//	            uvarint(len(key)) | key | 0x01 | seq (8 bytes)  -> element
+//	list:       uvarint(len(key)) | key | 0x02                  -> the elements, each uvarint(len) | bytes
 //	map:        uvarint(len(key)) | key | mapKey
 //	timers:     ts (8 bytes) | key                              -> empty value
 //
@@ -39,23 +37,41 @@
 // key's list or map is exactly one key range. Timestamps are int64 encoded
 // as 8 big-endian bytes with the sign bit flipped, so byte order is numeric
 // order, negatives included. Window namespaces are part of the caller's key
-// (key | window) or map key. A stored value-state value is a tag byte: 0x00
-// followed by the value, or 0x01 followed by the expiry timestamp (8 bytes,
-// same encoding) and the value. Metadata lives under 0xFF 0xFF, which no key
-// group reaches (MaxParallelism is at most 32768): 0xFF 0xFF 's' | name ->
-// kind (1 byte) | id (2 bytes), and 0xFF 0xFF 'p' -> MaxParallelism (4
-// bytes big-endian), checked on Open and Restore.
+// (key | window) or map key. A stored value-state value is a tag byte 0x00
+// followed by the value (0x01 followed by an 8-byte expiry and the value
+// was written by the removed PutTTL; it reads as the value). Metadata lives
+// under 0xFF 0xFF, which no key group reaches (MaxParallelism is at most
+// 32768): 0xFF 0xFF 's' | name -> kind (1 byte) | id (2 bytes), 0xFF 0xFF
+// 'p' -> MaxParallelism (4 bytes big-endian), checked on Open and Restore,
+// and 0xFF 0xFF 'f' -> the layout version (1 byte, format.go).
+//
+// # Layout versions
+//
+// Version 1 (no 'f' key) stored a list as a count key (suffix 0x00) and
+// one key per element (0x01 | seq), and cleared it with a range deletion:
+// a rule rewriting a list per record left a range tombstone per record in
+// the memtable, which every later read fragmented again (time grew with
+// the square of the input). Version 2 stores a list as one value. Open
+// converts the lists of a version-1 instance (a checkpoint written by an
+// earlier weir) in one pass, and Restore does after copying from
+// version-1 snapshots; an instance of a newer version is refused.
 //
 // # Cache
 //
-// Point state (values, map entries, list lengths) goes through an LRU
+// Point state (values, map entries, whole lists) goes through an LRU
 // write-back cache of CacheBytes: reads hit the cache first and cache what
 // they find (absences too), writes stay in the cache marked dirty. When the
 // cache exceeds its budget, least recently used entries are dropped down to
 // 7/8 of it, the dirty ones written back in one Pebble batch (no fsync).
-// Flush writes every dirty entry in one batch; Snapshot calls it. List
-// elements and timers skip the cache: they go to a pending batch committed
-// at the next Flush, eviction, iteration or when it passes
+// Flush writes every dirty entry in one batch; Snapshot calls it. A list
+// is one entry, so reading and rewriting a key's list per record costs no
+// Pebble access while it stays cached. Append reads nothing: on a miss it
+// caches the new elements alone, and a list's write-back after appends
+// adds only the appended elements to the stored value with a Pebble merge
+// (Pebble's default merger concatenates), so a long list that grows is not
+// rewritten whole at each checkpoint; after a Clear it is a Set, or a point
+// deletion. Timers skip the cache: they go to a pending batch committed at
+// the next Flush, eviction, timer pop or when it passes
 // min(CacheBytes/4, 1 MiB). MapState.Iterate flushes first when the map has
 // dirty entries. MapState.PutThrough is the bulk path for a caller that
 // keeps its own cache of the values (the window operator's write-back): it

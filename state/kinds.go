@@ -1,8 +1,8 @@
 package state
 
 import (
-	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -11,7 +11,12 @@ import (
 // Value tags: the first byte of every stored ValueState value.
 const (
 	tagPlain byte = 0 // tag | value
-	tagTTL   byte = 1 // tag | expiry (8 bytes, sign-flipped big-endian) | value
+	// tagExpiry values (tag | expiry, 8 bytes | value) were written by
+	// ValueState.PutTTL, removed: state TTL belongs to the process operator
+	// (internal/ops), which stores its own expiry inside the value. No weir
+	// job ever read them as expired (nothing set the backend's clock), so
+	// they read as their value.
+	tagExpiry byte = 1
 )
 
 // ValueState holds one byte value per (key group, key).
@@ -41,29 +46,27 @@ func (s *ValueState) Get(kg uint16, key []byte) ([]byte, bool, error) {
 	if err != nil || !ok {
 		return nil, false, err
 	}
-	return decodeValue(v, b.now)
+	v, err = decodeValue(v)
+	return v, err == nil, err
 }
 
-func decodeValue(v []byte, now int64) ([]byte, bool, error) {
+func decodeValue(v []byte) ([]byte, error) {
 	if len(v) == 0 {
-		return nil, false, fmt.Errorf("state: corrupt value: empty")
+		return nil, fmt.Errorf("state: corrupt value: empty")
 	}
 	switch v[0] {
 	case tagPlain:
-		return v[1:], true, nil
-	case tagTTL:
+		return v[1:], nil
+	case tagExpiry:
 		if len(v) < 9 {
-			return nil, false, fmt.Errorf("state: corrupt value: short expiry")
+			return nil, fmt.Errorf("state: corrupt value: short expiry")
 		}
-		if decodeTimestamp(v[1:9]) <= now {
-			return nil, false, nil
-		}
-		return v[9:], true, nil
+		return v[9:], nil
 	}
-	return nil, false, fmt.Errorf("state: corrupt value: tag %d", v[0])
+	return nil, fmt.Errorf("state: corrupt value: tag %d", v[0])
 }
 
-// Put sets the value of key; it never expires.
+// Put sets the value of key.
 func (s *ValueState) Put(kg uint16, key, val []byte) error {
 	b := s.b
 	if err := b.checkKG(kg); err != nil {
@@ -71,19 +74,6 @@ func (s *ValueState) Put(kg uint16, key, val []byte) error {
 	}
 	b.kbuf = appendPrefix(b.kbuf[:0], kg, s.id, key)
 	b.vbuf = append(append(b.vbuf[:0], tagPlain), val...)
-	return b.set(b.kbuf, b.vbuf, false, 0)
-}
-
-// PutTTL sets the value of key until expiry: once the backend's time
-// (SetTime) reaches expiry, reads see nothing, and ExpireBefore deletes it.
-func (s *ValueState) PutTTL(kg uint16, key, val []byte, expiry int64) error {
-	b := s.b
-	if err := b.checkKG(kg); err != nil {
-		return err
-	}
-	b.kbuf = appendPrefix(b.kbuf[:0], kg, s.id, key)
-	b.vbuf = appendTimestamp(append(b.vbuf[:0], tagTTL), expiry)
-	b.vbuf = append(b.vbuf, val...)
 	return b.set(b.kbuf, b.vbuf, false, 0)
 }
 
@@ -97,51 +87,21 @@ func (s *ValueState) Delete(kg uint16, key []byte) error {
 	return b.set(b.kbuf, nil, true, 0)
 }
 
-// ExpireBefore deletes every value-state entry whose expiry is at or before
-// ts and returns how many it deleted. It flushes the cache first.
-func (b *Backend) ExpireBefore(ts int64) (int, error) {
-	if err := b.Flush(); err != nil {
-		return 0, err
-	}
-	kr := b.opts.KeyGroups
-	it, err := b.db.NewIter(&pebble.IterOptions{
-		LowerBound: appendKGID(nil, kr.Start, 0),
-		UpperBound: appendKGID(nil, kr.End, 0),
-	})
-	if err != nil {
-		return 0, fmt.Errorf("state: expire: %w", err)
-	}
-	n := 0
-	for _, in := range b.states {
-		if in.kind != kindValue {
-			continue
-		}
-		for kg := kr.Start; kg < kr.End; kg++ {
-			p := appendKGID(b.kbuf[:0], kg, in.id)
-			b.kbuf = p
-			for it.SeekGE(p); it.Valid() && bytes.HasPrefix(it.Key(), p); it.Next() {
-				v := it.Value()
-				if len(v) >= 9 && v[0] == tagTTL && decodeTimestamp(v[1:9]) <= ts {
-					if err := b.wb.Delete(it.Key(), nil); err != nil {
-						it.Close()
-						return n, fmt.Errorf("state: expire: %w", err)
-					}
-					b.cache.drop(it.Key())
-					n++
-				}
-			}
-		}
-	}
-	if err := it.Close(); err != nil {
-		return n, fmt.Errorf("state: expire: %w", err)
-	}
-	return n, b.commitWB()
-}
+// listSuffix ends the Pebble key of a list: prefix | listSuffix holds the
+// whole list. (Format 1 used 0x00 for a count and 0x01 | seq for each
+// element; Open converts them, see format.go.)
+const listSuffix = 0x02
 
-// ListState holds an append-only list of byte elements per (key group,
-// key). Under the key's prefix, suffix 0x00 holds the next sequence number
-// (through the cache) and suffix 0x01 | seq (8 bytes big-endian) holds each
-// element (written straight to the pending batch, never cached).
+// ListState holds a list of byte elements per (key group, key), stored as
+// one value under prefix | 0x02: each element as uvarint(len) | bytes.
+// Lists go through the write-back cache like other point state, so a
+// rule that reads and rewrites a key's list on every record works in
+// memory. Append reads nothing: on a cache miss it caches only the new
+// elements, and a write-back adds them to the stored list with a Pebble
+// merge (concatenation); a list read from Pebble and then appended to is
+// written back the same way, so a growing list is never rewritten whole.
+// Clear is a point deletion: no range tombstones, which slow every later
+// read until a compaction.
 type ListState struct {
 	b  *Backend
 	id uint16
@@ -156,54 +116,58 @@ func (b *Backend) List(name string) (*ListState, error) {
 	return &ListState{b: b, id: in.id}, nil
 }
 
+func (s *ListState) key(kg uint16, key []byte) []byte {
+	s.b.kbuf = append(appendPrefix(s.b.kbuf[:0], kg, s.id, key), listSuffix)
+	return s.b.kbuf
+}
+
 // Len returns the number of elements in key's list.
 func (s *ListState) Len(kg uint16, key []byte) (int, error) {
-	b := s.b
-	if err := b.checkKG(kg); err != nil {
-		return 0, err
-	}
-	b.kbuf = append(appendPrefix(b.kbuf[:0], kg, s.id, key), 0x00)
-	v, ok, err := b.get(b.kbuf)
-	if err != nil || !ok {
-		return 0, err
-	}
-	if len(v) != 8 {
-		return 0, fmt.Errorf("state: corrupt list length")
-	}
-	return int(binary.BigEndian.Uint64(v)), nil
+	n := 0
+	err := s.Iterate(kg, key, func([]byte) error { n++; return nil })
+	return n, err
 }
 
 // Append adds elem to the end of key's list.
 func (s *ListState) Append(kg uint16, key, elem []byte) error {
 	b := s.b
-	n, err := s.Len(kg, key)
-	if err != nil {
+	if err := b.checkKG(kg); err != nil {
 		return err
 	}
-	// b.kbuf holds the length key after Len.
-	b.vbuf = binary.BigEndian.AppendUint64(b.vbuf[:0], uint64(n+1))
-	if err := b.set(b.kbuf, b.vbuf, false, 0); err != nil {
-		return err
-	}
-	b.kbuf = binary.BigEndian.AppendUint64(append(appendPrefix(b.kbuf[:0], kg, s.id, key), 0x01), uint64(n))
-	if err := b.wb.Set(b.kbuf, elem, nil); err != nil {
-		return fmt.Errorf("state: list append: %w", err)
-	}
-	return b.maybeCommitWB()
+	b.cache.listAppend(s.key(kg, key), elem)
+	return b.cache.maybeEvict(b)
 }
 
 // Iterate calls fn with each element of key's list in append order; elem
-// is valid only during the call.
+// is valid only during the call. fn may change the list: it still sees
+// the elements the list had when Iterate was called.
 func (s *ListState) Iterate(kg uint16, key []byte, fn func(elem []byte) error) error {
 	b := s.b
 	if err := b.checkKG(kg); err != nil {
 		return err
 	}
-	if err := b.commitWB(); err != nil {
+	e, err := b.loadList(s.key(kg, key))
+	if err != nil || e.deleted {
 		return err
 	}
-	p := append(appendPrefix(nil, kg, s.id, key), 0x01)
-	return b.scan(p, prefixEnd(p), func(k, v []byte) error { return fn(v) })
+	// Nothing writes into e.val[:len(e.val)] again: appends go after it
+	// and Clear drops the array.
+	return iterateList(e.val, fn)
+}
+
+func iterateList(v []byte, fn func(elem []byte) error) error {
+	for len(v) > 0 {
+		n, w := binary.Uvarint(v)
+		if w <= 0 || n > uint64(len(v)-w) {
+			return fmt.Errorf("state: corrupt list")
+		}
+		end := w + int(n)
+		if err := fn(v[w:end:end]); err != nil {
+			return err
+		}
+		v = v[end:]
+	}
+	return nil
 }
 
 // Clear empties key's list.
@@ -212,11 +176,34 @@ func (s *ListState) Clear(kg uint16, key []byte) error {
 	if err := b.checkKG(kg); err != nil {
 		return err
 	}
-	p := appendPrefix(nil, kg, s.id, key)
-	if err := b.wb.DeleteRange(append(p, 0x01), append(p[:len(p):len(p)], 0x02), nil); err != nil {
-		return fmt.Errorf("state: list clear: %w", err)
+	b.cache.listClear(s.key(kg, key))
+	return b.cache.maybeEvict(b)
+}
+
+// loadList returns the cache entry of the list stored under key, complete:
+// on a miss, or when the entry holds only appended elements, it reads
+// Pebble.
+func (b *Backend) loadList(key []byte) (*entry, error) {
+	e := b.cache.lookup(key)
+	if e != nil && !e.partial {
+		return e, nil
 	}
-	return b.set(append(p, 0x00), nil, true, 0)
+	v, closer, err := b.db.Get(key)
+	found := err == nil
+	if err != nil && !errors.Is(err, pebble.ErrNotFound) {
+		return nil, fmt.Errorf("state: list get: %w", err)
+	}
+	if e == nil {
+		e = b.cache.insertCleanEntry(key, v, !found, 0)
+	} else {
+		b.cache.listComplete(e, v)
+	}
+	if found {
+		closer.Close()
+	}
+	// Eviction may drop e (a list larger than the cache), but never
+	// reuses its value.
+	return e, b.cache.maybeEvict(b)
 }
 
 // scan calls fn for each key in [lo, hi) in Pebble.

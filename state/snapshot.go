@@ -115,8 +115,17 @@ func Restore(opts Options, dirs []string) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
+	oldLists := false
 	for _, d := range dirs {
-		if err := b.copyFrom(d); err != nil {
+		ver, err := b.copyFrom(d)
+		if err != nil {
+			b.Close()
+			return nil, err
+		}
+		oldLists = oldLists || ver < formatV2
+	}
+	if oldLists {
+		if err := b.upgradeLists(); err != nil {
 			b.Close()
 			return nil, err
 		}
@@ -156,25 +165,30 @@ func restoreOne(opts Options, dir string) (*Backend, error) {
 	return b, nil
 }
 
-// copyFrom writes the keys of b's key groups held in snapshot dir into b.
-func (b *Backend) copyFrom(dir string) error {
+// copyFrom writes the keys of b's key groups held in snapshot dir into b,
+// as they are, and returns the snapshot's layout version.
+func (b *Backend) copyFrom(dir string) (int, error) {
 	src, err := pebble.Open(dir, &pebble.Options{FS: b.opts.FS, Logger: quietLogger{}, ReadOnly: true})
 	if err != nil {
-		return fmt.Errorf("state: restore %s: %w", dir, err)
+		return 0, fmt.Errorf("state: restore %s: %w", dir, err)
 	}
 	defer src.Close()
 	if err := checkMaxPar(src, nil, dir, b.opts.MaxParallelism); err != nil {
-		return err
+		return 0, err
+	}
+	ver, err := readFormat(src, dir)
+	if err != nil {
+		return 0, err
 	}
 	infos, err := readMeta(src)
 	if err != nil {
-		return fmt.Errorf("state: restore %s: %w", dir, err)
+		return 0, fmt.Errorf("state: restore %s: %w", dir, err)
 	}
 	remap := map[uint16]uint16{}
 	for _, in := range infos {
 		n, err := b.register(in.name, in.kind)
 		if err != nil {
-			return fmt.Errorf("state: restore %s: %w", dir, err)
+			return 0, fmt.Errorf("state: restore %s: %w", dir, err)
 		}
 		remap[in.id] = n.id
 	}
@@ -199,9 +213,9 @@ func (b *Backend) copyFrom(dir string) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("state: restore %s: %w", dir, err)
+		return 0, fmt.Errorf("state: restore %s: %w", dir, err)
 	}
-	return b.commitWB()
+	return ver, b.commitWB()
 }
 
 func scanReader(r pebble.Reader, lo, hi []byte, fn func(k, v []byte) error) error {

@@ -189,9 +189,9 @@ type stateInfo struct {
 type Backend struct {
 	opts Options
 	db   *pebble.DB
-	// wb holds list appends, timer writes, written-back cache entries and
-	// PutThrough writes until the next commit. Keys written here are never
-	// cached.
+	// wb holds timer writes, written-back cache entries and PutThrough
+	// writes until the next commit. Keys written here are never cached,
+	// except by a write-back, which commits wb at once.
 	wb *pebble.Batch
 	// wbPoints is set while wb holds PutThrough writes, which reads of
 	// point state must see: a cache miss commits wb before reading Pebble.
@@ -203,7 +203,6 @@ type Backend struct {
 	cleared map[string]struct{}
 	states  map[string]*stateInfo
 	nextID  uint16
-	now     int64
 	kbuf    []byte
 	vbuf    []byte
 	closed  bool
@@ -244,6 +243,10 @@ func open(opts Options) (*Backend, error) {
 		// stay cheap over many L0 tables thanks to the Bloom filters.
 		L0StopWritesThreshold:       l0StopWrites,
 		MemTableStopWritesThreshold: 4,
+		// ListState writes appended elements back as merge operands:
+		// Pebble's default merger concatenates them (and every instance
+		// has always been opened with it).
+		Merger: pebble.DefaultMerger,
 	}
 	for i := range po.Levels {
 		po.Levels[i].FilterPolicy = bloom.FilterPolicy(bloomBitsPerKey)
@@ -252,7 +255,7 @@ func open(opts Options) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state: open %s: %w", opts.Dir, err)
 	}
-	b := &Backend{opts: opts, db: db, states: map[string]*stateInfo{}, cleared: map[string]struct{}{}, nextID: 1, now: math.MinInt64}
+	b := &Backend{opts: opts, db: db, states: map[string]*stateInfo{}, cleared: map[string]struct{}{}, nextID: 1}
 	b.cache.init(opts.CacheBytes)
 	b.wb = db.NewBatch()
 	if err := checkMaxPar(db, db, opts.Dir, opts.MaxParallelism); err != nil {
@@ -269,6 +272,10 @@ func open(opts Options) (*Backend, error) {
 		if in.id >= b.nextID {
 			b.nextID = in.id + 1
 		}
+	}
+	if err := b.upgrade(); err != nil {
+		db.Close()
+		return nil, err
 	}
 	return b, nil
 }
@@ -336,11 +343,6 @@ func (b *Backend) checkKG(kg uint16) error {
 
 // KeyGroups returns the range this backend owns.
 func (b *Backend) KeyGroups() KeyGroupRange { return b.opts.KeyGroups }
-
-// SetTime sets the current time for TTL checks: values whose expiry is at
-// or before ts read as absent. The runner chooses the clock (the event-time
-// watermark or processing time). Before the first call nothing expires.
-func (b *Backend) SetTime(ts int64) { b.now = ts }
 
 // appendPrefix appends kg | id | uvarint(len(key)) | key to dst.
 func appendPrefix(dst []byte, kg, id uint16, key []byte) []byte {

@@ -1,6 +1,6 @@
 // Package state measures weir's keyed state and checkpoints: the three
-// figures of the fault-tolerance issue, run by benchmarks/cmd/statebench
-// (`make -C benchmarks state`).
+// figures of the fault-tolerance issue and a list-state rule, run by
+// benchmarks/cmd/statebench (`make -C benchmarks state`).
 //
 // # What it owns
 //
@@ -11,10 +11,13 @@
 //     state of a chosen size out of the built-in string codec;
 //   - [Collector], a committing sink that keeps one result per key, to
 //     check a job's output against an independent computation ([Gen.Expect]);
-//   - the three measurements: [Throughput] (a running per-key Sum with and
+//   - the four measurements: [Throughput] (a running per-key Sum with and
 //     without checkpoints), [Checkpoints] (checkpoint sync/async parts,
-//     incremental bytes and restore time with about 1 GB of state) and
-//     [Spill] (state larger than Options.StateMemory).
+//     incremental bytes and restore time with about 1 GB of state),
+//     [Spill] (state larger than Options.StateMemory) and [Burst] (a keyed
+//     rule written with sdk.Process on a ListState, [BurstList], against
+//     the same on a MapState, [BurstMap], at 1×, 2× and 4× the rows, its
+//     alerts checked against [ExpectBursts]).
 //
 // # Who calls it
 //

@@ -141,3 +141,23 @@ func BenchmarkSpill(b *testing.B) {
 		})
 	}
 }
+
+// TestBurstSmall runs the fourth figure at a small size: every run's
+// alerts are checked inside Burst.
+func TestBurstSmall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs jobs")
+	}
+	runs, err := Burst(context.Background(), BurstConfig{Rows: 3000, Users: 100, Parallelism: 2, Rounds: 1, Logf: logf(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 6 {
+		t.Fatalf("runs: %+v", runs)
+	}
+	for _, r := range runs {
+		if !r.Verified {
+			t.Fatalf("not verified: %+v", r)
+		}
+	}
+}

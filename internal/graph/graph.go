@@ -336,10 +336,6 @@ type StateBackend interface {
 	List(name string) (ListState, error)
 	Map(name string) (MapState, error)
 	Timers(name string) (TimerState, error)
-	// SetTime sets the time TTL reads are judged at.
-	SetTime(ts int64)
-	// ExpireBefore deletes values whose expiry is at or before ts.
-	ExpireBefore(ts int64) (int, error)
 	// KeyGroups is the task's range of key groups [start, end).
 	KeyGroups() (start, end uint16)
 }
@@ -348,11 +344,10 @@ type StateBackend interface {
 type ValueState interface {
 	Get(kg uint16, key []byte) ([]byte, bool, error)
 	Put(kg uint16, key, val []byte) error
-	PutTTL(kg uint16, key, val []byte, expiry int64) error
 	Delete(kg uint16, key []byte) error
 }
 
-// ListState is an append-only list per key.
+// ListState is a list per key: appends, reads of the whole list, clear.
 type ListState interface {
 	Len(kg uint16, key []byte) (int, error)
 	Append(kg uint16, key, elem []byte) error

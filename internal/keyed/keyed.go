@@ -28,9 +28,7 @@ func (v View) Timers(name string) (graph.TimerState, error) {
 	return timers{t}, nil
 }
 
-func (v View) SetTime(ts int64)                   { v.b.SetTime(ts) }
-func (v View) ExpireBefore(ts int64) (int, error) { return v.b.ExpireBefore(ts) }
-func (v View) KeyGroups() (start, end uint16)     { r := v.b.KeyGroups(); return r.Start, r.End }
+func (v View) KeyGroups() (start, end uint16) { r := v.b.KeyGroups(); return r.Start, r.End }
 
 type timers struct{ t *state.Timers }
 

@@ -110,7 +110,7 @@ type aggOp[K comparable, T, A, R any] struct {
 	lateBuf *base.Batch[T]
 	wm      base.Timestamp
 	scratch []base.Window
-	timers  timerHeap[K]
+	timers  minHeap[timer[K]]
 
 	// Non-merging windows.
 	panes    map[base.Window]*pane[K, A]
@@ -513,51 +513,8 @@ func (o *aggOp[K, T, A, R]) Close() error {
 	return nil
 }
 
-// timerHeap is a binary min-heap of timers by time.
-type timerHeap[K comparable] struct{ h []timer[K] }
-
-func (h *timerHeap[K]) len() int       { return len(h.h) }
-func (h *timerHeap[K]) min() *timer[K] { return &h.h[0] }
-
 // less orders timers by time; at equal times a firing comes before a
 // cleanup, so a window whose lateness saturates still fires.
-func (h *timerHeap[K]) less(i, j int) bool {
-	a, b := &h.h[i], &h.h[j]
-	return a.at < b.at || (a.at == b.at && !a.cleanup && b.cleanup)
-}
-
-func (h *timerHeap[K]) push(t timer[K]) {
-	h.h = append(h.h, t)
-	i := len(h.h) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if !h.less(i, p) {
-			break
-		}
-		h.h[p], h.h[i] = h.h[i], h.h[p]
-		i = p
-	}
-}
-
-func (h *timerHeap[K]) pop() timer[K] {
-	top := h.h[0]
-	n := len(h.h) - 1
-	h.h[0] = h.h[n]
-	h.h = h.h[:n]
-	i := 0
-	for {
-		l, r, m := 2*i+1, 2*i+2, i
-		if l < n && h.less(l, m) {
-			m = l
-		}
-		if r < n && h.less(r, m) {
-			m = r
-		}
-		if m == i {
-			break
-		}
-		h.h[i], h.h[m] = h.h[m], h.h[i]
-		i = m
-	}
-	return top
+func (t timer[K]) less(o *timer[K]) bool {
+	return t.at < o.at || (t.at == o.at && !t.cleanup && o.cleanup)
 }

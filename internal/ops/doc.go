@@ -3,8 +3,13 @@
 // generic per-row loop), source and sink adapters, the keyed partitioner,
 // the windowed aggregation with its timers, lateness and session merging
 // (agg.go; its state in the task's keyed backend behind a typed write-back
-// cache, agg_state.go), and the keyed process operator with user state and
-// timers (process.go).
+// cache, agg_state.go), and the keyed process operator: the operator and
+// the context user functions see (process.go), its timers and their
+// in-memory time index (process_timers.go), and the keyed user state with
+// its time-to-live (process_state.go; the only state TTL in weir: the
+// expiry is stored in the value, and a cleanup timer deletes expired
+// entries). One generic binary heap (heap.go) orders the window timers,
+// the due process timers and the time index.
 //
 // # Lateness
 //

@@ -7,13 +7,17 @@
 //  2. about 1 GB of keyed state: checkpoint sync and async parts, bytes
 //     written when 1% of the keys changed, time to restore;
 //  3. state larger than --state-memory: output checked, throughput and
-//     peak RSS against the same job with unlimited memory.
+//     peak RSS against the same job with unlimited memory;
+//  4. a keyed rule written with sdk.Process, a ListState and an event-time
+//     timer (alert on 3 transactions over 500 within a minute) against the
+//     same rule on a MapState, at 1×, 2× and 4× the rows: time per row.
 //
 // Each figure (and each case of the third) runs in a child process of this
 // binary, so that peak RSS is per case. Run it from the repository root:
 //
-//	go run ./benchmarks/cmd/statebench            # all three figures
+//	go run ./benchmarks/cmd/statebench            # all four figures
 //	go run ./benchmarks/cmd/statebench -fig=1 -rounds=3
+//	go run ./benchmarks/cmd/statebench -fig=4     # the list-state rule alone (about a minute)
 package main
 
 import (
@@ -57,12 +61,16 @@ type config struct {
 	spPasses   int
 	spBaseline bool
 
+	burstRows   int
+	burstUsers  int
+	burstRounds int
+
 	child string
 	out   string
 }
 
 func (c *config) flags(fs *flag.FlagSet) {
-	fs.StringVar(&c.figs, "fig", "1,2,3", "figures to run (comma-separated: 1, 2, 3)")
+	fs.StringVar(&c.figs, "fig", "1,2,3,4", "figures to run (comma-separated: 1, 2, 3, 4)")
 	fs.StringVar(&c.dir, "dir", filepath.Join(os.TempDir(), "weir-bench", "state"), "scratch directory (removed afterwards)")
 	fs.IntVar(&c.par, "parallelism", 2, "parallelism of every job")
 	fs.Int64Var(&c.keys, "keys", 1_000_000, "figure 1: distinct keys")
@@ -80,6 +88,9 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.spMemMiB, "spill-memory", 256, "figure 3: Options.StateMemory in MiB")
 	fs.IntVar(&c.spPasses, "spill-passes", 2, "figure 3: records per key")
 	fs.BoolVar(&c.spBaseline, "spill-baseline", true, "figure 3: also run with unlimited state memory")
+	fs.IntVar(&c.burstRows, "burst-rows", 60_000, "figure 4: rows of the smallest run (then 2× and 4×)")
+	fs.IntVar(&c.burstUsers, "burst-users", 1000, "figure 4: users")
+	fs.IntVar(&c.burstRounds, "burst-rounds", 3, "figure 4: runs of each kind at each size")
 	fs.StringVar(&c.child, "child", "", "internal: run one case in this process")
 	fs.StringVar(&c.out, "out", "", "internal: where a child writes its result (JSON)")
 }
@@ -88,6 +99,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 type childResult struct {
 	Runs        []state.Run              `json:"runs,omitempty"`
 	Checkpoints *state.CheckpointsResult `json:"checkpoints,omitempty"`
+	Burst       []state.BurstRun         `json:"burst,omitempty"`
 	PeakRSS     int64                    `json:"peak_rss"`
 	// PeakHeap is the largest Go heap (live and not yet collected
 	// objects) seen by sampling every 100 ms.
@@ -136,6 +148,9 @@ func childMain(c config) int {
 		r, err = state.Spill(ctx, name, state.SpillConfig{Keys: c.spKeys, ValueSize: c.spValue,
 			Passes: c.spPasses, StateMemory: mem, Parallelism: c.par, Logf: logf})
 		res.Runs = []state.Run{r}
+	case "burst":
+		res.Burst, err = state.Burst(ctx, state.BurstConfig{Rows: c.burstRows, Users: c.burstUsers,
+			Parallelism: c.par, Rounds: c.burstRounds, Logf: logf})
 	default:
 		err = fmt.Errorf("unknown case %q", c.child)
 	}
@@ -257,6 +272,14 @@ func run(c config, w io.Writer) error {
 			}
 		}
 		reportSpill(w, c, cases)
+	}
+	if figs["4"] {
+		res, cmd, err := child(c, "burst", fmt.Sprintf("-burst-rows=%d", c.burstRows),
+			fmt.Sprintf("-burst-users=%d", c.burstUsers), fmt.Sprintf("-burst-rounds=%d", c.burstRounds))
+		reportBurst(w, c, res, cmd, err)
+		if err != nil {
+			failed = append(failed, "4")
+		}
 	}
 	fmt.Fprintf(w, "Load average after: %s. Everything took %v.\n\n", loadAvg(), time.Since(started).Round(time.Second))
 	if len(failed) > 0 {
@@ -488,4 +511,55 @@ func reportSpill(w io.Writer, c config, cases []spillCase) {
 		fmt.Fprintf(w, "- command: `%s`\n", sc.cmd)
 	}
 	fmt.Fprintln(w)
+}
+
+func reportBurst(w io.Writer, c config, res childResult, cmd string, err error) {
+	fmt.Fprintf(w, "#### 4. A keyed rule on ListState vs MapState, %d, %d and %d rows\n\n", c.burstRows, 2*c.burstRows, 4*c.burstRows)
+	fmt.Fprintf(w, "Batch mode, parallelism %d, `sdk.Process` keyed by user over generated transactions (%d users, %d rows per minute of event time, "+
+		"in order, one split): alert when a user makes %d transactions over %d within %v. Written as a new user would: the times of the user's "+
+		"recent large transactions in a `ListState` (`Get`, filter, `Update`) and an event-time timer a minute later that drops them; the "+
+		"same with a `MapState` from time to count (`Iterate`, `Delete`). %d runs of each at each size, interleaved; every run's alerts checked "+
+		"against a plain loop. Time is the whole `runner.Run`.\n\n",
+		c.par, c.burstUsers, state.BurstRate, state.BurstCount, state.BurstAmount, state.BurstWindow, c.burstRounds)
+	type key struct {
+		kind string
+		rows int
+	}
+	perRow := map[key][]float64{} // µs per row, wall
+	cpuRow := map[key][]float64{} // CPU µs per row (the process's, Pebble's work included)
+	for _, r := range res.Burst {
+		k := key{r.Kind, r.Rows}
+		perRow[k] = append(perRow[k], float64(r.Duration.Microseconds())/float64(r.Rows))
+		cpuRow[k] = append(cpuRow[k], float64(r.CPU.Microseconds())/float64(r.Rows))
+	}
+	if len(res.Burst) > 0 {
+		fmt.Fprintln(w, "| rows | µs/row ListState / MapState (wall, medians) | ListState / MapState | µs/row per CPU ListState / MapState | ListState / MapState, CPU | per row / at the smallest, ListState (wall, CPU) | per row / at the smallest, MapState (wall, CPU) | output |")
+		fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- |")
+	}
+	med := func(m map[key][]float64, kind string, rows int) float64 { return median(m[key{kind, rows}]) }
+	for _, mult := range []int{1, 2, 4} {
+		rows := c.burstRows * mult
+		l, m := med(perRow, "ListState", rows), med(perRow, "MapState", rows)
+		lc, mc := med(cpuRow, "ListState", rows), med(cpuRow, "MapState", rows)
+		l1, m1 := med(perRow, "ListState", c.burstRows), med(perRow, "MapState", c.burstRows)
+		lc1, mc1 := med(cpuRow, "ListState", c.burstRows), med(cpuRow, "MapState", c.burstRows)
+		if l == 0 || m == 0 || lc == 0 || mc == 0 {
+			continue
+		}
+		out := "identical"
+		for _, r := range res.Burst {
+			if r.Rows == rows && !r.Verified {
+				out = "NOT CHECKED"
+			}
+		}
+		fmt.Fprintf(w, "| %d | %.1f / %.1f | **%.2f×** | %.1f / %.1f | %.2f× | %.2f×, %.2f× | %.2f×, %.2f× | %s |\n", rows, l, m, l/m, lc, mc, lc/mc,
+			l/l1, lc/lc1, m/m1, mc/mc1, out)
+	}
+	fmt.Fprintln(w)
+	if err != nil {
+		fmt.Fprintf(w, "**Failed:** `%v`\n\n", err)
+	}
+	fmt.Fprintln(w, "- goals: ListState / MapState ≤ 2×; time per row flat from 1× to 4× the rows")
+	fmt.Fprintf(w, "- peak RSS of the process: %s; peak Go heap (sampled): %s\n", rss(res.PeakRSS), rss(res.PeakHeap))
+	fmt.Fprintf(w, "- command: `%s`\n\n", cmd)
 }
