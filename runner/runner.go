@@ -98,31 +98,16 @@ type job struct {
 // stopped reports whether a graceful stop was asked for.
 func (j *job) stopped() bool { return closed(j.stop) }
 
+// runGraph runs the job of graph g in steps: plan, prepare (stores,
+// restore, sinks), set up (inboxes, tasks, the checkpointer), execute.
 func runGraph(ctx context.Context, name string, g *graph.Graph, opts Options) (stats Stats, err error) {
 	opts.EnsureDefaults()
 	if err := opts.Validate(); err != nil {
 		return Stats{}, err
 	}
 	start := opts.Clock.Now()
-	m := opts.Metrics
 	var j *job
-	defer func() {
-		stats = Stats{
-			RowsIn: m.RowsIn.Load(), RowsOut: m.RowsOut.Load(), Late: m.Late.Load(),
-			DeadLettered: m.DeadLettered.Load(), Skipped: m.Skipped.Load(),
-			Sinks: map[string]int64{}, Duration: opts.Clock.Now().Sub(start),
-			AlreadyFinished: stats.AlreadyFinished, StoppedBeforeStart: stats.StoppedBeforeStart,
-		}
-		for _, s := range m.SinkNames() {
-			stats.Sinks[s] = m.SinkRows(s).Load()
-		}
-		if j != nil {
-			stats.RestoredFrom = j.restored
-			if j.ck != nil {
-				stats.Checkpoints, stats.CheckpointsFailed = j.ck.stats()
-			}
-		}
-	}()
+	defer func() { stats = collectStats(opts, start, j, stats) }()
 	if err := g.Err(); err != nil {
 		return Stats{}, err
 	}
@@ -132,30 +117,13 @@ func runGraph(ctx context.Context, name string, g *graph.Graph, opts Options) (s
 	}
 	j = &job{name: name, opts: opts, plan: pl, consumers: map[*graph.Node][]graph.Consumer{},
 		stop: opts.Stop, runID: newRunID(), nextID: 1}
+	for _, n := range pl.order {
+		j.consumers[n] = g.Consumers(n)
+	}
 	defer j.unlock()
-	if err := j.openStores(); err != nil {
-		return Stats{}, err
+	if st, done, err := j.prepare(ctx); done || err != nil {
+		return st, err
 	}
-	if err := j.loadRestore(); err != nil {
-		return Stats{}, err
-	}
-	if err := j.recoverSinks(ctx); err != nil {
-		return Stats{}, err
-	}
-	if j.restore != nil && j.restore.Finished {
-		opts.Logf("weir: checkpoint %d in %s is of a finished job: nothing to do (its output is committed; remove the checkpoint directory to run the job again)",
-			j.restored, j.restoreStore.Dir())
-		return Stats{AlreadyFinished: true}, nil
-	}
-	if err := setUpInterrupted(ctx, opts.Stop); err != nil {
-		return interruptedStats(err)
-	}
-	total, err := pl.assignSplits(ctx, opts.Parallelism, j.restore)
-	if err != nil {
-		return Stats{}, err
-	}
-	m.RowsTotal.Store(total)
-
 	if err := j.openStateRoot(); err != nil {
 		return Stats{}, err
 	}
@@ -166,6 +134,7 @@ func runGraph(ctx context.Context, name string, g *graph.Graph, opts Options) (s
 	defer cancelRead()
 	j.ctx, j.readCtx = gctx, readCtx
 	if opts.Stop != nil {
+		// A stop cancels the reads, so that a waiting read returns at once.
 		watched := make(chan struct{})
 		defer close(watched)
 		go func() {
@@ -176,12 +145,73 @@ func runGraph(ctx context.Context, name string, g *graph.Graph, opts Options) (s
 			}
 		}()
 	}
-	j.queues = make([]*splitQueue, len(pl.stages))
-	for _, n := range pl.order {
-		j.consumers[n] = g.Consumers(n)
+	tasks, err := j.setUp(ctx)
+	if err != nil {
+		return interruptedStats(err)
 	}
-	// Set-up takes time in proportion to the number of tasks: a signal
-	// ends it between tasks (every setUpCheck of them).
+	return Stats{}, j.execute(ctx, eg, tasks)
+}
+
+// collectStats fills the Stats of a run from its metrics and checkpoints;
+// st carries what the run itself decided.
+func collectStats(opts Options, start time.Time, j *job, st Stats) Stats {
+	m := opts.Metrics
+	out := Stats{
+		RowsIn: m.RowsIn.Load(), RowsOut: m.RowsOut.Load(), Late: m.Late.Load(),
+		DeadLettered: m.DeadLettered.Load(), Skipped: m.Skipped.Load(),
+		Sinks: map[string]int64{}, Duration: opts.Clock.Now().Sub(start),
+		AlreadyFinished: st.AlreadyFinished, StoppedBeforeStart: st.StoppedBeforeStart,
+	}
+	for _, s := range m.SinkNames() {
+		out.Sinks[s] = m.SinkRows(s).Load()
+	}
+	if j != nil {
+		out.RestoredFrom = j.restored
+		if j.ck != nil {
+			out.Checkpoints, out.CheckpointsFailed = j.ck.stats()
+		}
+	}
+	return out
+}
+
+// prepare opens and locks the stores, finds the checkpoint to resume from,
+// settles what the sinks staged in earlier runs and assigns the splits.
+// done is true when there is nothing to run: the job had finished, or a
+// stop came first; st says which.
+func (j *job) prepare(ctx context.Context) (st Stats, done bool, err error) {
+	if err := j.openStores(); err != nil {
+		return Stats{}, true, err
+	}
+	if err := j.loadRestore(); err != nil {
+		return Stats{}, true, err
+	}
+	if err := j.recoverSinks(ctx); err != nil {
+		return Stats{}, true, err
+	}
+	if j.restore != nil && j.restore.Finished {
+		j.opts.Logf("weir: checkpoint %d in %s is of a finished job: nothing to do (its output is committed; remove the checkpoint directory to run the job again)",
+			j.restored, j.restoreStore.Dir())
+		return Stats{AlreadyFinished: true}, true, nil
+	}
+	if err := setUpInterrupted(ctx, j.opts.Stop); err != nil {
+		st, err := interruptedStats(err)
+		return st, true, err
+	}
+	total, err := j.plan.assignSplits(ctx, j.opts.Parallelism, j.restore)
+	if err != nil {
+		return Stats{}, true, err
+	}
+	j.opts.Metrics.RowsTotal.Store(total)
+	return Stats{}, false, nil
+}
+
+// setUp makes the inboxes and the tasks (wired, not opened) and the
+// checkpointer. Set-up takes time in proportion to the number of tasks: a
+// signal ends it between tasks (every setUpCheck of them), with the error
+// of setUpInterrupted.
+func (j *job) setUp(ctx context.Context) ([]*rawTask, error) {
+	opts, pl := &j.opts, j.plan
+	j.queues = make([]*splitQueue, len(pl.stages))
 	j.inboxes = make([][]inbox, len(pl.stages))
 	for _, st := range pl.stages {
 		if st.isSource() {
@@ -191,7 +221,7 @@ func runGraph(ctx context.Context, name string, g *graph.Graph, opts Options) (s
 		for k := range j.inboxes[st.id] {
 			if k%setUpCheck == 0 {
 				if err := setUpInterrupted(ctx, opts.Stop); err != nil {
-					return interruptedStats(err)
+					return nil, err
 				}
 			}
 			j.inboxes[st.id][k] = make(inbox, inboxSize(len(st.chanEdge)))
@@ -203,12 +233,12 @@ func runGraph(ctx context.Context, name string, g *graph.Graph, opts Options) (s
 		for k := range opts.Parallelism {
 			if k%setUpCheck == 0 {
 				if err := setUpInterrupted(ctx, opts.Stop); err != nil {
-					return interruptedStats(err)
+					return nil, err
 				}
 			}
 			t := newRawTask(j, st, k)
 			if err := t.wire(); err != nil {
-				return Stats{}, err
+				return nil, err
 			}
 			statefulOps += t.stateful
 			tasks = append(tasks, t)
@@ -218,37 +248,43 @@ func runGraph(ctx context.Context, name string, g *graph.Graph, opts Options) (s
 		j.stateMemory = max(1, opts.StateMemory/int64(statefulOps))
 	}
 	j.ck = newCheckpointer(j, tasks, j.nextID)
-	if err := setUpInterrupted(ctx, opts.Stop); err != nil {
-		return interruptedStats(err)
-	}
-	eg.Go(func() error { return j.ck.run(gctx) })
-	for _, st := range pl.stages {
+	return tasks, setUpInterrupted(ctx, opts.Stop)
+}
+
+// execute runs the checkpointer, the split enumerators and the tasks in
+// eg and waits for them all, and for the checkpointer's uploads.
+func (j *job) execute(ctx context.Context, eg *errgroup.Group, tasks []*rawTask) error {
+	opts := &j.opts
+	eg.Go(func() error { return j.ck.run(j.ctx) })
+	for _, st := range j.plan.stages {
 		d, ok := st.head.Source.(graph.Discoverer)
 		if !st.isSource() || !ok || opts.Mode != Stream || opts.DiscoveryInterval < 0 {
 			continue
 		}
 		q := newSplitQueue(st.splits)
 		j.queues[st.id] = q
-		eg.Go(func() error { return q.enumerate(readCtx, opts.Stop, st.head, d, opts.Clock, opts.DiscoveryInterval) })
+		eg.Go(func() error {
+			return q.enumerate(j.readCtx, opts.Stop, st.head, d, opts.Clock, opts.DiscoveryInterval)
+		})
 	}
 	for _, t := range tasks {
 		if t.st.isSource() {
-			eg.Go(func() error { return t.runSource(gctx) })
+			eg.Go(func() error { return t.runSource(j.ctx) })
 		} else {
 			in := j.inboxes[t.st.id][t.index]
-			eg.Go(func() error { return t.run(gctx, in) })
+			eg.Go(func() error { return t.run(j.ctx, in) })
 		}
 	}
-	err = eg.Wait()
+	err := eg.Wait()
 	j.ck.uploads.Wait()
 	j.ck.abortInFlight()
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil {
-			return Stats{}, cerr
+			return cerr
 		}
-		return Stats{}, err
+		return err
 	}
-	return Stats{}, nil
+	return nil
 }
 
 // setUpCheck is how many tasks set-up makes between two looks at the
