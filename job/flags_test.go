@@ -363,15 +363,3 @@ func TestParseHelp(t *testing.T) {
 		t.Errorf("err = %v, want flag.ErrHelp", err)
 	}
 }
-
-func TestOneLine(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"weir: bad record at a.parquet row 3: missing ts", "bad record at a.parquet row 3: missing ts"},
-		{"weir: a\nweir: b\n", "a; b"},
-		{"plain", "plain"},
-	} {
-		if got := oneLine(tc.in); got != tc.want {
-			t.Errorf("oneLine(%q) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
-}

@@ -16,7 +16,7 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/weirflow/weir/internal/graph"
+	"github.com/weirflow/weir/internal/msg"
 	"github.com/weirflow/weir/job/internal/progress"
 	"github.com/weirflow/weir/runner"
 	"github.com/weirflow/weir/sdk"
@@ -135,7 +135,7 @@ func (p Program) Run(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	defer func() {
 		if v := recover(); v != nil {
-			fmt.Fprintf(stderr, "%s: internal error: %s; please report it\n", p.Name, oneLine(fmt.Sprint(v)))
+			p.say(stderr, "internal error: "+msg.Text(fmt.Sprint(v))+"; please report it")
 			code = 1
 		}
 	}()
@@ -180,11 +180,29 @@ func (p Program) run(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return p.fail(stderr, err)
 	}
+	j, err := p.build(cfg)
+	if err != nil {
+		return p.fail(stderr, err)
+	}
+	opts := p.options(cfg, stderr)
+	runCtx, cancel, graceful := p.stopControl(ctx, cfg, &opts)
+	defer cancel()
+	rep := progress.New(stderr, opts.Metrics, progress.Options{Name: p.Name, Job: cfg.name, Mode: p.progressMode(cfg, stderr), Columns: columns(stderr)})
+	rep.Start()
+	stats, err := runner.Run(runCtx, j.p, opts)
+	rep.Stop()
+	return p.report(stderr, cfg, rep, stats, err, runErr{ctx: ctx, runCtx: runCtx, graceful: graceful, stopped: isClosed(p.Stop)})
+}
+
+// build resolves the input, makes the output directories and builds the
+// pipeline.
+func (p Program) build(cfg config) (*Job, error) {
 	var glob string
 	var files []string
 	if cfg.in.Scheme != Kafka {
+		var err error
 		if glob, files, err = resolveInput(cfg.in); err != nil {
-			return p.fail(stderr, err)
+			return nil, err
 		}
 	}
 	var dirs []string
@@ -196,27 +214,32 @@ func (p Program) run(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	for _, d := range dirs {
 		if err := os.MkdirAll(d, 0o755); err != nil {
-			return p.fail(stderr, fmt.Errorf("cannot create output directory %s: %w", d, unwrapPath(err)))
+			return nil, fmt.Errorf("cannot create output directory %s: %w", d, unwrapPath(err))
 		}
 	}
 	j := &Job{name: cfg.name, p: sdk.NewPipeline(sdk.JobName(cfg.name)), cfg: cfg, in: files, glob: glob}
 	if err := p.Build(j); err != nil {
-		return p.fail(stderr, err)
+		return nil, err
 	}
 	if err := errors.Join(j.errs...); err != nil {
-		return p.fail(stderr, err)
+		return nil, err
 	}
 	if err := j.p.Err(); err != nil {
-		return p.fail(stderr, err)
+		return nil, err
 	}
+	return j, nil
+}
 
+// options maps the command line onto the runner's options; the runner's
+// notes become lines on stderr.
+func (p Program) options(cfg config, stderr io.Writer) runner.Options {
 	opts := runner.Options{
 		Parallelism:      cfg.parallelism,
 		MaxParallelism:   cfg.maxParallelism,
 		Mode:             cfg.mode,
 		PerfectWatermark: cfg.perfect,
 		OnError:          cfg.onError,
-		Metrics:          new(graph.Metrics),
+		Metrics:          new(runner.Metrics),
 
 		CheckpointDir:      cfg.checkpointDir,
 		CheckpointInterval: cfg.interval,
@@ -227,51 +250,62 @@ func (p Program) run(ctx context.Context, args []string, stdout, stderr io.Write
 		StateMemory:        cfg.stateMemory,
 		ExistingOutput:     cfg.existing,
 		Logf: func(format string, args ...any) {
-			fmt.Fprintf(stderr, "%s: %s\n", p.Name, strings.TrimPrefix(fmt.Sprintf(format, args...), "weir: "))
+			p.say(stderr, msg.Text(fmt.Sprintf(format, args...)))
 		},
 	}
 	if cfg.onError == runner.DeadLetter {
 		opts.DeadLetters = deadLetterSink(cfg.dead.Path)
 	}
-	// A stop ends a stream job, or a job that can resume, gracefully; it
-	// aborts a batch job without checkpoints (rerun whole).
-	graceful := cfg.mode == runner.Stream || cfg.checkpointDir != "" || cfg.savepointDir != ""
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	return opts
+}
+
+// stopControl wires Program.Stop to the run. A stop ends a stream job, or
+// a job that can resume, gracefully (opts.Stop); it aborts a batch job
+// without checkpoints (rerun whole) by cancelling the returned context.
+func (p Program) stopControl(ctx context.Context, cfg config, opts *runner.Options) (runCtx context.Context, cancel func(), graceful bool) {
+	graceful = cfg.mode == runner.Stream || cfg.checkpointDir != "" || cfg.savepointDir != ""
+	runCtx, cancelRun := context.WithCancel(ctx)
 	stopped := p.Stop
 	switch {
 	case stopped == nil:
 	case graceful:
 		opts.Stop = stopped
 	case isClosed(stopped):
-		cancel()
+		cancelRun()
 	default:
 		finished := make(chan struct{})
-		defer close(finished)
 		go func() {
 			select {
 			case <-stopped:
-				cancel()
+				cancelRun()
 			case <-finished:
 			}
 		}()
+		return runCtx, func() { close(finished); cancelRun() }, graceful
 	}
-	rep := progress.New(stderr, opts.Metrics, progress.Options{Name: p.Name, Job: cfg.name, Mode: p.progressMode(cfg, stderr), Columns: columns(stderr)})
-	rep.Start()
-	stats, err := runner.Run(runCtx, j.p, opts)
-	rep.Stop()
+	return runCtx, cancelRun, graceful
+}
+
+// runErr is how a run ended, for report.
+type runErr struct {
+	ctx, runCtx       context.Context // the program's, and the run's
+	graceful, stopped bool            // a stop ends it gracefully; a stop was asked for
+}
+
+// report prints how the run ended and returns the exit code.
+func (p Program) report(stderr io.Writer, cfg config, rep *progress.Reporter, stats runner.Stats, err error, e runErr) int {
 	counts := strings.TrimPrefix(rep.Line(), p.Name+": done: ")
 	var exists *sdk.OutputExistsError
 	switch {
-	case err != nil && runCtx.Err() != nil && ctx.Err() == nil && isClosed(stopped):
+	case err != nil && e.runCtx.Err() != nil && e.ctx.Err() == nil && e.stopped:
 		// The first signal aborts a batch job that cannot resume.
-		fmt.Fprintf(stderr, "%s: %s: %s\n", p.Name, abortLine(cfg, stats, true, true), counts)
+		p.say(stderr, abortLine(cfg, stats, true, true)+": "+counts)
 		return 130
-	case err != nil && ctx.Err() != nil:
-		fmt.Fprintf(stderr, "%s: %s: %s\n", p.Name, abortLine(cfg, stats, isClosed(stopped), false), counts)
+	case err != nil && e.ctx.Err() != nil:
+		p.say(stderr, abortLine(cfg, stats, e.stopped, false)+": "+counts)
 		return 130
 	case errors.As(err, &exists):
-		fmt.Fprintf(stderr, "%s: %s\n", p.Name, existingMessage(cfg, exists))
+		p.say(stderr, existingMessage(cfg, exists))
 		return 2
 	case err != nil:
 		return p.fail(stderr, err)
@@ -282,9 +316,9 @@ func (p Program) run(ctx context.Context, args []string, stdout, stderr io.Write
 		if cfg.savepointDir != "" {
 			what += ", no savepoint written"
 		}
-		fmt.Fprintf(stderr, "%s: stopped before it started: %s: %s\n", p.Name, what, counts)
+		p.say(stderr, "stopped before it started: "+what+": "+counts)
 		return 0
-	case isClosed(stopped) && graceful:
+	case e.stopped && e.graceful:
 		where := ""
 		switch {
 		case cfg.savepointDir != "":
@@ -292,15 +326,18 @@ func (p Program) run(ctx context.Context, args []string, stdout, stderr io.Write
 		case cfg.checkpointDir != "":
 			where = fmt.Sprintf("; rerun with --checkpoint-dir=%s to resume", cfg.checkpointDir)
 		}
-		fmt.Fprintf(stderr, "%s: stopped: output committed%s: %s\n", p.Name, where, counts)
+		p.say(stderr, "stopped: output committed"+where+": "+counts)
 		return 0
 	}
 	rep.Summary()
 	if cfg.checkpointDir != "" {
-		fmt.Fprintf(stderr, "%s: %s\n", p.Name, checkpointSummary(stats))
+		p.say(stderr, checkpointSummary(stats))
 	}
 	return 0
 }
+
+// say prints one line, led by the program's name.
+func (p Program) say(w io.Writer, line string) { fmt.Fprintf(w, "%s: %s\n", p.Name, line) }
 
 // abortLine says what an aborted run leaves committed. Checkpoints that
 // completed in this run committed the output up to them (a rerun finishes
@@ -398,27 +435,16 @@ func fdTerminal(w io.Writer) bool {
 func (p Program) fail(stderr io.Writer, err error) int {
 	var ue *usageError
 	if errors.As(err, &ue) {
-		fmt.Fprintf(stderr, "%s: %s (see %s run -h)\n", p.Name, oneLine(ue.msg), p.Name)
+		p.say(stderr, fmt.Sprintf("%s (see %s run -h)", msg.Text(ue.msg), p.Name))
 		return 2
 	}
-	msg := oneLine(err.Error())
+	line := msg.Line(err)
 	var bad *runner.BadRecordError
 	if errors.As(err, &bad) {
-		msg += " (--on-error=dead-letter sets bad records aside)"
+		line += " (--on-error=dead-letter sets bad records aside)"
 	}
-	fmt.Fprintf(stderr, "%s: %s\n", p.Name, msg)
+	p.say(stderr, line)
 	return 1
-}
-
-// oneLine joins the lines of a message (errors.Join uses newlines) and
-// drops the "weir: " prefix of errors from the engine, since the program
-// name already leads the line.
-func oneLine(msg string) string {
-	lines := strings.Split(strings.TrimSpace(msg), "\n")
-	for i, l := range lines {
-		lines[i] = strings.TrimPrefix(strings.TrimSpace(l), "weir: ")
-	}
-	return strings.Join(lines, "; ")
 }
 
 // resolveInput expands --in into the pattern for the source and the sorted

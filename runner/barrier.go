@@ -103,7 +103,7 @@ func (t *rawTask) checkpoint(id base.CheckpointID, splits map[string]checkpoint.
 		dir := filepath.Join(t.stateDir, fmt.Sprintf("snap-%d", id))
 		h, err := t.backend.Snapshot(dir)
 		if err != nil {
-			return fmt.Errorf("weir: checkpoint %d: %w", id, err)
+			return fmt.Errorf("checkpoint %d: %w", id, err)
 		}
 		a.upload = func(s *checkpoint.Store) (*checkpoint.StateHandle, int64, error) {
 			sh, n, err := t.uploader(s).Upload(uint64(id), h)
@@ -128,12 +128,12 @@ func (t *rawTask) preCommit(id base.CheckpointID, a *taskAck) error {
 	for _, c := range t.committers {
 		name := t.sinkName(c)
 		if err := c.PreCommit(id); err != nil {
-			return fmt.Errorf("weir: pre-commit %q: %w", name, err)
+			return fmt.Errorf("pre-commit %q: %w", name, err)
 		}
 		if cc, ok := c.(graph.CommittableCommitter); ok {
 			b, err := cc.Committable(id)
 			if err != nil {
-				return fmt.Errorf("weir: pre-commit %q: %w", name, err)
+				return fmt.Errorf("pre-commit %q: %w", name, err)
 			}
 			if b != nil {
 				if a.sinks == nil {
@@ -156,7 +156,7 @@ func (t *rawTask) commitPosted() error {
 	t.committed = commit
 	for _, c := range t.committers {
 		if err := c.Commit(commit); err != nil {
-			return fmt.Errorf("weir: commit %q: %w", t.sinkName(c), err)
+			return fmt.Errorf("commit %q: %w", t.sinkName(c), err)
 		}
 	}
 	if final {

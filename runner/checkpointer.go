@@ -244,10 +244,10 @@ func (c *checkpointer) do(ctx context.Context, a coord.Action) {
 			t.mb.post(func(m *mailbox) { m.commit, m.final = base.CheckpointID(a.ID), a.Final })
 		}
 	case coord.Note:
-		c.j.opts.Logf("weir: %s", a.Text)
+		c.j.opts.Logf("runner: %s", a.Text)
 	case coord.Finish:
 		if a.Err != nil {
-			c.err = fmt.Errorf("weir: %w", a.Err)
+			c.err = fmt.Errorf("runner: %w", a.Err)
 		}
 	}
 }

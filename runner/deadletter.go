@@ -43,14 +43,14 @@ func (d *deadLetters) write(ctx context.Context, l base.DeadLetter) error {
 	if d.w == nil {
 		w, err := d.sink.Open(d.sc)
 		if err != nil {
-			return fmt.Errorf("weir: open dead-letter output: %w", err)
+			return fmt.Errorf("open dead-letter output: %w", err)
 		}
 		d.w, d.batch = w, base.NewBatch[sdk.DeadLetter](1)
 	}
 	d.batch.Reset()
 	d.batch.Append(l, 0)
 	if err := d.w.Write(ctx, d.batch); err != nil {
-		return fmt.Errorf("weir: write dead letter: %w", err)
+		return fmt.Errorf("write dead letter: %w", err)
 	}
 	return nil
 }
@@ -79,7 +79,7 @@ func (d *deadLetters) close() error {
 	w := d.w
 	d.w = nil
 	if err := w.Close(); err != nil {
-		return fmt.Errorf("weir: close dead-letter output: %w", err)
+		return fmt.Errorf("close dead-letter output: %w", err)
 	}
 	return nil
 }

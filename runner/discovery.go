@@ -145,7 +145,7 @@ func discover(ctx context.Context, n *graph.Node, d graph.Discoverer) (splits []
 	}()
 	splits, err = d.Discover(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("weir: discover splits of %q: %w", n.Name, err)
+		return nil, fmt.Errorf("discover splits of %q: %w", n.Name, err)
 	}
 	return splits, nil
 }

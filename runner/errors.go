@@ -16,7 +16,7 @@ type BadRecordError struct {
 }
 
 func (e *BadRecordError) Error() string {
-	return fmt.Sprintf("weir: bad record at %s: %s", e.Source, e.Reason)
+	return fmt.Sprintf("runner: bad record at %s: %s", e.Source, e.Reason)
 }
 
 // PanicError reports a panic in a transform (user function or operator).
@@ -28,20 +28,23 @@ type PanicError struct {
 }
 
 func (e *PanicError) Error() string {
-	return fmt.Sprintf("weir: transform %q panicked: %s", e.Transform, oneLine(fmt.Sprint(e.Value)))
+	return fmt.Sprintf("runner: transform %q panicked: %s", e.Transform, headline(e.Value))
+}
+
+// headline is the first line of a panic value: a panic can carry pages (a
+// dump, a stack), which stay in PanicError.Value, out of the message.
+func headline(v any) string {
+	s := fmt.Sprint(v)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
 }
 
 // Unwrap returns the panic value when it is an error.
 func (e *PanicError) Unwrap() error {
 	err, _ := e.Value.(error)
 	return err
-}
-
-func oneLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }
 
 // transformError attributes an operator's error to its transform, unless the
@@ -70,10 +73,6 @@ type transformErr struct {
 	err  error
 }
 
-func (e *transformErr) Error() string {
-	msg := e.err.Error()
-	msg = strings.TrimPrefix(msg, "weir: ")
-	return fmt.Sprintf("weir: transform %q: %s", e.name, msg)
-}
+func (e *transformErr) Error() string { return fmt.Sprintf("transform %q: %v", e.name, e.err) }
 
 func (e *transformErr) Unwrap() error { return e.err }

@@ -169,7 +169,7 @@ func (p *plan) assignSplits(ctx context.Context, parallelism int, restore *check
 		if errors.As(err, &pe) {
 			return 0, err
 		} else if err != nil {
-			return 0, fmt.Errorf("weir: list splits of %q: %w", st.head.Name, err)
+			return 0, fmt.Errorf("list splits of %q: %w", st.head.Name, err)
 		}
 		splits = append([]graph.Split(nil), splits...)
 		st.positions = map[string][]byte{}

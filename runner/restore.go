@@ -25,7 +25,7 @@ func (j *job) openStores() (err error) {
 	o := &j.opts
 	if o.CheckpointDir != "" {
 		if j.store, err = checkpoint.Open(o.CheckpointDir, checkpoint.Options{Retain: o.CheckpointRetain, Logf: o.Logf}); err != nil {
-			return fmt.Errorf("weir: checkpoint directory: %w", err)
+			return fmt.Errorf("checkpoint directory: %w", err)
 		}
 		if err := j.lock(j.store.Dir(), "checkpoint"); err != nil {
 			return err
@@ -33,7 +33,7 @@ func (j *job) openStores() (err error) {
 	}
 	if o.SavepointDir != "" {
 		if j.savepoints, err = checkpoint.Open(o.SavepointDir, checkpoint.Options{SelfContained: true, Retain: -1, Logf: o.Logf}); err != nil {
-			return fmt.Errorf("weir: savepoint directory: %w", err)
+			return fmt.Errorf("savepoint directory: %w", err)
 		}
 		if err := j.lock(j.savepoints.Dir(), "savepoint"); err != nil {
 			return err
@@ -47,14 +47,14 @@ func (j *job) lock(dir, what string) error {
 	l, stale, err := dirlock.Acquire(dir, "job "+j.name)
 	var held *dirlock.HeldError
 	if errors.As(err, &held) {
-		return fmt.Errorf("weir: %s directory %s is in use by %s; stop that job first, or use another %s directory",
+		return fmt.Errorf("runner: %s directory %s is in use by %s; stop that job first, or use another %s directory",
 			what, dir, held.Holder, what)
 	}
 	if err != nil {
-		return fmt.Errorf("weir: %s directory: %w", what, err)
+		return fmt.Errorf("%s directory: %w", what, err)
 	}
 	if stale != nil {
-		j.opts.Logf("weir: %s directory %s was locked by %s, which ended without releasing it; taking it over", what, dir, *stale)
+		j.opts.Logf("runner: %s directory %s was locked by %s, which ended without releasing it; taking it over", what, dir, *stale)
 	}
 	j.locks = append(j.locks, l)
 	return nil
@@ -64,7 +64,7 @@ func (j *job) lock(dir, what string) error {
 func (j *job) unlock() {
 	for _, l := range j.locks {
 		if err := l.Release(); err != nil {
-			j.opts.Logf("weir: %v", err)
+			j.opts.Logf("%v", err)
 		}
 	}
 	j.locks = nil
@@ -115,18 +115,18 @@ func (j *job) loadRestore() error {
 	}
 
 	if _, err := os.Stat(j.opts.FromSavepoint); err != nil {
-		return fmt.Errorf("weir: savepoint: %w", err)
+		return fmt.Errorf("runner: savepoint: %w", err)
 	}
 	sps, err := checkpoint.Open(j.opts.FromSavepoint, checkpoint.Options{SelfContained: true, ReadOnly: true, Logf: j.opts.Logf})
 	if err != nil {
-		return fmt.Errorf("weir: savepoint %s: %w", j.opts.FromSavepoint, err)
+		return fmt.Errorf("savepoint %s: %w", j.opts.FromSavepoint, err)
 	}
 	sp, err := newestCheckpoint(sps, "savepoint")
 	if err != nil {
 		return err
 	}
 	if sp == nil {
-		return fmt.Errorf("weir: no savepoint in %s", j.opts.FromSavepoint)
+		return fmt.Errorf("runner: no savepoint in %s", j.opts.FromSavepoint)
 	}
 	if newestID <= sp.ID {
 		// The checkpoints are older: those of the run that took the
@@ -137,11 +137,11 @@ func (j *job) loadRestore() error {
 		return latestErr
 	}
 	if sp.UID == "" || latest.Base != sp.UID {
-		return fmt.Errorf("weir: checkpoint directory %s holds checkpoint %d, newer than savepoint %d of %s and not started from it: "+
+		return fmt.Errorf("runner: checkpoint directory %s holds checkpoint %d, newer than savepoint %d of %s and not started from it: "+
 			"starting from the savepoint would write again what those checkpoints committed; resume from checkpoint %d without the savepoint, or use an empty checkpoint directory",
 			store.Dir(), latest.ID, sp.ID, j.opts.FromSavepoint, latest.ID)
 	}
-	j.opts.Logf("weir: checkpoint %d in %s was taken after this job started from savepoint %d of %s: resuming from the checkpoint, not the savepoint",
+	j.opts.Logf("runner: checkpoint %d in %s was taken after this job started from savepoint %d of %s: resuming from the checkpoint, not the savepoint",
 		latest.ID, store.Dir(), sp.ID, j.opts.FromSavepoint)
 	return j.restoreFrom(latest, store, "checkpoint")
 }
@@ -163,10 +163,10 @@ func (e *damagedError) Unwrap() error { return e.err }
 func newestCheckpoint(src *checkpoint.Store, what string) (*checkpoint.Metadata, error) {
 	done, bad, err := src.Completed()
 	if err != nil {
-		return nil, fmt.Errorf("weir: list %ss: %w", what, err)
+		return nil, fmt.Errorf("list %ss: %w", what, err)
 	}
 	damaged := func(id uint64, err error) error {
-		return &damagedError{id: id, err: fmt.Errorf("weir: %s %d in %s is damaged (%v); its output may already be committed, so resuming from an older one could write rows twice: move it away to resume from the previous %s anyway",
+		return &damagedError{id: id, err: fmt.Errorf("runner: %s %d in %s is damaged (%v); its output may already be committed, so resuming from an older one could write rows twice: move it away to resume from the previous %s anyway",
 			what, id, src.Dir(), err, what)}
 	}
 	var damagedID uint64
@@ -199,11 +199,11 @@ func newestCheckpoint(src *checkpoint.Store, what string) (*checkpoint.Metadata,
 // restoreFrom makes m, of src, the checkpoint the job resumes from.
 func (j *job) restoreFrom(m *checkpoint.Metadata, src *checkpoint.Store, what string) error {
 	if m.MaxParallelism != j.opts.MaxParallelism {
-		return fmt.Errorf("weir: %s %d was taken with max parallelism %d, the job has %d; they must match (state is split in that many key groups)",
+		return fmt.Errorf("runner: %s %d was taken with max parallelism %d, the job has %d; they must match (state is split in that many key groups)",
 			what, m.ID, m.MaxParallelism, j.opts.MaxParallelism)
 	}
 	if m.Job != j.name {
-		j.opts.Logf("weir: resuming job %q from a %s of job %q", j.name, what, m.Job)
+		j.opts.Logf("runner: resuming job %q from a %s of job %q", j.name, what, m.Job)
 	}
 	j.restore, j.restoreStore, j.restored = m, src, base.CheckpointID(m.ID)
 	j.nextID = j.restored + 1
@@ -220,7 +220,7 @@ func (j *job) restoreFrom(m *checkpoint.Metadata, src *checkpoint.Store, what st
 		}
 	}
 	if !m.Finished {
-		j.opts.Logf("weir: resuming from %s %d (parallelism %d, now %d)", what, m.ID, m.Parallelism, j.opts.Parallelism)
+		j.opts.Logf("runner: resuming from %s %d (parallelism %d, now %d)", what, m.ID, m.Parallelism, j.opts.Parallelism)
 	}
 	return nil
 }
@@ -239,12 +239,12 @@ func (j *job) recoverSinks(ctx context.Context) error {
 			continue
 		}
 		if err := r.check(ctx); err != nil {
-			return fmt.Errorf("weir: recover %s: %w", r.what, err)
+			return fmt.Errorf("recover %s: %w", r.what, err)
 		}
 	}
 	for _, r := range rs {
 		if err := r.recover(ctx); err != nil {
-			return fmt.Errorf("weir: recover %s: %w", r.what, err)
+			return fmt.Errorf("recover %s: %w", r.what, err)
 		}
 	}
 	return nil
@@ -298,7 +298,7 @@ func (j *job) openStateRoot() error {
 	dir := j.opts.StateDir
 	if dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return fmt.Errorf("weir: state directory: %w", err)
+			return fmt.Errorf("runner: state directory: %w", err)
 		}
 	}
 	parent := dir
@@ -306,13 +306,13 @@ func (j *job) openStateRoot() error {
 		parent = os.TempDir()
 	}
 	if n := removeStaleState(parent, j.opts.Clock.Now()); n > 0 {
-		j.opts.Logf("weir: removed %d local state %s left in %s by jobs that are no longer running",
+		j.opts.Logf("runner: removed %d local state %s left in %s by jobs that are no longer running",
 			n, plural(n, "directory", "directories"), parent)
 	}
 	for attempt := 0; ; attempt++ {
 		d, err := os.MkdirTemp(dir, statePrefix)
 		if err != nil {
-			return fmt.Errorf("weir: state directory: %w", err)
+			return fmt.Errorf("runner: state directory: %w", err)
 		}
 		l, _, err := dirlock.Acquire(d, "job "+j.name)
 		var held *dirlock.HeldError
@@ -324,7 +324,7 @@ func (j *job) openStateRoot() error {
 		}
 		if err != nil {
 			removeAll(d)
-			return fmt.Errorf("weir: state directory: %w", err)
+			return fmt.Errorf("state directory: %w", err)
 		}
 		j.stateRoot, j.stateLock = d, l
 		return nil

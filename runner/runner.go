@@ -189,7 +189,7 @@ func (j *job) prepare(ctx context.Context) (st Stats, done bool, err error) {
 		return Stats{}, true, err
 	}
 	if j.restore != nil && j.restore.Finished {
-		j.opts.Logf("weir: checkpoint %d in %s is of a finished job: nothing to do (its output is committed; remove the checkpoint directory to run the job again)",
+		j.opts.Logf("runner: checkpoint %d in %s is of a finished job: nothing to do (its output is committed; remove the checkpoint directory to run the job again)",
 			j.restored, j.restoreStore.Dir())
 		return Stats{AlreadyFinished: true}, true, nil
 	}

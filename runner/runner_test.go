@@ -244,7 +244,7 @@ func TestErrorPolicies(t *testing.T) {
 		if !errors.As(err, &bad) {
 			t.Fatalf("err = %v, want a *BadRecordError", err)
 		}
-		if want := "weir: bad record at split-000 row 1: negative value"; err.Error() != want {
+		if want := "runner: bad record at split-000 row 1: negative value"; err.Error() != want {
 			t.Errorf("err = %q, want %q", err, want)
 		}
 		if n := len(sink.Values()); n != 0 {
@@ -269,7 +269,7 @@ func TestPanicIsOneLineError(t *testing.T) {
 	if !errors.As(err, &pe) {
 		t.Fatalf("err = %v, want a *PanicError", err)
 	}
-	if want := `weir: transform "runner.boom" panicked: value 2`; err.Error() != want {
+	if want := `runner: transform "runner.boom" panicked: value 2`; err.Error() != want {
 		t.Errorf("err = %q, want %q", err, want)
 	}
 	opened, closed, commits, _ := sink.Counts()
@@ -291,7 +291,7 @@ func TestSinkErrorNamesTransform(t *testing.T) {
 	n := addNode[ev](p, "Rec", newRecorder[ev](log, nil), nil, graph.Edge{From: nodeOf(p, in.Name())})
 	writeNode[ev](p, n, sink)
 	_, err := Run(t.Context(), p, Options{Parallelism: 2})
-	if want := `weir: transform "Write": disk full`; err == nil || err.Error() != want {
+	if want := `transform "Write": disk full`; err == nil || err.Error() != want {
 		t.Fatalf("err = %v, want %q", err, want)
 	}
 	if log.opened != log.closed {
@@ -396,19 +396,19 @@ func TestPanicsAnywhereAreErrors(t *testing.T) {
 		{"operator factory", func(p *sdk.Pipeline) {
 			in := read(p, &runnertest.Source[ev]{Data: [][]ev{{e("a", 1, 1)}}})
 			addNode[ev](p, "Factory", func() graph.Operator { panic("cannot make") }, nil, graph.Edge{From: nodeOf(p, in.Name())})
-		}, `weir: transform "Factory" panicked: cannot make`},
+		}, `runner: transform "Factory" panicked: cannot make`},
 		{"source read", func(p *sdk.Pipeline) {
 			in := read(p, &runnertest.Source[ev]{Data: [][]ev{{e("a", 1, 1)}}, ReadErr: func(string, int) error { panic("disk on fire") }}, sdk.Named("Txns"))
 			sdk.Write(in, &runnertest.Sink[ev]{})
-		}, `weir: transform "Txns" panicked: disk on fire`},
+		}, `runner: transform "Txns" panicked: disk on fire`},
 		{"source splits", func(p *sdk.Pipeline) {
 			sdk.Write(read(p, &runnertest.Source[ev]{}), &runnertest.Sink[ev]{})
 			sdk.Write(sdk.Read[ev](p, &panicSplits{}, sdk.Timestamps(evTime), sdk.Named("Bad")), &runnertest.Sink[ev]{})
-		}, `weir: transform "Bad" panicked: no splits today`},
+		}, `runner: transform "Bad" panicked: no splits today`},
 		{"source read error", func(p *sdk.Pipeline) {
 			in := read(p, &runnertest.Source[ev]{Data: [][]ev{{e("a", 1, 1)}}, ReadErr: func(string, int) error { return errors.New("EIO") }}, sdk.Named("Txns"))
 			sdk.Write(in, &runnertest.Sink[ev]{})
-		}, `weir: read split split-000 of "Txns": EIO`},
+		}, `read split split-000 of "Txns": EIO`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := sdk.NewPipeline()

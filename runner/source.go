@@ -238,7 +238,7 @@ func (sr *sourceRun) openAt(s graph.Split, v int) (o *openSplit, stop bool, err 
 		if j.stopped() && j.ctx.Err() == nil {
 			return nil, true, nil
 		}
-		return nil, false, fmt.Errorf("weir: open split %s of %q: %w", s.ID(), sr.name, err)
+		return nil, false, fmt.Errorf("open split %s of %q: %w", s.ID(), sr.name, err)
 	}
 	delete(sr.restored, s.ID())
 	o = &openSplit{s: s, r: r, v: v}
@@ -270,7 +270,7 @@ func (sr *sourceRun) readOnce(o *openSplit) (eos, stop bool, err error) {
 		if j.stopped() && j.ctx.Err() == nil {
 			return false, true, nil
 		}
-		return false, false, fmt.Errorf("weir: read split %s of %q: %w", o.s.ID(), sr.name, rerr)
+		return false, false, fmt.Errorf("read split %s of %q: %w", o.s.ID(), sr.name, rerr)
 	}
 	j.opts.Metrics.RowsIn.Add(int64(res.N + len(res.Dead)))
 	for _, d := range res.Dead {
@@ -300,7 +300,7 @@ func (sr *sourceRun) readOnce(o *openSplit) (eos, stop bool, err error) {
 		cerr := o.r.Close()
 		o.r = nil
 		if cerr != nil {
-			return false, false, fmt.Errorf("weir: close split %s of %q: %w", o.s.ID(), sr.name, cerr)
+			return false, false, fmt.Errorf("close split %s of %q: %w", o.s.ID(), sr.name, cerr)
 		}
 		sr.valve.finish(o.v)
 		if sr.q != nil {
@@ -351,7 +351,7 @@ func (sr *sourceRun) closeAll() error {
 			continue
 		}
 		if err := o.r.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("weir: close split %s of %q: %w", o.s.ID(), sr.name, err))
+			errs = append(errs, fmt.Errorf("close split %s of %q: %w", o.s.ID(), sr.name, err))
 		}
 		o.r = nil
 	}

@@ -32,7 +32,7 @@ func (t *rawTask) openState() error {
 	j := t.job
 	t.stateDir = filepath.Join(j.stateRoot, fmt.Sprintf("s%d-t%d", t.st.id, t.index))
 	if err := os.MkdirAll(t.stateDir, 0o700); err != nil {
-		return fmt.Errorf("weir: state directory: %w", err)
+		return fmt.Errorf("runner: state directory: %w", err)
 	}
 	kgs, kge := base.KeyGroupRange(t.index, j.opts.Parallelism, j.opts.MaxParallelism)
 	opts := state.Options{
@@ -55,7 +55,7 @@ func (t *rawTask) openState() error {
 			}
 			dir := filepath.Join(t.stateDir, fmt.Sprintf("restore-%d", i))
 			if err := j.restoreStore.Materialize(*ts.State, dir); err != nil {
-				return fmt.Errorf("weir: restore %q from checkpoint %d: %w", t.st.head.Name, m.ID, err)
+				return fmt.Errorf("restore %q from checkpoint %d: %w", t.st.head.Name, m.ID, err)
 			}
 			dirs = append(dirs, dir)
 		}
@@ -70,7 +70,7 @@ func (t *rawTask) openState() error {
 		removeAll(d)
 	}
 	if err != nil {
-		return fmt.Errorf("weir: keyed state of %q: %w", t.st.head.Name, err)
+		return fmt.Errorf("keyed state of %q: %w", t.st.head.Name, err)
 	}
 	return nil
 }
@@ -100,7 +100,7 @@ func (t *rawTask) closeState() error {
 	t.backend = nil
 	removeAll(t.stateDir)
 	if err != nil {
-		return fmt.Errorf("weir: close keyed state of %q: %w", t.st.head.Name, err)
+		return fmt.Errorf("close keyed state of %q: %w", t.st.head.Name, err)
 	}
 	return nil
 }

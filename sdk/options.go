@@ -94,4 +94,4 @@ func JobName(name string) PipelineOption { return jobNameOption(name) }
 
 func (o jobNameOption) applyPipeline(p *Pipeline) { p.name = string(o) }
 
-func errorf(format string, args ...any) error { return fmt.Errorf("weir: "+format, args...) }
+func errorf(format string, args ...any) error { return fmt.Errorf("sdk: "+format, args...) }

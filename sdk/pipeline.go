@@ -158,7 +158,7 @@ func Run(ctx context.Context, p *Pipeline) error {
 	r := registry.runners[registry.defaultR]
 	registry.mu.RUnlock()
 	if r == nil {
-		return fmt.Errorf("weir: no runner linked; import _ \"github.com/weirflow/weir/runner\"")
+		return fmt.Errorf("sdk: no runner linked; import _ \"github.com/weirflow/weir/runner\"")
 	}
 	return r.Run(ctx, p)
 }

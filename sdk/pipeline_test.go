@@ -162,7 +162,7 @@ func TestValidatorsAtBuildTime(t *testing.T) {
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, want := range []string{`Read "in": weir: type sdk.noCodec has no codec`, `Write "out": weir: type sdk.noCodec has no codec`, "go generate"} {
+	for _, want := range []string{`Read "in": sdk: type sdk.noCodec has no codec`, `Write "out": sdk: type sdk.noCodec has no codec`, "go generate"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not contain %q", err, want)
 		}

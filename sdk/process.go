@@ -309,12 +309,12 @@ func (r *codecRef[T]) get() (*RecordCodec[T], error) {
 	return c, nil
 }
 
-var errNoDescriptor = errors.New("weir: state used without a descriptor; create it with NewValueState, NewListState or NewMapState")
+var errNoDescriptor = errors.New("sdk: state used without a descriptor; create it with NewValueState, NewListState or NewMapState")
 
 func decode[T any](c *RecordCodec[T], name string, b []byte) (T, error) {
 	var v T
 	if _, err := c.DecodeBinary(b, &v); err != nil {
-		return v, fmt.Errorf("weir: state %q: decode %s: %w", name, c.Name, err)
+		return v, fmt.Errorf("sdk: state %q: decode %s: %w", name, c.Name, err)
 	}
 	return v, nil
 }
@@ -327,7 +327,7 @@ func prepareState[V any](spec *ops.StateSpec, codec *codecRef[V], ctx StateConte
 	}
 	c, err := codec.get()
 	if err != nil {
-		return nil, nil, fmt.Errorf("weir: state %q: %w", spec.Name, err)
+		return nil, nil, fmt.Errorf("sdk: state %q: %w", spec.Name, err)
 	}
 	return ctx.keyedState(), c, nil
 }
@@ -488,11 +488,11 @@ func (s MapState[MK, V]) prepare(ctx StateContext) (*ops.KeyedState, *RecordCode
 	}
 	kc, err := s.keys.get()
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("weir: state %q: %w", s.spec.Name, err)
+		return nil, nil, nil, fmt.Errorf("sdk: state %q: %w", s.spec.Name, err)
 	}
 	c, err := s.codec.get()
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("weir: state %q: %w", s.spec.Name, err)
+		return nil, nil, nil, fmt.Errorf("sdk: state %q: %w", s.spec.Name, err)
 	}
 	return ctx.keyedState(), kc, c, nil
 }

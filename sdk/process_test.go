@@ -60,9 +60,9 @@ func TestProcessConstructionErrors(t *testing.T) {
 				Process[string, noCodec, string](KeyBy(readNoCodec(p), idOf), &badStateFn{}, Named("p"))
 			},
 			want: []string{
-				`Process "p": state field bad: weir: type sdk.noCodec has no codec; mark it //weir:record`,
-				`Process "p": state field bad2: weir: type sdk.noCodec has no codec`,
-				`Process "p": state field bad3: weir: type sdk.noCodec has no codec`,
+				`Process "p": state field bad: sdk: type sdk.noCodec has no codec; mark it //weir:record`,
+				`Process "p": state field bad2: sdk: type sdk.noCodec has no codec`,
+				`Process "p": state field bad3: sdk: type sdk.noCodec has no codec`,
 			},
 		},
 		{

@@ -126,7 +126,7 @@ type NoCodecError struct{ Type string }
 
 // Error says which type lacks a codec and how to generate one.
 func (e NoCodecError) Error() string {
-	return fmt.Sprintf("weir: type %s has no codec; mark it //weir:record and run \"go generate ./...\"", e.Type)
+	return fmt.Sprintf("sdk: type %s has no codec; mark it //weir:record and run \"go generate ./...\"", e.Type)
 }
 
 func funcPC(fn any) uintptr { return reflect.ValueOf(fn).Pointer() }

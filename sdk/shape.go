@@ -152,7 +152,7 @@ type StaleCodecError struct {
 
 // Error says which type changed, how, and what to run.
 func (e StaleCodecError) Error() string {
-	return fmt.Sprintf("weir: %s changed since %s was generated (%s); run \"go generate ./...\"", e.Type, generatedFile, e.Change)
+	return fmt.Sprintf("sdk: %s changed since %s was generated (%s); run \"go generate ./...\"", e.Type, generatedFile, e.Change)
 }
 
 // shapeChange describes how the compiled shape differs from the generated

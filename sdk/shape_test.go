@@ -110,7 +110,7 @@ func init() {
 	})
 }
 
-const staleRecLine = `weir: sdk.staleRec changed since weir_gen.go was generated (field Country is new); run "go generate ./..."`
+const staleRecLine = `sdk: sdk.staleRec changed since weir_gen.go was generated (field Country is new); run "go generate ./..."`
 
 func TestCodecOfStale(t *testing.T) {
 	c, err := CodecOf[staleRec]()

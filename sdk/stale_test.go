@@ -36,7 +36,7 @@ func init() {
 	})
 }
 
-const staleLine = `weir: sdk_test.changedOrder changed since weir_gen.go was generated (field Country is new); run "go generate ./..."`
+const staleLine = `sdk: sdk_test.changedOrder changed since weir_gen.go was generated (field Country is new); run "go generate ./..."`
 
 func toChanged(o order) changedOrder { return changedOrder{User: o.User, Cents: o.Cents} }
 func userOfOrder(o order) string     { return o.User }

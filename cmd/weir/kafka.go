@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/weirflow/weir/internal/devbroker"
+	"github.com/weirflow/weir/internal/msg"
 )
 
 // flagSet returns a quiet FlagSet: parse errors are reported by parseFlags.
@@ -62,7 +63,7 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	if err := devbroker.CheckPartitions(*partitions); err != nil {
-		fmt.Fprintf(stderr, "weir dev: --partitions: %s (see weir dev -h)\n", oneLine(strings.TrimPrefix(err.Error(), "devbroker: ")))
+		fmt.Fprintf(stderr, "weir dev: --partitions: %s (see weir dev -h)\n", msg.Line(err))
 		return 2
 	}
 	ctx, stop := devContext()
@@ -70,13 +71,13 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 	log := &syncWriter{w: stderr}
 	b, err := devbroker.Start(devbroker.Options{Addr: *addr, DataDir: *dataDir, Partitions: *partitions, Log: log})
 	if err != nil {
-		fmt.Fprintf(log, "weir: dev: %s\n", oneLine(strings.TrimPrefix(err.Error(), "devbroker: ")))
+		fmt.Fprintf(log, "weir: dev: %s\n", msg.Line(err))
 		return 1
 	}
 	fmt.Fprintln(log, "weir: dev: Ctrl-C stops it (the coordinator, worker and dashboard come with the cluster)")
 	<-ctx.Done()
 	if err := b.Close(); err != nil {
-		fmt.Fprintf(log, "weir: dev: %v\n", err)
+		fmt.Fprintf(log, "weir: dev: %s\n", msg.Line(err))
 		return 1
 	}
 	fmt.Fprintln(log, "weir: dev: stopped")
@@ -141,12 +142,12 @@ func runTopic(args []string, stdout, stderr io.Writer) int {
 	}
 	topic := fs.Arg(0)
 	if err := devbroker.CheckTopicName(topic); err != nil {
-		fmt.Fprintf(stderr, "weir: topic %s: %s\n", sub, strings.TrimPrefix(err.Error(), "devbroker: "))
+		fmt.Fprintf(stderr, "weir: topic %s: %s\n", sub, msg.Line(err))
 		return 2
 	}
 	if sub == "create" && *partitions != 0 {
 		if err := devbroker.CheckPartitions(*partitions); err != nil {
-			fmt.Fprintf(stderr, "weir: topic create: --partitions: %s (0: the broker's default)\n", strings.TrimPrefix(err.Error(), "devbroker: "))
+			fmt.Fprintf(stderr, "weir: topic create: --partitions: %s (0: the broker's default)\n", msg.Line(err))
 			return 2
 		}
 	}
@@ -164,7 +165,7 @@ func runTopic(args []string, stdout, stderr io.Writer) int {
 		if *in != "-" {
 			f, oerr := os.Open(*in)
 			if oerr != nil {
-				fmt.Fprintf(stderr, "weir: topic produce: %v\n", oerr)
+				fmt.Fprintf(stderr, "weir: topic produce: %s\n", msg.Line(oerr))
 				return 1
 			}
 			defer f.Close()
@@ -178,12 +179,8 @@ func runTopic(args []string, stdout, stderr io.Writer) int {
 		_, err = devbroker.Consume(ctx, seeds, topic, stdout, devbroker.ConsumeOptions{FromStart: *fromStart, Follow: *follow, Max: *max})
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "weir: topic %s: %s\n", sub, oneLine(strings.TrimPrefix(err.Error(), "devbroker: ")))
+		fmt.Fprintf(stderr, "weir: topic %s: %s\n", sub, msg.Line(err))
 		return 1
 	}
 	return 0
-}
-
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
 }

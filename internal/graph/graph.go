@@ -14,7 +14,7 @@ import (
 
 // ErrEndOfSplit is returned by a Reader when its split has no more records.
 // Records returned together with it are valid.
-var ErrEndOfSplit = errors.New("weir: end of split")
+var ErrEndOfSplit = errors.New("graph: end of split")
 
 // Graph is a logical pipeline: nodes in the order they were added, which is
 // a topological order since a node's inputs exist before it.
@@ -238,12 +238,12 @@ type Committer interface {
 
 // Metrics are a job's counters, shared by its tasks.
 type Metrics struct {
-	RowsIn            atomic.Int64 // records read by sources
-	RowsOut           atomic.Int64 // records written by sinks (excluding dead letters)
-	Late              atomic.Int64 // records later than allowed lateness
-	DeadLettered      atomic.Int64 // bad records sent to the dead-letter output
-	Skipped           atomic.Int64 // bad records dropped under --on-error=skip
-	RowsTotal         atomic.Int64 // records expected from split statistics (-1 unknown)
+	RowsIn             atomic.Int64 // records read by sources
+	RowsOut            atomic.Int64 // records written by sinks (excluding dead letters)
+	Late               atomic.Int64 // records later than allowed lateness
+	DeadLettered       atomic.Int64 // bad records sent to the dead-letter output
+	Skipped            atomic.Int64 // bad records dropped under --on-error=skip
+	RowsTotal          atomic.Int64 // records expected from split statistics (-1 unknown)
 	Checkpoints        atomic.Int64 // checkpoints completed
 	CheckpointsFailed  atomic.Int64 // checkpoints that failed (the job went on)
 	CheckpointsStarted atomic.Int64 // checkpoints started: in flight, completed or failed

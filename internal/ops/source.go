@@ -53,7 +53,7 @@ func NewSource[T any](cfg SourceConfig[T]) graph.Source {
 
 func (s *source[T]) Splits(ctx context.Context) ([]graph.Split, error) {
 	if s.cfg.Splits == nil {
-		return nil, errors.New("weir: source has no splits function")
+		return nil, errors.New("ops: source has no splits function")
 	}
 	return s.cfg.Splits(ctx)
 }
@@ -70,7 +70,7 @@ func (s *source[T]) Open(ctx context.Context, sp graph.Split, pos []byte) (graph
 	if pos != nil {
 		var err error
 		if max, n, inner, err = decodePosition(pos); err != nil {
-			return nil, fmt.Errorf("weir: split %s: %w", sp.ID(), err)
+			return nil, fmt.Errorf("split %s: %w", sp.ID(), err)
 		}
 	}
 	r, err := s.cfg.Open(ctx, sp, inner)

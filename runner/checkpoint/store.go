@@ -440,7 +440,7 @@ func (s *Store) Abort(id uint64) error {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("checkpoint: abort %d: %w", id, oneLine(err))
+		return fmt.Errorf("checkpoint: abort %d: %w", id, err)
 	}
 	return nil
 }
@@ -517,7 +517,7 @@ func (s *Store) collectLocked() error {
 			delete(s.mu.shared, p)
 		}
 	}
-	return oneLine(errors.Join(errs...))
+	return errors.Join(errs...)
 }
 
 // slashDir is path.Dir for the store's slash paths.
@@ -576,16 +576,3 @@ func (s *Store) pruneDir(rel string, keep, keepDir func(string) bool) (gone bool
 	}
 	return true, errors.Join(errs...)
 }
-
-// oneLine joins the lines of a joined error with "; ".
-func oneLine(err error) error {
-	if err == nil || !strings.Contains(err.Error(), "\n") {
-		return err
-	}
-	return &joined{err}
-}
-
-type joined struct{ err error }
-
-func (j *joined) Error() string { return strings.ReplaceAll(j.err.Error(), "\n", "; ") }
-func (j *joined) Unwrap() error { return j.err }

@@ -58,7 +58,7 @@ func (u *Uploader) Instance() string { return u.instance }
 func (u *Uploader) Upload(id uint64, h state.Handle) (StateHandle, int64, error) {
 	sh, n, err := u.upload(id, h)
 	if err != nil {
-		return StateHandle{}, n, fmt.Errorf("checkpoint: upload %s for checkpoint %d: %w", u.instance, id, oneLine(err))
+		return StateHandle{}, n, fmt.Errorf("checkpoint: upload %s for checkpoint %d: %w", u.instance, id, err)
 	}
 	return sh, n, nil
 }

@@ -2,7 +2,6 @@ package coord
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/weirflow/weir/runner/checkpoint"
@@ -513,7 +512,7 @@ func (m *Machine) fail(now time.Time, err error) {
 		} else if n > 1 {
 			since = fmt.Sprintf("%d failed since the start; ", n)
 		}
-		m.note(fmt.Sprintf("checkpoint %d failed (%sthe job goes on): %s", p.id, since, oneLine(err)))
+		m.note(fmt.Sprintf("checkpoint %d failed (%sthe job goes on): %v", p.id, since, err))
 	}
 	if m.allFinished() {
 		m.trigger(now, true)
@@ -537,10 +536,6 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
-}
-
-func oneLine(err error) string {
-	return strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
 }
 
 // joinErr joins two errors on one line.
