@@ -79,6 +79,45 @@ func TestRunJSONL(t *testing.T) {
 	}
 }
 
+// TestJobAccessors: the build function sees the job's name, its input
+// files and its output directories.
+func TestJobAccessors(t *testing.T) {
+	dir := t.TempDir()
+	var files []string
+	for _, n := range []string{"b.jsonl", "a.jsonl"} {
+		f := filepath.Join(dir, "in", n)
+		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, []byte("\"2024-01-01T10:15:00Z\"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	var name string
+	var inputs []string
+	var late string
+	build := func(j *job.Job) error {
+		name, inputs, late = j.Name(), j.InputFiles(), j.OutputDir("late")
+		return hours(j)
+	}
+	out := filepath.Join(dir, "out")
+	code, _, stderr := run(t, context.Background(), job.Program{Name: "hours", Build: build},
+		"run", "--in=jsonl:"+filepath.Join(dir, "in"), "--out=jsonl:"+out, "--name=nightly", "--progress=never")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if name != "nightly" {
+		t.Errorf("Name() = %q, want nightly", name)
+	}
+	if want := []string{files[1], files[0]}; strings.Join(inputs, ",") != strings.Join(want, ",") {
+		t.Errorf("InputFiles() = %q, want %q (sorted)", inputs, want)
+	}
+	if late != filepath.Join(out, "late") {
+		t.Errorf("OutputDir(late) = %q", late)
+	}
+}
+
 func TestBuildFailures(t *testing.T) {
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in.jsonl")

@@ -161,8 +161,6 @@ func (x *exchange) watermark(wm base.Timestamp) error {
 	return nil
 }
 
-func (x *exchange) end() error { return x.signal(msgEnd) }
-
 // barrier flushes the buffers, then sends checkpoint barrier id to every
 // target.
 func (x *exchange) barrier(id base.CheckpointID) error {

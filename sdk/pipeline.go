@@ -79,8 +79,6 @@ func (c PCollection[T]) Name() string {
 
 func (c PCollection[T]) edge() graph.Edge { return graph.Edge{From: c.node, Port: c.port} }
 
-func (c PCollection[T]) valid() bool { return c.p != nil && c.node != nil }
-
 func add[T any](p *Pipeline, n *graph.Node) PCollection[T] {
 	p.checkFresh(typeOf[T]())
 	n.TypeName = typeName[T]()

@@ -142,6 +142,9 @@ func TestTransformNames(t *testing.T) {
 	if m.Name() != "sdk.idOf" || n.Name() != "ids" {
 		t.Errorf("names %q %q", m.Name(), n.Name())
 	}
+	if m.Pipeline() != p || n.Pipeline() != p {
+		t.Error("a collection does not know its pipeline")
+	}
 }
 
 type invalidSource struct{ nullSource[noCodec] }

@@ -56,12 +56,6 @@ func target[T any](outs []any, i, size int, made []int) (*base.Batch[T], []int) 
 	return t, append(made, i)
 }
 
-// KeyGroupOf returns the key group of a row's key; keyed operators use it to
-// check that a row reached the task that owns it.
-func KeyGroupOf[K comparable](hash func(K) uint64, k K, maxPar int) base.KeyGroup {
-	return base.KeyGroupOf(hash(k), maxPar)
-}
-
 // BuiltinHash is [base.BuiltinHash], the key hash of a basic key type (nil
 // when K is not one), for operators and their tests.
 func BuiltinHash[K comparable]() func(K) uint64 { return base.BuiltinHash[K]() }

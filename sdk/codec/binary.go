@@ -103,9 +103,6 @@ func NewReader(src []byte) Reader { return Reader{buf: src} }
 // Err returns the first error met, or nil.
 func (r *Reader) Err() error { return r.err }
 
-// Offset returns the number of bytes consumed.
-func (r *Reader) Offset() int { return r.off }
-
 // Done returns the bytes consumed and the first error, the results of a
 // generated DecodeBinary.
 func (r *Reader) Done() (int, error) { return r.off, r.err }
@@ -113,13 +110,6 @@ func (r *Reader) Done() (int, error) { return r.off, r.err }
 func (r *Reader) fail(base error, what string) {
 	if r.err == nil {
 		r.err = fmt.Errorf("%w reading %s at offset %d", base, what, r.off)
-	}
-}
-
-// Fail records err (if no error was recorded yet).
-func (r *Reader) Fail(err error) {
-	if r.err == nil {
-		r.err = err
 	}
 }
 

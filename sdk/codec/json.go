@@ -143,9 +143,6 @@ func AppendJSONDuration(dst []byte, d time.Duration) []byte {
 	return strconv.AppendInt(dst, int64(d), 10)
 }
 
-// AppendJSONNull appends null.
-func AppendJSONNull(dst []byte) []byte { return append(dst, "null"...) }
-
 // AppendJSONIntKey appends v as a quoted object key ("-12").
 func AppendJSONIntKey(dst []byte, v int64) []byte {
 	dst = append(dst, '"')

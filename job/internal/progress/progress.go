@@ -321,6 +321,3 @@ func (r *Reporter) Line() string {
 	}
 	return line
 }
-
-// Elapsed is the time since the reporter was made.
-func (r *Reporter) Elapsed() time.Duration { return r.o.Now().Sub(r.start) }
