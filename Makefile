@@ -5,7 +5,7 @@ BIN     := bin
 DEMO    := .demo
 TIMEOUT ?= 15m
 
-.PHONY: all build gen test vet fmt-check gen-check bench bench-state demo clean
+.PHONY: all build gen test vet fmt-check gen-check tidy-check bench bench-state demo clean
 
 all: build
 
@@ -19,9 +19,9 @@ build:
 gen:
 	$(GO) generate ./...
 
-## test: what CI runs: vet, gofmt, stale generated code, every test, and
-## the engine's tests again under the race detector (-short)
-test: vet fmt-check gen-check
+## test: what CI runs: vet, gofmt, stale generated code, an untidy go.mod,
+## every test, and the engine's tests again under the race detector (-short)
+test: vet fmt-check gen-check tidy-check
 	$(GO) test -timeout=$(TIMEOUT) ./...
 	$(GO) test -race -short -timeout=$(TIMEOUT) ./internal/... ./runner/... ./sdk/... ./io/... ./job/... ./examples/...
 
@@ -34,6 +34,11 @@ fmt-check:
 
 gen-check:
 	$(GO) run ./cmd/weir gen -check ./...
+
+## tidy-check: go.mod and go.sum are what go mod tidy makes of them
+tidy-check:
+	@if ! out="$$($(GO) mod tidy -diff 2>&1)"; then \
+		case "$$out" in diff*) echo "go.mod/go.sum are not tidy: run go mod tidy and commit them (go mod tidy -diff shows what changes)";; *) echo "$$out";; esac; exit 1; fi
 
 ## bench: the fraud backfill against a hand-written Go loop, and the
 ## micro-benchmarks (see benchmarks/Makefile; ARGS='...' passes flags)
