@@ -44,7 +44,14 @@ var rules = []rule{
 	// internal/ops's tests encode values with sdk/codec.
 	{"internal", []string{"sdk", "runner", "io", "job", "gen", "coordinator", "cmd", "examples", "benchmarks"},
 		"internal packages are shared by sdk, runner and io, and import none of them (the key hash lives in internal/base)"},
+	// A job binary (job, the connectors, an example's main) is shipped to
+	// workers: the generator and what it links stay in cmd/weir.
+	{"job", []string{"gen"}, noGen},
+	{"io", []string{"gen"}, noGen},
+	{"examples", []string{"gen"}, noGen},
 }
+
+const noGen = "a job binary never links the generator (gen pulls in x/tools and jennifer); only cmd/weir does"
 
 // under reports whether the module-relative path rel is dir or inside it.
 func under(rel, dir string) bool { return rel == dir || strings.HasPrefix(rel, dir+"/") }
@@ -196,6 +203,8 @@ func TestViolationsFinds(t *testing.T) {
 		{ImportPath: m("examples/other"), Imports: []string{m("examples/fraud")}, XTestImports: []string{m("benchmarks")}},
 		{ImportPath: m("internal/ops"), Deps: []string{m("internal/base"), m("sdk/codec")}, TestImports: []string{m("sdk/codec")}},
 		{ImportPath: m("internal/graph"), Deps: []string{m("internal/base")}, TestImports: []string{m("sdk")}},
+		{ImportPath: m("job"), Deps: []string{m("runner"), m("gen")}},
+		{ImportPath: m("examples/fraud/cmd/fraud"), Deps: []string{m("job"), m("gen/internal/x")}},
 	}
 	got := violations(pkgs)
 	want := []string{
@@ -208,6 +217,8 @@ func TestViolationsFinds(t *testing.T) {
 		m("sdk/codec") + " -> " + m("runner") + ": " + rules[0].why,
 		m("state") + " -> " + m("sdk") + ": " + rules[2].why,
 		m("internal/ops") + " -> " + m("sdk/codec") + ": " + rules[5].why,
+		m("job") + " -> " + m("gen") + ": " + noGen,
+		m("examples/fraud/cmd/fraud") + " -> " + m("gen/internal/x") + ": " + noGen,
 	}
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
