@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/weirflow/weir/internal/msg"
 )
 
 // The data directory is kfake's (the version in go.mod):
@@ -384,7 +386,7 @@ func (d *dataDir) moveAll(cause error) error {
 			return err
 		}
 	}
-	d.say("the data cannot be loaded (%s); moved all of it to %s and starting empty", oneLine(cause.Error()), d.path(d.skipped))
+	d.say("the data cannot be loaded (%s); moved all of it to %s and starting empty", msg.Line(cause), d.path(d.skipped))
 	return nil
 }
 
@@ -451,8 +453,4 @@ func writeAtomic(path string, data []byte) error {
 		return fmt.Errorf("devbroker: write %s: %w", path, err)
 	}
 	return nil
-}
-
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
 }

@@ -5,13 +5,14 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/weirflow/weir/internal/msg"
 )
 
 // DefaultAddr is where `weir dev` serves when no address is given.
@@ -73,7 +74,7 @@ func Start(opts Options) (*Broker, error) {
 		opts.Partitions = DefaultPartitions
 	}
 	if err := CheckPartitions(opts.Partitions); err != nil {
-		return nil, fmt.Errorf("devbroker: new topics: %w", unprefixed(err))
+		return nil, fmt.Errorf("new topics: %w", err)
 	}
 	if opts.Log == nil {
 		opts.Log = io.Discard
@@ -98,7 +99,7 @@ func Start(opts Options) (*Broker, error) {
 		// move everything aside rather than not start.
 		addr := ln.Addr().String()
 		if merr := d.moveAll(err); merr != nil {
-			return nil, fmt.Errorf("devbroker: start with data in %s: %w (and %w)", opts.DataDir, err, unprefixed(merr))
+			return nil, fmt.Errorf("devbroker: start with data in %s: %w; moving it aside failed too: %w", opts.DataDir, err, merr)
 		}
 		if ln, err = listen(addr); err != nil {
 			return nil, err
@@ -190,7 +191,7 @@ type kfakeLogger struct {
 
 func (l *kfakeLogger) Logf(level kfake.LogLevel, format string, args ...any) {
 	if level == kfake.LogLevelError || level == kfake.LogLevelWarn && l.loading.Load() {
-		fmt.Fprintf(l.w, "%sbroker: %s\n", logPrefix, oneLine(fmt.Sprintf(format, args...)))
+		fmt.Fprintf(l.w, "%sbroker: %s\n", logPrefix, msg.Text(fmt.Sprintf(format, args...)))
 	}
 }
 
@@ -205,16 +206,6 @@ func (w *lockedWriter) Write(p []byte) (int, error) {
 	defer w.mu.Unlock()
 	return w.w.Write(p)
 }
-
-// unprefixed drops the "devbroker: " of an error for wrapping it again.
-func unprefixed(err error) error {
-	return prefixless{err}
-}
-
-type prefixless struct{ error }
-
-func (e prefixless) Error() string { return strings.TrimPrefix(e.error.Error(), "devbroker: ") }
-func (e prefixless) Unwrap() error { return e.error }
 
 // Addr is the host:port the broker listens on.
 func (b *Broker) Addr() string { return b.addr }

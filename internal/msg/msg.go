@@ -8,9 +8,9 @@
 // ("runner: ", "kafka: ", "checkpoint: "), and every layer that wraps it
 // adds its context with %w and no prefix of its own ("recover sink
 // \"late\": kafka: topic totals-late does not exist"). [Line] joins the
-// lines of joined errors with "; ", and drops a leading prefix of weir's
-// engine itself (runner, sdk, ops, graph, job, devbroker): the program's
-// name leads the line in its place. The prefixes of connectors and stores
+// lines of joined errors with "; ", and drops the prefixes of weir's
+// engine itself (runner, sdk, ops, graph, job, devbroker) where a part of
+// the chain begins: the program's name leads the line in their place. The prefixes of connectors and stores
 // (kafka, parquet, jsonl, checkpoint, state, ...) stay, since they say
 // where the trouble is.
 //
@@ -41,9 +41,9 @@ func Text(s string) string {
 	}
 	s = strings.Join(out, "; ")
 	for _, p := range engine {
-		if t, ok := strings.CutPrefix(s, p); ok {
-			return t
-		}
+		s = strings.TrimPrefix(s, p)
+		s = strings.ReplaceAll(s, ": "+p, ": ")
+		s = strings.ReplaceAll(s, "; "+p, "; ")
 	}
 	return s
 }

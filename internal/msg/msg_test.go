@@ -18,6 +18,10 @@ func TestLine(t *testing.T) {
 		{errors.New("  sdk: fraud.Txn changed\n\n"), "fraud.Txn changed"},
 		{errors.New("transform \"Map\": panicked: line 1\nline 2"), `transform "Map": panicked: line 1; line 2`},
 		{errors.New("runner: runner: once only"), "runner: once only"},
+		{fmt.Errorf("Read %q: %w", "in", errors.New("sdk: type T has no codec")), `Read "in": type T has no codec`},
+		{fmt.Errorf("new topics: %w", errors.New("devbroker: 0 partitions")), "new topics: 0 partitions"},
+		{errors.Join(errors.New("a"), errors.New("ops: b")), "a; b"},
+		{errors.New("kafka: deploys: nothing"), "kafka: deploys: nothing"},
 	} {
 		if got := Line(c.err); got != c.want {
 			t.Errorf("Line(%q) = %q, want %q", c.err, got, c.want)

@@ -78,17 +78,32 @@ func (s *Sink[T]) checkSink(ctx context.Context, cl *kgo.Client) error {
 // missing TOPIC-late topic refuses the job before the main sink settles
 // its transactions.
 func (s *Sink[T]) CheckRecover(ctx context.Context, _ sdk.RecoverContext) error {
+	cl, err := s.checkedClient(ctx)
+	if err != nil {
+		return err
+	}
+	cl.Close()
+	return nil
+}
+
+// checkedClient connects to the sink's brokers and checks that the sink
+// can write (checkSink), for CheckRecover and Recover.
+func (s *Sink[T]) checkedClient(ctx context.Context) (*kgo.Client, error) {
 	o := &s.opts
 	if o.Topic == "" {
-		return errors.New("kafka: sink has no topic; set SinkOptions.Topic")
+		return nil, errors.New("kafka: sink has no topic; set SinkOptions.Topic")
 	}
 	cl, err := kgo.NewClient(clientOpts(o.Brokers, o.TLS, o.SASL, o.ConnectTimeout)...)
 	if err != nil {
-		return fmt.Errorf("kafka: %w", err)
+		return nil, fmt.Errorf("kafka: %w", err)
 	}
-	defer cl.Close()
 	if err := ping(ctx, cl, o.Brokers, o.ConnectTimeout); err != nil {
-		return err
+		cl.Close()
+		return nil, err
 	}
-	return s.checkSink(ctx, cl)
+	if err := s.checkSink(ctx, cl); err != nil {
+		cl.Close()
+		return nil, err
+	}
+	return cl, nil
 }

@@ -470,20 +470,11 @@ func (s *Sink[T]) Recover(ctx context.Context, rc sdk.RecoverContext) error {
 		}
 		cs = append(cs, c...)
 	}
-	if o.Topic == "" {
-		return errors.New("kafka: sink has no topic; set SinkOptions.Topic")
-	}
-	cl, err := kgo.NewClient(clientOpts(o.Brokers, o.TLS, o.SASL, o.ConnectTimeout)...)
+	cl, err := s.checkedClient(ctx)
 	if err != nil {
-		return fmt.Errorf("kafka: %w", err)
+		return err
 	}
 	defer cl.Close()
-	if err := ping(ctx, cl, o.Brokers, o.ConnectTimeout); err != nil {
-		return err
-	}
-	if err := s.checkSink(ctx, cl); err != nil {
-		return err
-	}
 	for _, c := range cs {
 		if err := commitRecovered(ctx, cl, c, o.ConnectTimeout); err != nil {
 			return fmt.Errorf("kafka: recover checkpoint %d: commit txn %s: %w", rc.Checkpoint, c.TxnID, err)
