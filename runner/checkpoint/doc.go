@@ -22,6 +22,8 @@
 // # On-disk layout
 //
 //	<dir>/
+//	  .weir-store                             the kind of store: "checkpoints" or "savepoints"
+//	  .weir.lock                              the running job's lock (internal/dirlock; the runner's)
 //	  shared/<instance>/<NNNNNN>.sst          SSTs, uploaded once per instance, shared by checkpoints
 //	  chk-<id>/_metadata                      present (and valid) = checkpoint <id> is complete
 //	  chk-<id>/<instance>/MANIFEST-*, OPTIONS-*, *.log, marker.*
@@ -44,6 +46,18 @@
 // in a self-contained store every path is under chk-<id>/, so that
 // directory alone, copied into another directory, is a store holding one
 // restorable checkpoint.
+//
+// # Kinds, owners and permissions
+//
+// A store records its kind in .weir-store when it first opens a
+// directory, and refuses a directory of the other kind (a *KindError): a
+// checkpoint store and a savepoint store never share a directory, so
+// neither collects the other's files as garbage. A directory written before
+// kinds were recorded holds savepoints if one of its checkpoints is a
+// savepoint. Options.ReadOnly opens a store only to restore from it (a
+// savepoint, or another job's checkpoints): nothing is written, checked
+// or deleted. Files are written 0600 and directories 0700: keyed state
+// holds user data.
 //
 // # Durability and validity
 //
