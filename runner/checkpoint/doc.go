@@ -68,9 +68,10 @@
 // without _metadata, with a torn or mismatching one, or referencing a
 // missing file or one of the wrong size is skipped, and a *CorruptError
 // says why. Contents are verified (CRC-32C) by [Store.Materialize], which
-// names the file that does not match; the runner then falls back to an
-// older checkpoint, which garbage collection has not touched because it
-// runs only when a newer checkpoint completes.
+// names the file that does not match (and by [Store.Verify]). The runner
+// refuses a completed checkpoint that does not verify rather than fall
+// back to an older one, whose output may since have been committed; a
+// directory without metadata never completed and is simply skipped.
 //
 // # Garbage collection
 //
