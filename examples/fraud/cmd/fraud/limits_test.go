@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -51,51 +50,22 @@ func TestSignalDuringSetUp(t *testing.T) {
 		t.Fatalf("gen: exit %d: %s", r.code, r.stderr)
 	}
 	stateDir := filepath.Join(dir, "state")
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, fraudBin, "run", "--in=jsonl:"+filepath.Join(dir, "in"), "--out=jsonl:"+filepath.Join(dir, "out"),
+	p := startProc(t, "run", "--in=jsonl:"+filepath.Join(dir, "in"), "--out=jsonl:"+filepath.Join(dir, "out"),
 		"--parallelism=32768", "--max-parallelism=32768", "--state-dir="+stateDir, "--progress=never")
-	var stdout, stderr syncBuffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			<-exited
-		}
-	}()
-
 	// The state directory is made during set-up, after the signal handler
 	// is in place.
-	deadline := time.Now().Add(time.Minute)
-	for {
-		if m, _ := filepath.Glob(filepath.Join(stateDir, "weir-state-*")); len(m) > 0 {
-			break
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("exited before set-up: %v; stderr: %s", err, stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no state directory after a minute; stderr: %s", stderr.String())
-		}
-		time.Sleep(time.Millisecond)
-	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
+	p.waitUntil("the state directory", func() bool {
+		m, _ := filepath.Glob(filepath.Join(stateDir, "weir-state-*"))
+		return len(m) > 0
+	})
+	p.signal(syscall.SIGTERM)
 	select {
-	case <-exited:
+	case err := <-p.done:
+		p.done <- err
 	case <-time.After(30 * time.Second):
-		t.Fatalf("still running 30s after SIGTERM; stderr: %s", stderr.String())
+		t.Fatalf("still running 30s after SIGTERM; stderr: %s", p.stderr.String())
 	}
-	r := result{cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()}
-	checkClean(t, r)
+	r := p.wait()
 	if r.code != 130 {
 		t.Errorf("exit %d, want 130", r.code)
 	}
