@@ -13,30 +13,21 @@ type command struct {
 	run         func(args []string, stdout, stderr io.Writer) int
 }
 
-// clusterCommands are the commands that come with the cluster.
-var clusterCommands = []struct{ name, short string }{
-	{"coordinator", "run a coordinator node"},
-	{"worker", "run a worker that hosts tasks"},
-	{"submit", "submit a job binary to a cluster"},
-	{"jobs", "list a cluster's jobs"},
-	{"cancel", "cancel a job"},
-	{"savepoint", "take a savepoint of a job"},
-}
-
 func commands() []command {
-	cmds := []command{
+	return []command{
 		{name: "gen", short: "generate codecs and batch kernels for //weir: annotations (-check: fail if stale)", run: gen.Main},
-		{name: "dev", short: "run a development Kafka-protocol broker (coordinator and worker: not yet)", run: runDev},
+		{name: "dev", short: "run a development cluster: a Kafka-protocol broker, a coordinator and a worker", run: runDev},
 		{name: "topic", short: "create, produce JSON Lines to, or consume a Kafka topic", run: runTopic},
+		{name: "coordinator", short: "run a coordinator node", run: runCoordinator},
+		{name: "worker", short: "run a worker that hosts tasks", run: runWorker},
+		{name: "submit", short: "submit a job binary to a cluster", run: runSubmit},
+		{name: "jobs", short: "list a cluster's jobs", run: runJobs},
+		{name: "status", short: "show a job's state, tasks, watermark and last checkpoint", run: runStatus},
+		{name: "cancel", short: "cancel a job", run: runCancel},
+		{name: "savepoint", short: "stop a job with a savepoint (--stop)", run: runSavepoint},
+		{name: "logs", short: "print a job's log", run: runLogs},
+		{name: "workers", short: "list a cluster's workers", run: runWorkers},
 	}
-	for _, c := range clusterCommands {
-		name := c.name
-		cmds = append(cmds, command{name: name, short: c.short + " (not available yet)", run: func(_ []string, _, stderr io.Writer) int {
-			fmt.Fprintf(stderr, "weir: %s is not available yet (coming with the cluster)\n", name)
-			return 2
-		}})
-	}
-	return cmds
 }
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }

@@ -29,8 +29,6 @@ func TestRun(t *testing.T) {
 		{name: "topic too many partitions", args: []string{"topic", "create", "--partitions=100000", "t"}, code: 2, errs: "weir: topic create: --partitions: 100000 partitions: weir's development broker and tools allow at most 1000 (0: the broker's default)\n"},
 		{name: "dev zero partitions", args: []string{"dev", "--partitions=0"}, code: 2, errs: "weir dev: --partitions: 0 partitions: a topic needs at least 1 (see weir dev -h)\n"},
 		{name: "dev too many partitions", args: []string{"dev", "--partitions=1001"}, code: 2, errs: "weir dev: --partitions: 1001 partitions: weir's development broker and tools allow at most 1000 (see weir dev -h)\n"},
-		{name: "submit", args: []string{"submit", "./fraud"}, code: 2, errs: "weir: submit is not available yet (coming with the cluster)\n"},
-		{name: "savepoint", args: []string{"savepoint"}, code: 2, errs: "weir: savepoint is not available yet (coming with the cluster)\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errs bytes.Buffer
@@ -45,11 +43,5 @@ func TestRun(t *testing.T) {
 				t.Errorf("stderr = %q, want it to contain %q", errs.String(), tc.errs)
 			}
 		})
-	}
-	for _, c := range clusterCommands {
-		var out, errs bytes.Buffer
-		if code := run([]string{c.name}, &out, &errs); code != 2 || strings.Count(errs.String(), "\n") != 1 {
-			t.Errorf("%s: code %d, stderr %q; want 2 and one line", c.name, code, errs.String())
-		}
 	}
 }
