@@ -1,0 +1,635 @@
+package state
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/weirflow/weir/coordinator/api"
+)
+
+// Kind names a command.
+type Kind string
+
+// The commands the FSM applies.
+const (
+	SetNode            Kind = "set_node"            // a coordinator announces its HTTP URL (Command.Node)
+	AddBinary          Kind = "add_binary"          // a binary is held by a quorum (Command.Binary)
+	SubmitJob          Kind = "submit_job"          // a job is accepted (Command.Job)
+	RegisterWorker     Kind = "register_worker"     // a worker (re)joins (Command.Worker)
+	WorkerDead         Kind = "worker_dead"         // the leader's detector gave up on a worker (WorkerID, Reason)
+	Assign             Kind = "assign"              // a job's next attempt goes to a worker (JobID, WorkerID, Attempt)
+	JobExited          Kind = "job_exited"          // a worker reported an attempt's exit (JobID, WorkerID, Attempt, Exit)
+	CompleteCheckpoint Kind = "complete_checkpoint" // a checkpoint is complete (JobID, Attempt, Checkpoint)
+	CancelJob          Kind = "cancel_job"          // (JobID)
+	StopJob            Kind = "stop_job"            // stop with savepoint (JobID)
+)
+
+// MaxRestarts is how many times in a row a job restarts after its attempt
+// exits with a failure and no checkpoint completes in between; the next
+// such exit fails the job.
+const MaxRestarts = 10
+
+// Command is one entry of the Raft log. The leader fills it, Time
+// included, before it proposes it; the FSM never reads a clock.
+type Command struct {
+	Kind       Kind                   `json:"kind"`
+	Time       time.Time              `json:"time"`
+	Node       *api.Node              `json:"node,omitempty"`
+	Binary     *api.Binary            `json:"binary,omitempty"`
+	Job        *api.Job               `json:"job,omitempty"`
+	Worker     *api.RegisterRequest   `json:"worker,omitempty"`
+	WorkerID   string                 `json:"worker_id,omitempty"`
+	JobID      string                 `json:"job_id,omitempty"`
+	Attempt    uint64                 `json:"attempt,omitempty"`
+	Exit       *api.Exit              `json:"exit,omitempty"`
+	Checkpoint *api.CheckpointRequest `json:"checkpoint,omitempty"`
+	Reason     string                 `json:"reason,omitempty"`
+}
+
+// Encode returns the command as a Raft log entry.
+func Encode(c Command) ([]byte, error) {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("state: encode %s command: %w", c.Kind, err)
+	}
+	return b, nil
+}
+
+// Decode reads a command written by [Encode].
+func Decode(b []byte) (Command, error) {
+	var c Command
+	if err := json.Unmarshal(b, &c); err != nil {
+		return Command{}, fmt.Errorf("state: decode command: %w", err)
+	}
+	return c, nil
+}
+
+// Errors of [State.Apply], matched with errors.Is. The error returned
+// carries a one-line message for the user (the sentinel's text is not in
+// it); the server maps ErrNotFound to 404, ErrStale and ErrConflict to
+// 409, ErrInvalid to 400.
+var (
+	// ErrNotFound: the job, worker or binary named is unknown.
+	ErrNotFound = errors.New("state: not found")
+	// ErrStale: the command was computed from a view the log has moved
+	// past (an older attempt, a job that was placed or ended meanwhile).
+	ErrStale = errors.New("state: stale")
+	// ErrConflict: the command contradicts the current state (a duplicate
+	// job, a worker without the slots, a job in a state that refuses it).
+	ErrConflict = errors.New("state: conflict")
+	// ErrInvalid: the command is malformed (unknown kind, missing field).
+	// The leader builds commands, so this is a bug there.
+	ErrInvalid = errors.New("state: invalid command")
+)
+
+// refusal is an error whose message is for the user and which matches
+// one of the sentinels.
+type refusal struct {
+	kind error
+	msg  string
+}
+
+func (e *refusal) Error() string { return e.msg }
+func (e *refusal) Unwrap() error { return e.kind }
+
+func refuse(kind error, format string, args ...any) error {
+	return &refusal{kind: kind, msg: fmt.Sprintf(format, args...)}
+}
+
+// job is a job and what the FSM keeps about it beyond the API's view.
+type job struct {
+	api.Job
+	// Failures counts the attempts that exited with a failure since the
+	// last completed checkpoint (or since the job started).
+	Failures int `json:"failures,omitempty"`
+}
+
+// worker is what the FSM keeps about a worker.
+type worker struct {
+	ID    string `json:"id"`
+	URL   string `json:"url"`
+	Slots int    `json:"slots"`
+	Alive bool   `json:"alive"`
+}
+
+// State is the replicated state of the cluster: coordinators, binaries,
+// workers and jobs. It is not safe for concurrent use; the caller locks.
+type State struct {
+	nodes    map[string]api.Node
+	binaries map[string]api.Binary
+	workers  map[string]*worker
+	jobs     map[string]*job
+	order    []*job // jobs sorted by Submitted, then ID
+}
+
+// New returns an empty state.
+func New() *State {
+	return &State{
+		nodes:    map[string]api.Node{},
+		binaries: map[string]api.Binary{},
+		workers:  map[string]*worker{},
+		jobs:     map[string]*job{},
+	}
+}
+
+// Apply applies one command. On success the result is the record the
+// command changed (or found unchanged, for an idempotent repeat): an
+// api.Job for the job commands, an api.Worker for register_worker and
+// worker_dead, an api.Node or api.Binary. On error nothing changed.
+func (s *State) Apply(c Command) (any, error) {
+	switch c.Kind {
+	case SetNode:
+		return s.setNode(c)
+	case AddBinary:
+		return s.addBinary(c)
+	case SubmitJob:
+		return s.submit(c)
+	case RegisterWorker:
+		return s.register(c)
+	case WorkerDead:
+		return s.workerDead(c)
+	case Assign:
+		return s.assign(c)
+	case JobExited:
+		return s.exited(c)
+	case CompleteCheckpoint:
+		return s.checkpoint(c)
+	case CancelJob:
+		return s.cancel(c)
+	case StopJob:
+		return s.stop(c)
+	}
+	return nil, refuse(ErrInvalid, "unknown command %q", c.Kind)
+}
+
+func (s *State) setNode(c Command) (any, error) {
+	if c.Node == nil || c.Node.ID == "" {
+		return nil, refuse(ErrInvalid, "set_node without a node id")
+	}
+	s.nodes[c.Node.ID] = *c.Node
+	return *c.Node, nil
+}
+
+func (s *State) addBinary(c Command) (any, error) {
+	if c.Binary == nil || c.Binary.SHA256 == "" {
+		return nil, refuse(ErrInvalid, "add_binary without a SHA-256")
+	}
+	b := *c.Binary
+	if old, ok := s.binaries[b.SHA256]; ok {
+		if old.Size != b.Size {
+			return nil, refuse(ErrConflict, "binary %s is recorded with %d bytes, not %d", b.SHA256, old.Size, b.Size)
+		}
+		b.Holders = append(slices.Clone(old.Holders), b.Holders...)
+	} else {
+		b.Holders = slices.Clone(b.Holders)
+	}
+	slices.Sort(b.Holders)
+	b.Holders = slices.Compact(b.Holders)
+	s.binaries[b.SHA256] = b
+	return cloneBinary(b), nil
+}
+
+func (s *State) submit(c Command) (any, error) {
+	if c.Job == nil || c.Job.ID == "" {
+		return nil, refuse(ErrInvalid, "submit_job without a job id")
+	}
+	if c.Job.Parallelism < 1 {
+		return nil, refuse(ErrInvalid, "job %s has parallelism %d; want 1 or more", c.Job.ID, c.Job.Parallelism)
+	}
+	if _, ok := s.jobs[c.Job.ID]; ok {
+		return nil, refuse(ErrConflict, "job %s exists already", c.Job.ID)
+	}
+	if _, ok := s.binaries[c.Job.Binary]; !ok {
+		return nil, refuse(ErrNotFound, "binary %q is unknown: upload it first", c.Job.Binary)
+	}
+	j := &job{Job: cloneJob(*c.Job)}
+	j.State = api.Queued
+	j.Reason = ""
+	j.Attempt = 0
+	j.Restarts = 0
+	j.Worker = ""
+	j.Tasks = nil
+	j.Checkpoint = nil
+	j.Savepoint = ""
+	j.Submitted = c.Time
+	s.jobs[j.ID] = j
+	i, _ := slices.BinarySearchFunc(s.order, j, compareJobs)
+	s.order = slices.Insert(s.order, i, j)
+	return cloneJob(j.Job), nil
+}
+
+func compareJobs(a, b *job) int {
+	if c := a.Submitted.Compare(b.Submitted); c != 0 {
+		return c
+	}
+	return strings.Compare(a.ID, b.ID)
+}
+
+func (s *State) register(c Command) (any, error) {
+	if c.Worker == nil || c.Worker.ID == "" {
+		return nil, refuse(ErrInvalid, "register_worker without a worker id")
+	}
+	if c.Worker.Slots < 0 {
+		return nil, refuse(ErrInvalid, "worker %s has %d slots", c.Worker.ID, c.Worker.Slots)
+	}
+	w, ok := s.workers[c.Worker.ID]
+	if !ok {
+		w = &worker{ID: c.Worker.ID}
+		s.workers[w.ID] = w
+	} else if w.Alive {
+		// It restarted before the detector noticed: its children are gone,
+		// or will be killed as their attempts are no longer assigned to it.
+		s.lose(w.ID, "worker "+w.ID+" registered again")
+	}
+	w.URL = c.Worker.URL
+	w.Slots = c.Worker.Slots
+	w.Alive = true
+	return s.workerView(w), nil
+}
+
+func (s *State) workerDead(c Command) (any, error) {
+	w, ok := s.workers[c.WorkerID]
+	if !ok {
+		return nil, refuse(ErrNotFound, "worker %q is unknown", c.WorkerID)
+	}
+	if w.Alive {
+		w.Alive = false
+		reason := "worker " + w.ID + " lost"
+		if c.Reason != "" {
+			reason += ": " + c.Reason
+		}
+		s.lose(w.ID, reason)
+	}
+	return s.workerView(w), nil
+}
+
+// lose ends the attempts placed on worker id: running jobs restart,
+// cancelling ones are cancelled, stopping ones fail (their savepoint is
+// not known to be written).
+func (s *State) lose(id, reason string) {
+	for _, j := range s.order {
+		if j.Worker != id {
+			continue
+		}
+		switch j.State {
+		case api.Running:
+			j.State = api.Restarting
+			j.Reason = reason
+		case api.Cancelling:
+			j.State = api.Cancelled
+		case api.Stopping:
+			j.State = api.Failed
+			j.Reason = reason + " during stop with savepoint"
+		}
+		j.Worker = ""
+		j.Tasks = nil
+	}
+}
+
+func (s *State) assign(c Command) (any, error) {
+	j, ok := s.jobs[c.JobID]
+	if !ok {
+		return nil, refuse(ErrNotFound, "job %q is unknown", c.JobID)
+	}
+	if j.State != api.Queued && j.State != api.Restarting {
+		return nil, refuse(ErrStale, "job %s is %s: it has nothing to place", j.ID, j.State)
+	}
+	if c.Attempt != j.Attempt+1 {
+		return nil, refuse(ErrStale, "job %s: attempt %d is not the next one (%d)", j.ID, c.Attempt, j.Attempt+1)
+	}
+	w, ok := s.workers[c.WorkerID]
+	if !ok {
+		return nil, refuse(ErrNotFound, "worker %q is unknown", c.WorkerID)
+	}
+	if !w.Alive {
+		return nil, refuse(ErrConflict, "worker %s is not alive", w.ID)
+	}
+	if free := w.Slots - s.used(w.ID); free < j.Parallelism {
+		return nil, refuse(ErrConflict, "job %s needs %d slots; worker %s has %d free", j.ID, j.Parallelism, w.ID, free)
+	}
+	if j.State == api.Restarting {
+		j.Restarts++
+	}
+	j.State = api.Running
+	j.Reason = ""
+	j.Attempt = c.Attempt
+	j.Worker = w.ID
+	j.Tasks = make([]api.Task, j.Parallelism)
+	for i := range j.Tasks {
+		j.Tasks[i] = api.Task{Index: i, Worker: w.ID}
+	}
+	return cloneJob(j.Job), nil
+}
+
+// used returns the slots the jobs placed on worker id hold.
+func (s *State) used(id string) int {
+	n := 0
+	for _, j := range s.order {
+		if j.Worker == id {
+			n += j.Parallelism
+		}
+	}
+	return n
+}
+
+func (s *State) exited(c Command) (any, error) {
+	j, ok := s.jobs[c.JobID]
+	if !ok {
+		return nil, refuse(ErrNotFound, "job %q is unknown", c.JobID)
+	}
+	if c.Exit == nil {
+		return nil, refuse(ErrInvalid, "job_exited without an exit")
+	}
+	if c.Attempt != j.Attempt || j.Worker == "" || j.Worker != c.WorkerID {
+		return nil, refuse(ErrStale, "job %s: attempt %d on worker %s is not the current one", j.ID, c.Attempt, c.WorkerID)
+	}
+	e := c.Exit
+	switch {
+	case j.State == api.Cancelling:
+		j.State = api.Cancelled
+	case e.Code == 0 && j.State == api.Stopping:
+		j.State = api.Stopped
+		j.Savepoint = j.SavepointDir
+		j.Reason = ""
+	case e.Code == 0:
+		j.State = api.Finished
+		j.Reason = ""
+	case e.Code == 2 || e.Permanent:
+		j.State = api.Failed
+		j.Reason = e.Reason
+		if j.Reason == "" {
+			j.Reason = exitText(j.Attempt, e)
+		}
+	default:
+		last := exitText(j.Attempt, e)
+		if j.State == api.Stopping {
+			last = "stop with savepoint failed: " + last
+		}
+		if j.Failures >= MaxRestarts {
+			j.State = api.Failed
+			j.Reason = fmt.Sprintf("restarted %d times without completing a checkpoint; last: %s", MaxRestarts, last)
+		} else {
+			j.Failures++
+			j.State = api.Restarting
+			j.Reason = last
+		}
+	}
+	j.Worker = ""
+	j.Tasks = nil
+	return cloneJob(j.Job), nil
+}
+
+func exitText(attempt uint64, e *api.Exit) string {
+	s := fmt.Sprintf("attempt %d exited with code %d", attempt, e.Code)
+	if e.Reason != "" {
+		s += ": " + e.Reason
+	}
+	return s
+}
+
+func (s *State) checkpoint(c Command) (any, error) {
+	j, ok := s.jobs[c.JobID]
+	if !ok {
+		return nil, refuse(ErrNotFound, "job %q is unknown", c.JobID)
+	}
+	if c.Checkpoint == nil {
+		return nil, refuse(ErrInvalid, "complete_checkpoint without a checkpoint")
+	}
+	if c.Attempt != j.Attempt || (j.State != api.Running && j.State != api.Stopping) {
+		return nil, refuse(ErrStale, "job %s is %s at attempt %d: checkpoint %d of attempt %d is stale",
+			j.ID, j.State, j.Attempt, c.Checkpoint.ID, c.Attempt)
+	}
+	if old := j.Checkpoint; old != nil && old.Attempt == c.Attempt {
+		// Within an attempt checkpoint ids grow; a new attempt may resume
+		// from an older one than the log recorded, and it is the truth then.
+		if c.Checkpoint.ID == old.ID {
+			return cloneJob(j.Job), nil
+		}
+		if c.Checkpoint.ID < old.ID {
+			return nil, refuse(ErrStale, "job %s: checkpoint %d is older than the completed %d", j.ID, c.Checkpoint.ID, old.ID)
+		}
+	}
+	j.Checkpoint = &api.Ckpt{
+		ID:        c.Checkpoint.ID,
+		Path:      c.Checkpoint.Path,
+		Watermark: c.Checkpoint.Watermark,
+		Attempt:   c.Attempt,
+		Completed: c.Time,
+	}
+	j.Failures = 0
+	return cloneJob(j.Job), nil
+}
+
+func (s *State) cancel(c Command) (any, error) {
+	j, ok := s.jobs[c.JobID]
+	if !ok {
+		return nil, refuse(ErrNotFound, "job %q is unknown", c.JobID)
+	}
+	switch j.State {
+	case api.Queued, api.Restarting:
+		j.State = api.Cancelled
+	case api.Running, api.Stopping:
+		j.State = api.Cancelling
+	case api.Cancelling:
+	default:
+		return nil, refuse(ErrConflict, "job %s is %s: nothing to cancel", j.ID, j.State)
+	}
+	return cloneJob(j.Job), nil
+}
+
+func (s *State) stop(c Command) (any, error) {
+	j, ok := s.jobs[c.JobID]
+	if !ok {
+		return nil, refuse(ErrNotFound, "job %q is unknown", c.JobID)
+	}
+	if j.State != api.Running {
+		return nil, refuse(ErrConflict, "job %s is %s: nothing to stop", j.ID, j.State)
+	}
+	j.State = api.Stopping
+	return cloneJob(j.Job), nil
+}
+
+// snapshot is the JSON form of a State, every list sorted.
+type snapshot struct {
+	Nodes    []api.Node   `json:"nodes"`
+	Binaries []api.Binary `json:"binaries"`
+	Workers  []worker     `json:"workers"`
+	Jobs     []job        `json:"jobs"`
+}
+
+// Snapshot returns the whole state as JSON; equal states give equal bytes.
+func (s *State) Snapshot() ([]byte, error) {
+	snap := snapshot{Nodes: s.Nodes(), Binaries: []api.Binary{}, Workers: []worker{}, Jobs: []job{}}
+	for _, sha := range sortedKeys(s.binaries) {
+		snap.Binaries = append(snap.Binaries, s.binaries[sha])
+	}
+	for _, id := range sortedKeys(s.workers) {
+		snap.Workers = append(snap.Workers, *s.workers[id])
+	}
+	for _, j := range s.order {
+		snap.Jobs = append(snap.Jobs, *j)
+	}
+	b, err := json.Marshal(snap)
+	if err != nil {
+		return nil, fmt.Errorf("state: snapshot: %w", err)
+	}
+	return b, nil
+}
+
+// Restore replaces the state with a [State.Snapshot]. On error the state
+// is unchanged.
+func (s *State) Restore(b []byte) error {
+	var snap snapshot
+	if err := json.Unmarshal(b, &snap); err != nil {
+		return fmt.Errorf("state: restore: %w", err)
+	}
+	n := New()
+	for _, x := range snap.Nodes {
+		n.nodes[x.ID] = x
+	}
+	for _, x := range snap.Binaries {
+		n.binaries[x.SHA256] = x
+	}
+	for _, x := range snap.Workers {
+		w := x
+		n.workers[w.ID] = &w
+	}
+	for _, x := range snap.Jobs {
+		j := x
+		if _, dup := n.jobs[j.ID]; dup {
+			return fmt.Errorf("state: restore: job %s appears twice", j.ID)
+		}
+		n.jobs[j.ID] = &j
+		n.order = append(n.order, &j)
+	}
+	slices.SortFunc(n.order, compareJobs)
+	*s = *n
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// Jobs returns every job, sorted by Submitted, then ID.
+func (s *State) Jobs() []api.Job {
+	out := make([]api.Job, 0, len(s.order))
+	for _, j := range s.order {
+		out = append(out, cloneJob(j.Job))
+	}
+	return out
+}
+
+// Job returns one job.
+func (s *State) Job(id string) (api.Job, bool) {
+	j, ok := s.jobs[id]
+	if !ok {
+		return api.Job{}, false
+	}
+	return cloneJob(j.Job), true
+}
+
+// Workers returns every worker, sorted by ID, with Used and Jobs (in job
+// order) filled. LastSeen is zero: the leader's detector knows it.
+func (s *State) Workers() []api.Worker {
+	out := make([]api.Worker, 0, len(s.workers))
+	at := make(map[string]int, len(s.workers))
+	for _, id := range sortedKeys(s.workers) {
+		w := s.workers[id]
+		at[id] = len(out)
+		out = append(out, api.Worker{ID: w.ID, URL: w.URL, Slots: w.Slots, Alive: w.Alive})
+	}
+	for _, j := range s.order {
+		if i, ok := at[j.Worker]; ok && j.Worker != "" {
+			out[i].Used += j.Parallelism
+			out[i].Jobs = append(out[i].Jobs, j.ID)
+		}
+	}
+	return out
+}
+
+func (s *State) workerView(w *worker) api.Worker {
+	v := api.Worker{ID: w.ID, URL: w.URL, Slots: w.Slots, Alive: w.Alive}
+	for _, j := range s.order {
+		if j.Worker == w.ID {
+			v.Used += j.Parallelism
+			v.Jobs = append(v.Jobs, j.ID)
+		}
+	}
+	return v
+}
+
+// WorkerKnown reports whether a worker ever registered.
+func (s *State) WorkerKnown(id string) bool {
+	_, ok := s.workers[id]
+	return ok
+}
+
+// Nodes returns the coordinators that announced themselves, sorted by ID.
+func (s *State) Nodes() []api.Node {
+	out := make([]api.Node, 0, len(s.nodes))
+	for _, id := range sortedKeys(s.nodes) {
+		out = append(out, s.nodes[id])
+	}
+	return out
+}
+
+// Binary returns a recorded binary.
+func (s *State) Binary(sha string) (api.Binary, bool) {
+	b, ok := s.binaries[sha]
+	return cloneBinary(b), ok
+}
+
+// Assignments returns what worker id must run now: the running and
+// stopping jobs placed on it, in job order, Stop set for stopping ones.
+// Cancelling jobs are not listed: the worker kills what is not assigned.
+// FromSavepoint is set only while the job has no completed checkpoint;
+// after one, the child resumes from its checkpoint directory.
+func (s *State) Assignments(id string) []api.Assignment {
+	var out []api.Assignment
+	for _, j := range s.order {
+		if j.Worker != id || (j.State != api.Running && j.State != api.Stopping) {
+			continue
+		}
+		a := api.Assignment{
+			Job:           j.ID,
+			Attempt:       j.Attempt,
+			Name:          j.Name,
+			Binary:        j.Binary,
+			Args:          slices.Clone(j.Args),
+			Slots:         j.Parallelism,
+			CheckpointDir: j.CheckpointDir,
+			SavepointDir:  j.SavepointDir,
+			Stop:          j.State == api.Stopping,
+		}
+		if j.Checkpoint == nil {
+			a.FromSavepoint = j.FromSavepoint
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+func cloneJob(j api.Job) api.Job {
+	j.Args = slices.Clone(j.Args)
+	j.Tasks = slices.Clone(j.Tasks)
+	if j.Checkpoint != nil {
+		c := *j.Checkpoint
+		j.Checkpoint = &c
+	}
+	return j
+}
+
+func cloneBinary(b api.Binary) api.Binary {
+	b.Holders = slices.Clone(b.Holders)
+	return b
+}
