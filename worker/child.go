@@ -1,0 +1,194 @@
+package worker
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/weirflow/weir/coordinator/api"
+)
+
+// event is what a launcher goroutine tells the loop: its process started
+// (pid > 0), or the attempt is over (exit != nil, always the last event).
+type event struct {
+	key  key
+	pid  int
+	exit *api.Exit
+}
+
+// waitDelay bounds how long Wait waits for a child's output pipe once the
+// child itself has exited (a grandchild may hold it).
+const waitDelay = 5 * time.Second
+
+// launch runs one attempt: fetch and verify its binary, exec it, wait for
+// it. It sends a started event and then exactly one exit event. Cancelling
+// ctx kills the child's process group (or stops the launch).
+func (w *Worker) launch(ctx context.Context, a api.Assignment, events chan<- event) {
+	k := key{a.Job, a.Attempt}
+	exit := func(code int, permanent bool, reason string) {
+		events <- event{key: k, exit: &api.Exit{Job: a.Job, Attempt: a.Attempt, Code: code, Reason: reason, Permanent: permanent}}
+	}
+	log, err := os.OpenFile(filepath.Join(w.logDir, a.Job+".log"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		exit(-1, false, fmt.Sprintf("worker: job log: %v", err))
+		return
+	}
+	defer log.Close()
+	notStarted := func(permanent bool, reason string) {
+		fmt.Fprintf(log, "--- attempt %d not started %s: %s\n", a.Attempt, time.Now().Format(time.RFC3339), reason)
+		exit(-1, permanent, reason)
+	}
+	path, err := w.bins.ensure(ctx, a.Binary)
+	if err != nil {
+		notStarted(false, err.Error())
+		return
+	}
+	if ctx.Err() != nil {
+		notStarted(false, "killed before it started")
+		return
+	}
+	// Re-hash before every exec: a binary altered on disk never runs.
+	if err := verify(path, a.Binary); err != nil {
+		var ae *alteredError
+		notStarted(errors.As(err, &ae), err.Error())
+		return
+	}
+	fmt.Fprintf(log, "--- attempt %d started %s\n", a.Attempt, time.Now().Format(time.RFC3339))
+	tail := &tailWriter{w: log}
+	var cmd *exec.Cmd
+	for try := 0; ; try++ {
+		cmd = w.command(ctx, path, a, log, tail)
+		err = cmd.Start()
+		// ETXTBSY: another fork still held the binary's write descriptor
+		// for an instant after it was written; try again.
+		if err == nil || !errors.Is(err, syscall.ETXTBSY) || try == 20 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err != nil {
+		reason := fmt.Sprintf("worker: exec %s: %v", short(a.Binary), err)
+		fmt.Fprintf(log, "--- attempt %d failed to start: %s\n", a.Attempt, reason)
+		exit(-1, false, reason)
+		return
+	}
+	events <- event{key: k, pid: cmd.Process.Pid}
+	werr := cmd.Wait()
+	ps := cmd.ProcessState
+	code := -1
+	reason := tail.last()
+	if ps != nil {
+		code = ps.ExitCode()
+		if reason == "" && code != 0 {
+			reason = ps.String() // "exit status 3", "signal: killed"
+		}
+	} else if werr != nil && reason == "" {
+		reason = werr.Error()
+	}
+	fmt.Fprintf(log, "--- attempt %d exited %s with code %d\n", a.Attempt, time.Now().Format(time.RFC3339), code)
+	exit(code, false, reason)
+}
+
+// command builds the child's command line and environment:
+//
+//	BINARY run ARGS... --name=NAME --checkpoint-dir=CD --savepoint-dir=SD [--from-savepoint=FS] --progress=never
+func (w *Worker) command(ctx context.Context, path string, a api.Assignment, log *os.File, tail *tailWriter) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, path, childArgs(a)...)
+	cmd.Env = childEnv(os.Environ(), a, w.cfg.Coordinators, w.tokenFile)
+	cmd.Stdout = log
+	cmd.Stderr = tail
+	cmd.SysProcAttr = sysProcAttr()
+	cmd.Cancel = func() error { return killGroup(cmd.Process) }
+	cmd.WaitDelay = waitDelay
+	return cmd
+}
+
+// childArgs are the arguments after the binary's path.
+func childArgs(a api.Assignment) []string {
+	args := append([]string{"run"}, a.Args...)
+	args = append(args,
+		"--name="+a.Name,
+		"--checkpoint-dir="+a.CheckpointDir,
+		"--savepoint-dir="+a.SavepointDir)
+	if a.FromSavepoint != "" {
+		args = append(args, "--from-savepoint="+a.FromSavepoint)
+	}
+	return append(args, "--progress=never")
+}
+
+// childEnv is the worker's environment without any WEIR_ variable of
+// worker mode, plus those of this attempt.
+func childEnv(base []string, a api.Assignment, coordinators []string, tokenFile string) []string {
+	ours := []string{
+		api.EnvJobID + "=" + a.Job,
+		api.EnvAttempt + "=" + strconv.FormatUint(a.Attempt, 10),
+		api.EnvCoordinators + "=" + joinURLs(coordinators),
+		api.EnvTokenFile + "=" + tokenFile,
+	}
+	env := make([]string, 0, len(base)+len(ours))
+	for _, kv := range base {
+		name, _, _ := strings.Cut(kv, "=")
+		switch name {
+		case api.EnvJobID, api.EnvAttempt, api.EnvCoordinators, api.EnvTokenFile:
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env, ours...)
+}
+
+// tailWriter passes a child's stderr on to its log and keeps the last
+// non-empty line. exec's copying goroutine is its only writer; last is
+// read after Wait. A failing log write does not stop the child.
+type tailWriter struct {
+	w       *os.File
+	partial []byte
+	line    string
+}
+
+// maxLine bounds the line kept for an exit's reason.
+const maxLine = 1000
+
+func (t *tailWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	_, _ = t.w.Write(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			if room := 4*maxLine - len(t.partial); room > 0 {
+				t.partial = append(t.partial, p[:min(room, len(p))]...)
+			}
+			break
+		}
+		if room := 4*maxLine - len(t.partial); room > 0 {
+			t.partial = append(t.partial, p[:min(room, i)]...)
+		}
+		if s := strings.TrimSpace(string(t.partial)); s != "" {
+			t.line = s
+		}
+		t.partial = t.partial[:0]
+		p = p[i+1:]
+	}
+	return n, nil
+}
+
+// last is the last non-empty line written, a final unterminated one
+// included, cut to maxLine bytes.
+func (t *tailWriter) last() string {
+	s := t.line
+	if p := strings.TrimSpace(string(t.partial)); p != "" {
+		s = p
+	}
+	if len(s) > maxLine {
+		s = s[:maxLine] + "..."
+	}
+	return s
+}
