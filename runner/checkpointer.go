@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -92,6 +94,9 @@ type checkpointer struct {
 	todo    []coord.Event      // events the actions themselves produced
 	started uint64             // the newest checkpoint triggered
 	err     error              // the job's last checkpoint failed
+	// wms is, per checkpoint not yet written, the lowest watermark of
+	// the tasks that acknowledged it (Options.CommitCheckpoint).
+	wms map[uint64]base.Timestamp
 
 	mu struct { // for stats, read by Run's caller
 		sync.Mutex
@@ -109,7 +114,8 @@ type ackKey struct {
 // the machine does not see.
 type ackEvent struct {
 	coord.Ack
-	a taskAck
+	a  taskAck
+	wm base.Timestamp // the task's watermark when it took the checkpoint
 }
 
 func newCheckpointer(j *job, tasks []*rawTask, next base.CheckpointID) *checkpointer {
@@ -123,14 +129,15 @@ func newCheckpointer(j *job, tasks []*rawTask, next base.CheckpointID) *checkpoi
 			KeyGroupStart: int(kgs), KeyGroupEnd: int(kge)})
 	}
 	m := coord.New(cfg)
-	return &checkpointer{j: j, tasks: tasks, durable: m.Durable(), q: newEventQueue(), m: m, pending: map[ackKey]taskAck{}}
+	return &checkpointer{j: j, tasks: tasks, durable: m.Durable(), q: newEventQueue(), m: m, pending: map[ackKey]taskAck{},
+		wms: map[uint64]base.Timestamp{}}
 }
 
 // ack reports a task's acknowledgement of checkpoint id (from the task's
 // goroutine).
 func (c *checkpointer) ack(id base.CheckpointID, a taskAck) {
 	c.q.push(ackEvent{Ack: coord.Ack{Task: a.t.gid, ID: uint64(id), Splits: a.splits, Sinks: a.sinks,
-		Upload: a.upload != nil || a.done != nil, Sync: a.sync, Stopped: a.stopped}, a: a})
+		Upload: a.upload != nil || a.done != nil, Sync: a.sync, Stopped: a.stopped}, a: a, wm: a.t.wm})
 }
 
 // finished reports that task t's input has ended (or stopped) and its
@@ -178,6 +185,9 @@ func (c *checkpointer) step(ctx context.Context, ev coord.Event) {
 		c.todo = c.todo[1:]
 		if ae, ok := ev.(ackEvent); ok {
 			c.pending[ackKey{ae.ID, ae.Task}] = ae.a
+			if wm, seen := c.wms[ae.ID]; !seen || ae.wm < wm {
+				c.wms[ae.ID] = ae.wm
+			}
 			ev = ae.Ack
 		}
 		c.m.Step(c.j.opts.Clock.Now(), ev)
@@ -218,8 +228,16 @@ func (c *checkpointer) do(ctx context.Context, a coord.Action) {
 			// uploads have returned.
 			return
 		}
+		wm := c.watermark(a.ID)
 		var err error
 		for i := 0; i < len(a.Stores) && err == nil; i++ {
+			if a.Stores[i] == coord.Checkpoints {
+				// The data is durable; the metadata is the completion
+				// mark, so the checkpoint is reported before it.
+				if err = c.commitCheckpoint(ctx, a.ID, wm); err != nil {
+					break
+				}
+			}
 			md := a.Metadata[i]
 			if err = c.store(a.Stores[i]).Complete(&md); err != nil && a.Stores[i] == coord.Savepoints {
 				err = fmt.Errorf("savepoint: %w", err)
@@ -227,6 +245,7 @@ func (c *checkpointer) do(ctx context.Context, a coord.Action) {
 		}
 		c.todo = append(c.todo, coord.Written{ID: a.ID, Err: err})
 	case coord.Abort:
+		c.watermark(a.ID)
 		for _, s := range a.Stores {
 			_ = c.store(s).Abort(a.ID)
 		}
@@ -250,6 +269,36 @@ func (c *checkpointer) do(ctx context.Context, a coord.Action) {
 			c.err = fmt.Errorf("runner: %w", a.Err)
 		}
 	}
+}
+
+// watermark returns the watermark of checkpoint id (zero when unknown:
+// some task had none yet, or every input had ended) and forgets what was
+// kept for it and for older checkpoints.
+func (c *checkpointer) watermark(id uint64) time.Time {
+	wm, ok := c.wms[id]
+	for k := range c.wms {
+		if k <= id {
+			delete(c.wms, k)
+		}
+	}
+	if !ok || wm == base.MinTimestamp || wm == base.MaxTimestamp {
+		return time.Time{}
+	}
+	return wm.Time().UTC()
+}
+
+// commitCheckpoint asks Options.CommitCheckpoint, when set, to accept
+// checkpoint id of the checkpoint store: an error fails the checkpoint.
+func (c *checkpointer) commitCheckpoint(ctx context.Context, id uint64, wm time.Time) error {
+	commit := c.j.opts.CommitCheckpoint
+	if commit == nil {
+		return nil
+	}
+	path := filepath.Join(c.j.store.Dir(), "chk-"+strconv.FormatUint(id, 10))
+	if err := commit(ctx, id, path, wm); err != nil {
+		return fmt.Errorf("commit checkpoint %d: %w", id, err)
+	}
+	return nil
 }
 
 // upload uploads a task's snapshot to the stores a asks for, in the

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"context"
 	"fmt"
 	"log"
 	"time"
@@ -182,6 +183,23 @@ type Options struct {
 	// Logf receives one-line notes (checkpoint failures, restores); nil
 	// means the standard logger.
 	Logf func(format string, args ...any)
+	// CommitCheckpoint, when set, is asked to accept each checkpoint of
+	// CheckpointDir once its data is durable (every task acknowledged it
+	// and every upload returned) and before its metadata is written, so
+	// before it counts as complete in the store and before any sink
+	// commits. id is the checkpoint's id, path its directory in the store
+	// (CheckpointDir/chk-<id>) and watermark the job's event time at the
+	// checkpoint: the lowest watermark of the tasks when they took it
+	// (zero when unknown: no watermark yet, or every input ended). An
+	// error fails the checkpoint exactly like a failed metadata write:
+	// nothing is marked complete, no sink commits, the failure is counted
+	// and logged, and the next checkpoint is tried (for the job's last
+	// checkpoint, Run fails). Called from the checkpointer's goroutine,
+	// one checkpoint at a time; ctx ends when the job does. Savepoints
+	// (SavepointDir) are not reported; the checkpoint-store copy of a
+	// stop's last checkpoint is. A cluster's job in worker mode uses it
+	// to have the coordinator record the checkpoint before it counts.
+	CommitCheckpoint func(ctx context.Context, id uint64, path string, watermark time.Time) error
 }
 
 // Defaults and limits of Options, for the command lines that map flags
