@@ -67,6 +67,36 @@
 // run's first commit, --append adds to it (runner.Options.ExistingOutput).
 // A resumed job writes on into its own output whatever they say.
 //
+// # On a cluster
+//
+//	NAME submit --coordinators=URLS [--token-file=FILE] [--name=NAME]
+//	            [--from-savepoint=DIR] RUN-FLAGS...
+//
+// submit checks RUN-FLAGS and builds the pipeline here (a bad flag exits 2,
+// stale generated code 1, before anything is uploaded), then uploads this
+// very executable (os.Executable) to the cluster and submits it with
+// RUN-FLAGS (coordinator/api: Client.SubmitFile). Progress lines go to
+// stdout, the job id alone on its last line; an error is one line on
+// stderr (exit 1; 2 for a bad command line). WEIR_COORDINATORS and
+// WEIR_TOKEN_FILE stand in for the flags. --checkpoint-dir,
+// --savepoint-dir and --progress are the cluster's to set.
+//
+// A coordinator runs the hidden `NAME validate RUN-FLAGS...` before it
+// accepts a binary: the flags are parsed exactly as run parses them and
+// the pipeline is built without resolving the input, creating a directory
+// or opening anything; it prints one api.Validation JSON line (program,
+// job name, mode, parallelism) and exits 0, or prints one line and exits
+// 2 (a bad flag) or 1 (stale generated code, any other build error).
+//
+// Worker mode: when WEIR_JOB_ID is set (a cluster's worker started this
+// process for one attempt of a job), run reads WEIR_ATTEMPT,
+// WEIR_COORDINATORS and WEIR_TOKEN_FILE and reports every checkpoint to the
+// coordinators (runner.Options.CommitCheckpoint) before it counts: only
+// once the leader has recorded it do the sinks commit. A report that
+// fails fails that checkpoint (the next one is tried); a refusal because
+// a newer attempt of the job runs (409) stops this attempt with one line,
+// exit 1, nothing more committed.
+//
 // # Stopping
 //
 // The first SIGINT or SIGTERM stops a stream job gracefully: windows that

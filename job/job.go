@@ -146,6 +146,10 @@ func (p Program) Run(ctx context.Context, args []string, stdout, stderr io.Write
 	switch cmd := args[0]; cmd {
 	case "run":
 		return p.run(ctx, args[1:], stdout, stderr)
+	case "submit":
+		return p.submit(ctx, args[1:], stdout, stderr)
+	case "validate": // hidden: what a coordinator runs before it accepts the binary
+		return p.validate(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		p.usage(stdout)
 		return 0
@@ -163,6 +167,7 @@ func (p Program) Run(ctx context.Context, args []string, stdout, stderr io.Write
 func (p Program) usage(w io.Writer) {
 	fmt.Fprintf(w, "usage: %s <command> [flags]\n\ncommands:\n", p.Name)
 	fmt.Fprintf(w, "  %-8s %s\n", "run", "run the pipeline (see "+p.Name+" run -h)")
+	fmt.Fprintf(w, "  %-8s %s\n", "submit", "submit this job to a cluster (see "+p.Name+" submit -h)")
 	for _, c := range p.Commands {
 		fmt.Fprintf(w, "  %-8s %s\n", c.Name, c.Short)
 	}
@@ -185,12 +190,28 @@ func (p Program) run(ctx context.Context, args []string, stdout, stderr io.Write
 		return p.fail(stderr, err)
 	}
 	opts := p.options(cfg, stderr)
+	w, err := workerFromEnv(os.Getenv)
+	if err != nil {
+		return p.fail(stderr, err)
+	}
+	if w != nil {
+		// Worker mode: every checkpoint is recorded by the cluster's
+		// leader before it counts; a newer attempt fences this one.
+		var fence context.CancelCauseFunc
+		ctx, fence = context.WithCancelCause(ctx)
+		defer fence(nil)
+		opts.CommitCheckpoint = w.commit(fence)
+	}
 	runCtx, cancel, graceful := p.stopControl(ctx, cfg, &opts)
 	defer cancel()
 	rep := progress.New(stderr, opts.Metrics, progress.Options{Name: p.Name, Job: cfg.name, Mode: p.progressMode(cfg, stderr), Columns: columns(stderr)})
 	rep.Start()
 	stats, err := runner.Run(runCtx, j.p, opts)
 	rep.Stop()
+	if cause := context.Cause(ctx); err != nil && errors.Is(cause, errFenced) {
+		p.say(stderr, strings.TrimPrefix(cause.Error(), errFenced.Error()+": "))
+		return 1
+	}
 	return p.report(stderr, cfg, rep, stats, err, runErr{ctx: ctx, runCtx: runCtx, graceful: graceful, stopped: isClosed(p.Stop)})
 }
 
@@ -217,6 +238,12 @@ func (p Program) build(cfg config) (*Job, error) {
 			return nil, fmt.Errorf("cannot create output directory %s: %w", d, unwrapPath(err))
 		}
 	}
+	return p.pipeline(cfg, glob, files)
+}
+
+// pipeline builds the job's pipeline with Program.Build: glob and files
+// are the resolved input. It opens nothing, so `validate` uses it alone.
+func (p Program) pipeline(cfg config, glob string, files []string) (*Job, error) {
 	j := &Job{name: cfg.name, p: sdk.NewPipeline(sdk.JobName(cfg.name)), cfg: cfg, in: files, glob: glob}
 	if err := p.Build(j); err != nil {
 		return nil, err

@@ -1,0 +1,223 @@
+package job
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/weirflow/weir/coordinator/api"
+	"github.com/weirflow/weir/internal/msg"
+)
+
+// validate is the hidden `validate` command a coordinator runs before it
+// accepts a submitted binary: it parses the flags of `run` as run does,
+// builds the pipeline without resolving the input, creating a directory or
+// opening anything, and prints one api.Validation JSON line on stdout.
+// A bad flag exits 2 and stale generated code (or any other build error)
+// exits 1, each with one line on stderr.
+func (p Program) validate(args []string, stdout, stderr io.Writer) int {
+	cfg, err := newRunFlags(p.Name).parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		err = usagef("validate takes the flags of run")
+	}
+	if err != nil {
+		return p.fail(stderr, err)
+	}
+	if _, err := p.pipeline(cfg, cfg.in.Path, nil); err != nil {
+		return p.fail(stderr, err)
+	}
+	b, err := json.Marshal(api.Validation{Weir: 1, Program: p.Name, Name: cfg.name, Mode: cfg.mode.String(), Parallelism: cfg.parallelism})
+	if err != nil {
+		return p.fail(stderr, err)
+	}
+	fmt.Fprintf(stdout, "%s\n", b)
+	return 0
+}
+
+// submitFlags are the flags of `submit` itself; every other argument is a
+// flag of run, handed to the job.
+var submitFlags = []string{"coordinators", "token-file", "name", "from-savepoint", "h", "help"}
+
+// clusterSetFlags are flags of run that the cluster's worker sets on every
+// attempt; a submitted job must not.
+var clusterSetFlags = []string{"checkpoint-dir", "savepoint-dir", "progress"}
+
+// submitUsage is the command line of submit.
+func (p Program) submitUsage() string {
+	return p.Name + " submit --coordinators=URLS [--token-file=FILE] [--name=NAME] [--from-savepoint=DIR] RUN-FLAGS..."
+}
+
+// submit is `NAME submit`: it checks the flags of run here, uploads this
+// very executable to the cluster and submits it with them. It prints
+// progress lines on stdout and the job id alone on its last line; an error
+// is one line on stderr.
+func (p Program) submit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	own, runArgs := splitSubmitArgs(args)
+	fs := flag.NewFlagSet(p.Name+" submit", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var cf api.ClientFlags
+	cf.Register(fs, nil)
+	name := fs.String("name", "", "name the job `NAME` on the cluster (default: the name run derives)")
+	from := fs.String("from-savepoint", "", "start the job from the savepoint in `DIR`, which every worker can reach")
+	bad := func(format string, a ...any) int {
+		p.say(stderr, fmt.Sprintf(format, a...)+" (see "+p.Name+" submit -h)")
+		return 2
+	}
+	if err := fs.Parse(own); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(stdout, "usage: %s\n\nsubmits this job binary to a cluster; RUN-FLAGS are those of %s run -h, less --checkpoint-dir, --savepoint-dir and --progress, which the cluster sets\n\nflags:\n", p.submitUsage(), p.Name)
+			fs.VisitAll(func(f *flag.Flag) {
+				n, usage := flag.UnquoteUsage(f)
+				fmt.Fprintf(stdout, "  %-28s %s\n", "--"+f.Name+"="+strings.ToUpper(n), usage)
+			})
+			return 0
+		}
+		return bad("%s", flagError(err, fs))
+	}
+	if fs.NArg() > 0 {
+		return bad("unexpected argument %q; flags only", fs.Arg(0))
+	}
+	for _, a := range runArgs {
+		if n, ok := flagName(a); ok && slices.Contains(clusterSetFlags, n) {
+			return bad("--%s is set by the cluster for each job; remove it", n)
+		}
+	}
+	if *name != "" {
+		if err := validName(*name); err != nil {
+			return bad("--name=%s: %v", *name, err)
+		}
+	}
+	// The job's own checks first: a bad flag or stale generated code is
+	// found here, before anything is uploaded.
+	cfg, err := newRunFlags(p.Name).parse(runArgs)
+	if errors.Is(err, flag.ErrHelp) {
+		return bad("-h among the job's flags; see %s run -h", p.Name)
+	}
+	if err != nil {
+		return p.fail(stderr, err)
+	}
+	if _, err := p.pipeline(cfg, cfg.in.Path, nil); err != nil {
+		return p.fail(stderr, err)
+	}
+	client, err := cf.Client()
+	var ue *api.UsageError
+	if errors.As(err, &ue) {
+		return bad("%s", ue.Msg)
+	}
+	if err != nil {
+		p.say(stderr, msg.Line(err))
+		return 1
+	}
+	fromDir := *from
+	if fromDir != "" {
+		if fromDir, err = filepath.Abs(fromDir); err != nil {
+			return bad("--from-savepoint=%s: %v", *from, err)
+		}
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		p.say(stderr, "cannot find this program's executable: "+msg.Line(err))
+		return 1
+	}
+	resp, err := client.SubmitFile(ctx, exe, api.SubmitRequest{Name: *name, Args: runArgs, FromSavepoint: fromDir},
+		func(line string) { p.say(stdout, line) })
+	if err != nil {
+		p.say(stderr, api.ErrorLine(err))
+		return 1
+	}
+	fmt.Fprintln(stdout, resp.ID)
+	return 0
+}
+
+// splitSubmitArgs separates the flags of submit from those of run. After
+// "--" everything is run's.
+func splitSubmitArgs(args []string) (own, run []string) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return own, append(run, args[i+1:]...)
+		}
+		n, ok := flagName(a)
+		if !ok || !slices.Contains(submitFlags, n) {
+			run = append(run, a)
+			continue
+		}
+		own = append(own, a)
+		if !strings.Contains(a, "=") && n != "h" && n != "help" && i+1 < len(args) {
+			i++
+			own = append(own, args[i])
+		}
+	}
+	return own, run
+}
+
+// flagName is the name of the flag a is ("--in=x" → "in"), if it is one.
+func flagName(a string) (string, bool) {
+	if len(a) < 2 || a[0] != '-' || a == "--" {
+		return "", false
+	}
+	n := strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-")
+	n, _, _ = strings.Cut(n, "=")
+	return n, n != ""
+}
+
+// worker is what a job needs in worker mode: a child that a cluster's
+// worker started for one attempt of a job (env api.EnvJobID set).
+type worker struct {
+	job     string
+	attempt uint64
+	client  *api.Client
+}
+
+// errFenced is the cause of a run cancelled because a newer attempt of the
+// job runs.
+var errFenced = errors.New("job: fenced")
+
+// workerFromEnv reads the worker-mode environment: nil without
+// api.EnvJobID.
+func workerFromEnv(getenv func(string) string) (*worker, error) {
+	id := getenv(api.EnvJobID)
+	if id == "" {
+		return nil, nil
+	}
+	attempt, err := strconv.ParseUint(getenv(api.EnvAttempt), 10, 64)
+	if err != nil {
+		return nil, usagef("%s=%q: not an attempt number (the worker sets it)", api.EnvAttempt, getenv(api.EnvAttempt))
+	}
+	cf := api.ClientFlags{Coordinators: getenv(api.EnvCoordinators), TokenFile: getenv(api.EnvTokenFile)}
+	c, err := cf.Client()
+	var ue *api.UsageError
+	if errors.As(err, &ue) {
+		return nil, usagef("worker mode (%s=%s): %s", api.EnvJobID, id, ue.Msg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("worker mode: %w", err)
+	}
+	return &worker{job: id, attempt: attempt, client: c}, nil
+}
+
+// commit is runner.Options.CommitCheckpoint in worker mode: the leader
+// records the checkpoint in the Raft log before it counts. A 409 means a
+// newer attempt runs: this one stops (fence), its output uncommitted.
+func (w *worker) commit(fence context.CancelCauseFunc) func(context.Context, uint64, string, time.Time) error {
+	return func(ctx context.Context, id uint64, path string, wm time.Time) error {
+		err := w.client.ReportCheckpoint(ctx, w.job, api.CheckpointRequest{Attempt: w.attempt, ID: id, Path: path, Watermark: wm})
+		if api.IsStatus(err, 409) {
+			fence(fmt.Errorf("%w: the coordinator refused checkpoint %d of attempt %d of job %s: %s; a newer attempt runs, so this one stops",
+				errFenced, id, w.attempt, w.job, api.ErrorLine(err)))
+		}
+		if err != nil {
+			return fmt.Errorf("report to the coordinator: %s", api.ErrorLine(err))
+		}
+		return nil
+	}
+}
