@@ -32,10 +32,9 @@
 // Pebble-backed store. raft-wal is not available from this environment's
 // module proxy (its list of Go modules has hashicorp/raft, raft-boltdb/v2
 // and etcd's and seaweedfs's raft, and no raft-wal), and a Pebble-backed
-// raft.LogStore and
-// StableStore would be our own code to get right (ranges, truncation on
-// both ends, fsync discipline) for a log that holds a few thousand small
-// commands between snapshots. raft-boltdb/v2 is HashiCorp's own store
+// raft.LogStore and StableStore would be our own code to get right
+// (ranges, truncation at both ends, fsync discipline) for a log that
+// holds a few thousand small commands between snapshots. raft-boltdb/v2 is HashiCorp's own store
 // for Consul and Nomad, fsyncs every append, and is fast enough here:
 // BenchmarkApply (one node, 256-byte commands applied one after another,
 // each waiting for its commit and fsync) measures about 0.35 ms/op
