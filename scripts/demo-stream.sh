@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The streaming half of `make demo`: start the development broker, put a
-# sample of transactions in a Kafka topic, run the fraud job on it as a
-# stream (results as they arrive, then a graceful stop), backfill the topic
-# in stream mode and check that batch and stream give identical rows.
+# The streaming half of `make demo`: start the development cluster (a
+# broker, a coordinator and a worker), put a sample of transactions in a
+# Kafka topic, submit the fraud job to the cluster as a stream (results as
+# they arrive, its status, then a stop with a savepoint), backfill the topic
+# in stream mode and check that batch and stream give identical rows, then
+# resume the stopped job locally from its savepoint to the end of the topic.
 #
 # Everything lives under $DEMO; every process started here is stopped on
 # exit, whatever happens.
@@ -56,17 +58,19 @@ run_for() {
 
 rm -rf "$DEMO/stream"
 mkdir -p "$DEMO/stream"
-S=$DEMO/stream
+S=$(cd "$DEMO/stream" && pwd) # absolute: the cluster's worker resolves the job's paths
 
 say "a sample of $ROWS transactions, one partition in event-time order with up to 20s of disorder"
 "$BIN/fraud" gen --rows="$ROWS" --users=2000 --files=1 --disorder=20s --seed=11 --out=jsonl:"$S/sample"
 
-say "weir dev: a Kafka-protocol broker on a free port, data in $S/kafka"
-"$BIN/weir" dev --addr=127.0.0.1:0 --data-dir="$S/kafka" 2>"$S/dev.log" &
+say "weir dev: a Kafka-protocol broker, a coordinator and a worker on free ports, data in $S/dev"
+"$BIN/weir" dev --addr=127.0.0.1:0 --http=127.0.0.1:0 --data-dir="$S/dev" 2>"$S/dev.log" &
 pids+=($!)
-wait_for 20 "$S/dev.log" "broker on "
+wait_for 30 "$S/dev.log" "export WEIR_COORDINATORS="
+cat "$S/dev.log"
 ADDR=$(sed -n 's/.*broker on \([^ ]*\) .*/\1/p' "$S/dev.log" | head -n 1)
-echo "broker on $ADDR"
+# what weir dev prints for the cluster commands: WEIR_COORDINATORS and WEIR_TOKEN_FILE
+eval "$(sed -n 's/.*\(export WEIR_COORDINATORS=.*\)/\1/p' "$S/dev.log" | head -n 1)"
 
 say "weir topic create and produce: 4 partitions keyed by user (each keeps the sample's order)"
 "$BIN/weir" topic create --brokers="$ADDR" --partitions=4 txns
@@ -74,24 +78,49 @@ say "weir topic create and produce: 4 partitions keyed by user (each keeps the s
 "$BIN/weir" topic create --brokers="$ADDR" --partitions=1 totals-late
 "$BIN/weir" topic produce --brokers="$ADDR" --key=user_id --in="$S/sample/txns-0000.jsonl" txns
 
-say "fraud run --mode=stream: Kafka to Kafka with checkpoints every second (exactly-once: transactions commit with each checkpoint); the first windows as they arrive"
-"$BIN/fraud" run --mode=stream --in="kafka://$ADDR/txns" --out="kafka://$ADDR/totals" \
-	--dead-letter="jsonl:$S/dead-letter" --checkpoint-dir="$S/checkpoints" --checkpoint-interval=1s \
-	--parallelism=2 --progress=never 2>"$S/stream.log" &
-job=$!
-pids+=($job)
+say "weir submit: the fraud binary to the cluster, as a stream job Kafka to Kafka with checkpoints every second (exactly-once: transactions commit with each checkpoint the coordinator has recorded)"
+"$BIN/weir" submit "$BIN/fraud" -- --mode=stream --in="kafka://$ADDR/txns" --out="kafka://$ADDR/totals" \
+	--dead-letter="jsonl:$S/dead-letter" --checkpoint-interval=1s --parallelism=2 | tee "$S/submit.out"
+JOB=$(tail -n 1 "$S/submit.out")
+echo
+echo "the first windows as they arrive:"
 run_for 60 "$BIN/weir" topic consume --brokers="$ADDR" --follow --max=5 totals
 
-say "SIGTERM: the job stops gracefully (windows that fired are committed, the others stay unfired)"
-kill -TERM "$job"
-code=0
-wait "$job" || code=$?
-cat "$S/stream.log"
-echo "exit code $code"
-if [ "$code" != 0 ]; then
-	echo "demo: the stopped stream job exited $code, want 0" >&2
-	exit 1
-fi
+# wait_state SECONDS STATE: wait until weir status shows the job in STATE.
+wait_state() {
+	local deadline=$((SECONDS + $1))
+	until "$BIN/weir" status --json "$JOB" | grep -q "\"state\": *\"$2\""; do
+		if ((SECONDS >= deadline)); then
+			echo "demo: job $JOB not $2 after $1s:" >&2
+			"$BIN/weir" status "$JOB" >&2 || true
+			"$BIN/weir" logs "$JOB" >&2 || true
+			exit 1
+		fi
+		sleep 0.2
+	done
+}
+wait_checkpoint() {
+	local deadline=$((SECONDS + $1))
+	until "$BIN/weir" status --json "$JOB" | grep -q '"checkpoint": *{'; do
+		if ((SECONDS >= deadline)); then
+			echo "demo: job $JOB has no completed checkpoint after $1s" >&2
+			"$BIN/weir" status "$JOB" >&2 || true
+			exit 1
+		fi
+		sleep 0.2
+	done
+}
+wait_checkpoint 60
+
+say "weir status $JOB"
+"$BIN/weir" status "$JOB"
+
+say "weir savepoint --stop: the job stops with a savepoint (windows that fired are committed, the others are in the savepoint)"
+"$BIN/weir" savepoint --stop "$JOB"
+wait_state 60 stopped
+"$BIN/weir" status "$JOB"
+SAVEPOINT=$("$BIN/weir" status --json "$JOB" | sed -n 's/.*"savepoint": *"\([^"]*\)".*/\1/p' | head -n 1)
+echo
 echo "rows in topic totals: $("$BIN/weir" topic consume --brokers="$ADDR" totals | wc -l | tr -d ' ') (the last windows wait for more events)"
 
 say "the same sample: batch from the file, and stream from Kafka to its end offsets (--bounded)"
@@ -113,9 +142,9 @@ fi
 echo
 echo "batch and stream outputs are identical: $n rows"
 
-say "resume the stopped stream job from its checkpoint, this time to the end offsets (--bounded)"
+say "resume the job stopped on the cluster from its savepoint, locally this time, to the end offsets (--bounded)"
 "$BIN/fraud" run --mode=stream --bounded --in="kafka://$ADDR/txns" --out="kafka://$ADDR/totals" \
-	--dead-letter="jsonl:$S/dead-letter" --checkpoint-dir="$S/checkpoints" --checkpoint-interval=1s \
+	--dead-letter="jsonl:$S/dead-letter" --from-savepoint="$SAVEPOINT" --checkpoint-dir="$S/checkpoints" --checkpoint-interval=1s \
 	--parallelism=2 --progress=never
 "$BIN/weir" topic consume --brokers="$ADDR" totals | sort >"$S/totals.sorted"
 if ! diff -q "$S/batch.sorted" "$S/totals.sorted" >/dev/null; then
@@ -123,4 +152,4 @@ if ! diff -q "$S/batch.sorted" "$S/totals.sorted" >/dev/null; then
 	diff "$S/batch.sorted" "$S/totals.sorted" | head -n 10 >&2
 	exit 1
 fi
-echo "topic totals (stopped, then resumed) equals the batch output: $n rows, none twice, none missing"
+echo "topic totals (run on the cluster, stopped with a savepoint, resumed locally) equals the batch output: $n rows, none twice, none missing"

@@ -2,18 +2,24 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 
+	"github.com/weirflow/weir/coordinator"
+	"github.com/weirflow/weir/coordinator/api"
 	"github.com/weirflow/weir/internal/devbroker"
 	"github.com/weirflow/weir/internal/msg"
+	"github.com/weirflow/weir/worker"
 )
 
 // flagSet returns a quiet FlagSet: parse errors are reported by parseFlags.
@@ -52,36 +58,138 @@ func signalContext() (context.Context, context.CancelFunc) {
 // devContext is what stops `weir dev`: SIGINT or SIGTERM (tests replace it).
 var devContext = signalContext
 
-// runDev serves the development broker until interrupted. The rest of
-// `weir dev` (a coordinator, a worker, the dashboard) comes with the cluster.
+// runDev is `weir dev`: the development broker and a one-node cluster (a
+// coordinator and a worker in this process) until interrupted. It prints
+// the export line the cluster commands read (WEIR_COORDINATORS,
+// WEIR_TOKEN_FILE).
 func runDev(args []string, stdout, stderr io.Writer) int {
 	fs := flagSet("weir dev")
 	addr := fs.String("addr", devbroker.DefaultAddr, "host:port of the Kafka-protocol broker (a non-loopback address is reachable from other machines)")
-	dataDir := fs.String("data-dir", "", "keep topics and offsets in this directory across restarts")
+	httpAddr := fs.String("http", "127.0.0.1:8081", "host:port of the coordinator's API (port 0: a free port)")
+	dataDir := fs.String("data-dir", "", "keep topics, the cluster's jobs, binaries, checkpoints and token in this directory across restarts (default: a temporary one, removed on exit)")
 	partitions := fs.Int("partitions", devbroker.DefaultPartitions, fmt.Sprintf("partitions of topics created on first use (1 to %d)", devbroker.MaxPartitions))
-	if code := parseFlags(fs, args, "weir dev [--addr=HOST:PORT] [--data-dir=DIR] [--partitions=N]", stdout, stderr); code >= 0 {
+	slots := fs.Int("slots", 4, "task slots of the worker")
+	if code := parseFlags(fs, args, "weir dev [--addr=HOST:PORT] [--http=HOST:PORT] [--data-dir=DIR] [--partitions=N] [--slots=N]", stdout, stderr); code >= 0 {
 		return code
 	}
 	if err := devbroker.CheckPartitions(*partitions); err != nil {
 		fmt.Fprintf(stderr, "weir dev: --partitions: %s (see weir dev -h)\n", msg.Line(err))
 		return 2
 	}
-	ctx, stop := devContext()
-	defer stop()
+	if *slots < 1 {
+		fmt.Fprintf(stderr, "weir dev: --slots must be at least 1, not %d (see weir dev -h)\n", *slots)
+		return 2
+	}
 	log := &syncWriter{w: stderr}
-	b, err := devbroker.Start(devbroker.Options{Addr: *addr, DataDir: *dataDir, Partitions: *partitions, Log: log})
+	dir, cleanup, err := devDataDir(*dataDir)
 	if err != nil {
 		fmt.Fprintf(log, "weir: dev: %s\n", msg.Line(err))
 		return 1
 	}
-	fmt.Fprintln(log, "weir: dev: Ctrl-C stops it (the coordinator, worker and dashboard come with the cluster)")
-	<-ctx.Done()
-	if err := b.Close(); err != nil {
+	defer cleanup()
+	ctx, stop := devContext()
+	defer stop()
+	b, err := devbroker.Start(devbroker.Options{Addr: *addr, DataDir: filepath.Join(dir, "kafka"), Partitions: *partitions, Log: log})
+	if err != nil {
 		fmt.Fprintf(log, "weir: dev: %s\n", msg.Line(err))
 		return 1
 	}
+	code := 0
+	fail := func(err error) {
+		fmt.Fprintf(log, "weir: dev: %s\n", msg.Line(err))
+		code = 1
+	}
+	if err := runDevCluster(ctx, dir, *httpAddr, *slots, log); err != nil {
+		fail(err)
+	}
+	if err := b.Close(); err != nil {
+		fail(err)
+	}
 	fmt.Fprintln(log, "weir: dev: stopped")
-	return 0
+	return code
+}
+
+// devDataDir returns the directory of `weir dev` and what removes it on
+// exit (nothing when the user named it). A directory a broker-only
+// `weir dev` filled (topics at its top) is refused with what to do.
+func devDataDir(dir string) (string, func(), error) {
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "weir-dev-")
+		if err != nil {
+			return "", nil, err
+		}
+		return tmp, func() { os.RemoveAll(tmp) }, nil
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", nil, err
+	}
+	if _, err := os.Stat(filepath.Join(abs, "topics.json")); err == nil {
+		return "", nil, fmt.Errorf("--data-dir %s holds a broker's data at its top, as weir dev kept it before it ran a cluster: move it into %s", abs, filepath.Join(abs, "kafka"))
+	}
+	if err := os.MkdirAll(abs, 0o700); err != nil {
+		return "", nil, err
+	}
+	return abs, func() {}, nil
+}
+
+// runDevCluster runs a one-node coordinator and a worker with data under
+// dir until ctx is done. The bearer token is kept in dir/token.
+func runDevCluster(ctx context.Context, dir, httpAddr string, slots int, log io.Writer) error {
+	tokenFile := filepath.Join(dir, "token")
+	token, err := devToken(tokenFile)
+	if err != nil {
+		return err
+	}
+	s, err := coordinator.Start(coordinator.Config{
+		ID:             "c1",
+		RaftAddr:       "127.0.0.1:0",
+		HTTPAddr:       httpAddr,
+		DataDir:        filepath.Join(dir, "coordinator"),
+		CheckpointRoot: filepath.Join(dir, "checkpoints"),
+		Token:          token,
+		Logger:         log,
+	})
+	if err != nil {
+		return err
+	}
+	w, err := worker.New(worker.Config{
+		ID:           "w1",
+		Coordinators: []string{s.URL()},
+		TokenFile:    tokenFile,
+		Slots:        slots,
+		DataDir:      filepath.Join(dir, "worker"),
+		HTTPAddr:     "127.0.0.1:0",
+		Log:          log,
+	})
+	if err != nil {
+		s.Close()
+		return err
+	}
+	fmt.Fprintf(log, "weir: dev: coordinator on %s, worker w1 with %d slots, checkpoints in %s\n", s.URL(), slots, filepath.Join(dir, "checkpoints"))
+	fmt.Fprintf(log, "weir: dev: for weir submit, jobs, status, ...: export %s=%s %s=%s\n", api.EnvCoordinators, s.URL(), api.EnvTokenFile, tokenFile)
+	fmt.Fprintln(log, "weir: dev: Ctrl-C stops it")
+	werr := w.Run(ctx) // returns once ctx is done and its jobs are stopped
+	if err := s.Close(); err != nil && werr == nil {
+		werr = err
+	}
+	return werr
+}
+
+// devToken reads the token kept in path, or makes one (0600).
+func devToken(path string) (string, error) {
+	if _, err := os.Stat(path); err == nil {
+		return api.ReadToken(path)
+	}
+	var b [24]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	token := hex.EncodeToString(b[:])
+	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	return token, nil
 }
 
 // syncWriter serializes the lines of runDev and of the broker's goroutines.
