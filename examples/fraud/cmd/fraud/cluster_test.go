@@ -1,0 +1,470 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/weirflow/weir/coordinator/api"
+	"github.com/weirflow/weir/examples/fraud"
+	"github.com/weirflow/weir/examples/fraud/fraudgen"
+)
+
+// The cluster, for real: coordinators and workers are `weir` processes on
+// 127.0.0.1 with ephemeral ports, the job is the fraud binary submitted with
+// `weir submit`, and failures are kill -9.
+
+// weirBin builds cmd/weir once, beside the fraud binary.
+var weirBin = sync.OnceValues(func() (string, error) {
+	bin := filepath.Join(filepath.Dir(fraudBin), "weir")
+	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if _, err := os.Stat(goTool); err != nil {
+		goTool = "go"
+	}
+	if out, err := exec.Command(goTool, "build", "-o", bin, "github.com/weirflow/weir/cmd/weir").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build weir: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// daemon is a coordinator or worker process.
+type daemon struct {
+	name string
+	args []string
+	cmd  *exec.Cmd
+	log  syncBuffer
+	done chan struct{}
+}
+
+// cluster is a set of coordinator and worker processes sharing a token.
+type cluster struct {
+	t            *testing.T
+	bin, dir     string
+	token        string
+	coordinators []*daemon
+	urls         []string // the coordinators' HTTP URLs, by index
+	workers      map[string]*daemon
+}
+
+// freePorts returns n distinct free TCP ports on 127.0.0.1.
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	var ls []net.Listener
+	var ports []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	for _, l := range ls {
+		l.Close()
+	}
+	return ports
+}
+
+// startCluster starts n coordinators (one Raft group) and no workers.
+func startCluster(t *testing.T, n int) *cluster {
+	t.Helper()
+	bin, err := weirBin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	c := &cluster{t: t, bin: bin, dir: dir, token: filepath.Join(dir, "token"), workers: map[string]*daemon{}}
+	if err := os.WriteFile(c.token, []byte("s3cret-test-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ports := freePorts(t, 2*n)
+	var peers []string
+	for i := range n {
+		peers = append(peers, fmt.Sprintf("c%d@127.0.0.1:%d", i+1, ports[2*i]))
+		c.urls = append(c.urls, fmt.Sprintf("http://127.0.0.1:%d", ports[2*i+1]))
+	}
+	for i := range n {
+		id := fmt.Sprintf("c%d", i+1)
+		d := &daemon{name: id, args: []string{"coordinator", "--id=" + id,
+			fmt.Sprintf("--raft=127.0.0.1:%d", ports[2*i]), fmt.Sprintf("--http=127.0.0.1:%d", ports[2*i+1]),
+			"--data=" + filepath.Join(dir, id), "--peers=" + strings.Join(peers, ","),
+			"--checkpoints=" + filepath.Join(dir, "checkpoints"), "--token-file=" + c.token}}
+		c.coordinators = append(c.coordinators, d)
+		c.start(d)
+	}
+	return c
+}
+
+func (c *cluster) start(d *daemon) {
+	c.t.Helper()
+	d.cmd = exec.Command(c.bin, d.args...)
+	d.log = syncBuffer{}
+	d.cmd.Stdout, d.cmd.Stderr = &d.log, &d.log
+	d.done = make(chan struct{})
+	if err := d.cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	go func() { _ = d.cmd.Wait(); close(d.done) }()
+	c.t.Cleanup(func() {
+		_ = d.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-d.done:
+		case <-time.After(10 * time.Second):
+			_ = d.cmd.Process.Kill()
+			<-d.done
+		}
+		if c.t.Failed() {
+			c.t.Logf("log of %s:\n%s", d.name, tail(d.log.String()))
+		}
+	})
+}
+
+// kill kills d with SIGKILL and waits for it to be gone.
+func (c *cluster) kill(d *daemon) {
+	c.t.Helper()
+	_ = d.cmd.Process.Kill()
+	<-d.done
+}
+
+// startWorker starts a worker with the given id and slots.
+func (c *cluster) startWorker(id string, slots int) *daemon {
+	c.t.Helper()
+	d := &daemon{name: id, args: []string{"worker", "--id=" + id, "--slots=" + strconv.Itoa(slots),
+		"--data=" + filepath.Join(c.dir, id), "--coordinators=" + strings.Join(c.urls, ","), "--token-file=" + c.token}}
+	c.workers[id] = d
+	c.start(d)
+	return d
+}
+
+// weir runs the weir command line against the cluster.
+func (c *cluster) weir(args ...string) result {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, c.bin, args...)
+	cmd.Env = append(os.Environ(), api.EnvCoordinators+"="+strings.Join(c.urls, ","), api.EnvTokenFile+"="+c.token)
+	var out, errs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errs
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		c.t.Fatalf("weir %s: %v", strings.Join(args, " "), err)
+	}
+	r := result{code, out.String(), errs.String()}
+	checkClean(c.t, r)
+	return r
+}
+
+// submit submits the fraud binary with args and returns the job id.
+func (c *cluster) submit(args ...string) string {
+	c.t.Helper()
+	r := c.weir(append([]string{"submit", fraudBin, "--"}, args...)...)
+	if r.code != 0 {
+		c.t.Fatalf("weir submit: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
+
+// status returns the job as `weir status --json` shows it.
+func (c *cluster) status(id string) api.Job {
+	c.t.Helper()
+	r := c.weir("status", "--json", id)
+	if r.code != 0 {
+		c.t.Fatalf("weir status %s: exit %d: %s", id, r.code, r.stderr)
+	}
+	var j api.Job
+	if err := json.Unmarshal([]byte(r.stdout), &j); err != nil {
+		c.t.Fatalf("weir status --json %s: %v\n%s", id, err, r.stdout)
+	}
+	return j
+}
+
+// waitJob polls the job until cond holds (every 50 ms, up to limit).
+func (c *cluster) waitJob(id, what string, limit time.Duration, cond func(api.Job) bool) api.Job {
+	c.t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		j := c.status(id)
+		if cond(j) {
+			return j
+		}
+		if j.State.Final() {
+			c.t.Fatalf("job %s is %s (%s) before %s", id, j.State, j.Reason, what)
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("timed out after %v waiting for %s: job %s is %s (%s)", limit, what, id, j.State, j.Reason)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// health asks one coordinator for its view of the cluster.
+func (c *cluster) health(i int) (api.Health, error) {
+	tok, err := api.ReadToken(c.token)
+	if err != nil {
+		return api.Health{}, err
+	}
+	cl := &api.Client{URLs: []string{c.urls[i]}, Token: tok, Retry: time.Millisecond}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return cl.Health(ctx)
+}
+
+// leader returns the index of the coordinator that says it leads, waiting
+// up to limit for one among those not in skip.
+func (c *cluster) leader(limit time.Duration, skip ...int) int {
+	c.t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		for i := range c.coordinators {
+			if contains(skip, i) {
+				continue
+			}
+			if h, err := c.health(i); err == nil && h.IsLeader {
+				return i
+			}
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("no leader among the coordinators after %v", limit)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func contains(s []int, v int) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// thirds splits every partition's events in three consecutive runs.
+func thirds(parts [][]fraud.Txn) [3][][]fraud.Txn {
+	var out [3][][]fraud.Txn
+	for _, p := range parts {
+		a, b := len(p)/3, 2*len(p)/3
+		out[0] = append(out[0], p[:a])
+		out[1] = append(out[1], p[a:b])
+		out[2] = append(out[2], p[b:])
+	}
+	return out
+}
+
+// TestClusterStream submits the fraud stream job (Kafka → Kafka) to three
+// coordinators and two workers, kills the leader and the job's worker with
+// SIGKILL while the input arrives in three runs, stops the job with a
+// savepoint, resumes it locally to the end of its input, and checks the
+// committed output topic against the expected rows. It also restarts the
+// killed coordinator and checks that it catches up.
+func TestClusterStream(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a cluster of processes and kills them")
+	}
+	o := fraudgen.Options{Rows: 600_000, Users: 5_000, Partitions: 4, Disorder: 20 * time.Second, Seed: 52}
+	parts, want := crashData(t, o)
+	b := startBroker(t)
+	createTopics(t, b, len(parts), "txns")
+	createTopics(t, b, 2, "totals", "totals-late")
+	runs := thirds(parts)
+	produceParts(t, b, "txns", 0, runs[0], nil)
+
+	c := startCluster(t, 3)
+	lead := c.leader(30 * time.Second)
+	c.startWorker("w1", 2)
+	c.startWorker("w2", 2)
+
+	id := c.submit("--mode=stream", "--in=kafka://"+b.Addr()+"/txns", "--out=kafka://"+b.Addr()+"/totals",
+		"--on-error=fail", "--parallelism=2", "--checkpoint-interval=200ms")
+	j := c.waitJob(id, "a first checkpoint", time.Minute, func(j api.Job) bool {
+		return j.State == api.Running && j.Checkpoint != nil
+	})
+	t.Logf("job %s runs on %s; checkpoint %d", id, j.Worker, j.Checkpoint.ID)
+
+	// kill -9 the leader: a new one carries on, the job keeps running and
+	// completes checkpoints.
+	killed := lead
+	t0 := time.Now()
+	c.kill(c.coordinators[lead])
+	before := j.Checkpoint.ID
+	lead = c.leader(30*time.Second, killed)
+	j = c.waitJob(id, "a checkpoint after the leader's death", time.Minute, func(j api.Job) bool {
+		return j.Checkpoint != nil && j.Checkpoint.ID > before && j.Checkpoint.Completed.After(t0)
+	})
+	leaderFailover := time.Since(t0)
+	t.Logf("leader c%d killed: c%d leads; checkpoint %d completed %v after the kill (attempt %d)",
+		killed+1, lead+1, j.Checkpoint.ID, leaderFailover.Round(time.Millisecond), j.Attempt)
+	if j.Restarts != 0 {
+		t.Errorf("the job restarted %d times when the leader died, want 0 (it keeps running)", j.Restarts)
+	}
+
+	produceParts(t, b, "txns", 0, runs[1], nil)
+
+	// kill -9 the job's worker: the job restarts on the other one from its
+	// last completed checkpoint.
+	host := j.Worker
+	attempt := j.Attempt
+	t1 := time.Now()
+	c.kill(c.workers[host])
+	j = c.waitJob(id, "the job running again after its worker's death", time.Minute, func(j api.Job) bool {
+		return j.State == api.Running && j.Attempt > attempt && j.Checkpoint != nil && j.Checkpoint.Attempt == j.Attempt
+	})
+	workerLoss := time.Since(t1)
+	t.Logf("worker %s killed: job on %s (attempt %d), checkpoint %d of the new attempt %v after the kill",
+		host, j.Worker, j.Attempt, j.Checkpoint.ID, workerLoss.Round(time.Millisecond))
+
+	// The killed coordinator comes back and catches up.
+	c.start(c.coordinators[killed])
+	c.startWorker("w3", 2)
+	produceParts(t, b, "txns", 0, runs[2], nil)
+	j = c.waitJob(id, "a checkpoint after the last input", time.Minute, func(x api.Job) bool {
+		return x.Checkpoint != nil && x.Checkpoint.ID > j.Checkpoint.ID+2
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		hl, err1 := c.health(lead)
+		hk, err2 := c.health(killed)
+		if err1 == nil && err2 == nil && hk.Applied >= hl.Applied-5 && hk.Leader != "" {
+			t.Logf("restarted c%d applied %d of the leader's %d", killed+1, hk.Applied, hl.Applied)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("restarted coordinator c%d did not catch up: %+v (%v) vs leader %+v (%v)", killed+1, hk, err2, hl, err1)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// Stop with a savepoint on the cluster, resume locally to the end.
+	if r := c.weir("savepoint", "--stop", id); r.code != 0 {
+		t.Fatalf("weir savepoint --stop: exit %d: %s", r.code, r.stderr)
+	}
+	j = c.waitJob(id, "the job stopped with a savepoint", time.Minute, func(j api.Job) bool { return j.State == api.Stopped })
+	if j.Savepoint == "" {
+		t.Fatalf("stopped job has no savepoint: %+v", j)
+	}
+	t.Logf("stopped with a savepoint in %s", j.Savepoint)
+	r := execCLI(t, "run", "--mode=stream", "--bounded", "--in=kafka://"+b.Addr()+"/txns", "--out=kafka://"+b.Addr()+"/totals",
+		"--on-error=fail", "--parallelism=3", "--from-savepoint="+j.Savepoint, "--checkpoint-dir="+filepath.Join(t.TempDir(), "ckpt"),
+		"--progress=never")
+	if r.code != 0 {
+		t.Fatalf("local resume from the cluster's savepoint: exit %d: %s", r.code, tail(r.stderr))
+	}
+	exactRows(t, "committed output topic", readCommitted(t, b, "totals"), want)
+	if late := readCommitted(t, b, "totals-late"); len(late) != 0 {
+		t.Errorf("%d late rows, want none: e.g. %s", len(late), late[0])
+	}
+	t.Logf("figures: leader failover %v (kill -9 to the next completed checkpoint), worker loss %v (kill -9 to a checkpoint of the restarted job)",
+		leaderFailover.Round(time.Millisecond), workerLoss.Round(time.Millisecond))
+}
+
+// TestClusterBatchAndBadInput runs a one-node cluster with one worker of two
+// slots: a batch backfill submitted to it gives the rows of a local run, and
+// every bad submission is refused with one line and changes nothing, or,
+// for a job larger than any worker, is accepted and waits with a reason.
+func TestClusterBatchAndBadInput(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a cluster of processes")
+	}
+	c := startCluster(t, 1)
+	c.leader(30 * time.Second)
+	c.startWorker("w1", 2)
+
+	// A batch backfill gives the rows of the local run.
+	o := fraudgen.Options{Rows: 300_000, Users: 3_000, Partitions: 2, Disorder: 20 * time.Second, Seed: 61}
+	in := t.TempDir()
+	if _, err := fraudgen.WriteJSONL(in, fraudgen.Generate(o)); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	id := c.submit("--mode=batch", "--in=jsonl:"+in+"/*.jsonl", "--out=jsonl:"+out, "--parallelism=2", "--checkpoint-interval=200ms")
+	j := c.waitJob(id, "the batch job to finish", 2*time.Minute, func(j api.Job) bool { return j.State == api.Finished })
+	exactRows(t, "batch job "+j.ID+" on the cluster", readTotals(t, out), expectedTotals(t, o))
+	local := filepath.Join(t.TempDir(), "local")
+	if r := execCLI(t, "run", "--mode=batch", "--in=jsonl:"+in+"/*.jsonl", "--out=jsonl:"+local, "--parallelism=2", "--progress=never"); r.code != 0 {
+		t.Fatalf("local run: exit %d: %s", r.code, r.stderr)
+	}
+	exactRows(t, "cluster output against the local run's", readTotals(t, out), readTotals(t, local))
+
+	// jobs is the cluster's job ids and states, in its order.
+	jobs := func() string {
+		var list []api.Job
+		if err := json.Unmarshal([]byte(c.weir("jobs", "--json").stdout), &list); err != nil {
+			t.Fatalf("weir jobs --json: %v", err)
+		}
+		var b strings.Builder
+		for _, j := range list {
+			fmt.Fprintf(&b, "%s %s\n", j.ID, j.State)
+		}
+		return b.String()
+	}
+	before := jobs()
+	text := filepath.Join(t.TempDir(), "notes.txt")
+	if err := os.WriteFile(text, []byte("not a program\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, stale := staleFraud(t)
+	hello := filepath.Join(t.TempDir(), "hello")
+	if err := os.WriteFile(hello+".go", []byte("package main\n\nfunc main() { println(\"hello\") }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if outb, err := exec.Command(goTool, "build", "-o", hello, hello+".go").CombinedOutput(); err != nil {
+		t.Fatalf("build hello: %v\n%s", err, outb)
+	}
+	wrongToken := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(wrongToken, []byte("not-the-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	good := []string{"--mode=batch", "--in=jsonl:" + in + "/*.jsonl", "--out=jsonl:" + filepath.Join(t.TempDir(), "x")}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"not an executable", append([]string{"submit", text, "--"}, good...), "not an executable"},
+		{"not a weir job", append([]string{"submit", hello, "--"}, good...), "not a weir job"},
+		{"stale generated code", append([]string{"submit", stale, "--"}, good...), "go generate"},
+		{"unknown job flag", []string{"submit", fraudBin, "--", "--mode=batch", "--no-such-flag"}, "no-such-flag"},
+		{"invalid job flag", []string{"submit", fraudBin, "--", "--mode=batch", "--in=jsonl:x", "--out=jsonl:y", "--parallelism=zero"}, "parallelism"},
+		{"wrong token", []string{"jobs", "--token-file=" + wrongToken}, "401"},
+		{"nobody answers", []string{"jobs", "--coordinators=http://127.0.0.1:1"}, "no coordinator answers"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := c.weir(tc.args...)
+			if r.code != 1 {
+				t.Errorf("exit %d, want 1; stdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+			}
+			if lines := strings.Split(strings.TrimSpace(r.stderr), "\n"); len(lines) != 1 || !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("stderr %q: want one line with %q", r.stderr, tc.want)
+			}
+		})
+	}
+	if after := jobs(); after != before {
+		t.Errorf("refused submissions changed the job list:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+
+	// Larger than any worker: accepted, and waits with a reason.
+	big := c.submit("--mode=batch", "--in=jsonl:"+in+"/*.jsonl", "--out=jsonl:"+filepath.Join(t.TempDir(), "big"), "--parallelism=4")
+	j = c.waitJob(big, "a reason to wait", 30*time.Second, func(j api.Job) bool { return j.State == api.Queued && j.Reason != "" })
+	t.Logf("job of 4 tasks on a worker of 2 slots: %s: %s", j.State, j.Reason)
+	if r := c.weir("cancel", big); r.code != 0 {
+		t.Errorf("cancel: exit %d: %s", r.code, r.stderr)
+	}
+	c.waitJob(big, "cancelled", 30*time.Second, func(j api.Job) bool { return j.State == api.Cancelled || j.State.Final() })
+}
