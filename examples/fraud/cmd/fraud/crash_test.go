@@ -307,7 +307,7 @@ func firstLines(s string, subs ...string) string {
 
 // exactRows fails t unless got and want are the same multiset of rows,
 // counting the duplicated and the missing ones.
-func exactRows(t *testing.T, what string, got, want []string) {
+func exactRows(t testing.TB, what string, got, want []string) {
 	t.Helper()
 	count := map[string]int{}
 	for _, r := range want {
@@ -339,7 +339,7 @@ func exactRows(t *testing.T, what string, got, want []string) {
 }
 
 // crashData generates the input of a crash run and the expected totals.
-func crashData(t *testing.T, o fraudgen.Options) ([][]fraud.Txn, []string) {
+func crashData(t testing.TB, o fraudgen.Options) ([][]fraud.Txn, []string) {
 	t.Helper()
 	parts := fraudgen.Generate(o)
 	want := expectedTotals(t, o)
@@ -478,7 +478,7 @@ func TestCrashStream(t *testing.T) {
 
 // readCommitted returns the sorted rows of the committed records of topic,
 // read with a read_committed consumer up to the last stable offsets.
-func readCommitted(t *testing.T, b *devbroker.Broker, topic string) []string {
+func readCommitted(t testing.TB, b *devbroker.Broker, topic string) []string {
 	t.Helper()
 	var buf bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -73,7 +73,7 @@ func programForTest() job.Program {
 }
 
 // execCLI runs the built fraud binary.
-func execCLI(t *testing.T, args ...string) result {
+func execCLI(t testing.TB, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -93,7 +93,7 @@ func execCLI(t *testing.T, args ...string) result {
 }
 
 // checkClean fails on output that shows a crash.
-func checkClean(t *testing.T, r result) {
+func checkClean(t testing.TB, r result) {
 	t.Helper()
 	for _, s := range []string{r.stdout, r.stderr} {
 		if strings.Contains(s, "panic") || strings.Contains(s, "goroutine ") {
@@ -157,7 +157,7 @@ func totalString(r fraud.UserTotal) string {
 		r.WindowEnd.UTC().Format(time.RFC3339), r.Total, r.Count)
 }
 
-func expectedTotals(t *testing.T, o fraudgen.Options) []string {
+func expectedTotals(t testing.TB, o fraudgen.Options) []string {
 	t.Helper()
 	rows, late := fraudgen.Expected(fraudgen.Generate(o), 5*time.Minute, 30*time.Second)
 	if late != 0 {

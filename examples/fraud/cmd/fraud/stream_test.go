@@ -28,7 +28,7 @@ import (
 // exactly the events of file i, in the file's order.
 
 // startBroker starts an in-process development broker on a free port.
-func startBroker(t *testing.T) *devbroker.Broker {
+func startBroker(t testing.TB) *devbroker.Broker {
 	t.Helper()
 	b, err := devbroker.Start(devbroker.Options{Addr: "127.0.0.1:0", Partitions: 1})
 	if err != nil {
@@ -39,7 +39,7 @@ func startBroker(t *testing.T) *devbroker.Broker {
 }
 
 // createTopics creates each topic with n partitions.
-func createTopics(t *testing.T, b *devbroker.Broker, n int, topics ...string) {
+func createTopics(t testing.TB, b *devbroker.Broker, n int, topics ...string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -53,7 +53,7 @@ func createTopics(t *testing.T, b *devbroker.Broker, n int, topics ...string) {
 // produceParts produces parts[i] to partition first+i of topic, in order,
 // as JSON values. A nil record in a part stands for a value that is not
 // JSON (a poison record).
-func produceParts(t *testing.T, b *devbroker.Broker, topic string, first int, parts [][]fraud.Txn, poison map[int]int) {
+func produceParts(t testing.TB, b *devbroker.Broker, topic string, first int, parts [][]fraud.Txn, poison map[int]int) {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Brokers()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {
