@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -157,5 +158,46 @@ func TestDevSkipsBadTopic(t *testing.T) {
 	var out, errs bytes.Buffer
 	if code := run([]string{"topic", "consume", "--brokers=" + b.Addr(), "txns"}, &out, &errs); code != 0 {
 		t.Errorf("consume txns: exit %d: %s", code, errs.String())
+	}
+}
+
+// TestDevSameDataDirTwice: a second weir dev on the folder of a running one
+// is refused with one line before its broker touches the topics, and the
+// first keeps serving.
+func TestDevSameDataDirTwice(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	old := devContext
+	devContext = func() (context.Context, context.CancelFunc) { return ctx, cancel }
+	defer func() { devContext = old }()
+	var stderr lockedBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run([]string{"dev", "--addr=127.0.0.1:0", "--http=127.0.0.1:0", "--data-dir=" + dir}, io.Discard, &stderr)
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(stderr.String(), "Ctrl-C stops it") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the first weir dev did not start: %s", stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	var errs bytes.Buffer
+	devContext = old
+	code := run([]string{"dev", "--addr=127.0.0.1:0", "--http=127.0.0.1:0", "--data-dir=" + dir}, io.Discard, &errs)
+	if code != 1 || strings.Count(errs.String(), "\n") != 1 || !strings.Contains(errs.String(), "in use by another process") {
+		t.Errorf("second weir dev: exit %d, stderr %q; want 1 and one line saying the folder is in use", code, errs.String())
+	}
+	devContext = func() (context.Context, context.CancelFunc) { return ctx, cancel }
+
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("first weir dev: exit %d: %s", code, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the first weir dev did not stop")
 	}
 }

@@ -89,9 +89,17 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 	defer cleanup()
 	ctx, stop := devContext()
 	defer stop()
+	// The coordinator first: its Raft store is locked, so a second weir dev
+	// on the same folder stops here, before its broker touches the topics.
+	c, err := startDevCluster(dir, *httpAddr, *slots, log)
+	if err != nil {
+		fmt.Fprintf(log, "weir: dev: %s\n", msg.Line(err))
+		return 1
+	}
 	b, err := devbroker.Start(devbroker.Options{Addr: *addr, DataDir: filepath.Join(dir, "kafka"), Partitions: *partitions, Log: log})
 	if err != nil {
 		fmt.Fprintf(log, "weir: dev: %s\n", msg.Line(err))
+		c.close()
 		return 1
 	}
 	code := 0
@@ -99,7 +107,7 @@ func runDev(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(log, "weir: dev: %s\n", msg.Line(err))
 		code = 1
 	}
-	if err := runDevCluster(ctx, dir, *httpAddr, *slots, log); err != nil {
+	if err := c.run(ctx); err != nil {
 		fail(err)
 	}
 	if err := b.Close(); err != nil {
@@ -133,47 +141,108 @@ func devDataDir(dir string) (string, func(), error) {
 	return abs, func() {}, nil
 }
 
-// runDevCluster runs a one-node coordinator and a worker with data under
-// dir until ctx is done. The bearer token is kept in dir/token.
-func runDevCluster(ctx context.Context, dir, httpAddr string, slots int, log io.Writer) error {
-	tokenFile := filepath.Join(dir, "token")
-	token, err := devToken(tokenFile)
+// devCluster is the one-node cluster of `weir dev`: a coordinator and a
+// worker with their data under one directory.
+type devCluster struct {
+	dir, tokenFile string
+	slots          int
+	s              *coordinator.Server
+	log            io.Writer
+	held           *heldWriter // the coordinator's lines until run
+}
+
+// startDevCluster starts the coordinator of `weir dev` with data under
+// dir; its lines are held until run (dropped by close). The bearer token
+// is kept in dir/token.
+func startDevCluster(dir, httpAddr string, slots int, log io.Writer) (*devCluster, error) {
+	c := &devCluster{dir: dir, tokenFile: filepath.Join(dir, "token"), slots: slots, log: log, held: &heldWriter{w: log}}
+	token, err := devToken(c.tokenFile)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	s, err := coordinator.Start(coordinator.Config{
+	c.s, err = coordinator.Start(coordinator.Config{
 		ID:             "c1",
 		RaftAddr:       "127.0.0.1:0",
 		HTTPAddr:       httpAddr,
 		DataDir:        filepath.Join(dir, "coordinator"),
 		CheckpointRoot: filepath.Join(dir, "checkpoints"),
 		Token:          token,
-		Logger:         log,
+		Logger:         c.held,
 	})
 	if err != nil {
-		return err
+		if strings.Contains(err.Error(), "address already in use") {
+			err = fmt.Errorf("%w (is another weir dev running? --http=127.0.0.1:0 picks a free port)", err)
+		}
+		return nil, err
 	}
+	return c, nil
+}
+
+// run starts the worker and runs it until ctx is done and its jobs are
+// stopped, then stops the coordinator.
+func (c *devCluster) run(ctx context.Context) error {
+	c.held.release()
 	w, err := worker.New(worker.Config{
 		ID:           "w1",
-		Coordinators: []string{s.URL()},
-		TokenFile:    tokenFile,
-		Slots:        slots,
-		DataDir:      filepath.Join(dir, "worker"),
+		Coordinators: []string{c.s.URL()},
+		TokenFile:    c.tokenFile,
+		Slots:        c.slots,
+		DataDir:      filepath.Join(c.dir, "worker"),
 		HTTPAddr:     "127.0.0.1:0",
-		Log:          log,
+		Log:          c.log,
 	})
-	if err != nil {
-		s.Close()
-		return err
+	if err == nil {
+		fmt.Fprintf(c.log, "weir: dev: coordinator on %s, worker w1 with %d slots, checkpoints in %s\n", c.s.URL(), c.slots, filepath.Join(c.dir, "checkpoints"))
+		fmt.Fprintf(c.log, "weir: dev: for weir submit, jobs, status, ...: export %s=%s %s=%s\n", api.EnvCoordinators, c.s.URL(), api.EnvTokenFile, c.tokenFile)
+		fmt.Fprintln(c.log, "weir: dev: Ctrl-C stops it")
+		err = w.Run(ctx)
 	}
-	fmt.Fprintf(log, "weir: dev: coordinator on %s, worker w1 with %d slots, checkpoints in %s\n", s.URL(), slots, filepath.Join(dir, "checkpoints"))
-	fmt.Fprintf(log, "weir: dev: for weir submit, jobs, status, ...: export %s=%s %s=%s\n", api.EnvCoordinators, s.URL(), api.EnvTokenFile, tokenFile)
-	fmt.Fprintln(log, "weir: dev: Ctrl-C stops it")
-	werr := w.Run(ctx) // returns once ctx is done and its jobs are stopped
-	if err := s.Close(); err != nil && werr == nil {
-		werr = err
+	if cerr := c.s.Close(); cerr != nil && err == nil {
+		err = cerr
 	}
-	return werr
+	return err
+}
+
+// close stops a cluster whose run was never called, without its lines.
+func (c *devCluster) close() {
+	c.held.discard()
+	_ = c.s.Close()
+}
+
+// heldWriter keeps what is written until release (then writes it and
+// passes the rest through) or discard (then drops everything).
+type heldWriter struct {
+	mu      sync.Mutex
+	w       io.Writer
+	buf     []byte
+	open    bool
+	dropped bool
+}
+
+func (h *heldWriter) Write(p []byte) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case h.open:
+		return h.w.Write(p)
+	case !h.dropped:
+		h.buf = append(h.buf, p...)
+	}
+	return len(p), nil
+}
+
+func (h *heldWriter) release() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.open = true
+	_, _ = h.w.Write(h.buf)
+	h.buf = nil
+}
+
+func (h *heldWriter) discard() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.dropped, h.buf = true, nil
 }
 
 // devToken reads the token kept in path, or makes one (0600).

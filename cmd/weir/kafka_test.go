@@ -57,7 +57,7 @@ func TestDevBusyPort(t *testing.T) {
 	}
 	defer b.Close()
 	var out, errs bytes.Buffer
-	code := run([]string{"dev", "--addr=" + b.Addr()}, &out, &errs)
+	code := run([]string{"dev", "--addr=" + b.Addr(), "--http=127.0.0.1:0"}, &out, &errs)
 	if code != 1 || !strings.HasPrefix(errs.String(), "weir: dev: ") || strings.Count(errs.String(), "\n") != 1 {
 		t.Errorf("exit %d, stderr %q; want 1 and one line", code, errs.String())
 	}
