@@ -165,6 +165,8 @@ func (c *checkpointer) run(ctx context.Context) error {
 		case <-stop:
 			stop = nil
 			c.step(ctx, coord.StopRequested{})
+		case <-c.j.opts.Savepoint:
+			c.step(ctx, coord.SavepointRequested{})
 		case <-c.q.wake:
 			for _, ev := range c.q.drain() {
 				c.step(ctx, ev)
@@ -230,17 +232,20 @@ func (c *checkpointer) do(ctx context.Context, a coord.Action) {
 		}
 		wm := c.watermark(a.ID)
 		var err error
+		savepoint := ""
 		for i := 0; i < len(a.Stores) && err == nil; i++ {
 			if a.Stores[i] == coord.Checkpoints {
 				// The data is durable; the metadata is the completion
 				// mark, so the checkpoint is reported before it.
-				if err = c.commitCheckpoint(ctx, a.ID, wm); err != nil {
+				if err = c.commitCheckpoint(ctx, a.ID, wm, savepoint); err != nil {
 					break
 				}
 			}
 			md := a.Metadata[i]
 			if err = c.store(a.Stores[i]).Complete(&md); err != nil && a.Stores[i] == coord.Savepoints {
 				err = fmt.Errorf("savepoint: %w", err)
+			} else if a.Stores[i] == coord.Savepoints {
+				savepoint = chkPath(c.j.savepoints.Dir(), a.ID)
 			}
 		}
 		c.todo = append(c.todo, coord.Written{ID: a.ID, Err: err})
@@ -254,6 +259,9 @@ func (c *checkpointer) do(ctx context.Context, a coord.Action) {
 		c.mu.failed++
 		c.mu.Unlock()
 	case coord.Commit:
+		if a.Savepoint {
+			c.j.opts.Logf("runner: savepoint %d written to %s; the job goes on", a.ID, chkPath(c.j.savepoints.Dir(), a.ID))
+		}
 		c.j.opts.Metrics.Checkpoints.Add(1)
 		c.mu.Lock()
 		c.mu.completed = append(c.mu.completed, CheckpointStats{ID: base.CheckpointID(a.ID), Sync: a.Stats.Sync,
@@ -288,17 +296,23 @@ func (c *checkpointer) watermark(id uint64) time.Time {
 }
 
 // commitCheckpoint asks Options.CommitCheckpoint, when set, to accept
-// checkpoint id of the checkpoint store: an error fails the checkpoint.
-func (c *checkpointer) commitCheckpoint(ctx context.Context, id uint64, wm time.Time) error {
+// checkpoint id of the checkpoint store (with the savepoint written with
+// it, if any): an error fails the checkpoint.
+func (c *checkpointer) commitCheckpoint(ctx context.Context, id uint64, wm time.Time, savepoint string) error {
 	commit := c.j.opts.CommitCheckpoint
 	if commit == nil {
 		return nil
 	}
-	path := filepath.Join(c.j.store.Dir(), "chk-"+strconv.FormatUint(id, 10))
-	if err := commit(ctx, id, path, wm); err != nil {
+	r := CheckpointReport{ID: id, Path: chkPath(c.j.store.Dir(), id), Watermark: wm, Savepoint: savepoint}
+	if err := commit(ctx, r); err != nil {
 		return fmt.Errorf("commit checkpoint %d: %w", id, err)
 	}
 	return nil
+}
+
+// chkPath is the directory of checkpoint id in the store at dir.
+func chkPath(dir string, id uint64) string {
+	return filepath.Join(dir, "chk-"+strconv.FormatUint(id, 10))
 }
 
 // upload uploads a task's snapshot to the stores a asks for, in the

@@ -18,13 +18,18 @@ import (
 
 // commitCall is one call of Options.CommitCheckpoint.
 type commitCall struct {
-	id   uint64
-	path string
-	wm   time.Time
+	id        uint64
+	path      string
+	wm        time.Time
+	savepoint string
 }
 
 func (c commitCall) String() string {
-	return fmt.Sprintf("%d %s %s", c.id, filepath.Base(c.path), c.wm.Format(time.RFC3339Nano))
+	s := fmt.Sprintf("%d %s %s", c.id, filepath.Base(c.path), c.wm.Format(time.RFC3339Nano))
+	if c.savepoint != "" {
+		s += " savepoint " + filepath.Base(filepath.Dir(c.savepoint)) + "/" + filepath.Base(c.savepoint)
+	}
+	return s
 }
 
 // commitLog records the calls of Options.CommitCheckpoint and fails those
@@ -39,10 +44,11 @@ type commitLog struct {
 
 var errRefused = errors.New("refused by the test")
 
-func (l *commitLog) commit(_ context.Context, id uint64, path string, wm time.Time) error {
+func (l *commitLog) commit(_ context.Context, r CheckpointReport) error {
+	id, path, wm := r.ID, r.Path, r.Watermark
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.calls = append(l.calls, commitCall{id, path, wm})
+	l.calls = append(l.calls, commitCall{id, path, wm, r.Savepoint})
 	// The data is durable, the checkpoint is not complete yet.
 	if _, err := os.Stat(filepath.Join(path, "_metadata")); err == nil {
 		return fmt.Errorf("checkpoint %d already has its metadata", id)
@@ -160,4 +166,70 @@ func TestCommitCheckpoint(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSavepointWhileRunning: a request on Options.Savepoint makes the next
+// checkpoint also a savepoint (written before the checkpoint is reported,
+// and reported with it), and the job goes on: the next checkpoint is a
+// plain one, and a stop still writes its own savepoint.
+func TestSavepointWhileRunning(t *testing.T) {
+	wm := at(11).UTC().Format(time.RFC3339Nano)
+	src := runnertest.NewStream[ev](2)
+	src.Append(0, e("a", 1, 1), e("a", 2, 2), e("a", 12, 12))
+	src.Append(1, e("b", 3, 3), e("b", 15, 15))
+	p, out := streamWindow(src, 0, 0, 10*µs)
+	dir, sp := filepath.Join(t.TempDir(), "ck"), filepath.Join(t.TempDir(), "sp")
+	cl := &commitLog{dir: dir}
+	clock := runnertest.NewClock(time.Unix(1e9, 0))
+	m := new(graph.Metrics)
+	stop, savepoint := make(chan struct{}), make(chan struct{}, 1)
+	var logged syncLines
+	wait := runAsync(t, p, Options{Parallelism: 2, Mode: Stream, Clock: clock, Stop: stop, DiscoveryInterval: -1,
+		Metrics: m, CheckpointDir: dir, SavepointDir: sp, CheckpointInterval: time.Hour, Logf: logged.logf,
+		CommitCheckpoint: cl.commit, Savepoint: savepoint})
+	waitFor(t, "the windows written", func() bool { _, _, _, n := out.Counts(); return n == 2 })
+	waitFor(t, "the checkpoint ticker", func() bool { return clock.Tickers() > 0 })
+
+	savepoint <- struct{}{} // no tick: it starts at once
+	waitFor(t, "the savepoint", func() bool { return m.Checkpoints.Load() == 1 })
+	if got := completed(t, sp); !slices.Equal(got, []string{"chk-1"}) {
+		t.Errorf("savepoints %q, want chk-1", got)
+	}
+	if !strings.Contains(logged.String(), "savepoint 1 written to "+filepath.Join(sp, "chk-1")+"; the job goes on") {
+		t.Errorf("log:\n%s", logged.String())
+	}
+	clock.Advance(time.Hour)
+	waitFor(t, "a plain checkpoint", func() bool { return m.Checkpoints.Load() == 2 })
+	if got := completed(t, sp); !slices.Equal(got, []string{"chk-1"}) {
+		t.Errorf("savepoints after a plain checkpoint %q, want chk-1", got)
+	}
+	close(stop)
+	if _, err := wait(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	want := []string{"1 chk-1 " + wm + " savepoint sp/chk-1", "2 chk-2 " + wm, "3 chk-3 " + wm + " savepoint sp/chk-3"}
+	if got := cl.log(); !slices.Equal(got, want) {
+		t.Errorf("CommitCheckpoint calls\n got %q\nwant %q", got, want)
+	}
+	if got := completed(t, sp); !slices.Equal(got, []string{"chk-1", "chk-3"}) {
+		t.Errorf("savepoints after the stop %q, want chk-1 and chk-3", got)
+	}
+}
+
+// syncLines collects log lines from any goroutine.
+type syncLines struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *syncLines) logf(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fmt.Fprintf(&l.b, format+"\n", args...)
+}
+
+func (l *syncLines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

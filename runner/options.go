@@ -158,8 +158,9 @@ type Options struct {
 	// (default 3).
 	CheckpointRetain int
 	// SavepointDir, when set, makes a graceful stop (Options.Stop) write a
-	// self-contained savepoint of the stopped job there. It must not be
-	// CheckpointDir, nor inside it or around it.
+	// self-contained savepoint of the stopped job there, and so does each
+	// request of Options.Savepoint. It must not be CheckpointDir, nor
+	// inside it or around it.
 	SavepointDir string
 	// FromSavepoint restores the job from the savepoint in this directory
 	// instead of from the latest checkpoint; the parallelism may differ
@@ -187,19 +188,38 @@ type Options struct {
 	// CheckpointDir once its data is durable (every task acknowledged it
 	// and every upload returned) and before its metadata is written, so
 	// before it counts as complete in the store and before any sink
-	// commits. id is the checkpoint's id, path its directory in the store
-	// (CheckpointDir/chk-<id>) and watermark the job's event time at the
-	// checkpoint: the lowest watermark of the tasks when they took it
-	// (zero when unknown: no watermark yet, or every input ended). An
-	// error fails the checkpoint exactly like a failed metadata write:
-	// nothing is marked complete, no sink commits, the failure is counted
-	// and logged, and the next checkpoint is tried (for the job's last
-	// checkpoint, Run fails). Called from the checkpointer's goroutine,
-	// one checkpoint at a time; ctx ends when the job does. Savepoints
-	// (SavepointDir) are not reported; the checkpoint-store copy of a
-	// stop's last checkpoint is. A cluster's job in worker mode uses it
-	// to have the coordinator record the checkpoint before it counts.
-	CommitCheckpoint func(ctx context.Context, id uint64, path string, watermark time.Time) error
+	// commits. An error fails the checkpoint exactly like a failed
+	// metadata write: nothing is marked complete, no sink commits, the
+	// failure is counted and logged, and the next checkpoint is tried (for
+	// the job's last checkpoint, Run fails). Called from the
+	// checkpointer's goroutine, one checkpoint at a time; ctx ends when
+	// the job does. A savepoint is reported with the checkpoint it was
+	// taken with (CheckpointReport.Savepoint); its metadata is written
+	// just before the call. A cluster's job in worker mode uses it to have
+	// the coordinator record the checkpoint before it counts.
+	CommitCheckpoint func(ctx context.Context, r CheckpointReport) error
+	// Savepoint asks for a savepoint of the running job each time a value
+	// arrives: the next checkpoint (at once when none is in flight) is
+	// also written, self-contained, to SavepointDir, and the job goes on
+	// (Flink's savepoint without stop). Without SavepointDir, or once the
+	// input has ended, a request is logged and ignored. Nil: none.
+	Savepoint <-chan struct{}
+}
+
+// CheckpointReport is a checkpoint given to Options.CommitCheckpoint.
+type CheckpointReport struct {
+	// ID is the checkpoint's id, Path its directory in the checkpoint
+	// store (CheckpointDir/chk-<id>).
+	ID   uint64
+	Path string
+	// Watermark is the job's event time at the checkpoint: the lowest
+	// watermark of the tasks when they took it (zero when unknown: no
+	// watermark yet, or every input ended).
+	Watermark time.Time
+	// Savepoint is the directory of the savepoint taken with this
+	// checkpoint (SavepointDir/chk-<id>: a stop's, or one asked for with
+	// Options.Savepoint), or "".
+	Savepoint string
 }
 
 // Defaults and limits of Options, for the command lines that map flags

@@ -79,7 +79,10 @@ type Machine struct {
 	finished []bool
 	nFinish  int
 	stopping bool // a graceful stop was asked for, or a task ended on one
-	lastDone bool // the job's last checkpoint has settled
+	// savepoint: a savepoint of the running job was asked for and has
+	// not started yet (it goes with the next checkpoint).
+	savepoint bool
+	lastDone  bool // the job's last checkpoint has settled
 
 	completed   []Stats
 	failed      int
@@ -106,6 +109,9 @@ type pending struct {
 	sync    time.Duration
 	async   time.Duration
 	stopped bool // some task ended on a graceful stop
+	// savepoint: it is a savepoint the running job was asked for (not the
+	// last checkpoint of a stop).
+	savepoint bool
 }
 
 // New returns a machine for cfg.
@@ -132,6 +138,12 @@ type Tick struct{}
 // StopRequested says a graceful stop was asked for: the job's last
 // checkpoint also goes to the savepoint store.
 type StopRequested struct{}
+
+// SavepointRequested asks for a savepoint of the running job: the next
+// checkpoint (at once when none is in flight) also goes to the savepoint
+// store, and the job goes on (Flink's savepoint without stop). Without a
+// savepoint store it is refused with a [Note].
+type SavepointRequested struct{}
 
 // TaskFinished says a task's input has ended (or stopped, Stopped) and its
 // output is flushed: from now on it takes checkpoints when told to.
@@ -172,12 +184,13 @@ type Written struct {
 	Err error
 }
 
-func (Tick) event()          {}
-func (StopRequested) event() {}
-func (TaskFinished) event()  {}
-func (Ack) event()           {}
-func (Uploaded) event()      {}
-func (Written) event()       {}
+func (Tick) event()               {}
+func (StopRequested) event()      {}
+func (SavepointRequested) event() {}
+func (TaskFinished) event()       {}
+func (Ack) event()                {}
+func (Uploaded) event()           {}
+func (Written) event()            {}
 
 // Action is what the driver must do: see the types below.
 type Action interface{ action() }
@@ -216,11 +229,13 @@ type Abort struct {
 }
 
 // Commit tells every task that checkpoint ID is complete: sinks commit
-// everything staged up to it. Final: it is the job's last.
+// everything staged up to it. Final: it is the job's last. Savepoint: it
+// is also a savepoint asked for with [SavepointRequested].
 type Commit struct {
-	ID    uint64
-	Final bool
-	Stats Stats
+	ID        uint64
+	Final     bool
+	Savepoint bool
+	Stats     Stats
 }
 
 // Note is a line for the job's log.
@@ -255,6 +270,8 @@ func (m *Machine) Step(now time.Time, ev Event) {
 		}
 	case StopRequested:
 		m.stopping = true
+	case SavepointRequested:
+		m.requestSavepoint(now)
 	case TaskFinished:
 		m.taskFinished(now, ev)
 	case Ack:
@@ -329,8 +346,16 @@ func (m *Machine) trigger(now time.Time, last bool) {
 	if m.cfg.Checkpoints {
 		p.stores = append(p.stores, Checkpoints)
 	}
-	if final && m.cfg.Savepoints && m.stopping {
+	switch {
+	case final && m.cfg.Savepoints && m.stopping:
 		p.stores = append(p.stores, Savepoints)
+		m.savepoint = false // the stop's savepoint answers it
+	case m.savepoint && !final:
+		p.stores = append(p.stores, Savepoints)
+		p.savepoint, m.savepoint = true, false
+	case m.savepoint:
+		m.savepoint = false
+		m.note("savepoint asked for, but the job's input has ended: none taken")
 	}
 	for _, s := range p.stores {
 		p.state[s] = map[string][]checkpoint.TaskState{}
@@ -345,6 +370,26 @@ func (m *Machine) trigger(now time.Time, last bool) {
 	if len(tasks) > 0 {
 		m.ready = append(m.ready, Trigger{ID: id, Tasks: tasks})
 	}
+}
+
+// requestSavepoint starts a savepoint at once, or marks the next
+// checkpoint as one when a checkpoint is in flight. Once every task has
+// finished, the job's last checkpoint is the only one left: a stop
+// writes it to the savepoint store, an end of input does not, and the
+// request is then refused.
+func (m *Machine) requestSavepoint(now time.Time) {
+	switch {
+	case !m.cfg.Savepoints:
+		m.note("savepoint asked for, but the job has no savepoint directory: none taken")
+		return
+	case m.lastDone || m.allFinished() && !m.stopping:
+		m.note("savepoint asked for, but the job's input has ended: none taken")
+		return
+	case m.allFinished() || m.stopping:
+		return // the stop's last checkpoint is a savepoint
+	}
+	m.savepoint = true
+	m.trigger(now, false)
 }
 
 func (m *Machine) taskFinished(now time.Time, ev TaskFinished) {
@@ -476,7 +521,7 @@ func (m *Machine) complete(now time.Time) {
 	}
 	st := Stats{ID: p.id, Sync: p.sync, Async: p.async, Total: now.Sub(p.started), Bytes: p.bytes}
 	m.completed = append(m.completed, st)
-	m.ready = append(m.ready, Commit{ID: p.id, Final: p.final, Stats: st})
+	m.ready = append(m.ready, Commit{ID: p.id, Final: p.final, Savepoint: p.savepoint, Stats: st})
 	if p.final {
 		m.lastDone = true
 		m.ready = append(m.ready, Finish{})
@@ -484,6 +529,8 @@ func (m *Machine) complete(now time.Time) {
 	}
 	if m.allFinished() {
 		m.trigger(now, true) // every task finished during this checkpoint
+	} else if m.savepoint {
+		m.trigger(now, false) // asked for while this one was in flight
 	}
 }
 
@@ -492,6 +539,9 @@ func (m *Machine) fail(now time.Time, err error) {
 	m.cur = nil
 	m.failed++
 	m.ready = append(m.ready, Abort{ID: p.id, Stores: append([]Store(nil), p.stores...), Err: err})
+	if p.savepoint {
+		m.note(fmt.Sprintf("savepoint %d failed: %v", p.id, err))
+	}
 	if p.final {
 		// Nothing may commit: a restart resumes from the last completed
 		// checkpoint and writes this output again.

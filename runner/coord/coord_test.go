@@ -21,6 +21,7 @@ import (
 //	                     tasks of stage win
 //	tick                 a checkpoint interval passed
 //	stop                 a graceful stop was asked for
+//	savepoint            a savepoint of the running job was asked for
 //	finish task=T [stopped]
 //	ack task=T id=N [upload] [stopped] [sync=DURATION] [split=ID] [sink=NODE]
 //	uploaded task=T id=N [store=savepoints] [err=TEXT] [bytes=N]
@@ -66,6 +67,8 @@ func TestMachine(t *testing.T) {
 				m.Step(now, Tick{})
 			case "stop":
 				m.Step(now, StopRequested{})
+			case "savepoint":
+				m.Step(now, SavepointRequested{})
 			case "finish":
 				ev := TaskFinished{Stopped: d.HasArg("stopped")}
 				d.ScanArgs(t, "task", &ev.Task)
@@ -167,7 +170,11 @@ func render(as []Action) string {
 		case Abort:
 			fmt.Fprintf(&b, "abort %d stores=%v: %v\n", a.ID, a.Stores, a.Err)
 		case Commit:
-			fmt.Fprintf(&b, "commit %d final=%v\n", a.ID, a.Final)
+			if a.Savepoint {
+				fmt.Fprintf(&b, "commit %d final=%v savepoint\n", a.ID, a.Final)
+			} else {
+				fmt.Fprintf(&b, "commit %d final=%v\n", a.ID, a.Final)
+			}
 		case Note:
 			fmt.Fprintf(&b, "note: %s\n", a.Text)
 		case Finish:

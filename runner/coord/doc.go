@@ -43,7 +43,10 @@
 // Once every task has finished, the job's last checkpoint starts; if it
 // fails, nothing more commits and the job fails ([Finish] with an error).
 // An acknowledgement or upload of a checkpoint that is no longer in
-// flight is ignored.
+// flight is ignored. A graceful stop's last checkpoint also goes to the
+// savepoint store; [SavepointRequested] sends the next checkpoint there
+// too (at once when none is in flight, else as soon as it settles) while
+// the job goes on, and its Commit says Savepoint.
 //
 // # Who calls it
 //
