@@ -12,10 +12,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/weirflow/weir/coordinator/api"
 	"github.com/weirflow/weir/internal/msg"
+	"github.com/weirflow/weir/runner"
 )
 
 // validate is the hidden `validate` command a coordinator runs before it
@@ -176,6 +176,9 @@ type worker struct {
 	job     string
 	attempt uint64
 	client  *api.Client
+	// asked is the Job.SavepointRequested this attempt last passed on to
+	// the runner (touched by commit only, on the checkpointer's goroutine).
+	asked uint64
 }
 
 // errFenced is the cause of a run cancelled because a newer attempt of the
@@ -207,16 +210,29 @@ func workerFromEnv(getenv func(string) string) (*worker, error) {
 
 // commit is runner.Options.CommitCheckpoint in worker mode: the leader
 // records the checkpoint in the Raft log before it counts. A 409 means a
-// newer attempt runs: this one stops (fence), its output uncommitted.
-func (w *worker) commit(fence context.CancelCauseFunc) func(context.Context, uint64, string, time.Time) error {
-	return func(ctx context.Context, id uint64, path string, wm time.Time) error {
-		err := w.client.ReportCheckpoint(ctx, w.job, api.CheckpointRequest{Attempt: w.attempt, ID: id, Path: path, Watermark: wm})
+// newer attempt runs: this one stops (fence), its output uncommitted. The
+// answer says whether a savepoint was asked for since: then one is asked
+// of the runner on savepoint (it goes with the next checkpoint).
+func (w *worker) commit(fence context.CancelCauseFunc, savepoint chan<- struct{}) func(context.Context, runner.CheckpointReport) error {
+	return func(ctx context.Context, r runner.CheckpointReport) error {
+		req := api.CheckpointRequest{Attempt: w.attempt, ID: r.ID, Path: r.Path, Watermark: r.Watermark}
+		if r.Savepoint != "" {
+			req.Savepoint, req.SavepointFor = r.Savepoint, w.asked
+		}
+		j, err := w.client.ReportCheckpoint(ctx, w.job, req)
 		if api.IsStatus(err, 409) {
 			fence(fmt.Errorf("%w: the coordinator refused checkpoint %d of attempt %d of job %s: %s; a newer attempt runs, so this one stops",
-				errFenced, id, w.attempt, w.job, api.ErrorLine(err)))
+				errFenced, r.ID, w.attempt, w.job, api.ErrorLine(err)))
 		}
 		if err != nil {
 			return fmt.Errorf("report to the coordinator: %s", api.ErrorLine(err))
+		}
+		if n := j.SavepointRequested; n > j.SavepointTaken && n > w.asked {
+			w.asked = n
+			select {
+			case savepoint <- struct{}{}:
+			default: // one is asked for already
+			}
 		}
 		return nil
 	}

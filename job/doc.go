@@ -56,8 +56,9 @@
 // place; a job started with a completed checkpoint in the directory
 // resumes from it, and one whose latest checkpoint is that of a finished
 // job does nothing. Without it, Kafka output is at-least-once.
-// --savepoint-dir makes a stop write a savepoint; --from-savepoint starts
-// from one, at any parallelism. --state-memory caps the keyed state kept in
+// --savepoint-dir makes a stop write a savepoint, and SIGUSR1 (Program.
+// Savepoint) one while the job goes on; --from-savepoint starts from one,
+// at any parallelism. --state-memory caps the keyed state kept in
 // memory (sizes like 512MB).
 //
 // A fresh start (nothing to resume from) into an output directory (--out,
@@ -95,7 +96,9 @@
 // once the leader has recorded it do the sinks commit. A report that
 // fails fails that checkpoint (the next one is tried); a refusal because
 // a newer attempt of the job runs (409) stops this attempt with one line,
-// exit 1, nothing more committed.
+// exit 1, nothing more committed. The answer to a report says whether a
+// savepoint was asked of the cluster since (weir savepoint JOB): then the
+// next checkpoint is also a savepoint, reported with it.
 //
 // # Stopping
 //

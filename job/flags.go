@@ -153,7 +153,7 @@ func newRunFlags(name string) *runFlags {
 	fs.StringVar(&f.checkpointDir, "checkpoint-dir", "", "checkpoint to `DIR` and, when it holds a completed checkpoint, resume from the latest one; output is then exactly once across crashes (Kafka output through transactions)")
 	fs.DurationVar(&f.interval, "checkpoint-interval", runner.DefaultCheckpointInterval, "take a checkpoint every `DURATION`")
 	fs.IntVar(&f.retain, "checkpoint-retain", runner.DefaultCheckpointRetain, "keep the last `N` completed checkpoints")
-	fs.StringVar(&f.savepointDir, "savepoint-dir", "", "on SIGTERM or SIGINT, stop with a savepoint written to `DIR` (not the --checkpoint-dir, nor inside it)")
+	fs.StringVar(&f.savepointDir, "savepoint-dir", "", "on SIGTERM or SIGINT, stop with a savepoint written to `DIR`; on SIGUSR1, write one and go on (not the --checkpoint-dir, nor inside it)")
 	fs.StringVar(&f.fromSavepoint, "from-savepoint", "", "start from the savepoint in `DIR` (any --parallelism: state is redistributed by key group)")
 	fs.StringVar(&f.stateDir, "state-dir", "", "keep the tasks' local keyed state under `DIR` (default a temporary directory)")
 	fs.StringVar(&f.stateMemory, "state-memory", "0", "keep at most `SIZE` of keyed state in memory (e.g. 512MB); the rest is spilled to the local state on disk (0: no limit)")

@@ -94,6 +94,11 @@ type Program struct {
 	// closes it on the first SIGINT or SIGTERM and cancels the run on the
 	// second. Nil never stops.
 	Stop <-chan struct{}
+	// Savepoint asks the running job for a savepoint each time a value
+	// arrives: with --savepoint-dir, the next checkpoint (at once when none
+	// is in flight) is also written there and the job goes on. [Main]
+	// sends one on each SIGUSR1 (where the platform has it). Nil: none.
+	Savepoint <-chan struct{}
 }
 
 // Main runs the command line of a job binary and exits:
@@ -118,6 +123,20 @@ func (p Program) Main() {
 		cancel()
 	}()
 	p.Stop = stop
+	if len(savepointSignals) > 0 {
+		savepoint := make(chan struct{}, 1)
+		usr := make(chan os.Signal, 1)
+		signal.Notify(usr, savepointSignals...)
+		go func() {
+			for range usr {
+				select {
+				case savepoint <- struct{}{}:
+				default: // one is asked for already
+				}
+			}
+		}()
+		p.Savepoint = savepoint
+	}
 	code := p.Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	signal.Stop(sigs)
 	cancel()
@@ -194,13 +213,36 @@ func (p Program) run(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return p.fail(stderr, err)
 	}
+	var savepoint chan struct{} // what the runner watches for savepoint requests
+	if w != nil || p.Savepoint != nil {
+		savepoint = make(chan struct{}, 1)
+		opts.Savepoint = savepoint
+	}
+	if p.Savepoint != nil {
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			for {
+				select {
+				case <-p.Savepoint:
+					select {
+					case savepoint <- struct{}{}:
+					default: // one is asked for already
+					}
+				case <-done:
+					return
+				}
+			}
+		}()
+	}
 	if w != nil {
 		// Worker mode: every checkpoint is recorded by the cluster's
-		// leader before it counts; a newer attempt fences this one.
+		// leader before it counts; a newer attempt fences this one; a
+		// savepoint asked of the cluster comes with a checkpoint's answer.
 		var fence context.CancelCauseFunc
 		ctx, fence = context.WithCancelCause(ctx)
 		defer fence(nil)
-		opts.CommitCheckpoint = w.commit(fence)
+		opts.CommitCheckpoint = w.commit(fence, savepoint)
 	}
 	runCtx, cancel, graceful := p.stopControl(ctx, cfg, &opts)
 	defer cancel()
