@@ -221,7 +221,8 @@ func (s *Server) handleCancel(w http.ResponseWriter, r *http.Request) {
 	s.jobCommand(w, r, state.Command{Kind: state.CancelJob, JobID: r.PathValue("id")}, "cancel")
 }
 
-// handleSavepoint is POST /v1/jobs/{id}/savepoint (stop with savepoint).
+// handleSavepoint is POST /v1/jobs/{id}/savepoint: a stop with savepoint,
+// or a savepoint the running job takes with its next checkpoint.
 func (s *Server) handleSavepoint(w http.ResponseWriter, r *http.Request) {
 	var req api.SavepointRequest
 	if err := decode(w, r, &req); err != nil {
@@ -229,7 +230,7 @@ func (s *Server) handleSavepoint(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !req.Stop {
-		writeError(w, http.StatusBadRequest, "a savepoint without stopping the job is not supported yet: use --stop")
+		s.jobCommand(w, r, state.Command{Kind: state.RequestSavepoint, JobID: r.PathValue("id")}, "savepoint")
 		return
 	}
 	s.jobCommand(w, r, state.Command{Kind: state.StopJob, JobID: r.PathValue("id")}, "stop with savepoint")

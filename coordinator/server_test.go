@@ -342,21 +342,36 @@ func TestJobLifecycle(t *testing.T) {
 
 	// Checkpoints: the current attempt completes one, a stale one gets 409.
 	ck := api.CheckpointRequest{Attempt: 1, ID: 3, Path: filepath.Join(j.CheckpointDir, "3")}
-	if err := c.ReportCheckpoint(ctx, sub.ID, ck); err != nil {
+	if _, err := c.ReportCheckpoint(ctx, sub.ID, ck); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.ReportCheckpoint(ctx, sub.ID, ck); err != nil {
+	if _, err := c.ReportCheckpoint(ctx, sub.ID, ck); err != nil {
 		t.Fatalf("the same checkpoint again: %v", err)
 	}
 	ck.Attempt, ck.ID = 7, 4
-	if err := c.ReportCheckpoint(ctx, sub.ID, ck); !api.IsStatus(err, 409) {
+	if _, err := c.ReportCheckpoint(ctx, sub.ID, ck); !api.IsStatus(err, 409) {
 		t.Fatalf("stale checkpoint: %v", err)
 	}
-	if err := c.ReportCheckpoint(ctx, "nope", ck); !api.IsStatus(err, 404) {
+	if _, err := c.ReportCheckpoint(ctx, "nope", ck); !api.IsStatus(err, 404) {
 		t.Fatalf("checkpoint of an unknown job: %v", err)
 	}
 	if j, _ = c.Job(ctx, sub.ID); j.Checkpoint == nil || j.Checkpoint.ID != 3 || j.State != api.Running || j.Worker != "w1" {
 		t.Fatalf("job after its checkpoint: %+v", j)
+	}
+
+	// A savepoint without stop: the request is counted, the next
+	// checkpoint's answer carries it, and a checkpoint with a savepoint
+	// answers it.
+	if j, err = c.Savepoint(ctx, sub.ID, api.SavepointRequest{}); err != nil || j.SavepointRequested != 1 || j.State != api.Running {
+		t.Fatalf("savepoint without stop: %+v, %v", j, err)
+	}
+	ck = api.CheckpointRequest{Attempt: 1, ID: 4, Path: filepath.Join(j.CheckpointDir, "4")}
+	if j, err = c.ReportCheckpoint(ctx, sub.ID, ck); err != nil || j.SavepointRequested != 1 || j.SavepointTaken != 0 {
+		t.Fatalf("checkpoint after the request: %+v, %v", j, err)
+	}
+	ck.ID, ck.Savepoint, ck.SavepointFor = 5, filepath.Join(j.SavepointDir, "chk-5"), 1
+	if j, err = c.ReportCheckpoint(ctx, sub.ID, ck); err != nil || j.SavepointTaken != 1 || j.SavepointID != 5 || j.Savepoint != j.SavepointDir {
+		t.Fatalf("checkpoint with the savepoint: %+v, %v", j, err)
 	}
 
 	// The attempt fails: acked, the job restarts as attempt 2; the same
@@ -374,7 +389,7 @@ func TestJobLifecycle(t *testing.T) {
 	}
 
 	// Stop with a savepoint.
-	if _, err := c.Savepoint(ctx, sub.ID, api.SavepointRequest{}); !api.IsStatus(err, 400) {
+	if _, err := c.Savepoint(ctx, sub.ID, api.SavepointRequest{}); err != nil {
 		t.Fatalf("savepoint without stop: %v", err)
 	}
 	if j, err = c.Savepoint(ctx, sub.ID, api.SavepointRequest{Stop: true}); err != nil || j.State != api.Stopping {
@@ -629,7 +644,7 @@ func TestThreeNodes(t *testing.T) {
 	if err := c.FetchBinary(ctx, sha, &got); err != nil || got.String() != "fake job binary" {
 		t.Fatalf("fetch after the failover: %q, %v", got.String(), err)
 	}
-	if err := c.ReportCheckpoint(ctx, sub.ID, api.CheckpointRequest{Attempt: 1, ID: 1}); err != nil {
+	if _, err := c.ReportCheckpoint(ctx, sub.ID, api.CheckpointRequest{Attempt: 1, ID: 1}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -258,8 +259,14 @@ func printStatus(w io.Writer, j api.Job) {
 	} else {
 		line("checkpoint", "none completed yet")
 	}
-	if j.Savepoint != "" {
+	switch {
+	case j.Savepoint != "" && j.SavepointID != 0:
+		line("savepoint", "%d in %s", j.SavepointID, j.Savepoint)
+	case j.Savepoint != "":
 		line("savepoint", "%s", j.Savepoint)
+	}
+	if j.SavepointRequested > j.SavepointTaken && !j.State.Final() {
+		line("savepoint asked", "taken with the job's next checkpoint")
 	}
 	if j.FromSavepoint != "" {
 		line("from savepoint", "%s", j.FromSavepoint)
@@ -309,29 +316,64 @@ func runCancel(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// runSavepoint is `weir savepoint JOB --stop`.
+// runSavepoint is `weir savepoint JOB [--stop]`: a stop with savepoint, or
+// a savepoint the running job takes with its next checkpoint, waited for.
 func runSavepoint(args []string, stdout, stderr io.Writer) int {
-	c := newClientCmd("savepoint", "weir savepoint [--coordinators=URLS] [--token-file=FILE] JOB --stop", false)
-	stopJob := c.fs.Bool("stop", false, "stop the job once its savepoint is written")
+	c := newClientCmd("savepoint", "weir savepoint [--coordinators=URLS] [--token-file=FILE] [--stop] [--timeout=DURATION] JOB", false)
+	stopJob := c.fs.Bool("stop", false, "stop the job once its savepoint is written (without: the job goes on)")
+	timeout := c.fs.Duration("timeout", 10*time.Minute, "without --stop, how long to wait for the savepoint (it is taken with the job's next checkpoint)")
 	cl, id, code := c.oneJob(args, stdout, stderr)
 	if code >= 0 {
 		return code
 	}
-	if !*stopJob {
-		return c.bad(stderr, "savepoint without --stop is not supported yet; use --stop")
+	if *timeout <= 0 {
+		return c.bad(stderr, "--timeout must be positive, not %v", *timeout)
 	}
 	ctx, stop := clusterContext()
 	defer stop()
-	j, err := cl.Savepoint(ctx, id, api.SavepointRequest{Stop: true})
+	j, err := cl.Savepoint(ctx, id, api.SavepointRequest{Stop: *stopJob})
 	if err != nil {
 		return c.failed(stderr, err)
 	}
-	where := ""
-	if j.SavepointDir != "" {
-		where = "; its savepoint goes to " + j.SavepointDir
+	if *stopJob {
+		where := ""
+		if j.SavepointDir != "" {
+			where = "; its savepoint goes to " + j.SavepointDir
+		}
+		fmt.Fprintf(stdout, "job %s: %s%s\n", j.ID, j.State, where)
+		return 0
 	}
-	fmt.Fprintf(stdout, "job %s: %s%s\n", j.ID, j.State, where)
+	want := j.SavepointRequested
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for j.SavepointTaken < want {
+		if j.State != api.Running {
+			return c.failed(stderr, fmt.Errorf("job %s is %s: no savepoint taken (%s)", j.ID, j.State, orNone(j.Reason)))
+		}
+		select {
+		case <-ctx.Done():
+			return c.failed(stderr, fmt.Errorf("job %s took no savepoint within %v; the request stands: it is taken with the job's next checkpoint (weir status %s)", j.ID, *timeout, j.ID))
+		case <-tick.C:
+		}
+		nj, err := cl.Job(ctx, id)
+		switch {
+		case err == nil:
+			j = nj
+		case ctx.Err() == nil:
+			return c.failed(stderr, err)
+		}
+	}
+	fmt.Fprintf(stdout, "job %s: savepoint %d in %s (resume with --from-savepoint=%s); the job goes on\n", j.ID, j.SavepointID, j.Savepoint, j.Savepoint)
 	return 0
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "no reason given"
+	}
+	return s
 }
 
 // runLogs is `weir logs JOB`: the log of the job's current or last attempt.

@@ -110,7 +110,12 @@ func (f *fakeCluster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			var req api.SavepointRequest
 			json.NewDecoder(r.Body).Decode(&req)
 			f.savepts = append(f.savepts, req)
-			j.State, j.SavepointDir = api.Stopping, "/ck/"+j.ID+"/savepoints"
+			j.SavepointDir = "/ck/" + j.ID + "/savepoints"
+			if req.Stop {
+				j.State = api.Stopping
+			} else { // taken at once
+				j.SavepointRequested, j.SavepointTaken, j.SavepointID, j.Savepoint = 1, 1, 9, j.SavepointDir
+			}
 			reply(200, j)
 		}
 	case r.Method == "GET" && p == "/workers":
@@ -179,8 +184,9 @@ backfill-99887766  backfill  queued   8  -       -
 		{name: "savepoint stop", env: true, args: []string{"savepoint", "fraud-0a1b2c3d", "--stop"},
 			stdout: "job fraud-0a1b2c3d: stopping; its savepoint goes to /ck/fraud-0a1b2c3d/savepoints\n",
 			calls:  []string{"POST /v1/jobs/fraud-0a1b2c3d/savepoint"}},
-		{name: "savepoint no stop", env: true, args: []string{"savepoint", "fraud-0a1b2c3d"}, code: 2,
-			stderr: "weir savepoint: savepoint without --stop is not supported yet; use --stop (see weir savepoint -h)\n"},
+		{name: "savepoint no stop", env: true, args: []string{"savepoint", "fraud-0a1b2c3d"},
+			stdout: "job fraud-0a1b2c3d: savepoint 9 in /ck/fraud-0a1b2c3d/savepoints (resume with --from-savepoint=/ck/fraud-0a1b2c3d/savepoints); the job goes on\n",
+			calls:  []string{"POST /v1/jobs/fraud-0a1b2c3d/savepoint"}},
 		{name: "logs", env: true, args: []string{"logs", "fraud-0a1b2c3d"}, stdout: "line 1\nline 2\n"},
 		{name: "workers", env: true, args: []string{"workers"}, stdout: `ID  STATE  SLOTS  USED  JOBS            SEEN       URL
 w1  alive  4      4     fraud-0a1b2c3d  500ms ago  http://127.0.0.1:9001
@@ -254,7 +260,7 @@ w2  dead   2      0     -               -          http://127.0.0.1:9002
 		!slices.Equal(fake.submits[0].Args, []string{"--mode=stream", "--parallelism=4"}) {
 		t.Errorf("submitted %+v", fake.submits)
 	}
-	if len(fake.savepts) != 1 || !fake.savepts[0].Stop {
-		t.Errorf("savepoint requests %+v, want one with Stop", fake.savepts)
+	if len(fake.savepts) != 2 || !fake.savepts[0].Stop || fake.savepts[1].Stop {
+		t.Errorf("savepoint requests %+v, want one with Stop, one without", fake.savepts)
 	}
 }

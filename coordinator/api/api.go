@@ -109,24 +109,30 @@ func (s JobState) Final() bool {
 
 // Job is GET /v1/jobs/{id}, and an element of GET /v1/jobs.
 type Job struct {
-	ID            string    `json:"id"`
-	Name          string    `json:"name"`
-	Binary        string    `json:"binary"`
-	Args          []string  `json:"args"`
-	FromSavepoint string    `json:"from_savepoint,omitempty"`
-	Mode          string    `json:"mode"`
-	Parallelism   int       `json:"parallelism"`
-	State         JobState  `json:"state"`
-	Reason        string    `json:"reason,omitempty"` // why it waits, failed or restarted
-	Attempt       uint64    `json:"attempt"`          // counts starts; a stale attempt is fenced
-	Restarts      int       `json:"restarts"`
-	Worker        string    `json:"worker,omitempty"` // the worker hosting its tasks
-	Tasks         []Task    `json:"tasks,omitempty"`
-	Checkpoint    *Ckpt     `json:"checkpoint,omitempty"` // last completed checkpoint
-	Savepoint     string    `json:"savepoint,omitempty"`  // where the stop's savepoint went
-	CheckpointDir string    `json:"checkpoint_dir"`       // in the cluster's --checkpoints
-	SavepointDir  string    `json:"savepoint_dir"`
-	Submitted     time.Time `json:"submitted"`
+	ID            string   `json:"id"`
+	Name          string   `json:"name"`
+	Binary        string   `json:"binary"`
+	Args          []string `json:"args"`
+	FromSavepoint string   `json:"from_savepoint,omitempty"`
+	Mode          string   `json:"mode"`
+	Parallelism   int      `json:"parallelism"`
+	State         JobState `json:"state"`
+	Reason        string   `json:"reason,omitempty"` // why it waits, failed or restarted
+	Attempt       uint64   `json:"attempt"`          // counts starts; a stale attempt is fenced
+	Restarts      int      `json:"restarts"`
+	Worker        string   `json:"worker,omitempty"` // the worker hosting its tasks
+	Tasks         []Task   `json:"tasks,omitempty"`
+	Checkpoint    *Ckpt    `json:"checkpoint,omitempty"` // last completed checkpoint
+	Savepoint     string   `json:"savepoint,omitempty"`  // SavepointDir once a savepoint is in it (--from-savepoint takes its newest)
+	SavepointID   uint64   `json:"savepoint_id,omitempty"`
+	// SavepointRequested counts the savepoints asked for without a stop,
+	// SavepointTaken those answered: a request is done once
+	// SavepointTaken reaches the SavepointRequested it returned.
+	SavepointRequested uint64    `json:"savepoint_requested,omitempty"`
+	SavepointTaken     uint64    `json:"savepoint_taken,omitempty"`
+	CheckpointDir      string    `json:"checkpoint_dir"` // in the cluster's --checkpoints
+	SavepointDir       string    `json:"savepoint_dir"`
+	Submitted          time.Time `json:"submitted"`
 }
 
 // Task is one task slot a job holds: Flink's slot sharing, a slot hosts one
@@ -150,17 +156,27 @@ type Ckpt struct {
 // sinks commit. 200 means the leader committed it to the Raft log and the
 // sinks may commit; 409 means Attempt is stale (a newer attempt runs) and
 // the checkpoint must fail.
+//
+// Savepoint is the directory of a savepoint written with the checkpoint,
+// if any; SavepointFor is then the Job.SavepointRequested the attempt had
+// seen when it asked for it (0 for a stop's). The answer is the Job: an
+// attempt that sees SavepointRequested above SavepointTaken (and above
+// what it asked for already) takes a savepoint with its next checkpoint.
 type CheckpointRequest struct {
-	Attempt   uint64    `json:"attempt"`
-	ID        uint64    `json:"id"`
-	Path      string    `json:"path"`
-	Watermark time.Time `json:"watermark,omitzero"`
+	Attempt      uint64    `json:"attempt"`
+	ID           uint64    `json:"id"`
+	Path         string    `json:"path"`
+	Watermark    time.Time `json:"watermark,omitzero"`
+	Savepoint    string    `json:"savepoint,omitempty"`
+	SavepointFor uint64    `json:"savepoint_for,omitempty"`
 }
 
 // SavepointRequest is POST /v1/jobs/{id}/savepoint.
 type SavepointRequest struct {
 	// Stop stops the job once the savepoint is written (Flink's
-	// stop-with-savepoint). Only Stop is supported for now.
+	// stop-with-savepoint). Without it the job takes a savepoint with its
+	// next checkpoint and goes on: the answer's SavepointRequested is the
+	// request to wait for (see Job.SavepointTaken).
 	Stop bool `json:"stop"`
 }
 

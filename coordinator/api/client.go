@@ -339,10 +339,12 @@ func (c *Client) Heartbeat(ctx context.Context, worker string, req HeartbeatRequ
 
 // ReportCheckpoint asks the leader to complete a checkpoint; nil means it
 // is committed to the Raft log.
-func (c *Client) ReportCheckpoint(ctx context.Context, job string, req CheckpointRequest) error {
+func (c *Client) ReportCheckpoint(ctx context.Context, job string, req CheckpointRequest) (Job, error) {
+	var out Job
 	in, err := jsonBody(req)
 	if err != nil {
-		return err
+		return out, err
 	}
-	return c.do(ctx, http.MethodPost, "/jobs/"+url.PathEscape(job)+"/checkpoints", in, nil)
+	err = c.do(ctx, http.MethodPost, "/jobs/"+url.PathEscape(job)+"/checkpoints", in, &out)
+	return out, err
 }

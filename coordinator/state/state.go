@@ -26,6 +26,7 @@ const (
 	CompleteCheckpoint Kind = "complete_checkpoint" // a checkpoint is complete (JobID, Attempt, Checkpoint)
 	CancelJob          Kind = "cancel_job"          // (JobID)
 	StopJob            Kind = "stop_job"            // stop with savepoint (JobID)
+	RequestSavepoint   Kind = "request_savepoint"   // a savepoint without stop (JobID)
 )
 
 // MaxRestarts is how many times in a row a job restarts after its attempt
@@ -162,6 +163,8 @@ func (s *State) Apply(c Command) (any, error) {
 		return s.cancel(c)
 	case StopJob:
 		return s.stop(c)
+	case RequestSavepoint:
+		return s.requestSavepoint(c)
 	}
 	return nil, refuse(ErrInvalid, "unknown command %q", c.Kind)
 }
@@ -214,7 +217,8 @@ func (s *State) submit(c Command) (any, error) {
 	j.Worker = ""
 	j.Tasks = nil
 	j.Checkpoint = nil
-	j.Savepoint = ""
+	j.Savepoint, j.SavepointID = "", 0
+	j.SavepointRequested, j.SavepointTaken = 0, 0
 	j.Submitted = c.Time
 	s.jobs[j.ID] = j
 	i, _ := slices.BinarySearchFunc(s.order, j, compareJobs)
@@ -413,6 +417,12 @@ func (s *State) checkpoint(c Command) (any, error) {
 			return nil, refuse(ErrStale, "job %s: checkpoint %d is older than the completed %d", j.ID, c.Checkpoint.ID, old.ID)
 		}
 	}
+	if c.Checkpoint.Savepoint != "" {
+		j.Savepoint, j.SavepointID = j.SavepointDir, c.Checkpoint.ID
+		if f := min(c.Checkpoint.SavepointFor, j.SavepointRequested); f > j.SavepointTaken {
+			j.SavepointTaken = f
+		}
+	}
 	j.Checkpoint = &api.Ckpt{
 		ID:        c.Checkpoint.ID,
 		Path:      c.Checkpoint.Path,
@@ -450,6 +460,20 @@ func (s *State) stop(c Command) (any, error) {
 		return nil, refuse(ErrConflict, "job %s is %s: nothing to stop", j.ID, j.State)
 	}
 	j.State = api.Stopping
+	return cloneJob(j.Job), nil
+}
+
+// requestSavepoint counts a request for a savepoint of a running job; its
+// attempt sees it in the answer to its next checkpoint.
+func (s *State) requestSavepoint(c Command) (any, error) {
+	j, ok := s.jobs[c.JobID]
+	if !ok {
+		return nil, refuse(ErrNotFound, "job %q is unknown", c.JobID)
+	}
+	if j.State != api.Running {
+		return nil, refuse(ErrConflict, "job %s is %s: a savepoint is taken of a running job", j.ID, j.State)
+	}
+	j.SavepointRequested++
 	return cloneJob(j.Job), nil
 }
 

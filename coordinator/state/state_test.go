@@ -5,6 +5,7 @@ import (
 	"errors"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -54,6 +55,9 @@ func dead(w string) Command {
 
 func cancel(job string) Command { return Command{Kind: CancelJob, JobID: job} }
 func stop(job string) Command   { return Command{Kind: StopJob, JobID: job} }
+func savepoint(job string) Command {
+	return Command{Kind: RequestSavepoint, JobID: job}
+}
 
 // build applies cmds, failing the test on any error.
 func build(t *testing.T, cmds ...Command) *State {
@@ -194,6 +198,14 @@ func TestApply(t *testing.T) {
 		{"stop cancelling", cancelling, stop("j1"), ErrConflict, nil},
 		{"stop finished", finished, stop("j1"), ErrConflict, nil},
 		{"stop unknown", queued, stop("j9"), ErrNotFound, nil},
+
+		// request_savepoint
+		{"savepoint running", running, savepoint("j1"), nil, &want{state: api.Running, attempt: 1, worker: "w1"}},
+		{"savepoint queued", queued, savepoint("j1"), ErrConflict, nil},
+		{"savepoint restarting", restarting, savepoint("j1"), ErrConflict, nil},
+		{"savepoint stopping", stopping, savepoint("j1"), ErrConflict, nil},
+		{"savepoint finished", finished, savepoint("j1"), ErrConflict, nil},
+		{"savepoint unknown", running, savepoint("j9"), ErrNotFound, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -245,6 +257,40 @@ func TestApply(t *testing.T) {
 				if task.Index != i || task.Worker != w.worker {
 					t.Errorf("task %d = %+v", i, task)
 				}
+			}
+		})
+	}
+}
+
+// TestSavepointRequests: a request counts; a checkpoint that carries a
+// savepoint answers the requests its attempt had seen, never more than
+// were made, and records where the savepoint is.
+func TestSavepointRequests(t *testing.T) {
+	withSavepoint := func(id, seen uint64) Command {
+		c := ckpt("j1", 1, id, int(id))
+		c.Checkpoint.Savepoint, c.Checkpoint.SavepointFor = "/sp/j1/chk-"+strconv.FormatUint(id, 10), seen
+		return c
+	}
+	type counts struct{ requested, taken, id uint64 }
+	for _, tt := range []struct {
+		name string
+		cmds []Command
+		want counts
+	}{
+		{"asked", seq(running, []Command{savepoint("j1"), savepoint("j1")}), counts{2, 0, 0}},
+		{"plain checkpoint answers nothing", seq(running, []Command{savepoint("j1"), ckpt("j1", 1, 3, 3)}), counts{1, 0, 0}},
+		{"answered", seq(running, []Command{savepoint("j1"), withSavepoint(3, 1)}), counts{1, 1, 3}},
+		{"answers only what it saw", seq(running, []Command{savepoint("j1"), savepoint("j1"), withSavepoint(3, 1)}), counts{2, 1, 3}},
+		{"never more than asked", seq(running, []Command{savepoint("j1"), withSavepoint(3, 7)}), counts{1, 1, 3}},
+		{"a stop's savepoint answers none", seq(running, []Command{savepoint("j1"), withSavepoint(4, 0)}), counts{1, 0, 4}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			j, _ := build(t, tt.cmds...).Job("j1")
+			if got := (counts{j.SavepointRequested, j.SavepointTaken, j.SavepointID}); got != tt.want {
+				t.Errorf("requested, taken, id = %v, want %v", got, tt.want)
+			}
+			if tt.want.id != 0 && j.Savepoint != j.SavepointDir {
+				t.Errorf("savepoint %q, want the job's savepoint directory %q", j.Savepoint, j.SavepointDir)
 			}
 		})
 	}
