@@ -115,6 +115,9 @@ wait_checkpoint 60
 say "weir status $JOB"
 "$BIN/weir" status "$JOB"
 
+say "weir savepoint: a savepoint of the running job, taken with its next checkpoint; the job goes on"
+"$BIN/weir" savepoint "$JOB"
+
 say "weir savepoint --stop: the job stops with a savepoint (windows that fired are committed, the others are in the savepoint)"
 "$BIN/weir" savepoint --stop "$JOB"
 wait_state 60 stopped

@@ -395,6 +395,9 @@ func TestClusterSavepointFromLocal(t *testing.T) {
 	p := startProc(t, append([]string{"run", "--parallelism=2", "--checkpoint-dir=" + ck, "--checkpoint-interval=100ms",
 		"--savepoint-dir=" + sp, "--progress=never"}, jobFlags...)...)
 	p.waitUntil("two checkpoints", func() bool { return newestCheckpoint(ck) >= 2 })
+	// kill -USR1: a savepoint, and the job goes on.
+	p.signal(syscall.SIGUSR1)
+	p.waitUntil("a savepoint of the running job", func() bool { return strings.Contains(p.stderr.String(), "; the job goes on") })
 	p.signal(syscall.SIGTERM)
 	if r := p.wait(); r.code != 0 || !strings.Contains(r.stderr, "savepoint in "+sp) {
 		t.Fatalf("local stop with a savepoint: exit %d; stderr:\n%s", r.code, tail(r.stderr))
@@ -413,6 +416,17 @@ func TestClusterSavepointFromLocal(t *testing.T) {
 	j := c.waitJob(id, "a checkpoint", time.Minute, func(j api.Job) bool { return j.State == api.Running && j.Checkpoint != nil })
 	produceParts(t, b, "txns", 0, runs[2], nil)
 	j = c.waitJob(id, "more checkpoints", time.Minute, func(x api.Job) bool { return x.Checkpoint.ID > j.Checkpoint.ID+2 })
+	// A savepoint on the cluster without a stop: the job goes on.
+	if r := c.weir("savepoint", id); r.code != 0 || !strings.Contains(r.stdout, "the job goes on") {
+		t.Fatalf("weir savepoint: exit %d: %s%s", r.code, r.stdout, r.stderr)
+	}
+	j = c.status(id)
+	if j.State != api.Running || j.SavepointID == 0 || j.SavepointTaken != 1 {
+		t.Fatalf("after weir savepoint: %+v", j)
+	}
+	if _, err := os.Stat(filepath.Join(j.SavepointDir, fmt.Sprintf("chk-%d", j.SavepointID), "_metadata")); err != nil {
+		t.Fatalf("savepoint %d: %v", j.SavepointID, err)
+	}
 	if r := c.weir("savepoint", "--stop", id); r.code != 0 {
 		t.Fatalf("weir savepoint --stop: exit %d: %s", r.code, r.stderr)
 	}
