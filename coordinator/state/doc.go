@@ -19,14 +19,26 @@
 //	submit_job      -> queued
 //	assign          queued|restarting -> running      (attempt+1; restarts+1 from restarting)
 //	job_exited      cancelling -> cancelled (any code)
-//	                code 0: stopping -> stopped (Savepoint = SavepointDir), else -> finished
+//	                code 0: stopping -> stopped, else -> finished
 //	                code 2 or Permanent -> failed
 //	                other -> restarting, or failed after MaxRestarts restarts
-//	                with no checkpoint completed in between
-//	worker_dead     running -> restarting, cancelling -> cancelled, stopping -> failed
+//	                with no attempt recording two checkpoints in between
+//	worker_dead     running|stopping -> restarting, cancelling -> cancelled
 //	register_worker of a worker still alive: as worker_dead
 //	cancel_job      queued|restarting -> cancelled, running|stopping -> cancelling
 //	stop_job        running -> stopping
+//	complete_checkpoint  running -> stopping when a stop is still asked for
+//	                (its attempt failed or its worker died): the next
+//	                attempt stops once it has recorded a checkpoint
+//	request_savepoint    running: counted; answered by a checkpoint
+//	                     reported with a savepoint
+//
+// A savepoint reported with a checkpoint sets Savepoint (SavepointDir)
+// and SavepointID; a stop whose attempt exits 0 without one (it stopped
+// while being set up) ends stopped with a Reason saying so. An assignment
+// always carries the job's FromSavepoint: a checkpoint is reported before
+// its metadata is written, so one recorded here may not be on disk, and
+// the runner prefers a newer checkpoint of its own directory anyway.
 //
 // Attempts fence stale reports: an exit or a checkpoint counts only for
 // the job's current attempt on its current worker, and an assign only

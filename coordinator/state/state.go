@@ -107,6 +107,12 @@ type job struct {
 	// Failures counts the attempts that exited with a failure since the
 	// last completed checkpoint (or since the job started).
 	Failures int `json:"failures,omitempty"`
+	// StopRequested: a stop with savepoint was asked for. It outlives a
+	// failed attempt: the next one stops again once it has recorded a
+	// checkpoint (it is past its set-up then, so its stop writes a
+	// savepoint). StopSaved: the stop's savepoint was reported.
+	StopRequested bool `json:"stop_requested,omitempty"`
+	StopSaved     bool `json:"stop_saved,omitempty"`
 }
 
 // worker is what the FSM keeps about a worker.
@@ -271,9 +277,9 @@ func (s *State) workerDead(c Command) (any, error) {
 	return s.workerView(w), nil
 }
 
-// lose ends the attempts placed on worker id: running jobs restart,
-// cancelling ones are cancelled, stopping ones fail (their savepoint is
-// not known to be written).
+// lose ends the attempts placed on worker id: running and stopping jobs
+// restart (a stopping one stops again once its next attempt runs),
+// cancelling ones are cancelled.
 func (s *State) lose(id, reason string) {
 	for _, j := range s.order {
 		if j.Worker != id {
@@ -286,8 +292,8 @@ func (s *State) lose(id, reason string) {
 		case api.Cancelling:
 			j.State = api.Cancelled
 		case api.Stopping:
-			j.State = api.Failed
-			j.Reason = reason + " during stop with savepoint"
+			j.State = api.Restarting
+			j.Reason = reason + " during stop with savepoint; the next attempt stops once it runs"
 		}
 		j.Worker = ""
 		j.Tasks = nil
@@ -357,8 +363,13 @@ func (s *State) exited(c Command) (any, error) {
 		j.State = api.Cancelled
 	case e.Code == 0 && j.State == api.Stopping:
 		j.State = api.Stopped
-		j.Savepoint = j.SavepointDir
 		j.Reason = ""
+		if !j.StopSaved {
+			// It stopped while it was still being set up: nothing read,
+			// nothing committed, no savepoint (the newest one in the
+			// savepoint directory, if any, is older).
+			j.Reason = "stopped before it started: the stop wrote no savepoint"
+		}
 	case e.Code == 0:
 		j.State = api.Finished
 		j.Reason = ""
@@ -419,18 +430,29 @@ func (s *State) checkpoint(c Command) (any, error) {
 	}
 	if c.Checkpoint.Savepoint != "" {
 		j.Savepoint, j.SavepointID = j.SavepointDir, c.Checkpoint.ID
+		j.StopSaved = j.StopSaved || j.State == api.Stopping
 		if f := min(c.Checkpoint.SavepointFor, j.SavepointRequested); f > j.SavepointTaken {
 			j.SavepointTaken = f
 		}
 	}
-	j.Checkpoint = &api.Ckpt{
+	ck := &api.Ckpt{
 		ID:        c.Checkpoint.ID,
 		Path:      c.Checkpoint.Path,
 		Watermark: c.Checkpoint.Watermark,
 		Attempt:   c.Attempt,
 		Completed: c.Time,
 	}
-	j.Failures = 0
+	if old := j.Checkpoint; old != nil && old.Attempt == c.Attempt {
+		// A second checkpoint of this attempt: it ran a checkpoint
+		// interval past a recorded one, so the job makes progress. (The
+		// first alone proves little: a checkpoint is reported before its
+		// metadata is written, which may still fail.)
+		j.Failures = 0
+	}
+	j.Checkpoint = ck
+	if j.StopRequested && j.State == api.Running {
+		j.State = api.Stopping // a stop the last attempt did not finish
+	}
 	return cloneJob(j.Job), nil
 }
 
@@ -460,6 +482,7 @@ func (s *State) stop(c Command) (any, error) {
 		return nil, refuse(ErrConflict, "job %s is %s: nothing to stop", j.ID, j.State)
 	}
 	j.State = api.Stopping
+	j.StopRequested, j.StopSaved = true, false
 	return cloneJob(j.Job), nil
 }
 
@@ -635,9 +658,10 @@ func (s *State) Assignments(id string) []api.Assignment {
 			SavepointDir:  j.SavepointDir,
 			Stop:          j.State == api.Stopping,
 		}
-		if j.Checkpoint == nil {
-			a.FromSavepoint = j.FromSavepoint
-		}
+		// Always: a checkpoint recorded here may never have become
+		// durable (it is reported before its metadata is written), and
+		// the runner prefers a newer checkpoint of its directory anyway.
+		a.FromSavepoint = j.FromSavepoint
 		out = append(out, a)
 	}
 	return out

@@ -138,7 +138,8 @@ func TestApply(t *testing.T) {
 			&want{state: api.Restarting, reason: "attempt 1 exited with code -1: boom", attempt: 1}},
 		{"exit 2", running, exit("j1", "w1", 1, 2, false), nil, &want{state: api.Failed, reason: "boom", attempt: 1}},
 		{"exit 1 permanent", running, exit("j1", "w1", 1, 1, true), nil, &want{state: api.Failed, reason: "boom", attempt: 1}},
-		{"exit 0 stopping", stopping, exit("j1", "w1", 1, 0, false), nil, &want{state: api.Stopped, attempt: 1}},
+		{"exit 0 stopping", stopping, exit("j1", "w1", 1, 0, false), nil,
+			&want{state: api.Stopped, reason: "stopped before it started: the stop wrote no savepoint", attempt: 1}},
 		{"exit 1 stopping", stopping, exit("j1", "w1", 1, 1, false), nil,
 			&want{state: api.Restarting, reason: "stop with savepoint failed: attempt 1 exited with code 1", attempt: 1}},
 		{"exit 0 cancelling", cancelling, exit("j1", "w1", 1, 0, false), nil, &want{state: api.Cancelled, attempt: 1}},
@@ -154,7 +155,7 @@ func TestApply(t *testing.T) {
 		{"dead running", running, dead("w1"), nil,
 			&want{state: api.Restarting, reason: "worker w1 lost: no heartbeat for 5s", attempt: 1}},
 		{"dead stopping", stopping, dead("w1"), nil,
-			&want{state: api.Failed, reason: "worker w1 lost: no heartbeat for 5s during stop with savepoint", attempt: 1}},
+			&want{state: api.Restarting, reason: "worker w1 lost: no heartbeat for 5s during stop with savepoint; the next attempt stops once it runs", attempt: 1}},
 		{"dead cancelling", cancelling, dead("w1"), nil, &want{state: api.Cancelled, attempt: 1}},
 		{"dead other worker", running, dead("w2"), nil, &want{state: api.Running, attempt: 1, worker: "w1"}},
 		{"dead twice", seq(running, []Command{dead("w1")}), dead("w1"), nil,
@@ -316,14 +317,46 @@ func TestSubmitResult(t *testing.T) {
 }
 
 func TestStoppedAndCheckpoint(t *testing.T) {
-	s := build(t, seq(running, []Command{ckpt("j1", 1, 7, 9), ckpt("j1", 1, 7, 12), stop("j1"), exit("j1", "w1", 1, 0, false)})...)
+	final := ckpt("j1", 1, 8, 13)
+	final.Checkpoint.Savepoint = "/ck/j1/savepoints/chk-8"
+	s := build(t, seq(running, []Command{ckpt("j1", 1, 7, 9), ckpt("j1", 1, 7, 12)})...)
 	j, _ := s.Job("j1")
 	want := &api.Ckpt{ID: 7, Path: "/ck/j1/x", Watermark: at(-100), Attempt: 1, Completed: at(9)}
 	if !reflect.DeepEqual(j.Checkpoint, want) {
 		t.Errorf("checkpoint = %+v, want %+v (the repeat is a no-op)", j.Checkpoint, want)
 	}
-	if j.State != api.Stopped || j.Savepoint != "/ck/j1/savepoints" {
-		t.Errorf("job = %s savepoint %q", j.State, j.Savepoint)
+	s = build(t, seq(running, []Command{ckpt("j1", 1, 7, 9), stop("j1"), final, exit("j1", "w1", 1, 0, false)})...)
+	if j, _ = s.Job("j1"); j.State != api.Stopped || j.Savepoint != "/ck/j1/savepoints" || j.SavepointID != 8 || j.Reason != "" {
+		t.Errorf("job = %s savepoint %q %d reason %q", j.State, j.Savepoint, j.SavepointID, j.Reason)
+	}
+}
+
+// TestStopOutlivesAnAttempt: a stop with savepoint whose attempt fails or
+// whose worker dies is not dropped: the next attempt runs, and once it has
+// recorded a checkpoint (it is past its set-up) it is told to stop.
+func TestStopOutlivesAnAttempt(t *testing.T) {
+	for name, end := range map[string][]Command{
+		"attempt failed": {exit("j1", "w1", 1, 1, false)},
+		"worker died":    {dead("w1"), reg("w1", 4)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := build(t, seq(stopping, end, []Command{asg("j1", "w1", 2)})...)
+			if j, _ := s.Job("j1"); j.State != api.Running {
+				t.Fatalf("next attempt: %s, want running until it records a checkpoint", j.State)
+			}
+			if a := s.Assignments("w1"); len(a) != 1 || a[0].Stop {
+				t.Fatalf("assignments %+v, want attempt 2 without Stop", a)
+			}
+			if _, err := s.Apply(ckpt("j1", 2, 3, 30)); err != nil {
+				t.Fatal(err)
+			}
+			if j, _ := s.Job("j1"); j.State != api.Stopping {
+				t.Fatalf("after its checkpoint: %s, want stopping", j.State)
+			}
+			if a := s.Assignments("w1"); len(a) != 1 || !a[0].Stop || a[0].Attempt != 2 {
+				t.Fatalf("assignments %+v, want attempt 2 with Stop", a)
+			}
+		})
 	}
 }
 
@@ -357,7 +390,9 @@ func TestMaxRestarts(t *testing.T) {
 		{"10 restarts", seq(running, failLoop(1, MaxRestarts)), api.Running, ""},
 		{"11th failure", seq(running, failLoop(1, MaxRestarts), []Command{exit("j1", "w1", 11, 1, false)}), api.Failed,
 			"restarted 10 times without completing a checkpoint; last: attempt 11 exited with code 1: boom"},
-		{"a checkpoint in between", seq(running, failLoop(1, 5), []Command{ckpt("j1", 6, 1, 1)}, failLoop(6, 6),
+		{"one checkpoint of an attempt is not progress", seq(running, failLoop(1, 5), []Command{ckpt("j1", 6, 1, 1)}, failLoop(6, 5),
+			[]Command{exit("j1", "w1", 11, 1, false)}), api.Failed, "restarted 10 times"},
+		{"two checkpoints in between", seq(running, failLoop(1, 5), []Command{ckpt("j1", 6, 1, 1), ckpt("j1", 6, 2, 2)}, failLoop(6, 6),
 			[]Command{exit("j1", "w1", 12, 1, false)}), api.Restarting, "attempt 12 exited with code 1"},
 		{"worker losses do not count", seq(running, failLoop(1, MaxRestarts),
 			[]Command{dead("w1"), reg("w1", 4), asg("j1", "w1", 12)}), api.Running, ""},
@@ -425,7 +460,7 @@ func TestViews(t *testing.T) {
 		{Job: "j2", Attempt: 1, Name: "n-j2", Binary: sha, Args: []string{"--mode=stream"}, Slots: 1,
 			CheckpointDir: "/ck/j2/checkpoints", SavepointDir: "/ck/j2/savepoints", FromSavepoint: "/sp/j2", Stop: true},
 		{Job: "j1", Attempt: 1, Name: "n-j1", Binary: sha, Args: []string{"--mode=stream"}, Slots: 2,
-			CheckpointDir: "/ck/j1/checkpoints", SavepointDir: "/ck/j1/savepoints"},
+			CheckpointDir: "/ck/j1/checkpoints", SavepointDir: "/ck/j1/savepoints", FromSavepoint: "/sp/j1"},
 	}
 	if got := s.Assignments("w1"); !reflect.DeepEqual(got, wantA) {
 		t.Errorf("assignments = %+v\nwant %+v", got, wantA)
