@@ -57,14 +57,23 @@ type Config struct {
 // Timings of the leader; the worker side gets them in RegisterResponse.
 const (
 	tickInterval    = 100 * time.Millisecond // leader loop
-	deadTicks       = 30                     // 3 s without a heartbeat: the worker is dead
+	deadTicks       = 45                     // 4.5 s without a heartbeat: the worker is dead
 	heartbeatMillis = 500                    // how often workers heartbeat
-	leaseMillis     = 4000                   // how long a worker keeps running without a leader
+	leaseMillis     = 3000                   // how long a worker keeps running without a leader
 	validateTimeout = 20 * time.Second       // BINARY validate ARGS
 	applyTimeout    = 10 * time.Second       // one Raft Apply
 	maxJSONBody     = 1 << 20                // request bodies other than binaries
 	pushTimeout     = 10 * time.Minute       // one blob pushed to a peer
 )
+
+// A worker cut off from the coordinators kills its children once its
+// lease has run out since the last heartbeat it sent that succeeded,
+// checked each heartbeat interval; the leader gives their jobs to other
+// workers once deadTicks have passed since that heartbeat arrived. The
+// kill must come first, by a margin, or two attempts of one job would run
+// at once: leaseMillis + heartbeatMillis + 1 s <= deadTicks × tickInterval
+// (TestTimings). The lease still outlasts a leader election (about a
+// second with raftnode's timeouts), so a leader's death stops no job.
 
 // Validate names the first bad field of c; [Start] calls it.
 func (c Config) Validate() error {

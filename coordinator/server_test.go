@@ -328,7 +328,7 @@ func TestJobLifecycle(t *testing.T) {
 	// A worker registers and heartbeats: the job is placed on it.
 	logs := fakeWorker(t, map[string]string{sub.ID: "line 1\nline 2\n"})
 	reg, err := c.Register(ctx, api.RegisterRequest{ID: "w1", URL: logs.URL, Slots: 2})
-	if err != nil || reg.HeartbeatMillis != 500 || reg.LeaseMillis != 4000 {
+	if err != nil || reg.HeartbeatMillis != heartbeatMillis || reg.LeaseMillis != leaseMillis {
 		t.Fatalf("register: %+v, %v", reg, err)
 	}
 	a := nextAssignment(t, c, "w1", sub.ID, 1)
@@ -714,5 +714,14 @@ func TestTLS(t *testing.T) {
 	untrusting.Retry = 100 * time.Millisecond
 	if _, err := untrusting.Health(context.Background()); err == nil {
 		t.Fatal("health without trusting the certificate succeeded")
+	}
+}
+
+// TestTimings: a worker cut off from the cluster kills its children before
+// the leader gives their jobs to another worker, with a second to spare.
+func TestTimings(t *testing.T) {
+	lease := time.Duration(leaseMillis+heartbeatMillis)*time.Millisecond + time.Second
+	if dead := deadTicks * tickInterval; lease > dead {
+		t.Errorf("lease %dms + heartbeat %dms + 1s = %v > dead after %v", leaseMillis, heartbeatMillis, lease, dead)
 	}
 }

@@ -95,7 +95,8 @@ type key struct {
 //
 //   - An assignment with no child: Start (also when Stop is set: the job
 //     then starts and is terminated once it runs, which writes its
-//     savepoint).
+//     savepoint), once no other attempt of the same job is alive here: two
+//     attempts of one job never run at once on a worker.
 //   - An assigned Running child with Stop set, not yet terminated or
 //     killed: Term. A Launching one waits until it runs.
 //   - A Launching or Running child that is not assigned and not yet
@@ -104,8 +105,10 @@ type key struct {
 //     its exit is acknowledged and it is no longer assigned: Forget.
 func Plan(assigned []api.Assignment, children []Child) []Action {
 	have := make(map[key]Child, len(children))
+	alive := map[string]bool{} // jobs with an attempt not yet exited
 	for _, c := range children {
 		have[key{c.Job, c.Attempt}] = c
+		alive[c.Job] = alive[c.Job] || c.Phase != Exited
 	}
 	want := make(map[key]bool, len(assigned))
 	var out []Action
@@ -117,6 +120,9 @@ func Plan(assigned []api.Assignment, children []Child) []Action {
 		want[k] = true
 		c, ok := have[k]
 		switch {
+		case !ok && alive[a.Job]:
+			// An older attempt is still alive: it is killed below; start
+			// this one after its exit.
 		case !ok:
 			out = append(out, Action{Kind: Start, Job: a.Job, Attempt: a.Attempt, Assignment: a})
 		case a.Stop && c.Phase == Running && !c.Termed && !c.Killed:

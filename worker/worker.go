@@ -280,8 +280,12 @@ func (l *loop) handle(b beat) {
 		}
 	}
 	if b.resp.Unknown {
-		l.w.logf("the leader does not know this worker: registering again")
+		// The leader declared this worker dead (or never knew it): its
+		// jobs are being placed elsewhere, so its children go now, not
+		// when the lease runs out.
+		l.w.logf("the leader does not know this worker: killing its children and registering again")
 		l.registered = false
+		l.assigned = nil
 		return
 	}
 	if time.Since(b.sent) >= l.lease {
