@@ -27,6 +27,7 @@ import (
 	"github.com/weirflow/weir/coordinator/internal/blobs"
 	"github.com/weirflow/weir/coordinator/internal/raftnode"
 	"github.com/weirflow/weir/coordinator/state"
+	"github.com/weirflow/weir/internal/dirlock"
 	"github.com/weirflow/weir/internal/msg"
 )
 
@@ -42,6 +43,7 @@ type Server struct {
 	fsm       *fsm
 	node      *raftnode.Node
 	blobs     *blobs.Store
+	lock      *dirlock.Lock // on DataDir: one coordinator process per data directory
 	srv       *http.Server
 	url       string
 	transport *http.Transport // to the other coordinators and the workers
@@ -78,6 +80,26 @@ func Start(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("coordinator: %w", err)
 		}
 	}
+	// Before anything touches the directory: a second process on it
+	// would remove the first one's uploads in progress.
+	lock, _, err := dirlock.Acquire(cfg.DataDir, "weir coordinator "+cfg.ID)
+	if err != nil {
+		var held *dirlock.HeldError
+		if errors.As(err, &held) {
+			who := "another process"
+			if held.Holder.PID != 0 {
+				who = held.Holder.String()
+			}
+			return nil, fmt.Errorf("coordinator: data directory %s is in use by %s; give each coordinator its own --data", cfg.DataDir, who)
+		}
+		return nil, fmt.Errorf("coordinator: %w", err)
+	}
+	started := false
+	defer func() {
+		if !started {
+			lock.Release()
+		}
+	}()
 	store, err := blobs.Open(filepath.Join(cfg.DataDir, "blobs"))
 	if err != nil {
 		return nil, fmt.Errorf("coordinator: %w", err)
@@ -87,6 +109,7 @@ func Start(cfg Config) (*Server, error) {
 		log:      log.New(cfg.Logger, "coordinator "+cfg.ID+": ", log.LstdFlags|log.Lmsgprefix),
 		fsm:      newFSM(),
 		blobs:    store,
+		lock:     lock,
 		tokenSum: sha256.Sum256([]byte(cfg.Token)),
 	}
 	if s.cfg.check == nil {
@@ -156,6 +179,7 @@ func Start(cfg Config) (*Server, error) {
 	}()
 	go s.run()
 	s.log.Printf("started: http %s, raft %s, %d node(s), data %s", s.url, cfg.RaftAddr, len(cfg.Peers), cfg.DataDir)
+	started = true
 	return s, nil
 }
 
@@ -195,11 +219,15 @@ func (s *Server) IsLeader() bool { return s.leading.Load() && s.node.IsLeader() 
 // down. A leader that closes leaves the others to elect a new one.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
-		s.cancel()
+		s.cancel() // the handlers' context: uploads and waits end
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = s.srv.Shutdown(ctx) // waits for the handlers
+		cancel()
 		_ = s.srv.Close()
 		s.wg.Wait()
 		err := s.node.Shutdown()
 		s.transport.CloseIdleConnections()
+		_ = s.lock.Release()
 		if err != nil {
 			s.closeErr = fmt.Errorf("coordinator: %w", err)
 		}

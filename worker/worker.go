@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/weirflow/weir/coordinator/api"
+	"github.com/weirflow/weir/internal/dirlock"
 )
 
 // Defaults used until a registration tells the worker otherwise.
@@ -45,6 +46,7 @@ type Worker struct {
 	ln        net.Listener
 	url       string
 	ran       atomic.Bool
+	lock      *dirlock.Lock // on DataDir: one worker process per data directory
 }
 
 // New checks cfg, fills its defaults, makes DataDir/binaries and
@@ -70,8 +72,18 @@ func New(cfg Config) (*Worker, error) {
 			return nil, fmt.Errorf("worker: data directory: %w", err)
 		}
 	}
+	// Two processes on one data directory would be one worker id twice:
+	// both would run the same attempts.
+	if w.lock, _, err = dirlock.Acquire(cfg.DataDir, "weir worker"); err != nil {
+		var held *dirlock.HeldError
+		if errors.As(err, &held) {
+			return nil, fmt.Errorf("worker: data directory %s is in use by %s; give each worker its own --data", cfg.DataDir, holderOf(held))
+		}
+		return nil, fmt.Errorf("worker: %w", err)
+	}
 	if w.id == "" {
 		if w.id, err = LoadID(cfg.DataDir); err != nil {
+			w.lock.Release()
 			return nil, err
 		}
 	}
@@ -79,6 +91,7 @@ func New(cfg Config) (*Worker, error) {
 	w.client = &api.Client{URLs: cfg.Coordinators, Token: w.token}
 	w.bins = &binaries{dir: filepath.Join(cfg.DataDir, "binaries"), client: w.client}
 	if w.ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		w.lock.Release()
 		return nil, fmt.Errorf("worker: listen for logs: %w", err)
 	}
 	w.url = listenURL(w.ln)
@@ -118,6 +131,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		lease:    defaultLease,
 	}
 	l.run()
+	defer w.lock.Release()
 	_ = srv.Close()
 	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("worker: log server: %w", err)
@@ -421,4 +435,12 @@ func (l *loop) shutdown() {
 	}
 	// The heartbeat goroutine sends on beats (capacity 1) and returns.
 	l.calls.Wait()
+}
+
+// holderOf names the process holding a lock.
+func holderOf(e *dirlock.HeldError) string {
+	if e.Holder.PID == 0 {
+		return "another process"
+	}
+	return e.Holder.String()
 }

@@ -607,3 +607,34 @@ func openTemp(t *testing.T) (*os.File, error) {
 	}
 	return f, err
 }
+
+// TestDataDirInUse: a second worker on the data directory of a running one
+// is refused with one line (it would be the same worker id twice).
+func TestDataDirInUse(t *testing.T) {
+	dir := t.TempDir()
+	token := filepath.Join(dir, "token")
+	if err := os.WriteFile(token, []byte("t\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Coordinators: []string{"http://127.0.0.1:1"}, TokenFile: token, Slots: 1, DataDir: filepath.Join(dir, "w"), HTTPAddr: "127.0.0.1:0"}
+	w, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = New(cfg)
+	if err == nil || !strings.Contains(err.Error(), "is in use by pid") || !strings.Contains(err.Error(), "give each worker its own --data") ||
+		strings.Contains(err.Error(), "\n") {
+		t.Fatalf("second worker on %s: %v", cfg.DataDir, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := w.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w2, err := New(cfg) // released by Run
+	if err != nil {
+		t.Fatalf("after the first stopped: %v", err)
+	}
+	w2.lock.Release()
+	w2.ln.Close()
+}

@@ -186,7 +186,7 @@ func TestDevSameDataDirTwice(t *testing.T) {
 	var errs bytes.Buffer
 	devContext = old
 	code := run([]string{"dev", "--addr=127.0.0.1:0", "--http=127.0.0.1:0", "--data-dir=" + dir}, io.Discard, &errs)
-	if code != 1 || strings.Count(errs.String(), "\n") != 1 || !strings.Contains(errs.String(), "in use by another process") {
+	if code != 1 || strings.Count(errs.String(), "\n") != 1 || !strings.Contains(errs.String(), "is in use by") {
 		t.Errorf("second weir dev: exit %d, stderr %q; want 1 and one line saying the folder is in use", code, errs.String())
 	}
 	devContext = func() (context.Context, context.CancelFunc) { return ctx, cancel }
