@@ -149,6 +149,15 @@ func (s *Server) submit(ctx context.Context, req api.SubmitRequest) (api.SubmitR
 			return out, errorf(http.StatusBadRequest, "savepoint %s is not a directory this coordinator can reach", req.FromSavepoint)
 		}
 	}
+	// A retry of a submission already recorded (its answer was lost to a
+	// leader change or a timeout): the same job, not a second one.
+	var prev api.Job
+	var retry bool
+	s.fsm.read(func(st *state.State) { prev, retry = st.JobByRequest(req.RequestID) })
+	if retry {
+		out.ID = prev.ID
+		return out, nil
+	}
 	if _, err := s.ensureBinary(ctx, req.Binary); err != nil {
 		return out, err
 	}
@@ -193,18 +202,34 @@ func (s *Server) submit(ctx context.Context, req api.SubmitRequest) (api.SubmitR
 				return out, fmt.Errorf("job directory: %w", err)
 			}
 		}
-		_, err = s.apply(ctx, state.Command{Kind: state.SubmitJob, Job: &j})
+		res, err := s.apply(ctx, state.Command{Kind: state.SubmitJob, Job: &j, RequestID: req.RequestID})
 		if errors.Is(err, state.ErrConflict) && try < 3 {
+			os.RemoveAll(dir)
 			continue // the random id was taken
 		}
 		if err != nil {
-			os.RemoveAll(dir)
+			if refused(err) {
+				os.RemoveAll(dir)
+			} // else the command may still commit (a leader change): keep its directories
 			return out, err
+		}
+		if rj, ok := res.(api.Job); ok && rj.ID != id {
+			// A retry of this submission was recorded meanwhile.
+			os.RemoveAll(dir)
+			out.ID = rj.ID
+			return out, nil
 		}
 		s.log.Printf("job %s submitted: binary %s, %s, parallelism %d", id, req.Binary[:12], j.Mode, j.Parallelism)
 		out.ID = id
 		return out, nil
 	}
+}
+
+// refused reports whether the FSM refused a command: then it is known not
+// to be in the log (an error of Raft may still commit).
+func refused(err error) bool {
+	return errors.Is(err, state.ErrConflict) || errors.Is(err, state.ErrInvalid) ||
+		errors.Is(err, state.ErrNotFound) || errors.Is(err, state.ErrStale)
 }
 
 // newJobID is "<name>-<8 hex>".

@@ -298,12 +298,19 @@ func TestJobLifecycle(t *testing.T) {
 		t.Fatalf("jobs after refused submits: %v, %v", jobs, err)
 	}
 
-	sub, err := c.Submit(ctx, api.SubmitRequest{Binary: sha, Args: []string{"--parallelism=2"}})
+	sub, err := c.Submit(ctx, api.SubmitRequest{Binary: sha, Args: []string{"--parallelism=2"}, RequestID: "req-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !regexp.MustCompile(`^fake-[0-9a-f]{8}$`).MatchString(sub.ID) {
 		t.Fatalf("job id %q", sub.ID)
+	}
+	// A retry of the same submission (its answer lost) is the same job.
+	if again, err := c.Submit(ctx, api.SubmitRequest{Binary: sha, Args: []string{"--parallelism=2"}, RequestID: "req-1"}); err != nil || again.ID != sub.ID {
+		t.Fatalf("retried submit: %+v, %v; want %s", again, err, sub.ID)
+	}
+	if jobs, _ := c.Jobs(ctx); len(jobs) != 1 {
+		t.Fatalf("jobs after a retried submit: %d, want 1", len(jobs))
 	}
 	j, err := c.Job(ctx, sub.ID)
 	if err != nil {

@@ -64,6 +64,10 @@ type SubmitRequest struct {
 	// FromSavepoint starts the job from a savepoint directory every
 	// worker can reach.
 	FromSavepoint string `json:"from_savepoint,omitempty"`
+	// RequestID, random and set once per submission ([Client.Submit]
+	// does), makes a retry safe: the cluster answers a request id it has
+	// recorded with the job it made, instead of making a second one.
+	RequestID string `json:"request_id,omitempty"`
 }
 
 // SubmitResponse is the answer to POST /v1/jobs.

@@ -3,6 +3,8 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -257,6 +259,15 @@ func (c *Client) FetchBinary(ctx context.Context, sha string, w io.Writer) error
 // Submit submits a job whose binary was uploaded.
 func (c *Client) Submit(ctx context.Context, req SubmitRequest) (SubmitResponse, error) {
 	var out SubmitResponse
+	if req.RequestID == "" {
+		// Retries (another coordinator, a leader change) resend the same
+		// id: at most one job comes of them.
+		var b [12]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return out, fmt.Errorf("submit: request id: %w", err)
+		}
+		req.RequestID = hex.EncodeToString(b[:])
+	}
 	in, err := jsonBody(req)
 	if err != nil {
 		return out, err

@@ -49,6 +49,9 @@ type Command struct {
 	Exit       *api.Exit              `json:"exit,omitempty"`
 	Checkpoint *api.CheckpointRequest `json:"checkpoint,omitempty"`
 	Reason     string                 `json:"reason,omitempty"`
+	// RequestID is the submission's (api.SubmitRequest.RequestID):
+	// submit_job with one already recorded answers that job.
+	RequestID string `json:"request_id,omitempty"`
 }
 
 // Encode returns the command as a Raft log entry.
@@ -113,6 +116,8 @@ type job struct {
 	// savepoint). StopSaved: the stop's savepoint was reported.
 	StopRequested bool `json:"stop_requested,omitempty"`
 	StopSaved     bool `json:"stop_saved,omitempty"`
+	// RequestID is the submission that made the job, if it named one.
+	RequestID string `json:"request_id,omitempty"`
 }
 
 // worker is what the FSM keeps about a worker.
@@ -209,13 +214,16 @@ func (s *State) submit(c Command) (any, error) {
 	if c.Job.Parallelism < 1 {
 		return nil, refuse(ErrInvalid, "job %s has parallelism %d; want 1 or more", c.Job.ID, c.Job.Parallelism)
 	}
+	if j, ok := s.JobByRequest(c.RequestID); ok {
+		return j, nil // a retry of a submission that was recorded
+	}
 	if _, ok := s.jobs[c.Job.ID]; ok {
 		return nil, refuse(ErrConflict, "job %s exists already", c.Job.ID)
 	}
 	if _, ok := s.binaries[c.Job.Binary]; !ok {
 		return nil, refuse(ErrNotFound, "binary %q is unknown: upload it first", c.Job.Binary)
 	}
-	j := &job{Job: cloneJob(*c.Job)}
+	j := &job{Job: cloneJob(*c.Job), RequestID: c.RequestID}
 	j.State = api.Queued
 	j.Reason = ""
 	j.Attempt = 0
@@ -230,6 +238,20 @@ func (s *State) submit(c Command) (any, error) {
 	i, _ := slices.BinarySearchFunc(s.order, j, compareJobs)
 	s.order = slices.Insert(s.order, i, j)
 	return cloneJob(j.Job), nil
+}
+
+// JobByRequest returns the job a submission with request id rid made
+// (none for "").
+func (s *State) JobByRequest(rid string) (api.Job, bool) {
+	if rid == "" {
+		return api.Job{}, false
+	}
+	for _, j := range s.order {
+		if j.RequestID == rid {
+			return cloneJob(j.Job), true
+		}
+	}
+	return api.Job{}, false
 }
 
 func compareJobs(a, b *job) int {

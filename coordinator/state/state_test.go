@@ -297,6 +297,29 @@ func TestSavepointRequests(t *testing.T) {
 	}
 }
 
+// TestSubmitRetried: a submit_job with a request id already recorded
+// answers the job it made and adds none, whatever job id the retry chose.
+func TestSubmitRetried(t *testing.T) {
+	first, retry := sub("j1", 1, 1), sub("j2", 1, 2)
+	first.RequestID, retry.RequestID = "r1", "r1"
+	s := build(t, bin(), first)
+	res, err := s.Apply(retry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j := res.(api.Job); j.ID != "j1" {
+		t.Errorf("retry answered %s, want j1", j.ID)
+	}
+	if n := len(s.Jobs()); n != 1 {
+		t.Errorf("%d jobs, want 1", n)
+	}
+	other := sub("j3", 1, 3)
+	other.RequestID = "r2"
+	if _, err := s.Apply(other); err != nil || len(s.Jobs()) != 2 {
+		t.Errorf("another request: %v, %d jobs", err, len(s.Jobs()))
+	}
+}
+
 func TestSubmitResult(t *testing.T) {
 	s := build(t, bin())
 	c := sub("j1", 3, 5)
