@@ -8,6 +8,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -201,7 +203,46 @@ func Open(cfg Config, fsm FSM) (*Node, error) {
 		store.Close()
 		return nil, fmt.Errorf("raftnode: %w", err)
 	}
-	return &Node{raft: r, transport: transport, store: store}, nil
+	n := &Node{raft: r, transport: transport, store: store}
+	if existing {
+		// The peers given must be the cluster this node's state belongs
+		// to: other peers would be ignored by Raft but not by the callers
+		// (quorums, where to push).
+		if err := n.checkPeers(peers); err != nil {
+			n.Shutdown()
+			return nil, fmt.Errorf("raftnode: %s: %w", cfg.Dir, err)
+		}
+	}
+	return n, nil
+}
+
+// checkPeers compares peers with the configuration in the node's state:
+// the same ids and Raft addresses (a one-node cluster may change its
+// address).
+func (n *Node) checkPeers(peers []Peer) error {
+	f := n.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return err
+	}
+	var have []string
+	for _, s := range f.Configuration().Servers {
+		have = append(have, string(s.ID)+"@"+string(s.Address))
+	}
+	var want []string
+	for _, p := range peers {
+		want = append(want, p.ID+"@"+p.Addr)
+	}
+	slices.Sort(have)
+	slices.Sort(want)
+	idOf := func(s string) string { id, _, _ := strings.Cut(s, "@"); return id }
+	if len(have) == 1 && len(want) == 1 && idOf(have[0]) == idOf(want[0]) {
+		return nil
+	}
+	if !slices.Equal(have, want) {
+		return fmt.Errorf("it holds the state of the cluster %s, not of the peers given (%s); start the node with the --peers it was bootstrapped with (changing a cluster's members is not supported)",
+			strings.Join(have, ","), strings.Join(want, ","))
+	}
+	return nil
 }
 
 // Apply proposes data, waits until it is committed and applied, and

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -423,4 +424,35 @@ func BenchmarkApplyParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestPeersMustMatchState: a node reopened with peers other than those of
+// the cluster its state belongs to is refused with one line; a one-node
+// cluster may come back on another address.
+func TestPeersMustMatchState(t *testing.T) {
+	dir := t.TempDir()
+	addrs := freeAddrs(t, 3)
+	n, err := Open(Config{ID: "n1", Addr: addrs[0], Dir: dir}, &listFSM{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Shutdown()
+	if n, err = Open(Config{ID: "n1", Addr: addrs[1], Dir: dir}, &listFSM{}); err != nil {
+		t.Fatalf("one node on another address: %v", err)
+	}
+	n.Shutdown()
+	three := []Peer{{ID: "n1", Addr: addrs[1]}, {ID: "n2", Addr: addrs[2]}, {ID: "n3", Addr: addrs[0]}}
+	n, err = Open(Config{ID: "n1", Addr: addrs[1], Dir: dir, Peers: three}, &listFSM{})
+	if err == nil {
+		n.Shutdown()
+		t.Fatal("opened a one-node state as a three-node cluster")
+	}
+	if m := err.Error(); strings.Contains(m, "\n") || !strings.Contains(m, "start the node with the --peers it was bootstrapped with") {
+		t.Errorf("error %q", m)
+	}
+	// The refusal released everything: the node opens again.
+	if n, err = Open(Config{ID: "n1", Addr: addrs[1], Dir: dir}, &listFSM{}); err != nil {
+		t.Fatalf("after the refusal: %v", err)
+	}
+	n.Shutdown()
 }
