@@ -343,7 +343,7 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		tried[id] = true
-		resp, err := s.call(r.Context(), http.MethodGet, strings.TrimRight(urls[id], "/")+"/"+api.Version+"/logs/"+url.PathEscape(j.ID), nil, 0)
+		resp, err := s.callAs(r.Context(), api.LogToken(s.cfg.Token), http.MethodGet, strings.TrimRight(urls[id], "/")+"/"+api.Version+"/logs/"+url.PathEscape(j.ID), nil, 0)
 		if err != nil {
 			last = err
 			continue

@@ -443,6 +443,12 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 // call sends one request to another coordinator or a worker with the
 // token and returns the 2xx response (the caller closes its body).
 func (s *Server) call(ctx context.Context, method, u string, body io.Reader, size int64) (*http.Response, error) {
+	return s.callAs(ctx, s.cfg.Token, method, u, body, size)
+}
+
+// callAs is call with another bearer token (a worker's log server gets
+// api.LogToken, never the cluster token).
+func (s *Server) callAs(ctx context.Context, token, method, u string, body io.Reader, size int64) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
 		return nil, err
@@ -450,7 +456,7 @@ func (s *Server) call(ctx context.Context, method, u string, body io.Reader, siz
 	if body != nil && size >= 0 {
 		req.ContentLength = size
 	}
-	req.Header.Set(api.TokenHeader, "Bearer "+s.cfg.Token)
+	req.Header.Set(api.TokenHeader, "Bearer "+token)
 	resp, err := (&http.Client{Transport: s.transport}).Do(req)
 	if err != nil {
 		return nil, err

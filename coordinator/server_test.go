@@ -468,7 +468,7 @@ func nextAssignment(t *testing.T, c *api.Client, worker, job string, attempt uin
 func fakeWorker(t *testing.T, logs map[string]string) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "Bearer "+testToken {
+		if r.Header.Get("Authorization") != "Bearer "+api.LogToken(testToken) {
 			http.Error(w, `{"error":"no token"}`, http.StatusUnauthorized)
 			return
 		}

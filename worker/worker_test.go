@@ -380,11 +380,12 @@ func TestJobRunsAndItsExitIsReportedUntilAcked(t *testing.T) {
 		job, token string
 		code       int
 	}{
-		{a.Job, testToken, 200},
+		{a.Job, api.LogToken(testToken), 200},
+		{a.Job, testToken, 401}, // the cluster's token never goes to a log server
 		{a.Job, "", 401},
 		{a.Job, "wrong", 401},
-		{"nothing-here", testToken, 404},
-		{"bad%20id", testToken, 400},
+		{"nothing-here", api.LogToken(testToken), 404},
+		{"bad%20id", api.LogToken(testToken), 400},
 	} {
 		req, _ := http.NewRequest("GET", e.w.URL()+"/v1/logs/"+c.job, nil)
 		if c.token != "" {

@@ -8,13 +8,28 @@
 // [Error] body with a one-line message.
 package api
 
-import "time"
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+)
 
 // Version is the API's version, the first element of every path.
 const Version = "v1"
 
 // TokenHeader is the header that carries the bearer token.
 const TokenHeader = "Authorization"
+
+// LogToken is the bearer token of a worker's log server: derived from the
+// cluster's token (HMAC-SHA256), so that a coordinator reading a job's log
+// over the worker's plain HTTP never sends the token that can submit
+// binaries, and a token read off that connection only reads logs.
+func LogToken(token string) string {
+	m := hmac.New(sha256.New, []byte(token))
+	m.Write([]byte("weir worker logs v1"))
+	return hex.EncodeToString(m.Sum(nil))
+}
 
 // MaxBinarySize is the default limit on an uploaded job binary.
 const MaxBinarySize = 512 << 20
