@@ -525,6 +525,26 @@ func TestClusterBatchAndBadInput(t *testing.T) {
 		t.Errorf("refused submissions changed the job list:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 
+	// A binary altered on the worker's disk after it was fetched: refused
+	// at the start, and the job fails with the reason.
+	bins, _ := filepath.Glob(filepath.Join(c.dir, "w1", "binaries", strings.Repeat("[0-9a-f]", 64)))
+	if len(bins) != 1 {
+		t.Fatalf("worker binaries: %q, want the fraud binary", bins)
+	}
+	f, err := os.OpenFile(bins[0], os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString("altered"); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	altered := c.submit("--mode=batch", "--in=jsonl:"+in+"/*.jsonl", "--out=jsonl:"+filepath.Join(t.TempDir(), "altered"))
+	j = c.waitJob(altered, "failed", time.Minute, func(j api.Job) bool { return j.State.Final() })
+	if j.State != api.Failed || !strings.Contains(j.Reason, "altered on disk") || j.Restarts != 0 {
+		t.Errorf("job of an altered binary: %s after %d restarts: %q; want failed, altered on disk", j.State, j.Restarts, j.Reason)
+	}
+
 	// Larger than any worker: accepted, and waits with a reason.
 	big := c.submit("--mode=batch", "--in=jsonl:"+in+"/*.jsonl", "--out=jsonl:"+filepath.Join(t.TempDir(), "big"), "--parallelism=4")
 	j = c.waitJob(big, "a reason to wait", 30*time.Second, func(j api.Job) bool { return j.State == api.Queued && j.Reason != "" })
