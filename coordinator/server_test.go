@@ -56,7 +56,7 @@ func (b *syncBuf) String() string {
 
 // testConfig is a one-node cluster on ephemeral ports, with the fake
 // binary checks (any file is a job binary; see fakeValidate).
-func testConfig(t *testing.T, id string, log io.Writer) Config {
+func testConfig(t testing.TB, id string, log io.Writer) Config {
 	t.Helper()
 	dir := t.TempDir()
 	return Config{
@@ -94,7 +94,7 @@ func fakeValidate(_ context.Context, _ string, args []string) (api.Validation, e
 	return v, nil
 }
 
-func start(t *testing.T, cfg Config) *Server {
+func start(t testing.TB, cfg Config) *Server {
 	t.Helper()
 	s, err := Start(cfg)
 	if err != nil {
@@ -113,7 +113,7 @@ func client(servers ...*Server) *api.Client {
 }
 
 // waitFor polls cond until it holds or 20 s pass.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
@@ -125,7 +125,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 // writeBinary writes a fake job binary and returns its path and SHA-256.
-func writeBinary(t *testing.T, content string) (string, string) {
+func writeBinary(t testing.TB, content string) (string, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "job")
 	if err := os.WriteFile(path, []byte(content), 0o700); err != nil {
@@ -137,7 +137,7 @@ func writeBinary(t *testing.T, content string) (string, string) {
 
 // leaderOf waits until every server sees the same leader and every node
 // announced its URL, and returns the leader.
-func leaderOf(t *testing.T, servers ...*Server) *Server {
+func leaderOf(t testing.TB, servers ...*Server) *Server {
 	t.Helper()
 	var leader *Server
 	waitFor(t, "a leader that every node knows", func() bool {
@@ -564,7 +564,7 @@ func TestRealBinary(t *testing.T) {
 }
 
 // freeAddrs returns n loopback addresses with free ports.
-func freeAddrs(t *testing.T, n int) []string {
+func freeAddrs(t testing.TB, n int) []string {
 	t.Helper()
 	var out []string
 	for range n {

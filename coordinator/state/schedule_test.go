@@ -1,6 +1,7 @@
 package state
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 )
@@ -71,4 +72,53 @@ func TestSchedule(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkSchedule is one pass of the scheduler on a cluster of 200
+// workers of 8 slots with 190 queued jobs of 8 tasks (all placed), and
+// the same pass once they are placed (nothing to do: what the leader pays
+// every 100 ms).
+//
+//	go test -run=NONE -bench=Schedule ./coordinator/state
+func BenchmarkSchedule(b *testing.B) {
+	s := New()
+	if _, err := s.Apply(bin()); err != nil {
+		b.Fatal(err)
+	}
+	for i := range 200 {
+		if _, err := s.Apply(reg(fmt.Sprintf("w%03d", i), 8)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for i := range 190 {
+		if _, err := s.Apply(sub(fmt.Sprintf("j%03d", i), 8, i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("190 queued", func(b *testing.B) {
+		for range b.N {
+			if cmds := Schedule(s); len(cmds) != 190 {
+				b.Fatalf("%d assigns", len(cmds))
+			}
+		}
+	})
+	for _, c := range Schedule(s) {
+		if _, err := s.Apply(c); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("all placed", func(b *testing.B) {
+		for range b.N {
+			if cmds := Schedule(s); len(cmds) != 0 {
+				b.Fatalf("%d assigns", len(cmds))
+			}
+		}
+	})
+	b.Run("assignments of a worker", func(b *testing.B) {
+		for range b.N {
+			if a := s.Assignments("w100"); len(a) != 1 {
+				b.Fatalf("%d assignments", len(a))
+			}
+		}
+	})
 }
