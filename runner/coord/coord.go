@@ -566,6 +566,8 @@ func (m *Machine) fail(now time.Time, err error) {
 	}
 	if m.allFinished() {
 		m.trigger(now, true)
+	} else if m.savepoint {
+		m.trigger(now, false) // asked for while this one was in flight
 	}
 }
 
