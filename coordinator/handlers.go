@@ -439,16 +439,11 @@ func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	alive := false
-	s.fsm.read(func(st *state.State) {
-		for _, wk := range st.Workers() {
-			if wk.ID == id {
-				alive = wk.Alive
-			}
-		}
-	})
+	s.fsm.read(func(st *state.State) { alive = st.WorkerAlive(id, req.Incarnation) })
 	if !alive {
-		// Unknown, or declared dead: its jobs went elsewhere; it registers
-		// again (and kills what it runs, as nothing is assigned to it).
+		// Unknown, declared dead, or replaced by another process with its
+		// id: its jobs went elsewhere; it kills what it runs and
+		// registers again.
 		writeJSON(w, http.StatusOK, api.HeartbeatResponse{Assignments: []api.Assignment{}, Unknown: true})
 		return
 	}

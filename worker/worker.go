@@ -3,6 +3,8 @@ package worker
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -47,6 +49,8 @@ type Worker struct {
 	url       string
 	ran       atomic.Bool
 	lock      *dirlock.Lock // on DataDir: one worker process per data directory
+	// incarnation is random for this process (api.RegisterRequest).
+	incarnation string
 }
 
 // New checks cfg, fills its defaults, makes DataDir/binaries and
@@ -58,6 +62,11 @@ func New(cfg Config) (*Worker, error) {
 		return nil, err
 	}
 	w := &Worker{cfg: cfg, id: cfg.ID, token: cfg.Token}
+	var inc [8]byte
+	if _, err := rand.Read(inc[:]); err != nil {
+		return nil, fmt.Errorf("worker: incarnation: %w", err)
+	}
+	w.incarnation = hex.EncodeToString(inc[:])
 	var err error
 	if w.tokenFile, err = filepath.Abs(cfg.TokenFile); err != nil {
 		return nil, fmt.Errorf("worker: token file: %w", err)
@@ -215,7 +224,7 @@ func (l *loop) run() {
 
 // beat starts a heartbeat call in its own goroutine.
 func (l *loop) beat() {
-	req := api.HeartbeatRequest{Running: []api.Attempt{}}
+	req := api.HeartbeatRequest{Incarnation: l.w.incarnation, Running: []api.Attempt{}}
 	for _, c := range l.sorted() {
 		if c.phase == Exited {
 			if !c.acked {
@@ -232,7 +241,7 @@ func (l *loop) beat() {
 	}
 	client := *l.w.client
 	client.Retry = timeout
-	reg := api.RegisterRequest{ID: l.w.id, URL: l.w.url, Slots: l.w.cfg.Slots}
+	reg := api.RegisterRequest{ID: l.w.id, URL: l.w.url, Slots: l.w.cfg.Slots, Incarnation: l.w.incarnation}
 	b := beat{sent: time.Now()}
 	l.inflight = true
 	l.calls.Add(1)

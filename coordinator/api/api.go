@@ -215,6 +215,11 @@ type RegisterRequest struct {
 	ID    string `json:"id"`  // stable across restarts of the worker (kept in its data dir)
 	URL   string `json:"url"` // the worker's HTTP URL
 	Slots int    `json:"slots"`
+	// Incarnation is random for each worker process: a registration the
+	// same process repeats (a retry) changes nothing, while one from
+	// another process with the worker's id replaces it (what it ran
+	// restarts) and the old process's heartbeats are answered Unknown.
+	Incarnation string `json:"incarnation,omitempty"`
 }
 
 // RegisterResponse tells a worker how often to heartbeat and how long its
@@ -227,8 +232,9 @@ type RegisterResponse struct {
 // HeartbeatRequest is POST /v1/workers/{id}/heartbeat: what the worker
 // runs and what ended since it last heard back.
 type HeartbeatRequest struct {
-	Running []Attempt `json:"running"`
-	Exited  []Exit    `json:"exited,omitempty"`
+	Incarnation string    `json:"incarnation,omitempty"` // the RegisterRequest's
+	Running     []Attempt `json:"running"`
+	Exited      []Exit    `json:"exited,omitempty"`
 }
 
 // Attempt names one start of a job.

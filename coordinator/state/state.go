@@ -122,10 +122,11 @@ type job struct {
 
 // worker is what the FSM keeps about a worker.
 type worker struct {
-	ID    string `json:"id"`
-	URL   string `json:"url"`
-	Slots int    `json:"slots"`
-	Alive bool   `json:"alive"`
+	ID          string `json:"id"`
+	URL         string `json:"url"`
+	Slots       int    `json:"slots"`
+	Alive       bool   `json:"alive"`
+	Incarnation string `json:"incarnation,omitempty"`
 }
 
 // State is the replicated state of the cluster: coordinators, binaries,
@@ -272,14 +273,17 @@ func (s *State) register(c Command) (any, error) {
 	if !ok {
 		w = &worker{ID: c.Worker.ID}
 		s.workers[w.ID] = w
-	} else if w.Alive {
-		// It restarted before the detector noticed: its children are gone,
-		// or will be killed as their attempts are no longer assigned to it.
+	} else if w.Alive && (c.Worker.Incarnation == "" || c.Worker.Incarnation != w.Incarnation) {
+		// It restarted before the detector noticed (or another process
+		// took its id): its children are gone, or will be killed as their
+		// attempts are no longer assigned to it. The same incarnation
+		// again is a retry: nothing changes.
 		s.lose(w.ID, "worker "+w.ID+" registered again")
 	}
 	w.URL = c.Worker.URL
 	w.Slots = c.Worker.Slots
 	w.Alive = true
+	w.Incarnation = c.Worker.Incarnation
 	return s.workerView(w), nil
 }
 
@@ -297,6 +301,13 @@ func (s *State) workerDead(c Command) (any, error) {
 		s.lose(w.ID, reason)
 	}
 	return s.workerView(w), nil
+}
+
+// WorkerAlive reports whether worker id is alive in the given incarnation
+// ("" matches any): a heartbeat of another one is answered Unknown.
+func (s *State) WorkerAlive(id, incarnation string) bool {
+	w, ok := s.workers[id]
+	return ok && w.Alive && (incarnation == "" || incarnation == w.Incarnation)
 }
 
 // lose ends the attempts placed on worker id: running and stopping jobs

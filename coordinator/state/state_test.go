@@ -320,6 +320,32 @@ func TestSubmitRetried(t *testing.T) {
 	}
 }
 
+// TestRegisterIncarnation: a registration repeated by the same worker
+// process changes nothing; one from another process with the worker's id
+// restarts what it ran, and only the newest incarnation is alive.
+func TestRegisterIncarnation(t *testing.T) {
+	regAs := func(inc string) Command {
+		c := reg("w1", 4)
+		c.Worker.Incarnation = inc
+		return c
+	}
+	base := []Command{bin(), regAs("a"), sub("j1", 2, 1), asg("j1", "w1", 1)}
+	s := build(t, seq(base, []Command{regAs("a")})...)
+	if j, _ := s.Job("j1"); j.State != api.Running || j.Attempt != 1 {
+		t.Errorf("after a repeated registration: %s attempt %d, want running attempt 1", j.State, j.Attempt)
+	}
+	if !s.WorkerAlive("w1", "a") || s.WorkerAlive("w1", "b") {
+		t.Error("incarnation a should be the live one")
+	}
+	s = build(t, seq(base, []Command{regAs("b")})...)
+	if j, _ := s.Job("j1"); j.State != api.Restarting {
+		t.Errorf("after another process registered: %s, want restarting", j.State)
+	}
+	if s.WorkerAlive("w1", "a") || !s.WorkerAlive("w1", "b") || !s.WorkerAlive("w1", "") {
+		t.Error("incarnation b should be the live one")
+	}
+}
+
 func TestSubmitResult(t *testing.T) {
 	s := build(t, bin())
 	c := sub("j1", 3, 5)
