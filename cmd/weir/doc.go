@@ -6,7 +6,7 @@
 //	weir coordinator [flags]       one node of the cluster's Raft group
 //	weir worker [flags]            run the job attempts a cluster assigns
 //	weir submit [flags] BINARY -- JOB-FLAGS
-//	weir jobs | status JOB | cancel JOB | savepoint JOB --stop | logs JOB | workers
+//	weir jobs | status JOB | cancel JOB | savepoint [--stop] JOB | logs JOB | workers
 //	weir help                      list the commands
 //
 // `weir gen` is what `//go:generate go tool weir gen` runs in a module that

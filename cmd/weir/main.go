@@ -24,7 +24,7 @@ func commands() []command {
 		{name: "jobs", short: "list a cluster's jobs", run: runJobs},
 		{name: "status", short: "show a job's state, tasks, watermark and last checkpoint", run: runStatus},
 		{name: "cancel", short: "cancel a job", run: runCancel},
-		{name: "savepoint", short: "stop a job with a savepoint (--stop)", run: runSavepoint},
+		{name: "savepoint", short: "take a savepoint of a job, or stop it with one (--stop)", run: runSavepoint},
 		{name: "logs", short: "print a job's log", run: runLogs},
 		{name: "workers", short: "list a cluster's workers", run: runWorkers},
 	}
