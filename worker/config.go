@@ -32,6 +32,10 @@ type Config struct {
 	DataDir string
 	// HTTPAddr is where the log server listens (default 127.0.0.1:0).
 	HTTPAddr string
+	// TLSCert and TLSKey are PEM files: given both, the log server is
+	// served over HTTPS (the coordinators trust their own certificate and
+	// the system's, SSL_CERT_FILE included).
+	TLSCert, TLSKey string
 	// Log gets one line per thing that happens (default: discarded).
 	Log io.Writer
 }
@@ -61,6 +65,8 @@ func (c *Config) Validate() error {
 		return errors.New("worker: no data directory given: use --data=DIR")
 	case c.Slots < 1:
 		return fmt.Errorf("worker: slots must be at least 1, not %d", c.Slots)
+	case (c.TLSCert == "") != (c.TLSKey == ""):
+		return errors.New("worker: give both --tls-cert and --tls-key, or neither")
 	case c.ID != "" && !validName(c.ID):
 		return fmt.Errorf("worker: bad worker id %q: use letters, digits, '-', '_' and '.'", c.ID)
 	}

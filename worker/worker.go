@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -99,11 +101,24 @@ func New(cfg Config) (*Worker, error) {
 	w.logDir = filepath.Join(cfg.DataDir, "logs")
 	w.client = &api.Client{URLs: cfg.Coordinators, Token: w.token}
 	w.bins = &binaries{dir: filepath.Join(cfg.DataDir, "binaries"), client: w.client}
+	var tlsConf *tls.Config
+	if cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			w.lock.Release()
+			return nil, fmt.Errorf("worker: TLS: %w", err)
+		}
+		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	if w.ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		w.lock.Release()
 		return nil, fmt.Errorf("worker: listen for logs: %w", err)
 	}
 	w.url = listenURL(w.ln)
+	if tlsConf != nil {
+		w.ln = tls.NewListener(w.ln, tlsConf)
+		w.url = "https" + strings.TrimPrefix(w.url, "http")
+	}
 	return w, nil
 }
 

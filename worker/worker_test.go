@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/weirflow/weir/internal/testcert"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -638,4 +640,50 @@ func TestDataDirInUse(t *testing.T) {
 	}
 	w2.lock.Release()
 	w2.ln.Close()
+}
+
+// TestLogServerTLS: with --tls-cert and --tls-key the log server speaks
+// HTTPS only, and its URL says so.
+func TestLogServerTLS(t *testing.T) {
+	dir := t.TempDir()
+	token := filepath.Join(dir, "token")
+	if err := os.WriteFile(token, []byte("t\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, key, pool := testcert.Write(t, dir)
+	w, err := New(Config{Coordinators: []string{"http://127.0.0.1:1"}, TokenFile: token, Slots: 1,
+		DataDir: filepath.Join(dir, "w"), TLSCert: cert, TLSKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(w.URL(), "https://127.0.0.1:") {
+		t.Fatalf("URL %s, want https", w.URL())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	req, _ := http.NewRequest("GET", w.URL()+"/v1/logs/nothing-here", nil)
+	req.Header.Set(api.TokenHeader, "Bearer "+api.LogToken("t"))
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET over TLS: %d, want 404 (no such log)", resp.StatusCode)
+	}
+	plain, _ := http.NewRequest("GET", "http"+strings.TrimPrefix(w.URL(), "https")+"/v1/logs/nothing-here", nil)
+	if resp, err := http.DefaultClient.Do(plain); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusNotFound {
+			t.Error("plain HTTP was served")
+		}
+	}
 }

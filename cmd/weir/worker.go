@@ -25,7 +25,9 @@ func runWorker(args []string, stdout, stderr io.Writer) int {
 	tokenFile := fs.String("token-file", os.Getenv(api.EnvTokenFile), "file holding the cluster's bearer token (env "+api.EnvTokenFile+")")
 	httpAddr := fs.String("http", "127.0.0.1:0", "host:port of the worker's log server")
 	id := fs.String("id", "", "worker id (default: the one kept in DATA/worker-id, made once)")
-	const usage = "weir worker --coordinators=URLS --data=DIR --token-file=FILE [--slots=N] [--http=HOST:PORT] [--id=ID]"
+	tlsCert := fs.String("tls-cert", "", "PEM certificate: serve the log server over HTTPS (with --tls-key)")
+	tlsKey := fs.String("tls-key", "", "PEM private key of --tls-cert")
+	const usage = "weir worker --coordinators=URLS --data=DIR --token-file=FILE [--slots=N] [--http=HOST:PORT] [--id=ID] [--tls-cert=FILE --tls-key=FILE]"
 	if code := parseFlags(fs, args, usage, stdout, stderr); code >= 0 {
 		return code
 	}
@@ -47,6 +49,8 @@ func runWorker(args []string, stdout, stderr io.Writer) int {
 		return bad("no token file given: use --token-file=FILE or %s", api.EnvTokenFile)
 	case *slots < 1:
 		return bad("--slots must be at least 1, not %d", *slots)
+	case (*tlsCert == "") != (*tlsKey == ""):
+		return bad("give both --tls-cert and --tls-key, or neither")
 	}
 	w, err := worker.New(worker.Config{
 		ID:           *id,
@@ -55,6 +59,8 @@ func runWorker(args []string, stdout, stderr io.Writer) int {
 		Slots:        *slots,
 		DataDir:      *data,
 		HTTPAddr:     *httpAddr,
+		TLSCert:      *tlsCert,
+		TLSKey:       *tlsKey,
 		Log:          &syncWriter{w: stderr},
 	})
 	if err != nil {
