@@ -270,7 +270,8 @@ func thirds(parts [][]fraud.Txn) [3][][]fraud.Txn {
 // TestClusterStream submits the fraud stream job (Kafka → Kafka) to three
 // coordinators and two workers, kills the leader and the job's worker with
 // SIGKILL while the input arrives in three runs, stops the job with a
-// savepoint, resumes it locally to the end of its input, and checks the
+// savepoint (killing its worker during the stop too), resumes it locally
+// to the end of its input, and checks the
 // committed output topic against the expected rows. It also restarts the
 // killed coordinator and checks that it catches up.
 func TestClusterStream(t *testing.T) {
@@ -350,15 +351,18 @@ func TestClusterStream(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
-	// Stop with a savepoint on the cluster, resume locally to the end.
+	// Stop with a savepoint on the cluster, and kill -9 the job's worker
+	// at once: the stop is not dropped; the job restarts on another
+	// worker and stops there once it runs. Then resume locally to the end.
 	if r := c.weir("savepoint", "--stop", id); r.code != 0 {
 		t.Fatalf("weir savepoint --stop: exit %d: %s", r.code, r.stderr)
 	}
-	j = c.waitJob(id, "the job stopped with a savepoint", time.Minute, func(j api.Job) bool { return j.State == api.Stopped })
-	if j.Savepoint == "" {
-		t.Fatalf("stopped job has no savepoint: %+v", j)
+	c.kill(c.workers[j.Worker])
+	j = c.waitJob(id, "the job stopped with a savepoint", time.Minute, func(j api.Job) bool { return j.State.Final() })
+	if j.State != api.Stopped || j.SavepointID == 0 || j.Reason != "" {
+		t.Fatalf("after a stop whose worker died: %s, savepoint %d in %q, reason %q; want stopped with a savepoint", j.State, j.SavepointID, j.Savepoint, j.Reason)
 	}
-	t.Logf("stopped with a savepoint in %s", j.Savepoint)
+	t.Logf("stopped with savepoint %d in %s (attempt %d, its worker killed during the stop)", j.SavepointID, j.Savepoint, j.Attempt)
 	r := execCLI(t, "run", "--mode=stream", "--bounded", "--in=kafka://"+b.Addr()+"/txns", "--out=kafka://"+b.Addr()+"/totals",
 		"--on-error=fail", "--parallelism=3", "--from-savepoint="+j.Savepoint, "--checkpoint-dir="+filepath.Join(t.TempDir(), "ckpt"),
 		"--progress=never")
