@@ -271,7 +271,12 @@ func (s *Server) handler() http.Handler {
 			return
 		}
 		switch {
-		case p == "/v1/health" || strings.HasPrefix(p, "/v1/internal/") || s.IsLeader():
+		case s.IsLeader():
+			// Clients go to the leader directly next time (api.Client):
+			// a follower's forwarding costs a second round trip.
+			w.Header().Set(api.LeaderHeader, s.url)
+			mux.ServeHTTP(w, r)
+		case p == "/v1/health" || strings.HasPrefix(p, "/v1/internal/"):
 			mux.ServeHTTP(w, r)
 		case s.node.IsLeader():
 			writeJSON(w, http.StatusServiceUnavailable, api.Error{Error: fmt.Sprintf("coordinator %s was just elected and is catching up with the log; try again", s.cfg.ID)})

@@ -623,6 +623,12 @@ func TestThreeNodes(t *testing.T) {
 	if err != nil || h.ID != follower.ID() || h.IsLeader || h.LeaderURL != leader.URL() || len(h.Nodes) != 3 {
 		t.Fatalf("follower's health: %+v, %v", h, err)
 	}
+	// A client that knows every node goes to the leader once an answer
+	// (forwarded by a follower) named it.
+	both := client(follower, leader)
+	if _, err := both.Jobs(ctx); err != nil || both.Leader() != leader.URL() {
+		t.Fatalf("after a forwarded request: leader hint %q (%v), want %s", both.Leader(), err, leader.URL())
+	}
 
 	// The leader goes; the others elect one and the client goes on.
 	if err := leader.Close(); err != nil {

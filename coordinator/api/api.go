@@ -21,6 +21,10 @@ const Version = "v1"
 // TokenHeader is the header that carries the bearer token.
 const TokenHeader = "Authorization"
 
+// LeaderHeader is set by the leader on its answers (forwarded ones
+// included) to its own URL: a [Client] tries that URL first afterwards.
+const LeaderHeader = "Weir-Leader"
+
 // LogToken is the bearer token of a worker's log server: derived from the
 // cluster's token (HMAC-SHA256), so that a coordinator reading a job's log
 // over the worker's plain HTTP never sends the token that can submit

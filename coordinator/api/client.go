@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -31,6 +32,49 @@ type Client struct {
 	HTTP *http.Client
 	// Wait is the pause between rounds over the URLs (default 100 ms).
 	Wait time.Duration
+}
+
+// leaders holds, for each list of URLs (joined), the one the last answer
+// named as the leader's: a hint shared by every Client of this process
+// with those URLs (copies included).
+var leaders sync.Map
+
+// Leader is the URL of URLs that the last answer named as the leader's
+// ("" before any): requests try it first.
+func (c *Client) Leader() string {
+	v, _ := leaders.Load(strings.Join(c.URLs, ","))
+	s, _ := v.(string)
+	return s
+}
+
+// order returns URLs with the last known leader first.
+func (c *Client) order() []string {
+	leader := c.Leader()
+	if leader == "" || c.URLs[0] == leader {
+		return c.URLs
+	}
+	out := make([]string, 0, len(c.URLs))
+	out = append(out, leader)
+	for _, u := range c.URLs {
+		if u != leader {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// noteLeader remembers the leader an answer named, if it is one of URLs.
+func (c *Client) noteLeader(resp *http.Response) {
+	l := strings.TrimRight(resp.Header.Get(LeaderHeader), "/")
+	if l == "" {
+		return
+	}
+	for _, u := range c.URLs {
+		if strings.TrimRight(u, "/") == l {
+			leaders.Store(strings.Join(c.URLs, ","), u)
+			return
+		}
+	}
 }
 
 // StatusError is a response that was not 2xx.
@@ -146,7 +190,7 @@ func (c *Client) send(ctx context.Context, method, path string, in body, ctype s
 	deadline := time.Now().Add(retry)
 	var last error
 	for round := 0; ; round++ {
-		for _, base := range c.URLs {
+		for _, base := range c.order() {
 			var r io.Reader
 			if in != nil {
 				var err error
@@ -172,6 +216,7 @@ func (c *Client) send(ctx context.Context, method, path string, in body, ctype s
 				last = fmt.Errorf("%s: %w", base, unwrapURL(err))
 				continue
 			}
+			c.noteLeader(resp)
 			if resp.StatusCode/100 == 2 {
 				return resp, nil
 			}
