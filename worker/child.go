@@ -51,6 +51,8 @@ func (w *Worker) launch(ctx context.Context, a api.Assignment, events chan<- eve
 		notStarted(false, err.Error())
 		return
 	}
+	now := time.Now()
+	_ = os.Chtimes(path, now, now) // its last use: it is kept a while after (prune)
 	if ctx.Err() != nil {
 		notStarted(false, "killed before it started")
 		return

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 )
 
 // Config is what a [Worker] needs. Only cmd/weir reads flags and the
@@ -36,6 +37,10 @@ type Config struct {
 	// served over HTTPS (the coordinators trust their own certificate and
 	// the system's, SSL_CERT_FILE included).
 	TLSCert, TLSKey string
+	// KeepBinaries and KeepLogs are how long fetched binaries and job
+	// logs that no current attempt uses are kept (defaults
+	// DefaultKeepBinaries, DefaultKeepLogs); checked every hour.
+	KeepBinaries, KeepLogs time.Duration
 	// Log gets one line per thing that happens (default: discarded).
 	Log io.Writer
 }
@@ -48,6 +53,12 @@ func (c *Config) EnsureDefaults() {
 	}
 	if c.HTTPAddr == "" {
 		c.HTTPAddr = "127.0.0.1:0"
+	}
+	if c.KeepBinaries == 0 {
+		c.KeepBinaries = DefaultKeepBinaries
+	}
+	if c.KeepLogs == 0 {
+		c.KeepLogs = DefaultKeepLogs
 	}
 	if c.Log == nil {
 		c.Log = io.Discard
@@ -65,6 +76,8 @@ func (c *Config) Validate() error {
 		return errors.New("worker: no data directory given: use --data=DIR")
 	case c.Slots < 1:
 		return fmt.Errorf("worker: slots must be at least 1, not %d", c.Slots)
+	case c.KeepBinaries < 0 || c.KeepLogs < 0:
+		return errors.New("worker: how long to keep binaries and logs must not be negative")
 	case (c.TLSCert == "") != (c.TLSKey == ""):
 		return errors.New("worker: give both --tls-cert and --tls-key, or neither")
 	case c.ID != "" && !validName(c.ID):

@@ -197,6 +197,7 @@ type loop struct {
 	beats    chan beat
 	calls    sync.WaitGroup
 
+	lastPrune  time.Time
 	inflight   bool
 	registered bool
 	every      time.Duration // heartbeat interval
@@ -217,6 +218,9 @@ func (l *loop) run() {
 			return
 		case now := <-ticker.C:
 			l.checkLease(now)
+			if now.Sub(l.lastPrune) >= pruneEvery {
+				l.prune(now)
+			}
 			if !l.inflight {
 				l.beat()
 			}

@@ -27,6 +27,8 @@ func runWorker(args []string, stdout, stderr io.Writer) int {
 	id := fs.String("id", "", "worker id (default: the one kept in DATA/worker-id, made once)")
 	tlsCert := fs.String("tls-cert", "", "PEM certificate: serve the log server over HTTPS (with --tls-key)")
 	tlsKey := fs.String("tls-key", "", "PEM private key of --tls-cert")
+	keepBinaries := fs.Duration("keep-binaries", worker.DefaultKeepBinaries, "how long a fetched binary no attempt uses is kept")
+	keepLogs := fs.Duration("keep-logs", worker.DefaultKeepLogs, "how long the log of a job no attempt runs is kept")
 	const usage = "weir worker --coordinators=URLS --data=DIR --token-file=FILE [--slots=N] [--http=HOST:PORT] [--id=ID] [--tls-cert=FILE --tls-key=FILE]"
 	if code := parseFlags(fs, args, usage, stdout, stderr); code >= 0 {
 		return code
@@ -51,6 +53,8 @@ func runWorker(args []string, stdout, stderr io.Writer) int {
 		return bad("--slots must be at least 1, not %d", *slots)
 	case (*tlsCert == "") != (*tlsKey == ""):
 		return bad("give both --tls-cert and --tls-key, or neither")
+	case *keepBinaries <= 0 || *keepLogs <= 0:
+		return bad("--keep-binaries and --keep-logs must be positive durations")
 	}
 	w, err := worker.New(worker.Config{
 		ID:           *id,
@@ -61,6 +65,8 @@ func runWorker(args []string, stdout, stderr io.Writer) int {
 		HTTPAddr:     *httpAddr,
 		TLSCert:      *tlsCert,
 		TLSKey:       *tlsKey,
+		KeepBinaries: *keepBinaries,
+		KeepLogs:     *keepLogs,
 		Log:          &syncWriter{w: stderr},
 	})
 	if err != nil {
