@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -77,10 +78,17 @@ func (s *Server) tick() {
 		}
 	})
 	s.mu.Lock()
+	ticked := time.Now()
 	dead := s.mu.detector.Tick(alive)
 	s.mu.Unlock()
+	reason := fmt.Sprintf("no heartbeat for %v", deadTicks*tickInterval)
 	for _, id := range dead {
-		const reason = "no heartbeat for 3s"
+		s.mu.Lock()
+		late := s.mu.lastSeen[id].After(ticked)
+		s.mu.Unlock()
+		if late {
+			continue // its heartbeat arrived since the tick: alive after all
+		}
 		if _, err := s.apply(s.ctx, state.Command{Kind: state.WorkerDead, WorkerID: id, Reason: reason}); err != nil {
 			s.logApply("worker "+id+" dead", err)
 			return
