@@ -54,8 +54,16 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, fmt.Errorf("store binary: %w", err))
 		return
 	}
-	if rec, ok := s.binaryRecord(b.SHA256); ok {
-		writeJSON(w, http.StatusOK, rec) // uploaded before: the bytes are the same
+	if _, ok := s.binaryRecord(b.SHA256); ok {
+		// Uploaded before: the bytes are the same. Recorded again, so
+		// that it counts as used now (see sweepBinaries).
+		b.Holders = []string{s.cfg.ID}
+		res, err := s.apply(r.Context(), state.Command{Kind: state.AddBinary, Binary: &b})
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, res)
 		return
 	}
 	path := s.blobs.Path(b.SHA256)
@@ -80,6 +88,39 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Printf("binary %s stored: %d bytes on %s", b.SHA256[:12], b.Size, strings.Join(b.Holders, ","))
 	writeJSON(w, http.StatusOK, b)
+}
+
+// removeBlob deletes this node's copy of a binary the replicated state
+// forgot, unless it was stored since before (an upload racing the
+// removal). Called on every node, after the apply.
+func (s *Server) removeBlob(sha string, before time.Time) {
+	if ok, err := s.blobs.Remove(sha, before); err != nil {
+		s.log.Printf("binary %s forgotten, but its file stays: %s", short(sha), msg.Line(err))
+	} else if ok {
+		s.log.Printf("binary %s removed: no job that can run uses it since %s", short(sha), before.Format(time.RFC3339))
+	}
+}
+
+// sweepBinaries, on the leader, forgets the binaries no job that can still
+// run uses and that nobody uploaded or submitted for KeepBinaries.
+func (s *Server) sweepBinaries(now time.Time) {
+	before := now.Add(-s.cfg.KeepBinaries)
+	var shas []string
+	s.fsm.read(func(st *state.State) { shas = st.UnusedBinaries(before) })
+	for _, sha := range shas {
+		c := state.Command{Kind: state.RemoveBinary, Binary: &api.Binary{SHA256: sha}, Before: before}
+		if _, err := s.apply(s.ctx, c); err != nil && !refused(err) {
+			s.logApply("remove binary "+short(sha), err)
+			return
+		}
+	}
+}
+
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
 }
 
 func (s *Server) binaryRecord(sha string) (api.Binary, bool) {

@@ -48,11 +48,18 @@ type Config struct {
 	RaftLogger io.Writer
 	// MaxBinarySize bounds an uploaded binary (0: api.MaxBinarySize).
 	MaxBinarySize int64
+	// KeepBinaries is how long a binary no job that can still run uses
+	// is kept after its last upload or submission (0: DefaultKeepBinaries);
+	// the leader looks every 10 minutes.
+	KeepBinaries time.Duration
 
 	// Test hooks (nil: the real bincheck.Check and bincheck.Validate).
 	check    func(path string) error
 	validate func(ctx context.Context, path string, args []string) (api.Validation, error)
 }
+
+// DefaultKeepBinaries is Config.KeepBinaries when zero.
+const DefaultKeepBinaries = 7 * 24 * time.Hour
 
 // Timings of the leader; the worker side gets them in RegisterResponse.
 const (
@@ -64,6 +71,7 @@ const (
 	applyTimeout    = 10 * time.Second       // one Raft Apply
 	maxJSONBody     = 1 << 20                // request bodies other than binaries
 	pushTimeout     = 10 * time.Minute       // one blob pushed to a peer
+	sweepTicks      = 6000                   // 10 min: binaries to forget (KeepBinaries)
 )
 
 // A worker cut off from the coordinators kills its children once its
@@ -94,6 +102,9 @@ func validateConfig(cfg Config) (Config, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = io.Discard
+	}
+	if cfg.KeepBinaries <= 0 {
+		cfg.KeepBinaries = DefaultKeepBinaries
 	}
 	if cfg.MaxBinarySize <= 0 {
 		cfg.MaxBinarySize = api.MaxBinarySize

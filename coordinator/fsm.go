@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"sync"
+	"time"
 
 	"github.com/weirflow/weir/coordinator/state"
 )
@@ -12,6 +13,9 @@ import (
 type fsm struct {
 	mu sync.RWMutex
 	st *state.State
+	// removed, when set, is told of each binary remove_binary forgot (on
+	// every node, after the apply): its file goes too.
+	removed func(sha string, before time.Time)
 }
 
 func newFSM() *fsm { return &fsm{st: state.New()} }
@@ -23,8 +27,12 @@ func (f *fsm) Apply(data []byte) (any, error) {
 		return nil, err
 	}
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.st.Apply(c)
+	res, err := f.st.Apply(c)
+	f.mu.Unlock()
+	if err == nil && c.Kind == state.RemoveBinary && f.removed != nil {
+		f.removed(c.Binary.SHA256, c.Before)
+	}
+	return res, err
 }
 
 // Snapshot returns the state's JSON.

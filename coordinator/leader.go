@@ -23,7 +23,8 @@ func (s *Server) run() {
 	t := time.NewTicker(tickInterval)
 	defer t.Stop()
 	leading := false
-	var term uint64 // of the lead
+	var term uint64  // of the lead
+	var ticks uint64 // as leader
 	for {
 		select {
 		case <-s.ctx.Done():
@@ -43,6 +44,9 @@ func (s *Server) run() {
 		}
 		if leading {
 			s.tick()
+			if ticks++; ticks%sweepTicks == 1 {
+				s.sweepBinaries(time.Now())
+			}
 		}
 		s.announce()
 	}

@@ -118,6 +118,7 @@ func Start(cfg Config) (*Server, error) {
 	if s.cfg.validate == nil {
 		s.cfg.validate = bincheck.Validate
 	}
+	s.fsm.removed = s.removeBlob
 	s.mu.detector = state.NewDetector(deadTicks)
 	s.mu.lastSeen = map[string]time.Time{}
 	s.mu.lastWorker = map[string]string{}

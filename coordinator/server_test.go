@@ -701,3 +701,46 @@ func TestTimings(t *testing.T) {
 		t.Errorf("lease %dms + heartbeat %dms + 1s = %v > dead after %v", leaseMillis, heartbeatMillis, lease, dead)
 	}
 }
+
+// TestBinarySweep: the leader forgets, on every node, a binary that no job
+// that can still run uses once KeepBinaries have passed since its last
+// upload or submission; it can be uploaded again.
+func TestBinarySweep(t *testing.T) {
+	ctx := context.Background()
+	s := start(t, testConfig(t, "c1", nil))
+	leaderOf(t, s)
+	c := client(s)
+	path, sha := writeBinary(t, "fake job binary")
+	if _, err := c.UploadBinary(ctx, path); err != nil {
+		t.Fatal(err)
+	}
+	sub, err := c.Submit(ctx, api.SubmitRequest{Binary: sha})
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(s.cfg.KeepBinaries + time.Hour)
+	s.sweepBinaries(later)
+	if _, ok := s.binaryRecord(sha); !ok || !s.blobs.Has(sha) {
+		t.Fatal("a binary of a queued job was removed")
+	}
+	if _, err := c.Cancel(ctx, sub.ID); err != nil {
+		t.Fatal(err)
+	}
+	s.sweepBinaries(time.Now()) // used just now: kept
+	if _, ok := s.binaryRecord(sha); !ok {
+		t.Fatal("a binary used just now was removed")
+	}
+	s.sweepBinaries(later)
+	if _, ok := s.binaryRecord(sha); ok || s.blobs.Has(sha) {
+		t.Fatalf("binary of ended jobs, unused for KeepBinaries: recorded %v, file %v", ok, s.blobs.Has(sha))
+	}
+	if _, err := c.Submit(ctx, api.SubmitRequest{Binary: sha}); !api.IsStatus(err, 404) {
+		t.Fatalf("submit of a removed binary: %v, want 404", err)
+	}
+	if _, err := c.UploadBinary(ctx, path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Submit(ctx, api.SubmitRequest{Binary: sha}); err != nil {
+		t.Fatalf("submit after the upload again: %v", err)
+	}
+}

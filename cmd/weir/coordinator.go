@@ -18,7 +18,7 @@ var coordinatorContext = signalContext
 // runCoordinator is `weir coordinator`: one node of the cluster, serving
 // until SIGINT or SIGTERM.
 func runCoordinator(args []string, stdout, stderr io.Writer) int {
-	const synopsis = "weir coordinator --data=DIR --checkpoints=DIR --token-file=FILE [--id=c1] [--raft=HOST:PORT] [--http=HOST:PORT] [--peers=ID@HOST:PORT,...] [--tls-cert=FILE --tls-key=FILE]"
+	const synopsis = "weir coordinator --data=DIR --checkpoints=DIR --token-file=FILE [--id=c1] [--raft=HOST:PORT] [--http=HOST:PORT] [--peers=ID@HOST:PORT,...] [--tls-cert=FILE --tls-key=FILE] [--keep-binaries=DURATION]"
 	fs := flagSet("weir coordinator")
 	id := fs.String("id", "c1", "this node's id; it must appear in --peers when that is given")
 	raftAddr := fs.String("raft", "127.0.0.1:7001", "host:port of the Raft transport (default: this node's --peers entry, if any)")
@@ -29,6 +29,7 @@ func runCoordinator(args []string, stdout, stderr io.Writer) int {
 	tokenFile := fs.String("token-file", "", "file holding the bearer token every API call must carry (required)")
 	tlsCert := fs.String("tls-cert", "", "PEM certificate: serve the API over HTTPS (with --tls-key)")
 	tlsKey := fs.String("tls-key", "", "PEM private key of --tls-cert")
+	keepBinaries := fs.Duration("keep-binaries", coordinator.DefaultKeepBinaries, "how long a binary no job that can still run uses is kept after its last upload or submission")
 	if code := parseFlags(fs, args, synopsis, stdout, stderr); code >= 0 {
 		return code
 	}
@@ -38,6 +39,9 @@ func runCoordinator(args []string, stdout, stderr io.Writer) int {
 	}
 	if fs.NArg() > 0 {
 		return bad("unexpected argument %q", fs.Arg(0))
+	}
+	if *keepBinaries <= 0 {
+		return bad("--keep-binaries must be a positive duration, not %v", *keepBinaries)
 	}
 	for _, f := range []struct{ name, value string }{{"data", *data}, {"checkpoints", *checkpoints}, {"token-file", *tokenFile}} {
 		if f.value == "" {
@@ -69,6 +73,7 @@ func runCoordinator(args []string, stdout, stderr io.Writer) int {
 		Token:          token,
 		TLSCert:        *tlsCert,
 		TLSKey:         *tlsKey,
+		KeepBinaries:   *keepBinaries,
 	}
 	if err := cfg.Validate(); err != nil {
 		return bad("%s", strings.TrimPrefix(msg.Line(err), "coordinator: "))

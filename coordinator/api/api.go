@@ -73,6 +73,10 @@ type Binary struct {
 	// Holders are the coordinators that hold a verified copy; a binary is
 	// recorded only once a quorum holds it.
 	Holders []string `json:"holders,omitempty"`
+	// Used is when it was last uploaded or submitted: a binary no job
+	// that can still run uses is removed some time after (coordinator
+	// Config.KeepBinaries).
+	Used time.Time `json:"used,omitzero"`
 }
 
 // SubmitRequest is POST /v1/jobs.

@@ -27,6 +27,7 @@ const (
 	CancelJob          Kind = "cancel_job"          // (JobID)
 	StopJob            Kind = "stop_job"            // stop with savepoint (JobID)
 	RequestSavepoint   Kind = "request_savepoint"   // a savepoint without stop (JobID)
+	RemoveBinary       Kind = "remove_binary"       // forget a binary unused since Before (Binary.SHA256)
 )
 
 // MaxRestarts is how many times in a row a job restarts after its attempt
@@ -52,6 +53,9 @@ type Command struct {
 	// RequestID is the submission's (api.SubmitRequest.RequestID):
 	// submit_job with one already recorded answers that job.
 	RequestID string `json:"request_id,omitempty"`
+	// Before: remove_binary removes a binary only if it was not used
+	// since.
+	Before time.Time `json:"before,omitzero"`
 }
 
 // Encode returns the command as a Raft log entry.
@@ -177,6 +181,8 @@ func (s *State) Apply(c Command) (any, error) {
 		return s.stop(c)
 	case RequestSavepoint:
 		return s.requestSavepoint(c)
+	case RemoveBinary:
+		return s.removeBinary(c)
 	}
 	return nil, refuse(ErrInvalid, "unknown command %q", c.Kind)
 }
@@ -194,7 +200,11 @@ func (s *State) addBinary(c Command) (any, error) {
 		return nil, refuse(ErrInvalid, "add_binary without a SHA-256")
 	}
 	b := *c.Binary
+	b.Used = c.Time
 	if old, ok := s.binaries[b.SHA256]; ok {
+		if old.Used.After(b.Used) {
+			b.Used = old.Used
+		}
 		if old.Size != b.Size {
 			return nil, refuse(ErrConflict, "binary %s is recorded with %d bytes, not %d", b.SHA256, old.Size, b.Size)
 		}
@@ -223,6 +233,11 @@ func (s *State) submit(c Command) (any, error) {
 	}
 	if _, ok := s.binaries[c.Job.Binary]; !ok {
 		return nil, refuse(ErrNotFound, "binary %q is unknown: upload it first", c.Job.Binary)
+	}
+	bin := s.binaries[c.Job.Binary]
+	if c.Time.After(bin.Used) {
+		bin.Used = c.Time
+		s.binaries[c.Job.Binary] = bin
 	}
 	j := &job{Job: cloneJob(*c.Job), RequestID: c.RequestID}
 	j.State = api.Queued
@@ -517,6 +532,53 @@ func (s *State) stop(c Command) (any, error) {
 	j.State = api.Stopping
 	j.StopRequested, j.StopSaved = true, false
 	return cloneJob(j.Job), nil
+}
+
+// removeBinary forgets a binary that no job that can still run uses and
+// that was not uploaded or submitted since c.Before.
+func (s *State) removeBinary(c Command) (any, error) {
+	if c.Binary == nil {
+		return nil, refuse(ErrInvalid, "remove_binary without a binary")
+	}
+	b, ok := s.binaries[c.Binary.SHA256]
+	if !ok {
+		return nil, refuse(ErrNotFound, "binary %q is unknown", c.Binary.SHA256)
+	}
+	if b.Used.After(c.Before) {
+		return nil, refuse(ErrConflict, "binary %s was used at %s, after %s", short(b.SHA256), b.Used.Format(time.RFC3339), c.Before.Format(time.RFC3339))
+	}
+	for _, j := range s.order {
+		if j.Binary == b.SHA256 && !j.State.Final() {
+			return nil, refuse(ErrConflict, "binary %s is the binary of job %s, which is %s", short(b.SHA256), j.ID, j.State)
+		}
+	}
+	delete(s.binaries, b.SHA256)
+	return cloneBinary(b), nil
+}
+
+// UnusedBinaries returns the binaries that no job that can still run uses
+// and that were not uploaded or submitted since before, sorted.
+func (s *State) UnusedBinaries(before time.Time) []string {
+	used := map[string]bool{}
+	for _, j := range s.order {
+		if !j.State.Final() {
+			used[j.Binary] = true
+		}
+	}
+	var out []string
+	for _, sha := range sortedKeys(s.binaries) {
+		if b := s.binaries[sha]; !used[sha] && !b.Used.After(before) {
+			out = append(out, sha)
+		}
+	}
+	return out
+}
+
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
 }
 
 // requestSavepoint counts a request for a savepoint of a running job; its

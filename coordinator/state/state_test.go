@@ -601,3 +601,42 @@ func TestEncodeDecode(t *testing.T) {
 		t.Error("decode of junk: no error")
 	}
 }
+
+// TestRemoveBinary: a binary is forgotten only when no job that can still
+// run uses it and it was not uploaded or submitted since Before.
+func TestRemoveBinary(t *testing.T) {
+	rm := func(before int) Command {
+		return Command{Kind: RemoveBinary, Binary: &api.Binary{SHA256: sha}, Before: at(before)}
+	}
+	upload := bin()
+	upload.Time = at(0)
+	for _, tt := range []struct {
+		name   string
+		setup  []Command
+		cmd    Command
+		err    error
+		unused bool // listed by UnusedBinaries(at(100)) before the command
+	}{
+		{"never used since", []Command{upload}, rm(100), nil, true},
+		{"uploaded after", []Command{upload}, rm(-1), ErrConflict, true},
+		{"submitted after", []Command{upload, sub("j1", 1, 50), cancel("j1")}, rm(40), ErrConflict, true},
+		{"job of it queued", []Command{upload, sub("j1", 1, 5)}, rm(100), ErrConflict, false},
+		{"job of it running", seq([]Command{upload, reg("w1", 4), sub("j1", 1, 5), asg("j1", "w1", 1)}), rm(100), ErrConflict, false},
+		{"job of it ended", []Command{upload, sub("j1", 1, 5), cancel("j1")}, rm(100), nil, true},
+		{"unknown", nil, rm(100), ErrNotFound, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := build(t, tt.setup...)
+			if got := len(s.UnusedBinaries(at(100))) == 1; got != tt.unused {
+				t.Errorf("UnusedBinaries = %v, want listed %v", s.UnusedBinaries(at(100)), tt.unused)
+			}
+			_, err := s.Apply(tt.cmd)
+			if !errors.Is(err, tt.err) || (err == nil) != (tt.err == nil) {
+				t.Fatalf("err = %v, want %v", err, tt.err)
+			}
+			if _, ok := s.Binary(sha); ok != (tt.err != nil && tt.name != "unknown") {
+				t.Errorf("binary recorded = %v after %v", ok, err)
+			}
+		})
+	}
+}

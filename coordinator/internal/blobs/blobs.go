@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/weirflow/weir/coordinator/api"
 )
@@ -146,6 +147,29 @@ func (s *Store) Path(sha string) string {
 }
 
 func (s *Store) path(sha string) string { return filepath.Join(s.dir, sha) }
+
+// Remove deletes the binary with this SHA-256 if it was last written
+// before cutoff (a copy stored since, by an upload racing the removal,
+// stays) and reports whether it did.
+func (s *Store) Remove(sha string, cutoff time.Time) (bool, error) {
+	if !IsSHA(sha) {
+		return false, fmt.Errorf("%w: %q", ErrBadSHA, sha)
+	}
+	fi, err := os.Stat(s.path(sha))
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("blobs: %w", err)
+	}
+	if !fi.ModTime().Before(cutoff) {
+		return false, nil
+	}
+	if err := os.Remove(s.path(sha)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return false, fmt.Errorf("blobs: %w", err)
+	}
+	return true, nil
+}
 
 // Open opens the binary with this SHA-256 for reading and returns its
 // size. A binary the store does not hold gives an error that
