@@ -215,7 +215,7 @@ func workerFromEnv(getenv func(string) string) (*worker, error) {
 // of the runner on savepoint (it goes with the next checkpoint).
 func (w *worker) commit(fence context.CancelCauseFunc, savepoint chan<- struct{}) func(context.Context, runner.CheckpointReport) error {
 	return func(ctx context.Context, r runner.CheckpointReport) error {
-		req := api.CheckpointRequest{Attempt: w.attempt, ID: r.ID, Path: r.Path, Watermark: r.Watermark}
+		req := api.CheckpointRequest{Attempt: w.attempt, ID: r.ID, Path: r.Path, Watermark: r.Watermark, Complete: r.Complete}
 		if r.Savepoint != "" {
 			req.Savepoint, req.SavepointFor = r.Savepoint, w.asked
 		}
@@ -227,7 +227,10 @@ func (w *worker) commit(fence context.CancelCauseFunc, savepoint chan<- struct{}
 		if err != nil {
 			return fmt.Errorf("report to the coordinator: %s", api.ErrorLine(err))
 		}
-		if n := j.SavepointRequested; n > j.SavepointTaken && n > w.asked {
+		// A request not answered yet: asked of the runner again unless this
+		// report carries the savepoint (a savepoint that failed is retried
+		// with the next checkpoint; the runner merges repeated requests).
+		if n := j.SavepointRequested; n > j.SavepointTaken && r.Savepoint == "" {
 			w.asked = n
 			select {
 			case savepoint <- struct{}{}:

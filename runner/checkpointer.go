@@ -93,6 +93,9 @@ type checkpointer struct {
 	pending map[ackKey]taskAck // acks whose snapshot is not released yet
 	todo    []coord.Event      // events the actions themselves produced
 	started uint64             // the newest checkpoint triggered
+	// complete is the newest checkpoint of the checkpoint store known
+	// complete: resumed from, or completed by this run (CheckpointReport).
+	complete uint64
 	err     error              // the job's last checkpoint failed
 	// wms is, per checkpoint not yet written, the lowest watermark of
 	// the tasks that acknowledged it (Options.CommitCheckpoint).
@@ -129,7 +132,11 @@ func newCheckpointer(j *job, tasks []*rawTask, next base.CheckpointID) *checkpoi
 			KeyGroupStart: int(kgs), KeyGroupEnd: int(kge)})
 	}
 	m := coord.New(cfg)
-	return &checkpointer{j: j, tasks: tasks, durable: m.Durable(), q: newEventQueue(), m: m, pending: map[ackKey]taskAck{},
+	var complete uint64
+	if j.restore != nil && j.store != nil && j.restoreStore == j.store {
+		complete = j.restore.ID
+	}
+	return &checkpointer{j: j, tasks: tasks, complete: complete, durable: m.Durable(), q: newEventQueue(), m: m, pending: map[ackKey]taskAck{},
 		wms: map[uint64]base.Timestamp{}}
 }
 
@@ -259,6 +266,9 @@ func (c *checkpointer) do(ctx context.Context, a coord.Action) {
 		c.mu.failed++
 		c.mu.Unlock()
 	case coord.Commit:
+		if c.j.store != nil {
+			c.complete = a.ID // its metadata is written: Commit follows Written
+		}
 		if a.Savepoint {
 			c.j.opts.Logf("runner: savepoint %d written to %s; the job goes on", a.ID, chkPath(c.j.savepoints.Dir(), a.ID))
 		}
@@ -303,7 +313,7 @@ func (c *checkpointer) commitCheckpoint(ctx context.Context, id uint64, wm time.
 	if commit == nil {
 		return nil
 	}
-	r := CheckpointReport{ID: id, Path: chkPath(c.j.store.Dir(), id), Watermark: wm, Savepoint: savepoint}
+	r := CheckpointReport{ID: id, Path: chkPath(c.j.store.Dir(), id), Watermark: wm, Savepoint: savepoint, Complete: c.complete}
 	if err := commit(ctx, r); err != nil {
 		return fmt.Errorf("commit checkpoint %d: %w", id, err)
 	}

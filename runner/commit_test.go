@@ -49,6 +49,14 @@ func (l *commitLog) commit(_ context.Context, r CheckpointReport) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.calls = append(l.calls, commitCall{id, path, wm, r.Savepoint})
+	if r.Complete >= id {
+		return fmt.Errorf("checkpoint %d reported with %d complete", id, r.Complete)
+	}
+	if r.Complete > 0 {
+		if _, err := os.Stat(filepath.Join(filepath.Dir(path), fmt.Sprintf("chk-%d", r.Complete), "_metadata")); err != nil {
+			return fmt.Errorf("checkpoint %d reported with %d complete: %v", id, r.Complete, err)
+		}
+	}
 	// The data is durable, the checkpoint is not complete yet.
 	if _, err := os.Stat(filepath.Join(path, "_metadata")); err == nil {
 		return fmt.Errorf("checkpoint %d already has its metadata", id)

@@ -220,6 +220,11 @@ type CheckpointReport struct {
 	// checkpoint (SavepointDir/chk-<id>: a stop's, or one asked for with
 	// Options.Savepoint), or "".
 	Savepoint string
+	// Complete is the newest checkpoint of CheckpointDir known to be
+	// complete (its metadata written) when this one is reported: the one
+	// the job resumed from, or one this run completed; 0 for none. ID
+	// itself is not complete yet when it is reported.
+	Complete uint64
 }
 
 // Defaults and limits of Options, for the command lines that map flags

@@ -196,6 +196,12 @@ type CheckpointRequest struct {
 	Watermark    time.Time `json:"watermark,omitzero"`
 	Savepoint    string    `json:"savepoint,omitempty"`
 	SavepointFor uint64    `json:"savepoint_for,omitempty"`
+	// Complete is the newest checkpoint of the job's directory known to
+	// be complete on disk (its metadata written): the one the attempt
+	// resumed from or one it completed; 0 for none. Once there is one, the
+	// job's attempts resume from the directory, no longer from
+	// FromSavepoint.
+	Complete uint64 `json:"complete,omitempty"`
 }
 
 // SavepointRequest is POST /v1/jobs/{id}/savepoint.

@@ -22,7 +22,7 @@
 //	                code 0: stopping -> stopped, else -> finished
 //	                code 2 or Permanent -> failed
 //	                other -> restarting, or failed after MaxRestarts restarts
-//	                with no attempt recording two checkpoints in between
+//	                with no newer checkpoint complete on disk in between
 //	worker_dead     running|stopping -> restarting, cancelling -> cancelled
 //	register_worker of a worker still alive: as worker_dead
 //	cancel_job      queued|restarting -> cancelled, running|stopping -> cancelling
@@ -36,9 +36,10 @@
 // A savepoint reported with a checkpoint sets Savepoint (SavepointDir)
 // and SavepointID; a stop whose attempt exits 0 without one (it stopped
 // while being set up) ends stopped with a Reason saying so. An assignment
-// always carries the job's FromSavepoint: a checkpoint is reported before
-// its metadata is written, so one recorded here may not be on disk, and
-// the runner prefers a newer checkpoint of its own directory anyway.
+// carries the job's FromSavepoint until a report says a checkpoint of the
+// job's directory is complete on disk (CheckpointRequest.Complete): a
+// checkpoint is reported before its metadata is written, so one recorded
+// here may not be on disk.
 //
 // Attempts fence stale reports: an exit or a checkpoint counts only for
 // the job's current attempt on its current worker, and an assign only

@@ -122,6 +122,11 @@ type job struct {
 	StopSaved     bool `json:"stop_saved,omitempty"`
 	// RequestID is the submission that made the job, if it named one.
 	RequestID string `json:"request_id,omitempty"`
+	// Complete is the newest checkpoint of the job's directory an
+	// attempt reported complete on disk (CheckpointRequest.Complete):
+	// from then on attempts resume from the directory, not FromSavepoint,
+	// and a newer one is progress (restarts counted from zero again).
+	Complete uint64 `json:"complete,omitempty"`
 }
 
 // worker is what the FSM keeps about a worker.
@@ -490,11 +495,11 @@ func (s *State) checkpoint(c Command) (any, error) {
 		Attempt:   c.Attempt,
 		Completed: c.Time,
 	}
-	if old := j.Checkpoint; old != nil && old.Attempt == c.Attempt {
-		// A second checkpoint of this attempt: it ran a checkpoint
-		// interval past a recorded one, so the job makes progress. (The
-		// first alone proves little: a checkpoint is reported before its
-		// metadata is written, which may still fail.)
+	if c.Checkpoint.Complete > j.Complete {
+		// A checkpoint newer than any before is complete on disk: the job
+		// makes progress. (A reported one alone proves little: it is
+		// reported before its metadata is written, which may still fail.)
+		j.Complete = c.Checkpoint.Complete
 		j.Failures = 0
 	}
 	j.Checkpoint = ck
@@ -753,10 +758,14 @@ func (s *State) Assignments(id string) []api.Assignment {
 			SavepointDir:  j.SavepointDir,
 			Stop:          j.State == api.Stopping,
 		}
-		// Always: a checkpoint recorded here may never have become
-		// durable (it is reported before its metadata is written), and
-		// the runner prefers a newer checkpoint of its directory anyway.
-		a.FromSavepoint = j.FromSavepoint
+		// Until a checkpoint is known complete in the job's directory: a
+		// checkpoint recorded here may never have become so (it is
+		// reported before its metadata is written). After, the directory
+		// alone (the savepoint directory may hold newer savepoints, of
+		// another job, by then).
+		if j.Complete == 0 {
+			a.FromSavepoint = j.FromSavepoint
+		}
 		out = append(out, a)
 	}
 	return out

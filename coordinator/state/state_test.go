@@ -54,7 +54,16 @@ func dead(w string) Command {
 }
 
 func cancel(job string) Command { return Command{Kind: CancelJob, JobID: job} }
-func stop(job string) Command   { return Command{Kind: StopJob, JobID: job} }
+
+// complete says, in a checkpoint report, that checkpoint id is complete on
+// disk.
+func complete(c Command, id uint64) Command {
+	ck := *c.Checkpoint
+	ck.Complete = id
+	c.Checkpoint = &ck
+	return c
+}
+func stop(job string) Command { return Command{Kind: StopJob, JobID: job} }
 func savepoint(job string) Command {
 	return Command{Kind: RequestSavepoint, JobID: job}
 }
@@ -380,6 +389,22 @@ func TestStoppedAndCheckpoint(t *testing.T) {
 	}
 }
 
+// TestFromSavepointUntilComplete: attempts start from the job's savepoint
+// until a checkpoint of its own is known complete on disk; a recorded one
+// is not enough (it is reported before its metadata is written).
+func TestFromSavepointUntilComplete(t *testing.T) {
+	s := build(t, seq(running, []Command{ckpt("j1", 1, 3, 3), exit("j1", "w1", 1, 1, false), asg("j1", "w1", 2)})...)
+	if a := s.Assignments("w1"); len(a) != 1 || a[0].FromSavepoint != "/sp/j1" {
+		t.Fatalf("after a recorded checkpoint: %+v, want the savepoint", a)
+	}
+	if _, err := s.Apply(complete(ckpt("j1", 2, 4, 4), 3)); err != nil {
+		t.Fatal(err)
+	}
+	if a := s.Assignments("w1"); len(a) != 1 || a[0].FromSavepoint != "" {
+		t.Fatalf("after checkpoint 3 is complete on disk: %+v, want no savepoint", a)
+	}
+}
+
 // TestStopOutlivesAnAttempt: a stop with savepoint whose attempt fails or
 // whose worker dies is not dropped: the next attempt runs, and once it has
 // recorded a checkpoint (it is past its set-up) it is told to stop.
@@ -439,9 +464,9 @@ func TestMaxRestarts(t *testing.T) {
 		{"10 restarts", seq(running, failLoop(1, MaxRestarts)), api.Running, ""},
 		{"11th failure", seq(running, failLoop(1, MaxRestarts), []Command{exit("j1", "w1", 11, 1, false)}), api.Failed,
 			"restarted 10 times without completing a checkpoint; last: attempt 11 exited with code 1: boom"},
-		{"one checkpoint of an attempt is not progress", seq(running, failLoop(1, 5), []Command{ckpt("j1", 6, 1, 1)}, failLoop(6, 5),
+		{"a checkpoint not known complete is not progress", seq(running, failLoop(1, 5), []Command{ckpt("j1", 6, 1, 1)}, failLoop(6, 5),
 			[]Command{exit("j1", "w1", 11, 1, false)}), api.Failed, "restarted 10 times"},
-		{"two checkpoints in between", seq(running, failLoop(1, 5), []Command{ckpt("j1", 6, 1, 1), ckpt("j1", 6, 2, 2)}, failLoop(6, 6),
+		{"a checkpoint complete on disk in between", seq(running, failLoop(1, 5), []Command{ckpt("j1", 6, 1, 1), complete(ckpt("j1", 6, 2, 2), 1)}, failLoop(6, 6),
 			[]Command{exit("j1", "w1", 12, 1, false)}), api.Restarting, "attempt 12 exited with code 1"},
 		{"worker losses do not count", seq(running, failLoop(1, MaxRestarts),
 			[]Command{dead("w1"), reg("w1", 4), asg("j1", "w1", 12)}), api.Running, ""},
