@@ -636,6 +636,10 @@ func TestThreeNodes(t *testing.T) {
 	}
 	c = client(servers...)
 	newLeader := leaderOf(t, others...)
+	// The hint to the dead leader is dropped at its first failure.
+	if _, err := both.Jobs(ctx); err != nil || both.Leader() == leader.URL() {
+		t.Fatalf("after the leader's death: leader hint %q (%v), want it dropped", both.Leader(), err)
+	}
 	if _, err := c.Heartbeat(ctx, "w1", api.HeartbeatRequest{}); err != nil {
 		t.Fatal(err)
 	}

@@ -28,6 +28,7 @@ const (
 	defaultLease     = 10 * time.Second
 	// registerTimeout bounds one round of registering.
 	registerTimeout = 10 * time.Second
+	tryTimeout      = 1500 * time.Millisecond // one heartbeat or registration call to one coordinator
 )
 
 // Reasons the worker gives for the exit of a child it killed.
@@ -260,6 +261,9 @@ func (l *loop) beat() {
 	}
 	client := *l.w.client
 	client.Retry = timeout
+	// Each try is short: a coordinator that hangs (rather than refusing)
+	// must not use up the lease before the next one is tried.
+	client.HTTP = &http.Client{Timeout: tryTimeout}
 	reg := api.RegisterRequest{ID: l.w.id, URL: l.w.url, Slots: l.w.cfg.Slots, Incarnation: l.w.incarnation}
 	b := beat{sent: time.Now()}
 	l.inflight = true

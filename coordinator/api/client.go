@@ -63,6 +63,11 @@ func (c *Client) order() []string {
 	return out
 }
 
+// forgetLeader drops the leader hint if it is base.
+func (c *Client) forgetLeader(base string) {
+	leaders.CompareAndDelete(strings.Join(c.URLs, ","), base)
+}
+
 // noteLeader remembers the leader an answer named, if it is one of URLs.
 func (c *Client) noteLeader(resp *http.Response) {
 	l := strings.TrimRight(resp.Header.Get(LeaderHeader), "/")
@@ -210,6 +215,7 @@ func (c *Client) send(ctx context.Context, method, path string, in body, ctype s
 			}
 			resp, err := c.httpClient(long).Do(req)
 			if err != nil {
+				c.forgetLeader(base) // a leader that does not answer is no hint
 				if ctx.Err() != nil {
 					return nil, ctx.Err()
 				}
