@@ -438,8 +438,13 @@ func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	alive := false
-	s.fsm.read(func(st *state.State) { alive = st.WorkerAlive(id, req.Incarnation) })
+	var alive, replaced bool
+	s.fsm.read(func(st *state.State) { alive, replaced = st.WorkerAlive(id, req.Incarnation) })
+	if replaced {
+		s.log.Printf("worker %s: a heartbeat of a process it replaced: that process stops", id)
+		writeJSON(w, http.StatusOK, api.HeartbeatResponse{Assignments: []api.Assignment{}, Unknown: true, Replaced: true})
+		return
+	}
 	if !alive {
 		// Unknown, declared dead, or replaced by another process with its
 		// id: its jobs went elsewhere; it kills what it runs and

@@ -161,6 +161,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("worker: log server: %w", err)
 	}
+	if l.replaced {
+		return fmt.Errorf("worker: another process registered as worker %s; this one stopped (give each worker its own --id and --data)", w.id)
+	}
 	return nil
 }
 
@@ -199,6 +202,7 @@ type loop struct {
 	calls    sync.WaitGroup
 
 	lastPrune  time.Time
+	replaced   bool // another process took this worker's id: stop
 	inflight   bool
 	registered bool
 	every      time.Duration // heartbeat interval
@@ -231,6 +235,10 @@ func (l *loop) run() {
 			l.handle(b)
 			if l.every != every {
 				ticker.Reset(l.every)
+			}
+			if l.replaced {
+				l.shutdown()
+				return
 			}
 			if !l.registered && !l.inflight && b.err == nil {
 				l.beat() // told to register again: do it now
@@ -324,6 +332,12 @@ func (l *loop) handle(b beat) {
 		if c := l.children[key{a.Job, a.Attempt}]; c != nil && c.phase == Exited {
 			c.acked = true
 		}
+	}
+	if b.resp.Replaced {
+		l.w.logf("another process registered as worker %s: this one kills its children and stops (give each worker its own --id and --data)", l.w.id)
+		l.assigned = nil
+		l.replaced = true
+		return
 	}
 	if b.resp.Unknown {
 		// The leader declared this worker dead (or never knew it): its

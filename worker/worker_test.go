@@ -64,6 +64,7 @@ type fake struct {
 	ack         bool // acknowledge the exits reported
 	down        bool // answer 503 to everything
 	unknownOnce bool // answer Unknown to the next heartbeat
+	replaced    bool // answer Replaced to every heartbeat
 	registers   []api.RegisterRequest
 	beats       []api.HeartbeatRequest
 	acked       map[key]int // exit -> index of the beat that acknowledged it
@@ -95,7 +96,9 @@ func newFake(t *testing.T) *fake {
 		defer f.mu.Unlock()
 		f.beats = append(f.beats, req)
 		var resp api.HeartbeatResponse
-		if f.unknownOnce {
+		if f.replaced {
+			resp.Unknown, resp.Replaced = true, true
+		} else if f.unknownOnce {
 			f.unknownOnce = false
 			resp.Unknown = true
 		} else {
@@ -542,6 +545,33 @@ func TestUnknownRegistersAgain(t *testing.T) {
 		defer e.f.mu.Unlock()
 		return len(e.f.registers) == 2
 	})
+}
+
+// TestReplacedStops: told that another process took its id, a worker
+// kills its children and stops with one line, instead of taking the id
+// back (which would restart every job on each heartbeat).
+func TestReplacedStops(t *testing.T) {
+	e := start(t, 10*time.Second)
+	a := e.assignment("fraud-00000009", 1, "sleep")
+	e.f.assign(a)
+	pid := waitReady(t, a)
+	e.f.set(func(f *fake) { f.replaced = true })
+	var err error
+	select {
+	case err = <-e.stopped:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the replaced worker did not stop")
+	}
+	e.once.Do(e.cancel) // stopped already
+	if err == nil || !strings.Contains(err.Error(), "another process registered as worker") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("Run = %v", err)
+	}
+	waitFor(t, "the child gone", func() bool { return gone(pid) })
+	e.f.mu.Lock()
+	defer e.f.mu.Unlock()
+	if n := len(e.f.registers); n != 1 {
+		t.Errorf("%d registrations, want 1 (a replaced worker does not register again)", n)
+	}
 }
 
 func TestStopKillsChildren(t *testing.T) {

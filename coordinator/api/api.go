@@ -277,6 +277,10 @@ type HeartbeatResponse struct {
 	Acked       []Attempt    `json:"acked,omitempty"`
 	// Unknown: the leader does not know this worker; register again.
 	Unknown bool `json:"unknown,omitempty"`
+	// Replaced: another process registered with this worker's id since
+	// (a second worker started with the same --id): this one kills its
+	// children and stops, rather than taking the id back.
+	Replaced bool `json:"replaced,omitempty"`
 }
 
 // Assignment is one job attempt a worker should run.

@@ -325,9 +325,17 @@ func (s *State) workerDead(c Command) (any, error) {
 
 // WorkerAlive reports whether worker id is alive in the given incarnation
 // ("" matches any): a heartbeat of another one is answered Unknown.
-func (s *State) WorkerAlive(id, incarnation string) bool {
+// replaced: it is alive in another incarnation (another process took its
+// id).
+func (s *State) WorkerAlive(id, incarnation string) (alive, replaced bool) {
 	w, ok := s.workers[id]
-	return ok && w.Alive && (incarnation == "" || incarnation == w.Incarnation)
+	if !ok || !w.Alive {
+		return false, false
+	}
+	if incarnation == "" || incarnation == w.Incarnation {
+		return true, false
+	}
+	return false, w.Incarnation != ""
 }
 
 // lose ends the attempts placed on worker id: running and stopping jobs

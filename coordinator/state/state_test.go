@@ -343,14 +343,21 @@ func TestRegisterIncarnation(t *testing.T) {
 	if j, _ := s.Job("j1"); j.State != api.Running || j.Attempt != 1 {
 		t.Errorf("after a repeated registration: %s attempt %d, want running attempt 1", j.State, j.Attempt)
 	}
-	if !s.WorkerAlive("w1", "a") || s.WorkerAlive("w1", "b") {
+	alive := func(inc string) (a, r bool) { return s.WorkerAlive("w1", inc) }
+	if a, _ := alive("a"); !a {
 		t.Error("incarnation a should be the live one")
+	}
+	if a, r := alive("b"); a || !r {
+		t.Errorf("incarnation b: alive %v replaced %v, want false true", a, r)
 	}
 	s = build(t, seq(base, []Command{regAs("b")})...)
 	if j, _ := s.Job("j1"); j.State != api.Restarting {
 		t.Errorf("after another process registered: %s, want restarting", j.State)
 	}
-	if s.WorkerAlive("w1", "a") || !s.WorkerAlive("w1", "b") || !s.WorkerAlive("w1", "") {
+	if a, r := alive("a"); a || !r {
+		t.Errorf("incarnation a after b registered: alive %v replaced %v, want false true", a, r)
+	}
+	if a, _ := alive("b"); !a {
 		t.Error("incarnation b should be the live one")
 	}
 }
