@@ -197,25 +197,35 @@ func (s *Server) submit(ctx context.Context, req api.SubmitRequest) (api.SubmitR
 		if j.Args == nil {
 			j.Args = []string{}
 		}
+		// Only a directory this call made is removed again: with an id
+		// that collides, dir is another job's.
+		_, serr := os.Stat(dir)
+		made := errors.Is(serr, os.ErrNotExist)
+		removeDir := func() {
+			if made {
+				os.RemoveAll(dir)
+			}
+		}
 		for _, d := range []string{j.CheckpointDir, j.SavepointDir} {
 			if err := os.MkdirAll(d, 0o700); err != nil {
+				removeDir()
 				return out, fmt.Errorf("job directory: %w", err)
 			}
 		}
 		res, err := s.apply(ctx, state.Command{Kind: state.SubmitJob, Job: &j, RequestID: req.RequestID})
 		if errors.Is(err, state.ErrConflict) && try < 3 {
-			os.RemoveAll(dir)
+			removeDir()
 			continue // the random id was taken
 		}
 		if err != nil {
 			if refused(err) {
-				os.RemoveAll(dir)
+				removeDir()
 			} // else the command may still commit (a leader change): keep its directories
 			return out, err
 		}
 		if rj, ok := res.(api.Job); ok && rj.ID != id {
 			// A retry of this submission was recorded meanwhile.
-			os.RemoveAll(dir)
+			removeDir()
 			out.ID = rj.ID
 			return out, nil
 		}
