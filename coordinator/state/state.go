@@ -425,7 +425,13 @@ func (s *State) exited(c Command) (any, error) {
 	case e.Code == 0 && j.State == api.Stopping:
 		j.State = api.Stopped
 		j.Reason = ""
-		if !j.StopSaved {
+		switch {
+		case j.StopSaved:
+		case j.Checkpoint != nil && j.Checkpoint.Attempt == j.Attempt:
+			// The attempt ran, and a binary from before savepoints were
+			// reported wrote its savepoint without saying so.
+			j.Savepoint = j.SavepointDir
+		default:
 			// It stopped while it was still being set up: nothing read,
 			// nothing committed, no savepoint (the newest one in the
 			// savepoint directory, if any, is older).
@@ -580,7 +586,8 @@ func (s *State) UnusedBinaries(before time.Time) []string {
 	}
 	var out []string
 	for _, sha := range sortedKeys(s.binaries) {
-		if b := s.binaries[sha]; !used[sha] && !b.Used.After(before) {
+		// A zero Used is a record from before the field: kept.
+		if b := s.binaries[sha]; !used[sha] && !b.Used.IsZero() && !b.Used.After(before) {
 			out = append(out, sha)
 		}
 	}
@@ -657,6 +664,9 @@ func (s *State) Restore(b []byte) error {
 		j := x
 		if _, dup := n.jobs[j.ID]; dup {
 			return fmt.Errorf("state: restore: job %s appears twice", j.ID)
+		}
+		if j.State == api.Stopping {
+			j.StopRequested = true // a snapshot from before the field
 		}
 		n.jobs[j.ID] = &j
 		n.order = append(n.order, &j)
