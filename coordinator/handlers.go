@@ -450,6 +450,9 @@ func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
 	}
 	var alive, replaced bool
 	s.fsm.read(func(st *state.State) { alive, replaced = st.WorkerAlive(id, req.Incarnation) })
+	s.mu.Lock()
+	alive = alive && !s.mu.dying[id]
+	s.mu.Unlock()
 	if replaced {
 		s.log.Printf("worker %s: a heartbeat of a process it replaced: that process stops", id)
 		writeJSON(w, http.StatusOK, api.HeartbeatResponse{Assignments: []api.Assignment{}, Unknown: true, Replaced: true})
@@ -480,7 +483,20 @@ func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request) {
 		}
 		resp.Acked = append(resp.Acked, api.Attempt{Job: e.Job, Attempt: e.Attempt})
 	}
-	s.fsm.read(func(st *state.State) { resp.Assignments = st.Assignments(id) })
+	s.fsm.read(func(st *state.State) {
+		if alive, _ = st.WorkerAlive(id, req.Incarnation); alive {
+			resp.Assignments = st.Assignments(id)
+		}
+	})
+	s.mu.Lock()
+	alive = alive && !s.mu.dying[id]
+	s.mu.Unlock()
+	if !alive {
+		// Declared dead while this heartbeat was handled: its jobs go
+		// elsewhere.
+		writeJSON(w, http.StatusOK, api.HeartbeatResponse{Assignments: []api.Assignment{}, Acked: resp.Acked, Unknown: true})
+		return
+	}
 	if resp.Assignments == nil {
 		resp.Assignments = []api.Assignment{}
 	}

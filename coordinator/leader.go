@@ -89,11 +89,21 @@ func (s *Server) tick() {
 	for _, id := range dead {
 		s.mu.Lock()
 		late := s.mu.lastSeen[id].After(ticked)
+		if !late {
+			// From now until the command is applied, its heartbeats are
+			// answered Unknown: none may renew its lease or take back
+			// jobs about to go elsewhere.
+			s.mu.dying[id] = true
+		}
 		s.mu.Unlock()
 		if late {
 			continue // its heartbeat arrived since the tick: alive after all
 		}
-		if _, err := s.apply(s.ctx, state.Command{Kind: state.WorkerDead, WorkerID: id, Reason: reason}); err != nil {
+		_, err := s.apply(s.ctx, state.Command{Kind: state.WorkerDead, WorkerID: id, Reason: reason})
+		s.mu.Lock()
+		delete(s.mu.dying, id)
+		s.mu.Unlock()
+		if err != nil {
 			s.logApply("worker "+id+" dead", err)
 			return
 		}

@@ -61,6 +61,7 @@ type Server struct {
 		detector   *state.Detector
 		lastSeen   map[string]time.Time // worker → its last heartbeat on this node
 		lastWorker map[string]string    // job → the worker this node last placed it on
+		dying      map[string]bool      // workers whose worker_dead is being applied
 	}
 
 	closeOnce sync.Once
@@ -122,6 +123,7 @@ func Start(cfg Config) (*Server, error) {
 	s.mu.detector = state.NewDetector(deadTicks)
 	s.mu.lastSeen = map[string]time.Time{}
 	s.mu.lastWorker = map[string]string{}
+	s.mu.dying = map[string]bool{}
 
 	s.transport = http.DefaultTransport.(*http.Transport).Clone()
 	var serverTLS *tls.Config
