@@ -96,7 +96,7 @@ type checkpointer struct {
 	// complete is the newest checkpoint of the checkpoint store known
 	// complete: resumed from, or completed by this run (CheckpointReport).
 	complete uint64
-	err     error              // the job's last checkpoint failed
+	err      error // the job's last checkpoint failed
 	// wms is, per checkpoint not yet written, the lowest watermark of
 	// the tasks that acknowledged it (Options.CommitCheckpoint).
 	wms map[uint64]base.Timestamp
