@@ -95,9 +95,9 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 // removal). Called on every node, after the apply.
 func (s *Server) removeBlob(sha string, before time.Time) {
 	if ok, err := s.blobs.Remove(sha, before); err != nil {
-		s.log.Printf("binary %s forgotten, but its file stays: %s", short(sha), msg.Line(err))
+		s.log.Printf("binary %s forgotten, but its file stays: %s", api.ShortSHA(sha), msg.Line(err))
 	} else if ok {
-		s.log.Printf("binary %s removed: no job that can run uses it since %s", short(sha), before.Format(time.RFC3339))
+		s.log.Printf("binary %s removed: no job that can run uses it since %s", api.ShortSHA(sha), before.Format(time.RFC3339))
 	}
 }
 
@@ -110,17 +110,10 @@ func (s *Server) sweepBinaries(now time.Time) {
 	for _, sha := range shas {
 		c := state.Command{Kind: state.RemoveBinary, Binary: &api.Binary{SHA256: sha}, Before: before}
 		if _, err := s.apply(s.ctx, c); err != nil && !refused(err) {
-			s.logApply("remove binary "+short(sha), err)
+			s.logApply("remove binary "+api.ShortSHA(sha), err)
 			return
 		}
 	}
-}
-
-func short(sha string) string {
-	if len(sha) > 12 {
-		return sha[:12]
-	}
-	return sha
 }
 
 func (s *Server) binaryRecord(sha string) (api.Binary, bool) {

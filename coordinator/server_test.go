@@ -480,19 +480,12 @@ func fakeWorker(t *testing.T, logs map[string]string) *httptest.Server {
 
 func TestWorkerDead(t *testing.T) {
 	if testing.Short() {
-		t.Skip("waits for the 3 s heartbeat timeout")
+		t.Skip("waits for the 4.5 s heartbeat timeout")
 	}
 	ctx := context.Background()
 	s := start(t, testConfig(t, "c1", nil))
 	c := client(s)
-	path, sha := writeBinary(t, "fake job binary")
-	if _, err := c.UploadBinary(ctx, path); err != nil {
-		t.Fatal(err)
-	}
-	sub, err := c.Submit(ctx, api.SubmitRequest{Binary: sha})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, sub := uploadSubmit(t, c)
 	if _, err := c.Register(ctx, api.RegisterRequest{ID: "w1", URL: "http://127.0.0.1:1", Slots: 2}); err != nil {
 		t.Fatal(err)
 	}
@@ -709,12 +702,11 @@ func TestTimings(t *testing.T) {
 // TestBinarySweep: the leader forgets, on every node, a binary that no job
 // that can still run uses once KeepBinaries have passed since its last
 // upload or submission; it can be uploaded again.
-func TestBinarySweep(t *testing.T) {
+// uploadSubmit uploads the fake job binary and submits a job of it.
+func uploadSubmit(t *testing.T, c *api.Client) (path, sha string, sub api.SubmitResponse) {
+	t.Helper()
 	ctx := context.Background()
-	s := start(t, testConfig(t, "c1", nil))
-	leaderOf(t, s)
-	c := client(s)
-	path, sha := writeBinary(t, "fake job binary")
+	path, sha = writeBinary(t, "fake job binary")
 	if _, err := c.UploadBinary(ctx, path); err != nil {
 		t.Fatal(err)
 	}
@@ -722,6 +714,15 @@ func TestBinarySweep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return path, sha, sub
+}
+
+func TestBinarySweep(t *testing.T) {
+	ctx := context.Background()
+	s := start(t, testConfig(t, "c1", nil))
+	leaderOf(t, s)
+	c := client(s)
+	path, sha, sub := uploadSubmit(t, c)
 	later := time.Now().Add(s.cfg.KeepBinaries + time.Hour)
 	s.sweepBinaries(later)
 	if _, ok := s.binaryRecord(sha); !ok || !s.blobs.Has(sha) {

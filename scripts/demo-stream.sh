@@ -86,12 +86,13 @@ echo
 echo "the first windows as they arrive:"
 run_for 60 "$BIN/weir" topic consume --brokers="$ADDR" --follow --max=5 totals
 
-# wait_state SECONDS STATE: wait until weir status shows the job in STATE.
-wait_state() {
+# wait_status SECONDS PATTERN WHAT: wait until `weir status --json` of the
+# job matches PATTERN; else say WHAT did not happen, show the job, and fail.
+wait_status() {
 	local deadline=$((SECONDS + $1))
-	until "$BIN/weir" status --json "$JOB" | grep -q "\"state\": *\"$2\""; do
+	until "$BIN/weir" status --json "$JOB" | grep -q "$2"; do
 		if ((SECONDS >= deadline)); then
-			echo "demo: job $JOB not $2 after $1s:" >&2
+			echo "demo: job $JOB: $3 after $1s" >&2
 			"$BIN/weir" status "$JOB" >&2 || true
 			"$BIN/weir" logs "$JOB" >&2 || true
 			exit 1
@@ -99,18 +100,7 @@ wait_state() {
 		sleep 0.2
 	done
 }
-wait_checkpoint() {
-	local deadline=$((SECONDS + $1))
-	until "$BIN/weir" status --json "$JOB" | grep -q '"checkpoint": *{'; do
-		if ((SECONDS >= deadline)); then
-			echo "demo: job $JOB has no completed checkpoint after $1s" >&2
-			"$BIN/weir" status "$JOB" >&2 || true
-			exit 1
-		fi
-		sleep 0.2
-	done
-}
-wait_checkpoint 60
+wait_status 60 '"checkpoint": *{' "no completed checkpoint"
 
 say "weir status $JOB"
 "$BIN/weir" status "$JOB"
@@ -120,7 +110,7 @@ say "weir savepoint: a savepoint of the running job, taken with its next checkpo
 
 say "weir savepoint --stop: the job stops with a savepoint (windows that fired are committed, the others are in the savepoint)"
 "$BIN/weir" savepoint --stop "$JOB"
-wait_state 60 stopped
+wait_status 60 '"state": *"stopped"' "not stopped"
 "$BIN/weir" status "$JOB"
 SAVEPOINT=$("$BIN/weir" status --json "$JOB" | sed -n 's/.*"savepoint": *"\([^"]*\)".*/\1/p' | head -n 1)
 echo

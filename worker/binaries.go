@@ -34,11 +34,11 @@ func (b *binaries) ensure(ctx context.Context, sha string) (string, error) {
 	if _, err := os.Stat(path); err == nil {
 		return path, nil
 	} else if !errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("worker: binary %s: %w", short(sha), err)
+		return "", fmt.Errorf("worker: binary %s: %w", api.ShortSHA(sha), err)
 	}
 	f, err := os.CreateTemp(b.dir, sha+".fetch-*")
 	if err != nil {
-		return "", fmt.Errorf("worker: fetch binary %s: %w", short(sha), err)
+		return "", fmt.Errorf("worker: fetch binary %s: %w", api.ShortSHA(sha), err)
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp) // after the rename, a no-op that fails
@@ -51,16 +51,16 @@ func (b *binaries) ensure(ctx context.Context, sha string) (string, error) {
 		err = cerr
 	}
 	if err != nil {
-		return "", fmt.Errorf("worker: fetch binary %s: %w", short(sha), err)
+		return "", fmt.Errorf("worker: fetch binary %s: %w", api.ShortSHA(sha), err)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != sha {
-		return "", fmt.Errorf("worker: fetch binary %s: the coordinator sent one whose sha256 is %s", short(sha), short(got))
+		return "", fmt.Errorf("worker: fetch binary %s: the coordinator sent one whose sha256 is %s", api.ShortSHA(sha), api.ShortSHA(got))
 	}
 	if err := os.Chmod(tmp, 0o700); err != nil {
-		return "", fmt.Errorf("worker: fetch binary %s: %w", short(sha), err)
+		return "", fmt.Errorf("worker: fetch binary %s: %w", api.ShortSHA(sha), err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		return "", fmt.Errorf("worker: fetch binary %s: %w", short(sha), err)
+		return "", fmt.Errorf("worker: fetch binary %s: %w", api.ShortSHA(sha), err)
 	}
 	return path, nil
 }
@@ -71,19 +71,19 @@ type alteredError struct {
 }
 
 func (e *alteredError) Error() string {
-	return fmt.Sprintf("binary %s altered on disk (sha256 now %s)", short(e.sha), short(e.now))
+	return fmt.Sprintf("binary %s altered on disk (sha256 now %s)", api.ShortSHA(e.sha), api.ShortSHA(e.now))
 }
 
 // verify re-hashes the file at path; a mismatch is an *alteredError.
 func verify(path, sha string) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("worker: verify binary %s: %w", short(sha), err)
+		return fmt.Errorf("worker: verify binary %s: %w", api.ShortSHA(sha), err)
 	}
 	defer f.Close()
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
-		return fmt.Errorf("worker: verify binary %s: %w", short(sha), err)
+		return fmt.Errorf("worker: verify binary %s: %w", api.ShortSHA(sha), err)
 	}
 	if now := hex.EncodeToString(h.Sum(nil)); now != sha {
 		return &alteredError{sha: sha, now: now}
@@ -101,12 +101,4 @@ func validSHA(s string) bool {
 		}
 	}
 	return true
-}
-
-// short is the first 12 hex digits of a hash, as people see it.
-func short(sha string) string {
-	if len(sha) > 12 {
-		return sha[:12]
-	}
-	return sha
 }

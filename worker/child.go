@@ -77,7 +77,7 @@ func (w *Worker) launch(ctx context.Context, a api.Assignment, events chan<- eve
 		time.Sleep(10 * time.Millisecond)
 	}
 	if err != nil {
-		reason := fmt.Sprintf("worker: exec %s: %v", short(a.Binary), err)
+		reason := fmt.Sprintf("worker: exec %s: %v", api.ShortSHA(a.Binary), err)
 		fmt.Fprintf(log, "--- attempt %d failed to start: %s\n", a.Attempt, reason)
 		exit(-1, false, reason)
 		return

@@ -18,6 +18,15 @@ import (
 // Version is the API's version, the first element of every path.
 const Version = "v1"
 
+// ShortSHA is the first 12 hex digits of a binary's SHA-256, as messages
+// show it.
+func ShortSHA(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}
+
 // TokenHeader is the header that carries the bearer token.
 const TokenHeader = "Authorization"
 

@@ -84,7 +84,7 @@ func (c *Client) SubmitFile(ctx context.Context, path string, req SubmitRequest,
 	if len(b.Holders) > 0 {
 		held = ", held by " + strings.Join(b.Holders, ",")
 	}
-	note(fmt.Sprintf("uploaded sha256:%s%s", short(b.SHA256), held))
+	note(fmt.Sprintf("uploaded sha256:%s%s", ShortSHA(b.SHA256), held))
 	req.Binary = b.SHA256
 	resp, err := c.Submit(ctx, req)
 	if err != nil {
@@ -111,13 +111,6 @@ func ErrorLine(err error) string {
 		s = s[:i]
 	}
 	return s
-}
-
-func short(sha string) string {
-	if len(sha) > 12 {
-		return sha[:12]
-	}
-	return sha
 }
 
 func byteSize(n int64) string {

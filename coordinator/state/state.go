@@ -564,11 +564,11 @@ func (s *State) removeBinary(c Command) (any, error) {
 		return nil, refuse(ErrNotFound, "binary %q is unknown", c.Binary.SHA256)
 	}
 	if b.Used.After(c.Before) {
-		return nil, refuse(ErrConflict, "binary %s was used at %s, after %s", short(b.SHA256), b.Used.Format(time.RFC3339), c.Before.Format(time.RFC3339))
+		return nil, refuse(ErrConflict, "binary %s was used at %s, after %s", api.ShortSHA(b.SHA256), b.Used.Format(time.RFC3339), c.Before.Format(time.RFC3339))
 	}
 	for _, j := range s.order {
 		if j.Binary == b.SHA256 && !j.State.Final() {
-			return nil, refuse(ErrConflict, "binary %s is the binary of job %s, which is %s", short(b.SHA256), j.ID, j.State)
+			return nil, refuse(ErrConflict, "binary %s is the binary of job %s, which is %s", api.ShortSHA(b.SHA256), j.ID, j.State)
 		}
 	}
 	delete(s.binaries, b.SHA256)
@@ -592,13 +592,6 @@ func (s *State) UnusedBinaries(before time.Time) []string {
 		}
 	}
 	return out
-}
-
-func short(sha string) string {
-	if len(sha) > 12 {
-		return sha[:12]
-	}
-	return sha
 }
 
 // requestSavepoint counts a request for a savepoint of a running job; its

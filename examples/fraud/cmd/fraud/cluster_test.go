@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -20,6 +19,7 @@ import (
 	"github.com/weirflow/weir/coordinator/api"
 	"github.com/weirflow/weir/examples/fraud"
 	"github.com/weirflow/weir/examples/fraud/fraudgen"
+	"github.com/weirflow/weir/internal/devbroker"
 )
 
 // The cluster, for real: coordinators and workers are `weir` processes on
@@ -155,18 +155,7 @@ func (c *cluster) weir(args ...string) result {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, c.bin, args...)
 	cmd.Env = append(os.Environ(), api.EnvCoordinators+"="+strings.Join(c.urls, ","), api.EnvTokenFile+"="+c.token)
-	var out, errs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errs
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		c.t.Fatalf("weir %s: %v", strings.Join(args, " "), err)
-	}
-	r := result{code, out.String(), errs.String()}
-	checkClean(c.t, r)
-	return r
+	return runCmd(c.t, cmd)
 }
 
 // submit submits the fraud binary with args and returns the job id.
@@ -267,6 +256,21 @@ func thirds(parts [][]fraud.Txn) [3][][]fraud.Txn {
 	return out
 }
 
+// streamInput generates o's transactions, starts a broker with the topics
+// txns (one partition per generated one), totals and totals-late, and
+// produces the first of the three runs of each partition; it returns the
+// runs and the expected output rows.
+func streamInput(t *testing.T, o fraudgen.Options) (*devbroker.Broker, [3][][]fraud.Txn, []string) {
+	t.Helper()
+	parts, want := crashData(t, o)
+	b := startBroker(t)
+	createTopics(t, b, len(parts), "txns")
+	createTopics(t, b, 2, "totals", "totals-late")
+	runs := thirds(parts)
+	produceParts(t, b, "txns", 0, runs[0], nil)
+	return b, runs, want
+}
+
 // TestClusterStream submits the fraud stream job (Kafka → Kafka) to three
 // coordinators and two workers, kills the leader and the job's worker with
 // SIGKILL while the input arrives in three runs, stops the job with a
@@ -278,13 +282,7 @@ func TestClusterStream(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a cluster of processes and kills them")
 	}
-	o := fraudgen.Options{Rows: 600_000, Users: 5_000, Partitions: 4, Disorder: 20 * time.Second, Seed: 52}
-	parts, want := crashData(t, o)
-	b := startBroker(t)
-	createTopics(t, b, len(parts), "txns")
-	createTopics(t, b, 2, "totals", "totals-late")
-	runs := thirds(parts)
-	produceParts(t, b, "txns", 0, runs[0], nil)
+	b, runs, want := streamInput(t, fraudgen.Options{Rows: 600_000, Users: 5_000, Partitions: 4, Disorder: 20 * time.Second, Seed: 52})
 
 	c := startCluster(t, 3)
 	lead := c.leader(30 * time.Second)
@@ -385,13 +383,7 @@ func TestClusterSavepointFromLocal(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a cluster of processes")
 	}
-	o := fraudgen.Options{Rows: 300_000, Users: 3_000, Partitions: 4, Disorder: 20 * time.Second, Seed: 54}
-	parts, want := crashData(t, o)
-	b := startBroker(t)
-	createTopics(t, b, len(parts), "txns")
-	createTopics(t, b, 2, "totals", "totals-late")
-	runs := thirds(parts)
-	produceParts(t, b, "txns", 0, runs[0], nil)
+	b, runs, want := streamInput(t, fraudgen.Options{Rows: 300_000, Users: 3_000, Partitions: 4, Disorder: 20 * time.Second, Seed: 54})
 	jobFlags := []string{"--mode=stream", "--in=kafka://" + b.Addr() + "/txns", "--out=kafka://" + b.Addr() + "/totals", "--on-error=fail"}
 
 	dir := t.TempDir()

@@ -77,7 +77,13 @@ func execCLI(t testing.TB, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, fraudBin, args...)
+	return runCmd(t, exec.CommandContext(ctx, fraudBin, args...))
+}
+
+// runCmd runs cmd and returns its exit code and output, failing t when
+// it cannot run or its output shows a crash.
+func runCmd(t testing.TB, cmd *exec.Cmd) result {
+	t.Helper()
 	var out, errs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errs
 	err := cmd.Run()
@@ -85,7 +91,7 @@ func execCLI(t testing.TB, args ...string) result {
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
-		t.Fatalf("run %s: %v", fraudBin, err)
+		t.Fatalf("run %s: %v", strings.Join(cmd.Args, " "), err)
 	}
 	r := result{code, out.String(), errs.String()}
 	checkClean(t, r)

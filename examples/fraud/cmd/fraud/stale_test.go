@@ -21,14 +21,7 @@ func TestStaleGeneratedCode(t *testing.T) {
 		t.Skip("builds a second fraud binary")
 	}
 	dir, bin := staleFraud(t)
-	write := func(name string, data []byte) string {
-		t.Helper()
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name string, data []byte) string { return writeFile(t, filepath.Join(dir, name), data) }
 	in := write("txns.jsonl", []byte(`{"user_id":"u1","amount":2000,"merchant":"m1","country":"NL","ts":"2024-01-01T00:00:00Z"}`+"\n"))
 	out := filepath.Join(dir, "out")
 	cmd := exec.Command(bin, "run", "--in=jsonl:"+in, "--out=jsonl:"+out)
@@ -75,14 +68,7 @@ func staleFraud(t *testing.T) (dir, bin string) {
 	changed := strings.Replace(string(src), field, field+"\tCountry  string    `json:\"country\" parquet:\"country\"`\n", 1)
 
 	dir = t.TempDir()
-	write := func(name string, data []byte) string {
-		t.Helper()
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name string, data []byte) string { return writeFile(t, filepath.Join(dir, name), data) }
 	orig, err := filepath.Abs(filepath.Join("..", "..", "fraud.go"))
 	if err != nil {
 		t.Fatal(err)
@@ -98,4 +84,13 @@ func staleFraud(t *testing.T) (dir, bin string) {
 	}
 
 	return dir, bin
+}
+
+// writeFile writes data to path (0644) and returns path.
+func writeFile(t *testing.T, path string, data []byte) string {
+	t.Helper()
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
