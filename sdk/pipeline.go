@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/weirflow/weir/internal/graph"
+	"github.com/weirflow/weir/internal/ops"
 )
 
 // Pipeline is a graph of transforms under construction. Build it with the
@@ -77,7 +78,15 @@ func (c PCollection[T]) Name() string {
 	return c.node.Name
 }
 
-func (c PCollection[T]) edge() graph.Edge { return graph.Edge{From: c.node, Port: c.port} }
+// edge is the edge that reads c, with the batch codec the network exchange
+// needs when the edge crosses processes (nil when T has no codec).
+func (c PCollection[T]) edge() graph.Edge {
+	e := graph.Edge{From: c.node, Port: c.port}
+	if bc := codecFor[T](); bc.Ok() {
+		e.Codec = ops.NewBatchCodec(bc)
+	}
+	return e
+}
 
 func add[T any](p *Pipeline, n *graph.Node) PCollection[T] {
 	p.checkFresh(typeOf[T]())

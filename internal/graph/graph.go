@@ -101,6 +101,19 @@ type Edge struct {
 	// Partitioner is set when the edge is a keyed shuffle; nil means the
 	// edge is forward (chainable when the parallelism matches).
 	Partitioner Partitioner
+	// Codec encodes the edge's batches for the network exchange; nil when
+	// the element type has no codec (the edge cannot cross processes).
+	Codec BatchCodec
+}
+
+// BatchCodec encodes the batches of one element type T (*base.Batch[T]:
+// values, times and marks) for the network exchange, with the generated
+// record codec of T.
+type BatchCodec interface {
+	// AppendBatch appends the encoding of batch to dst.
+	AppendBatch(dst []byte, batch any) []byte
+	// DecodeBatch decodes a whole batch encoded by AppendBatch.
+	DecodeBatch(src []byte) (any, error)
 }
 
 // Split is one independently readable part of a source: a Parquet row-group
