@@ -30,10 +30,12 @@ gen:
 	$(GO) generate ./...
 
 ## test: what CI runs: vet, gofmt, stale generated code, an untidy go.mod,
-## a build without cgo, every test, and the engine's tests again under the
+## a build without cgo, every test, the engine's tests again with every
+## job placed over 2 workers joined by the network exchange, and under the
 ## race detector (-short)
 test: vet fmt-check gen-check tidy-check static-check
 	$(GO) test -timeout=$(TIMEOUT) ./...
+	WEIR_NETWORK_WORKERS=2 $(GO) test -count=1 -run=Test -timeout=$(TIMEOUT) ./runner
 	$(GO) test -race -short -timeout=$(TIMEOUT) ./internal/... ./runner/... ./sdk/... ./io/... ./job/... ./examples/...
 
 vet:

@@ -36,6 +36,12 @@ type message struct {
 // producers.
 type inbox chan message
 
+// target is where an exchange sends: the inbox of a task in this process,
+// or the stream of a task on another worker (remote).
+type target interface {
+	send(ctx context.Context, m message) error
+}
+
 func (in inbox) send(ctx context.Context, m message) error {
 	select {
 	case in <- m:
@@ -62,7 +68,7 @@ type exchange struct {
 	part      graph.Partitioner
 	maxPar    int
 	batchSize int
-	targets   []inbox    // shared with the other tasks of the stage: read only
+	targets   []target   // shared with the other tasks of the stage (local): read only
 	ch        int        // this task's channel index at every target
 	slots     *sync.Pool // of *[]any, len(targets) long; nil: bufs stays
 	bufs      *[]any     // per target: rows waiting, or nil; nil when none

@@ -132,6 +132,9 @@ func addNode[T any](p *sdk.Pipeline, name string, newOp func() graph.Operator, k
 	if key != nil {
 		for i := range n.Inputs {
 			n.Inputs[i].Partitioner = ops.NewPartitioner(key, ops.BuiltinHash[string]())
+			if c, err := sdk.CodecOf[T](); err == nil && n.Inputs[i].Codec == nil {
+				n.Inputs[i].Codec = ops.NewBatchCodec(ops.Codec[T]{Append: c.AppendBinary, Decode: c.DecodeBinary})
+			}
 		}
 	}
 	return p.Graph().Add(n)

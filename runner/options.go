@@ -125,6 +125,16 @@ type Options struct {
 	// BatchSize is the number of rows a source reads at once and the size
 	// at which exchange buffers are sent (default 1024).
 	BatchSize int
+	// NetworkWorkers, when above 1, places the tasks over that many
+	// workers as a cluster would (task k of every stage on worker
+	// k·NetworkWorkers/Parallelism: Flink's slot sharing) and sends every
+	// batch, watermark, status, barrier and end between tasks on different
+	// workers through the network exchange: one loopback TCP connection
+	// per pair of workers, batches encoded with the generated codecs,
+	// credit-based flow control (runner/netx). The workers are all in this
+	// process, which stays the checkpoint coordinator. At most
+	// Parallelism; 0 or 1 passes every batch by pointer.
+	NetworkWorkers int
 	// Metrics receives the job's counters; callers may poll it while the
 	// job runs. Nil means the runner makes its own.
 	Metrics *Metrics
@@ -302,6 +312,8 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("runner: unknown ExistingOutput %d", o.ExistingOutput)
 	case o.StateMemory < 0:
 		return fmt.Errorf("runner: StateMemory must not be negative, got %d", o.StateMemory)
+	case o.NetworkWorkers < 0 || o.NetworkWorkers > o.Parallelism:
+		return fmt.Errorf("runner: NetworkWorkers %d out of range; use 0 to Parallelism (%d)", o.NetworkWorkers, o.Parallelism)
 	}
 	if o.SavepointDir != "" && o.CheckpointDir != "" {
 		if same, err := paths.Overlap(o.SavepointDir, o.CheckpointDir); err != nil {

@@ -68,6 +68,8 @@ type job struct {
 	plan      *plan
 	consumers map[*graph.Node][]graph.Consumer
 	inboxes   [][]inbox // per stage, per task; nil for source stages
+	targets   [][]target // inboxes as exchange targets, shared by a stage's local senders
+	net       *network  // the network exchange; nil when every task is local
 	slots     sync.Pool // *[]any of Parallelism nil buffers, for keyed exchanges
 	ck        *checkpointer
 	runID     string
@@ -98,10 +100,18 @@ type job struct {
 // stopped reports whether a graceful stop was asked for.
 func (j *job) stopped() bool { return closed(j.stop) }
 
+// forceNetworkWorkers, set by the package's tests, places every job over
+// that many workers (at most its parallelism) when its options leave
+// NetworkWorkers 0.
+var forceNetworkWorkers int
+
 // runGraph runs the job of graph g in steps: plan, prepare (stores,
 // restore, sinks), set up (inboxes, tasks, the checkpointer), execute.
 func runGraph(ctx context.Context, name string, g *graph.Graph, opts Options) (stats Stats, err error) {
 	opts.EnsureDefaults()
+	if opts.NetworkWorkers == 0 && forceNetworkWorkers > 1 {
+		opts.NetworkWorkers = min(forceNetworkWorkers, opts.Parallelism)
+	}
 	if err := opts.Validate(); err != nil {
 		return Stats{}, err
 	}
@@ -145,6 +155,7 @@ func runGraph(ctx context.Context, name string, g *graph.Graph, opts Options) (s
 			}
 		}()
 	}
+	defer j.closeNetwork()
 	tasks, err := j.setUp(ctx)
 	if err != nil {
 		return interruptedStats(err)
@@ -213,6 +224,7 @@ func (j *job) setUp(ctx context.Context) ([]*rawTask, error) {
 	opts, pl := &j.opts, j.plan
 	j.queues = make([]*splitQueue, len(pl.stages))
 	j.inboxes = make([][]inbox, len(pl.stages))
+	j.targets = make([][]target, len(pl.stages))
 	for _, st := range pl.stages {
 		if st.isSource() {
 			continue
@@ -226,6 +238,17 @@ func (j *job) setUp(ctx context.Context) ([]*rawTask, error) {
 			}
 			j.inboxes[st.id][k] = make(inbox, inboxSize(len(st.chanEdge)))
 		}
+		j.targets[st.id] = make([]target, opts.Parallelism)
+		for k, in := range j.inboxes[st.id] {
+			j.targets[st.id][k] = in
+		}
+	}
+	if opts.NetworkWorkers > 1 {
+		net, err := newNetwork(j)
+		if err != nil {
+			return nil, err
+		}
+		j.net = net
 	}
 	var tasks []*rawTask
 	statefulOps := 0
@@ -256,6 +279,11 @@ func (j *job) setUp(ctx context.Context) ([]*rawTask, error) {
 func (j *job) execute(ctx context.Context, eg *errgroup.Group, tasks []*rawTask) error {
 	opts := &j.opts
 	eg.Go(func() error { return j.ck.run(j.ctx) })
+	if j.net != nil {
+		for _, p := range j.net.pumps {
+			eg.Go(func() error { return p.run(j.ctx) })
+		}
+	}
 	for _, st := range j.plan.stages {
 		d, ok := st.head.Source.(graph.Discoverer)
 		if !st.isSource() || !ok || opts.Mode != Stream || opts.DiscoveryInterval < 0 {

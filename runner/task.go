@@ -152,12 +152,15 @@ func (t *rawTask) outputs(i int) []graph.Output {
 			down := j.plan.stageOf[c.Node]
 			x := &exchange{ctx: j.ctx, part: c.Edge.Partitioner, maxPar: j.opts.MaxParallelism, batchSize: j.opts.BatchSize}
 			ch := down.chanBase[c.Input]
-			if c.Edge.Partitioner != nil {
+			switch {
+			case c.Edge.Partitioner != nil && j.net != nil:
+				x.targets, x.ch, x.slots = j.net.targets(down, j.targets[down.id], t.index, ch+t.index, c.Edge.Codec), ch+t.index, &j.slots
+			case c.Edge.Partitioner != nil:
 				// Every task of the stage sends to all of the
 				// downstream inboxes: they share the slice.
-				x.targets, x.ch, x.slots = j.inboxes[down.id], ch+t.index, &j.slots
-			} else {
-				x.targets, x.ch = j.inboxes[down.id][t.index:t.index+1], ch
+				x.targets, x.ch, x.slots = j.targets[down.id], ch+t.index, &j.slots
+			default: // forward: task i to task i, on the same worker
+				x.targets, x.ch = j.targets[down.id][t.index:t.index+1], ch
 			}
 			t.exchanges = append(t.exchanges, x)
 			fan = append(fan, x)

@@ -1,6 +1,7 @@
 package iotest
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -36,5 +37,19 @@ func JSONCodec[T any](timeField string, at func(*T) time.Time) sdk.RecordCodec[T
 			return sdk.Timestamp(t.UnixMicro()), !t.IsZero()
 		},
 		EventTimeField: timeField,
+		// The binary form is the JSON, length-prefixed: enough for the
+		// network exchange and state in tests.
+		AppendBinary: func(dst []byte, v *T) []byte {
+			b, _ := json.Marshal(v)
+			dst = binary.AppendUvarint(dst, uint64(len(b)))
+			return append(dst, b...)
+		},
+		DecodeBinary: func(src []byte, v *T) (int, error) {
+			n, k := binary.Uvarint(src)
+			if k <= 0 || uint64(len(src)-k) < n {
+				return 0, fmt.Errorf("iotest: a truncated %T", *v)
+			}
+			return k + int(n), json.Unmarshal(src[k:k+int(n)], v)
+		},
 	}
 }
