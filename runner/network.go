@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync/atomic"
 
 	"github.com/weirflow/weir/internal/base"
 	"github.com/weirflow/weir/internal/graph"
@@ -77,8 +78,14 @@ func newNetwork(j *job) (*network, error) {
 			}
 		}
 	}
+	if testHookNetwork != nil {
+		testHookNetwork(n)
+	}
 	return n, nil
 }
+
+// testHookNetwork, set by tests, sees every network exchange made.
+var testHookNetwork func(*network)
 
 // closeNetwork closes the network exchange's connections, if any.
 func (j *job) closeNetwork() {
@@ -108,12 +115,12 @@ func streamID(stage, task, ch int) uint64 {
 // targets returns the targets of task from's exchange into stage down on
 // channel ch: of local, the inboxes of down's tasks, those on from's
 // worker; remote targets for the others.
-func (n *network) targets(down *stage, local []target, from, ch int, codec graph.BatchCodec) []target {
+func (n *network) targets(down *stage, local []target, from, ch int, codec graph.BatchCodec, sent *atomic.Int64) []target {
 	wf := n.workerOf(from)
 	out := make([]target, n.par)
 	for to := range out {
 		if wt := n.workerOf(to); wt != wf {
-			out[to] = &remote{conn: n.conns[wf][wt], stream: streamID(down.id, to, ch), codec: codec}
+			out[to] = &remote{conn: n.conns[wf][wt], stream: streamID(down.id, to, ch), codec: codec, sent: sent}
 		} else {
 			out[to] = local[to]
 		}
@@ -128,6 +135,7 @@ type remote struct {
 	stream uint64
 	codec  graph.BatchCodec
 	buf    []byte
+	sent   *atomic.Int64 // Metrics.NetworkBytes
 }
 
 // send encodes m into one frame: the kind, then the batch (the edge's
@@ -143,7 +151,14 @@ func (r *remote) send(ctx context.Context, m message) error {
 		b = binary.AppendUvarint(b, uint64(m.ckpt))
 	}
 	r.buf = b
-	return r.conn.Send(ctx, r.stream, b)
+	r.sent.Add(int64(len(b)))
+	if err := r.conn.Send(ctx, r.stream, b); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("runner: network exchange: %w", err)
+	}
+	return nil
 }
 
 // pump is the receiving end of one stream: it decodes the frames into the

@@ -154,7 +154,7 @@ func (t *rawTask) outputs(i int) []graph.Output {
 			ch := down.chanBase[c.Input]
 			switch {
 			case c.Edge.Partitioner != nil && j.net != nil:
-				x.targets, x.ch, x.slots = j.net.targets(down, j.targets[down.id], t.index, ch+t.index, c.Edge.Codec), ch+t.index, &j.slots
+				x.targets, x.ch, x.slots = j.net.targets(down, j.targets[down.id], t.index, ch+t.index, c.Edge.Codec, &j.opts.Metrics.NetworkBytes), ch+t.index, &j.slots
 			case c.Edge.Partitioner != nil:
 				// Every task of the stage sends to all of the
 				// downstream inboxes: they share the slice.

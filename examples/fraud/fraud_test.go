@@ -234,10 +234,13 @@ func TestBackfillParquetMatchesLoop(t *testing.T) {
 		t.Fatal(err)
 	}
 	glob := filepath.Join(in, "*.parquet")
-	for _, par := range []int{1, 4} {
-		t.Run(fmt.Sprintf("parallelism=%d", par), func(t *testing.T) {
+	// workers > 1: the tasks spread over workers joined by the network
+	// exchange give the same rows.
+	for _, tc := range []struct{ par, workers int }{{1, 0}, {4, 0}, {4, 2}, {3, 3}} {
+		t.Run(fmt.Sprintf("parallelism=%d workers=%d", tc.par, tc.workers), func(t *testing.T) {
 			out := t.TempDir()
-			m := run(t, parquet.NewSource[fraud.Txn](glob, parquet.SourceOptions{}), out, runner.Options{Parallelism: par})
+			m := run(t, parquet.NewSource[fraud.Txn](glob, parquet.SourceOptions{}), out,
+				runner.Options{Parallelism: tc.par, NetworkWorkers: tc.workers})
 			diffRows(t, "output", readTotals(t, out), want)
 			rows, _ := sizes()
 			if got := m.RowsIn.Load(); got != int64(rows) {

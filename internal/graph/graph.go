@@ -260,6 +260,7 @@ type Metrics struct {
 	Checkpoints        atomic.Int64 // checkpoints completed
 	CheckpointsFailed  atomic.Int64 // checkpoints that failed (the job went on)
 	CheckpointsStarted atomic.Int64 // checkpoints started: in flight, completed or failed
+	NetworkBytes       atomic.Int64 // bytes of messages sent through the network exchange
 
 	mu    sync.Mutex
 	sinks map[string]*atomic.Int64
