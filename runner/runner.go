@@ -67,10 +67,10 @@ type job struct {
 	opts      Options
 	plan      *plan
 	consumers map[*graph.Node][]graph.Consumer
-	inboxes   [][]inbox // per stage, per task; nil for source stages
+	inboxes   [][]inbox  // per stage, per task; nil for source stages
 	targets   [][]target // inboxes as exchange targets, shared by a stage's local senders
-	net       *network  // the network exchange; nil when every task is local
-	slots     sync.Pool // *[]any of Parallelism nil buffers, for keyed exchanges
+	net       *network   // the network exchange; nil when every task is local
+	slots     sync.Pool  // *[]any of Parallelism nil buffers, for keyed exchanges
 	ck        *checkpointer
 	runID     string
 
