@@ -17,8 +17,11 @@
 //
 // For a record (a struct type) it generates binary and JSON codecs,
 // a stable hash, the key encoding (the binary encoding, which is canonical)
-// and the event-time accessor of the field tagged weir:"eventtime", and
-// registers them with sdk.RegisterRecord. Field types may be bool, any
+// and the event-time accessor of the field tagged weir:"eventtime" (a
+// time.Time; an int64 of epoch milliseconds or microseconds is tagged
+// weir:"eventtime,unixmilli" or weir:"eventtime,unixmicro", and every value
+// of it is a time, 0 the epoch), and registers them with
+// sdk.RegisterRecord. Field types may be bool, any
 // integer or float, string, []byte, time.Time, time.Duration, struct types
 // declared in the same package (marked //weir:record or not; unmarked ones
 // get codecs but no registration), slices, maps with string, integer or

@@ -48,6 +48,7 @@ type fieldInfo struct {
 	json    string     // JSON name; "" when left out of JSON
 	weir    string     // the weir tag, when hasWeir
 	hasWeir bool
+	epoch   string // of the event-time field: "" (a time.Time), "unixmilli" or "unixmicro" (an integer)
 	pos     token.Pos
 }
 
@@ -229,11 +230,16 @@ func (g *generator) checkStruct(s *structInfo) {
 		}
 		if w, ok := tag.Lookup("weir"); ok {
 			f.weir, f.hasWeir = w, true
-			switch w {
+			word, epoch, _ := strings.Cut(w, ",")
+			switch word {
 			case "eventtime":
 				switch {
-				case !isTime(v.Type()):
-					g.errorf(v.Pos(), "%s: weir:\"eventtime\" is on a field of type %s; it must be a time.Time", where, g.typeString(v.Type()))
+				case epoch != "" && epoch != "unixmilli" && epoch != "unixmicro":
+					g.errorf(v.Pos(), "%s: unknown event-time unit %q; use weir:\"eventtime\" on a time.Time, or weir:\"eventtime,unixmilli\" or \"eventtime,unixmicro\" on an int64", where, epoch)
+				case epoch == "" && !isTime(v.Type()):
+					g.errorf(v.Pos(), "%s: weir:\"eventtime\" is on a field of type %s; it must be a time.Time (or an int64 tagged weir:\"eventtime,unixmilli\" or \"eventtime,unixmicro\")", where, g.typeString(v.Type()))
+				case epoch != "" && !isEpochInt(v.Type()):
+					g.errorf(v.Pos(), "%s: weir:%q is on a field of type %s; it must be an int64 (or int)", where, w, g.typeString(v.Type()))
 				case !s.record:
 					g.errorf(v.Pos(), "%s: weir:\"eventtime\" is on a field of %s, which is not a //weir:record", where, s.obj.Name())
 				case s.eventTime != nil:
@@ -241,10 +247,11 @@ func (g *generator) checkStruct(s *structInfo) {
 				case f.json == "":
 					g.errorf(v.Pos(), "%s: the event-time field is left out of JSON; give it a json name", where)
 				default:
+					f.epoch = epoch
 					s.eventTime = f
 				}
 			default:
-				g.errorf(v.Pos(), "%s: unknown weir tag %q; the only one is weir:\"eventtime\"", where, w)
+				g.errorf(v.Pos(), "%s: unknown weir tag %q; the only one is weir:\"eventtime\" (with ,unixmilli or ,unixmicro on an int64)", where, w)
 			}
 		}
 		if bad := g.checkType(v.Type()); bad != "" {
@@ -261,6 +268,13 @@ func (g *generator) checkStruct(s *structInfo) {
 func isTime(t types.Type) bool {
 	n, ok := types.Unalias(t).(*types.Named)
 	return ok && n.Obj().Pkg() != nil && n.Obj().Pkg().Path() == "time" && n.Obj().Name() == "Time"
+}
+
+// isEpochInt reports whether t can hold an epoch time: a signed integer
+// of 64 bits (int64, int, or a type defined on them), not a time.Duration.
+func isEpochInt(t types.Type) bool {
+	b, ok := t.Underlying().(*types.Basic)
+	return ok && (b.Kind() == types.Int64 || b.Kind() == types.Int) && !isDuration(t)
 }
 
 func isDuration(t types.Type) bool {

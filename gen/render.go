@@ -557,11 +557,20 @@ func (g *generator) recordFuncs(s *structInfo) {
 	)
 	if et := s.eventTime; et != nil {
 		x := jen.Id("v").Dot(et.name)
-		g.decl().Id(g.name(s.obj.Name(), fn(s, "EventTime"))).Params(vT.Clone()).Params(jen.Qual(sdkPath, "Timestamp"), jen.Bool()).Block(
-			jen.If(x.Clone().Dot("IsZero").Call()).Block(jen.Return(jen.Lit(0), jen.False())),
-			// TimestampOf saturates where UnixMicro would wrap around.
-			jen.Return(jen.Qual(sdkPath, "TimestampOf").Call(x.Clone()), jen.True()),
-		)
+		var body []jen.Code
+		switch et.epoch {
+		case "unixmilli": // every value is a time, 0 the epoch; saturates at ±∞
+			body = []jen.Code{jen.Return(jen.Qual(sdkPath, "TimestampOfUnixMilli").Call(jen.Int64().Call(x)), jen.True())}
+		case "unixmicro":
+			body = []jen.Code{jen.Return(jen.Qual(sdkPath, "Timestamp").Call(x), jen.True())}
+		default:
+			body = []jen.Code{
+				jen.If(x.Clone().Dot("IsZero").Call()).Block(jen.Return(jen.Lit(0), jen.False())),
+				// TimestampOf saturates where UnixMicro would wrap around.
+				jen.Return(jen.Qual(sdkPath, "TimestampOf").Call(x.Clone()), jen.True()),
+			}
+		}
+		g.decl().Id(g.name(s.obj.Name(), fn(s, "EventTime"))).Params(vT.Clone()).Params(jen.Qual(sdkPath, "Timestamp"), jen.Bool()).Block(body...)
 	}
 }
 

@@ -3,6 +3,7 @@ package sdk
 import (
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"sync/atomic"
 	"time"
@@ -63,6 +64,20 @@ type TimerInfo = ops.ProcessTimer
 
 // TimestampOf converts t to a [Timestamp], truncating below a microsecond.
 func TimestampOf(t time.Time) Timestamp { return base.FromTime(t) }
+
+// TimestampOfUnixMilli returns the event time ms milliseconds after the
+// epoch, saturating at the ends of the Timestamp range: the event time of
+// an int64 field tagged weir:"eventtime,unixmilli". (A field tagged
+// weir:"eventtime,unixmicro" is a Timestamp already.)
+func TimestampOfUnixMilli(ms int64) Timestamp {
+	switch {
+	case ms > math.MaxInt64/1000:
+		return base.MaxTimestamp
+	case ms < math.MinInt64/1000:
+		return base.MinTimestamp
+	}
+	return Timestamp(ms * 1000)
+}
 
 // ProcessContext is what a [KeyedProcessFunc] sees during one call: the
 // current key and time, outputs, timers and (through the state

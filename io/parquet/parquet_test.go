@@ -161,6 +161,14 @@ type txnInt struct {
 	At       int64  `parquet:"ts" weir:"eventtime"`
 }
 
+// Epoch milliseconds in a plain INT64 column.
+type txnIntMillis struct {
+	UserID   string `parquet:"user_id"`
+	Amount   int64  `parquet:"amount"`
+	Merchant string `parquet:"merchant"`
+	At       int64  `parquet:"ts" weir:"eventtime,unixmilli"`
+}
+
 func TestMinEventTimeUnits(t *testing.T) {
 	dir := t.TempDir()
 	rng := rand.New(rand.NewPCG(5, 6))
@@ -170,7 +178,9 @@ func TestMinEventTimeUnits(t *testing.T) {
 	var ms []txnMillis
 	var ns []txnNanos
 	var ints []txnInt
+	var intMs []txnIntMillis
 	for _, r := range rows {
+		intMs = append(intMs, txnIntMillis{r.UserID, r.Amount, r.Merchant, r.At.UnixMilli()})
 		ms = append(ms, txnMillis{r.UserID, r.Amount, r.Merchant, r.At})
 		ns = append(ns, txnNanos{r.UserID, r.Amount, r.Merchant, r.At})
 		ints = append(ints, txnInt{r.UserID, r.Amount, r.Merchant, r.At.UnixMicro()})
@@ -178,6 +188,7 @@ func TestMinEventTimeUnits(t *testing.T) {
 	mustWrite(t, filepath.Join(dir, "ms.parquet"), ms, 0)
 	mustWrite(t, filepath.Join(dir, "ns.parquet"), ns, 0)
 	mustWrite(t, filepath.Join(dir, "int.parquet"), ints, 0)
+	mustWrite(t, filepath.Join(dir, "int-ms.parquet"), intMs, 0)
 	floorMs := func(us int64) sdk.Timestamp {
 		q := us / 1000
 		if us%1000 != 0 && us < 0 {
@@ -192,10 +203,14 @@ func TestMinEventTimeUnits(t *testing.T) {
 		{"ms.parquet", floorMs(-1_234_567)},
 		{"ns.parquet", -1_234_567},
 		{"int.parquet", -1_234_567},
+		{"int-ms.parquet", floorMs(-1_234_567)},
 	} {
 		splits, err := parquet.NewSource[txn](filepath.Join(dir, c.file), parquet.SourceOptions{}).Splits(context.Background())
-		if c.file == "int.parquet" {
+		switch c.file {
+		case "int.parquet":
 			splits, err = parquet.NewSource[txnInt](filepath.Join(dir, c.file), parquet.SourceOptions{}).Splits(context.Background())
+		case "int-ms.parquet":
+			splits, err = parquet.NewSource[txnIntMillis](filepath.Join(dir, c.file), parquet.SourceOptions{}).Splits(context.Background())
 		}
 		if err != nil {
 			t.Fatal(err)

@@ -20,6 +20,7 @@ type recordInfo struct {
 	fast     []fastField // nil if T needs parquet-go's GenericReader
 	times    []timeLeaf  // T's time.Time values with a timestamp column
 	timeName string      // Parquet name of the weir:"eventtime" field; "" if none
+	timeUnit int64       // nanoseconds per unit of a plain INT64 event-time column
 	err      error       // T cannot be read from Parquet
 }
 
@@ -46,6 +47,9 @@ func recordOf[T any]() *recordInfo {
 			name = f.Name
 		}
 		ri.timeName = name
+		if hasTagWord(f.Tag.Get("weir"), "unixmilli") {
+			ri.timeUnit = 1_000_000
+		}
 		break
 	}
 	return ri
@@ -79,8 +83,9 @@ func (ri *recordInfo) check(path string, file *pq.Schema) string {
 
 // timeColumn finds the event-time column in a file: its leaf index and the
 // length of one unit of its values in nanoseconds (timestamp logical types;
-// a plain INT64 counts microseconds, like sdk.Timestamp). col is -1 when
-// there is no usable column.
+// a plain INT64 counts microseconds, like sdk.Timestamp, or milliseconds
+// for a field tagged weir:"eventtime,unixmilli"). col is -1 when there is
+// no usable column.
 func (ri *recordInfo) timeColumn(file *pq.Schema) (col int, unitNanos int64) {
 	if ri.timeName == "" {
 		return -1, 0
@@ -90,6 +95,9 @@ func (ri *recordInfo) timeColumn(file *pq.Schema) (col int, unitNanos int64) {
 		return -1, 0
 	}
 	unitNanos = 1000
+	if ri.timeUnit != 0 {
+		unitNanos = ri.timeUnit
+	}
 	if lt := leaf.Node.Type().LogicalType(); lt != nil {
 		if ts, ok := lt.Value.(*format.TimestampType); ok && ts.Unit.Value != nil {
 			unitNanos = ts.Unit.Value.Duration().Nanoseconds()

@@ -103,3 +103,22 @@ func Positive(a All) bool { return a.I > 0 }
 //
 //weir:transform
 func NameOf(a All) Label { return Label(a.In.Name) }
+
+// Click has its event time in epoch milliseconds.
+//
+//weir:record
+type Click struct {
+	User string `json:"user"`
+	TS   int64  `json:"ts" weir:"eventtime,unixmilli"`
+}
+
+// Micros is epoch microseconds.
+type Micros int64
+
+// View has its event time in epoch microseconds, in a defined type.
+//
+//weir:record
+type View struct {
+	Page string `json:"page"`
+	At   Micros `json:"at" weir:"eventtime,unixmicro"`
+}

@@ -64,6 +64,21 @@ func init() {
 			`Point.Y float64 json:"Y"`,
 		},
 	})
+	sdk.RegisterRecord(sdk.RecordCodec[Click]{
+		AppendBinary:   weirClickAppendBinary,
+		AppendJSON:     weirClickAppendJSON,
+		AppendKey:      weirClickAppendBinary,
+		DecodeBinary:   weirClickDecodeBinary,
+		DecodeJSON:     weirClickDecodeJSON,
+		EventTime:      weirClickEventTime,
+		EventTimeField: "ts",
+		Hash:           weirClickHash,
+		Name:           "roundtrip.Click",
+		Shape: []string{
+			`Click.User string json:"user"`,
+			`Click.TS int64 json:"ts" weir:"eventtime,unixmilli"`,
+		},
+	})
 	sdk.RegisterRecord(sdk.RecordCodec[Embeds]{
 		AppendBinary: weirEmbedsAppendBinary,
 		AppendJSON:   weirEmbedsAppendJSON,
@@ -98,6 +113,21 @@ func init() {
 			`Inner.Tags []string json:"tags"`,
 			`Inner.Score map[string]int json:"score"`,
 			`Inner.Next *roundtrip.Inner json:"next"`,
+		},
+	})
+	sdk.RegisterRecord(sdk.RecordCodec[View]{
+		AppendBinary:   weirViewAppendBinary,
+		AppendJSON:     weirViewAppendJSON,
+		AppendKey:      weirViewAppendBinary,
+		DecodeBinary:   weirViewDecodeBinary,
+		DecodeJSON:     weirViewDecodeJSON,
+		EventTime:      weirViewEventTime,
+		EventTimeField: "at",
+		Hash:           weirViewHash,
+		Name:           "roundtrip.View",
+		Shape: []string{
+			`View.Page string json:"page"`,
+			`View.At roundtrip.Micros(int64) json:"at" weir:"eventtime,unixmicro"`,
 		},
 	})
 	sdk.RegisterMap(NameOf, sdk.MapKernel[All, Label](weirMapNameOf))
@@ -976,6 +1006,73 @@ func weirAllEventTime(v *All) (sdk.Timestamp, bool) {
 	return sdk.TimestampOf(v.At), true
 }
 
+func weirClickAppendBinary(dst []byte, v *Click) []byte {
+	dst = codec.AppendString(dst, v.User)
+	dst = codec.AppendInt(dst, v.TS)
+	return dst
+}
+
+func weirClickReadBinary(r *codec.Reader, v *Click) {
+	v.User = r.String()
+	v.TS = r.Int()
+}
+
+func weirClickAppendJSON(dst []byte, v *Click) []byte {
+	dst = append(dst, `{"user":`...)
+	dst = codec.AppendJSONString(dst, v.User)
+	dst = append(dst, `,"ts":`...)
+	dst = codec.AppendJSONInt(dst, v.TS)
+	dst = append(dst, '}')
+	return dst
+}
+
+func weirClickReadJSON(d *codec.JSONReader, v *Click) bool {
+	*v = Click{}
+	if !d.BeginObject() {
+		return false
+	}
+	seenTS := false
+	for d.NextKey() {
+		switch d.Key() {
+		case "user":
+			v.User = d.String()
+		case "ts":
+			if !d.Null() {
+				v.TS = d.Int(64)
+				seenTS = true
+			}
+		default:
+			d.Skip()
+		}
+	}
+	return seenTS
+}
+
+func weirClickHash(v *Click) uint64 {
+	h := uint64(0)
+	h = codec.Combine(h, codec.HashString(v.User))
+	h = codec.Combine(h, codec.HashInt(v.TS))
+	return h
+}
+
+func weirClickDecodeBinary(src []byte, v *Click) (int, error) {
+	r := codec.NewReader(src)
+	weirClickReadBinary(&r, v)
+	return r.Done()
+}
+
+func weirClickDecodeJSON(src []byte, v *Click) error {
+	d := codec.NewJSONReader(src)
+	if !weirClickReadJSON(&d, v) {
+		d.Fail("missing event time field ts")
+	}
+	return d.Finish()
+}
+
+func weirClickEventTime(v *Click) (sdk.Timestamp, bool) {
+	return sdk.TimestampOfUnixMilli(int64(v.TS)), true
+}
+
 func weirEmbedsAppendBinary(dst []byte, v *Embeds) []byte {
 	dst = weirPointAppendBinary(dst, &v.Point)
 	if v.Inner == nil {
@@ -1292,6 +1389,73 @@ func weirPointHash(v *Point) uint64 {
 	h = codec.Combine(h, codec.HashFloat64(v.X))
 	h = codec.Combine(h, codec.HashFloat64(v.Y))
 	return h
+}
+
+func weirViewAppendBinary(dst []byte, v *View) []byte {
+	dst = codec.AppendString(dst, v.Page)
+	dst = codec.AppendInt(dst, int64(v.At))
+	return dst
+}
+
+func weirViewReadBinary(r *codec.Reader, v *View) {
+	v.Page = r.String()
+	v.At = Micros(r.Int())
+}
+
+func weirViewAppendJSON(dst []byte, v *View) []byte {
+	dst = append(dst, `{"page":`...)
+	dst = codec.AppendJSONString(dst, v.Page)
+	dst = append(dst, `,"at":`...)
+	dst = codec.AppendJSONInt(dst, int64(v.At))
+	dst = append(dst, '}')
+	return dst
+}
+
+func weirViewReadJSON(d *codec.JSONReader, v *View) bool {
+	*v = View{}
+	if !d.BeginObject() {
+		return false
+	}
+	seenAt := false
+	for d.NextKey() {
+		switch d.Key() {
+		case "page":
+			v.Page = d.String()
+		case "at":
+			if !d.Null() {
+				v.At = Micros(d.Int(64))
+				seenAt = true
+			}
+		default:
+			d.Skip()
+		}
+	}
+	return seenAt
+}
+
+func weirViewHash(v *View) uint64 {
+	h := uint64(0)
+	h = codec.Combine(h, codec.HashString(v.Page))
+	h = codec.Combine(h, codec.HashInt(int64(v.At)))
+	return h
+}
+
+func weirViewDecodeBinary(src []byte, v *View) (int, error) {
+	r := codec.NewReader(src)
+	weirViewReadBinary(&r, v)
+	return r.Done()
+}
+
+func weirViewDecodeJSON(src []byte, v *View) error {
+	d := codec.NewJSONReader(src)
+	if !weirViewReadJSON(&d, v) {
+		d.Fail("missing event time field at")
+	}
+	return d.Finish()
+}
+
+func weirViewEventTime(v *View) (sdk.Timestamp, bool) {
+	return sdk.Timestamp(v.At), true
 }
 
 func weirMapNameOf(in *sdk.Batch[All], out *sdk.Batch[Label]) {

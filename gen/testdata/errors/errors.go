@@ -33,6 +33,15 @@ type BadTime struct {
 }
 
 //weir:record
+type BadEpoch struct {
+	S  string        `json:"s" weir:"eventtime,unixmilli"`
+	D  time.Duration `json:"d" weir:"eventtime,unixmicro"`
+	U  int64         `json:"u" weir:"eventtime,unixnano"`
+	F  float64       `json:"f" weir:"eventtime,unixmilli"`
+	Ok int64         `json:"ok" weir:"eventtime,unixmilli"`
+}
+
+//weir:record
 type NotStruct int
 
 //weir:record
