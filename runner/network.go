@@ -128,6 +128,11 @@ func (n *network) targets(down *stage, local []target, from, ch int, codec graph
 	return out
 }
 
+// maxKeptBuf is the largest encoding buffer a remote keeps between
+// messages: with skewed keys one target's buffer may grow to a whole input
+// batch, and there is a remote per sender and target.
+const maxKeptBuf = 256 << 10
+
 // remote is a target on another worker: the sender's end of one stream.
 // It is used by one task, so its buffer is its own.
 type remote struct {
@@ -150,7 +155,11 @@ func (r *remote) send(ctx context.Context, m message) error {
 	case msgBarrier:
 		b = binary.AppendUvarint(b, uint64(m.ckpt))
 	}
-	r.buf = b
+	if cap(b) <= maxKeptBuf {
+		r.buf = b // kept for the next message; a remote per sender and target
+	} else {
+		r.buf = nil
+	}
 	r.sent.Add(int64(len(b)))
 	if err := r.conn.Send(ctx, r.stream, b); err != nil {
 		if ctx.Err() != nil {

@@ -56,7 +56,9 @@ func appendDeltas(dst []byte, ts []base.Timestamp) []byte {
 
 func (bc batchCodec[T]) DecodeBatch(src []byte) (any, error) {
 	n64, k := binary.Uvarint(src)
-	if k <= 0 || n64 > maxDecodeRows || len(src) < k+1 {
+	// Every row takes a byte at least (its time), so a count above the
+	// bytes left is corrupt: no allocation beyond what the frame can hold.
+	if k <= 0 || n64 > maxDecodeRows || len(src) < k+1 || n64 > uint64(len(src)-k-1) || src[k] > 1 {
 		return nil, errors.New("batch codec: bad header")
 	}
 	n := int(n64)

@@ -53,6 +53,12 @@ func TestBatchCodecCorrupt(t *testing.T) {
 	b.Append("hello", 10)
 	b.Append("world", 20)
 	enc := bc.AppendBatch(nil, b)
+	far := base.NewBatch[string](2)
+	far.Append("a", 1_000_000) // times of three bytes each
+	far.Append("b", 3_000_000)
+	farEnc := bc.AppendBatch(nil, far)
+	badFlag := append([]byte{}, enc...)
+	badFlag[1] = 2
 	for _, tc := range []struct {
 		name string
 		src  []byte
@@ -60,7 +66,9 @@ func TestBatchCodecCorrupt(t *testing.T) {
 	}{
 		{"empty", nil, "bad header"},
 		{"huge count", binary.AppendUvarint(nil, 1<<40), "bad header"},
-		{"truncated times", enc[:3], "truncated times"},
+		{"more rows than bytes", enc[:3], "bad header"},
+		{"a marks flag that is neither 0 nor 1", badFlag, "bad header"},
+		{"truncated times", farEnc[:5], "truncated times"},
 		{"truncated row", enc[:len(enc)-2], "row 1"},
 		{"trailing bytes", append(append([]byte{}, enc...), 0), "after the last row"},
 	} {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"sync"
 	"time"
@@ -18,8 +19,9 @@ type Options struct {
 	// Window is the number of frames a stream's receiver holds at most,
 	// the sender's credit when the stream opens (default 4).
 	Window int
-	// MaxFrame bounds a frame's payload (default 64 MiB); a larger one
-	// fails the connection.
+	// MaxFrame bounds a frame's payload (default 64 MiB): Send refuses a
+	// larger one, and a larger one received fails the connection. Both
+	// ends should have the same.
 	MaxFrame int
 	// Token, when set, must be the peer's too.
 	Token string
@@ -29,7 +31,7 @@ func (o *Options) defaults() {
 	if o.Window <= 0 {
 		o.Window = 4
 	}
-	if o.MaxFrame <= 0 {
+	if o.MaxFrame <= 0 || o.MaxFrame > math.MaxUint32 {
 		o.MaxFrame = 64 << 20
 	}
 }
@@ -46,6 +48,8 @@ const (
 	headerSize       = 13
 	magic            = "weir-netx/1"
 	handshakeTimeout = 10 * time.Second
+	maxWindow        = 1 << 16
+	maxToken         = 4096
 )
 
 // ErrClosed is the error of a stream whose connection was closed by Close.
@@ -71,6 +75,10 @@ type Conn struct {
 // New runs the handshake on nc and starts reading it. The Conn owns nc.
 func New(nc net.Conn, opts Options) (*Conn, error) {
 	opts.defaults()
+	if opts.Window > maxWindow || len(opts.Token) > maxToken {
+		nc.Close()
+		return nil, fmt.Errorf("netx: a window of at most %d frames and a token of at most %d bytes, please", maxWindow, maxToken)
+	}
 	c := &Conn{nc: nc, opts: opts, w: bufio.NewWriterSize(nc, 64<<10),
 		sends: map[uint64]*sendStream{}, recvs: map[uint64]*Stream{}, done: make(chan struct{})}
 	// Hello: magic, this end's window (the peer's credit per stream), token.
@@ -80,14 +88,14 @@ func New(nc net.Conn, opts Options) (*Conn, error) {
 	werr := make(chan error, 1)
 	go func() { werr <- c.write(frameHello, 0, hello) }()
 	r := bufio.NewReaderSize(nc, 64<<10)
-	kind, _, payload, err := readFrame(r, len(magic)+4096)
+	kind, _, payload, err := readFrame(r, len(magic)+binary.MaxVarintLen64+maxToken)
 	var window uint64
 	if err == nil {
 		var k int
 		if kind == frameHello && len(payload) > len(magic) && string(payload[:len(magic)]) == magic {
 			window, k = binary.Uvarint(payload[len(magic):])
 		}
-		if k <= 0 || window == 0 || window > 1<<16 {
+		if k <= 0 || window == 0 || window > maxWindow {
 			err = errors.New("the peer does not speak " + magic)
 		} else if subtle.ConstantTimeCompare(payload[len(magic)+k:], []byte(opts.Token)) != 1 {
 			err = errors.New("the peer's token is not ours")
@@ -236,6 +244,9 @@ func (c *Conn) sender(stream uint64) *sendStream {
 // Send sends payload as one frame of stream, after waiting for a credit.
 // payload may be reused once Send returns.
 func (c *Conn) Send(ctx context.Context, stream uint64, payload []byte) error {
+	if len(payload) > c.opts.MaxFrame {
+		return fmt.Errorf("netx: a frame of %d bytes for stream %d, more than the %d a frame may have", len(payload), stream, c.opts.MaxFrame)
+	}
 	s := c.sender(stream)
 	for {
 		c.mu.Lock()

@@ -200,6 +200,25 @@ func TestConnectionLoss(t *testing.T) {
 	}
 }
 
+// A frame larger than MaxFrame is refused by its sender with the reason,
+// and the connection goes on.
+func TestFrameTooLarge(t *testing.T) {
+	a, b := pair(t, Options{MaxFrame: 1000}, Options{})
+	ctx := ctxT(t)
+	if err := a.Send(ctx, 1, make([]byte, 1001)); err == nil || !strings.Contains(err.Error(), "more than the 1000 a frame may have") {
+		t.Fatalf("an oversized frame: %v", err)
+	}
+	if err := a.Send(ctx, 1, []byte("ok")); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := b.Stream(1).Recv(ctx); err != nil || string(p) != "ok" {
+		t.Fatalf("after the refusal: %q %v", p, err)
+	}
+	if _, _, err := dialPair(Options{Window: 1 << 20}, Options{}); err == nil || !strings.Contains(err.Error(), "window of at most") {
+		t.Fatalf("a window too large: %v", err)
+	}
+}
+
 func TestHandshake(t *testing.T) {
 	if _, _, err := dialPair(Options{Token: "a"}, Options{Token: "b"}); err == nil || !strings.Contains(err.Error(), "token") {
 		t.Fatalf("different tokens: %v", err)
