@@ -124,7 +124,7 @@ type runFlags struct {
 	binary                                                string
 	fs                                                    *flag.FlagSet
 	mode, in, out, dead, onError, progress, checkpointDir string
-	start, savepointDir, fromSavepoint, stateDir          string
+	start, reset, savepointDir, fromSavepoint, stateDir   string
 	stateMemory, name                                     string
 	parallelism, maxParallelism, retain                   int
 	bound, lateness, idle, interval                       time.Duration
@@ -150,6 +150,7 @@ func newRunFlags(name string) *runFlags {
 	fs.DurationVar(&f.idle, "idle-timeout", 0, "let an input partition that produced nothing for `DURATION` stop holding the watermark back (0: never)")
 	fs.BoolVar(&f.bounded, "bounded", false, "stream with a Kafka input: stop at the end offsets seen at the start and fire every window (a backfill from Kafka)")
 	fs.StringVar(&f.start, "start", "earliest", "with a Kafka input and nothing to resume from, start at `POSITION`: earliest, latest, committed:GROUP (the group's committed offsets) or time:RFC3339 (the first offsets at or after that time)")
+	fs.StringVar(&f.reset, "reset", "earliest", "with --start=committed:GROUP, start a partition the group has no offset for at `POLICY`: earliest, latest, or none (refuse to start)")
 	fs.StringVar(&f.checkpointDir, "checkpoint-dir", "", "checkpoint to `DIR` and, when it holds a completed checkpoint, resume from the latest one; output is then exactly once across crashes (Kafka output through transactions)")
 	fs.DurationVar(&f.interval, "checkpoint-interval", runner.DefaultCheckpointInterval, "take a checkpoint every `DURATION`")
 	fs.IntVar(&f.retain, "checkpoint-retain", runner.DefaultCheckpointRetain, "keep the last `N` completed checkpoints")
@@ -263,6 +264,21 @@ func (f *runFlags) parse(args []string) (config, error) {
 	}
 	if f.start != "earliest" && c.in.Scheme != Kafka {
 		return c, usagef("--start is for a Kafka input; files are always read from their start")
+	}
+	if f.reset != "earliest" {
+		var reset kafka.Reset
+		switch f.reset {
+		case "latest":
+			reset = kafka.ResetLatest
+		case "none":
+			reset = kafka.ResetNone
+		default:
+			return c, usagef("--reset=%s: use earliest, latest or none", f.reset)
+		}
+		if !strings.HasPrefix(f.start, "committed:") {
+			return c, usagef("--reset is for --start=committed:GROUP: it says where a partition the group has no offset for starts")
+		}
+		start = kafka.CommittedOr(strings.TrimPrefix(f.start, "committed:"), reset)
 	}
 	c.start = start
 	c.checkpointDir = f.checkpointDir
@@ -466,7 +482,7 @@ func parseStart(v string) (kafka.Start, error) {
 
 // flagOrder is the order flags are listed in by -h.
 var flagOrder = []string{"in", "out", "overwrite", "append", "name", "mode", "parallelism", "max-parallelism", "on-error", "dead-letter",
-	"bound", "allowed-lateness", "perfect-watermark", "idle-timeout", "bounded", "start", "checkpoint-dir", "checkpoint-interval", "checkpoint-retain",
+	"bound", "allowed-lateness", "perfect-watermark", "idle-timeout", "bounded", "start", "reset", "checkpoint-dir", "checkpoint-interval", "checkpoint-retain",
 	"savepoint-dir", "from-savepoint", "state-dir", "state-memory", "progress"}
 
 // printDefaults writes the flags of fs in --name form.

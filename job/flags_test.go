@@ -150,6 +150,15 @@ func TestParseRunFlags(t *testing.T) {
 			},
 		},
 		{
+			name: "kafka start at the group's offsets, else latest",
+			args: []string{"--mode=stream", "--in=kafka://h:1/txns", "--out=jsonl:o", "--start=committed:fraud", "--reset=latest"},
+			check: func(t *testing.T, c config) {
+				if c.start != kafka.CommittedOr("fraud", kafka.ResetLatest) {
+					t.Errorf("start %+v", c.start)
+				}
+			},
+		},
+		{
 			name: "kafka start at a time",
 			args: []string{"--mode=stream", "--in=kafka://h:1/txns", "--out=jsonl:o", "--start=time:2024-01-01T00:00:00Z"},
 			check: func(t *testing.T, c config) {
@@ -170,6 +179,8 @@ func TestParseRunFlags(t *testing.T) {
 		{name: "start bad time", args: []string{"--in=kafka://h:1/txns", "--out=jsonl:o", "--start=time:yesterday"}, err: "the time must be RFC 3339"},
 		{name: "start unknown", args: []string{"--in=kafka://h:1/txns", "--out=jsonl:o", "--start=newest"}, err: "use earliest, latest, committed:GROUP or time:RFC3339"},
 		{name: "start files", args: append(base, "--start=latest"), err: "--start is for a Kafka input"},
+		{name: "reset unknown", args: []string{"--in=kafka://h:1/txns", "--out=jsonl:o", "--start=committed:g", "--reset=oldest"}, err: "--reset=oldest: use earliest, latest or none"},
+		{name: "reset without a group", args: []string{"--in=kafka://h:1/txns", "--out=jsonl:o", "--reset=none"}, err: "--reset is for --start=committed:GROUP"},
 		{name: "negative idle", args: append(base, "--idle-timeout=-1s"), err: "--idle-timeout=-1s: must not be negative"},
 		{name: "kafka no topic", args: []string{"--in=kafka://127.0.0.1:9092", "--out=jsonl:o"}, err: "write kafka://HOST:PORT/TOPIC"},
 		{name: "kafka out dead letters", args: []string{"--in=jsonl:x", "--out=kafka://h:1/t"}, err: "no directory for dead letters"},

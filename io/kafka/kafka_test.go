@@ -499,6 +499,36 @@ func TestStartLatestAndCommitted(t *testing.T) {
 	}
 }
 
+// A group without committed offsets: its partitions start where the reset
+// policy says, or the start is refused with the partitions named.
+func TestStartCommittedReset(t *testing.T) {
+	brokers := cluster(t, 2, "txns")
+	cl := producer(t, brokers)
+	ctx := context.Background()
+	produce(t, cl, "txns", 0, js(mkTxn(0)), js(mkTxn(1)))
+	produce(t, cl, "txns", 1, js(mkTxn(2)))
+	for _, tc := range []struct {
+		reset kafka.Reset
+		want  int // rows of partition 0 a bounded read gets
+	}{{kafka.ResetEarliest, 2}, {kafka.ResetLatest, 0}} {
+		src := kafka.NewSource[txn](kafka.SourceOptions{Brokers: brokers, Topics: []string{"txns"},
+			Start: kafka.CommittedOr("nobody", tc.reset), Bounded: true})
+		rows, _, _, err := iotest.ReadSplit(ctx, src, &kafka.Split{Topic: "txns"}, nil, 10)
+		if err != nil || len(rows) != tc.want {
+			t.Errorf("reset %s: %d rows, %v; want %d", tc.reset, len(rows), err, tc.want)
+		}
+	}
+	src := kafka.NewSource[txn](kafka.SourceOptions{Brokers: brokers, Topics: []string{"txns"},
+		Start: kafka.CommittedOr("nobody", kafka.ResetNone)})
+	_, err := src.Open(ctx, &kafka.Split{Topic: "txns"}, nil)
+	if err == nil || err.Error() != "kafka: group nobody has no committed offset for partitions [0 1] of txns, and its reset policy is none" {
+		t.Fatalf("reset none: %v", err)
+	}
+	if got := kafka.CommittedOr("g", kafka.ResetLatest).String(); got != "committed(g, else latest)" {
+		t.Errorf("String: %q", got)
+	}
+}
+
 // TestReadCommitted: records of an aborted transaction are never read and
 // a bounded read ends after the transaction markers.
 func TestReadCommitted(t *testing.T) {

@@ -54,6 +54,33 @@ type Start struct {
 	kind  startKind
 	group string
 	at    time.Time
+	reset Reset // of a Committed start
+}
+
+// Reset is where a [Committed] start begins a partition its group has no
+// committed offset for (Kafka's auto.offset.reset, Flink's
+// OffsetResetStrategy).
+type Reset uint8
+
+const (
+	// ResetEarliest starts such a partition at its oldest record (the
+	// default).
+	ResetEarliest Reset = iota
+	// ResetLatest starts it after its last committed record.
+	ResetLatest
+	// ResetNone refuses to start, naming the partition.
+	ResetNone
+)
+
+// String returns "earliest", "latest" or "none".
+func (r Reset) String() string {
+	switch r {
+	case ResetLatest:
+		return "latest"
+	case ResetNone:
+		return "none"
+	}
+	return "earliest"
 }
 
 // Earliest starts at the oldest record still in the log.
@@ -66,6 +93,12 @@ func Latest() Start { return Start{kind: startLatest} }
 // partition without a committed offset starts at its beginning.
 func Committed(group string) Start { return Start{kind: startCommitted, group: group} }
 
+// CommittedOr starts at the offsets committed by the consumer group, and a
+// partition without a committed offset where reset says.
+func CommittedOr(group string, reset Reset) Start {
+	return Start{kind: startCommitted, group: group, reset: reset}
+}
+
 // AtTime starts at the first record whose Kafka timestamp is at or after t;
 // a partition without one starts at its end.
 func AtTime(t time.Time) Start { return Start{kind: startAtTime, at: t} }
@@ -76,6 +109,9 @@ func (s Start) String() string {
 	case startLatest:
 		return "latest"
 	case startCommitted:
+		if s.reset != ResetEarliest {
+			return "committed(" + s.group + ", else " + s.reset.String() + ")"
+		}
 		return "committed(" + s.group + ")"
 	case startAtTime:
 		return "at(" + s.at.UTC().Format(time.RFC3339Nano) + ")"

@@ -216,10 +216,10 @@ func resolveStart(ctx context.Context, adm *kadm.Client, st Start, topic string)
 		los kadm.ListedOffsets
 		err error
 	)
-	switch st.kind {
-	case startLatest:
+	switch {
+	case st.kind == startLatest, st.kind == startCommitted && st.reset == ResetLatest:
 		los, err = adm.ListCommittedOffsets(ctx, topic)
-	case startAtTime:
+	case st.kind == startAtTime:
 		los, err = adm.ListOffsetsAfterMilli(ctx, st.at.UnixMilli(), topic)
 	default:
 		los, err = adm.ListStartOffsets(ctx, topic)
@@ -236,13 +236,25 @@ func resolveStart(ctx context.Context, adm *kadm.Client, st Start, topic string)
 		return ps, nil
 	}
 	ors, err := adm.FetchOffsetsForTopics(ctx, st.group, topic)
-	if err != nil {
+	switch {
+	case errors.Is(err, kerr.GroupIDNotFound):
+		// A group that never committed (some brokers say so, others
+		// answer with no offsets): every partition resets.
+		ors = nil
+	case err != nil:
 		return nil, fmt.Errorf("kafka: fetch offsets of group %s: %w", st.group, err)
 	}
+	var missing []int32
 	for p := range ps {
 		if or, ok := ors.Lookup(topic, p); ok && or.Err == nil && or.At >= 0 {
 			ps[p] = or.At
+		} else {
+			missing = append(missing, p)
 		}
+	}
+	if len(missing) > 0 && st.reset == ResetNone {
+		slices.Sort(missing)
+		return nil, fmt.Errorf("kafka: group %s has no committed offset for partitions %v of %s, and its reset policy is none", st.group, missing, topic)
 	}
 	return ps, nil
 }
