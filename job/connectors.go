@@ -41,7 +41,8 @@ func Input[T any](j *Job) sdk.Source[T] {
 // through transactions committed with each checkpoint (read it with
 // isolation level read_committed), files by rename. Without, a Kafka
 // output is at-least-once (JSON values without keys), and exact only
-// across a stop with a savepoint.
+// across a stop with a savepoint. --out-key=FIELD keys the records of the
+// main output (sub "") by that field.
 func Output[T any](j *Job, sub string) sdk.Sink[T] {
 	dir := j.OutputDir(sub)
 	switch out := j.cfg.out; out.Scheme {
@@ -50,8 +51,16 @@ func Output[T any](j *Job, sub string) sdk.Sink[T] {
 		if sub != "" {
 			topic += "-" + sub
 		}
-		return kafka.NewSink[T](kafka.SinkOptions[T]{Brokers: []string{out.Broker()}, Topic: topic,
-			ExactlyOnce: j.cfg.checkpointDir != ""})
+		o := kafka.SinkOptions[T]{Brokers: []string{out.Broker()}, Topic: topic,
+			ExactlyOnce: j.cfg.checkpointDir != ""}
+		if sub == "" && j.cfg.outKey != "" { // side outputs carry other types
+			key, err := fieldKey[T](j.cfg.outKey)
+			if err != nil {
+				j.errs = append(j.errs, err)
+			}
+			o.Key = key
+		}
+		return kafka.NewSink[T](o)
 	case Parquet:
 		return parquet.NewSink[T](dir, parquet.SinkOptions{})
 	case JSONL:

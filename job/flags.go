@@ -108,6 +108,7 @@ type config struct {
 	idle           time.Duration
 	bounded        bool
 	start          kafka.Start
+	outKey         string // --out-key: the field keying Kafka records
 	checkpointDir  string
 	interval       time.Duration
 	retain         int
@@ -125,6 +126,7 @@ type runFlags struct {
 	fs                                                    *flag.FlagSet
 	mode, in, out, dead, onError, progress, checkpointDir string
 	start, reset, savepointDir, fromSavepoint, stateDir   string
+	outKey                                                string
 	stateMemory, name                                     string
 	parallelism, maxParallelism, retain                   int
 	bound, lateness, idle, interval                       time.Duration
@@ -136,6 +138,7 @@ func newRunFlags(name string) *runFlags {
 	fs := f.fs
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&f.in, "in", "", "read the input at `LOCATION`: parquet:GLOB or jsonl:GLOB (a directory: all its files of that kind) or kafka://HOST:PORT/TOPIC")
+	fs.StringVar(&f.outKey, "out-key", "", "with a Kafka output, key each result record by its `FIELD` (JSON name or Go name; a string, []byte, integer or bool), so that a key's records share a partition")
 	fs.StringVar(&f.out, "out", "", "write results to `LOCATION`: jsonl:DIR, parquet:DIR or kafka://HOST:PORT/TOPIC; side outputs go to DIR/late or TOPIC-late")
 	fs.BoolVar(&f.overwrite, "overwrite", false, "when the job starts fresh, replace the output an earlier run left in the --out and dead-letter directories (at this run's first commit); without --overwrite or --append such a start is refused")
 	fs.BoolVar(&f.appendOut, "append", false, "when the job starts fresh, add to the output an earlier run left in the --out and dead-letter directories")
@@ -258,6 +261,10 @@ func (f *runFlags) parse(args []string) (config, error) {
 		return c, usagef("--bounded is for a Kafka input; files are always read to their end")
 	}
 	c.bounded = f.bounded
+	if f.outKey != "" && c.out.Scheme != Kafka {
+		return c, usagef("--out-key is for a Kafka output; files have no record keys")
+	}
+	c.outKey = f.outKey
 	start, err := parseStart(f.start)
 	if err != nil {
 		return c, err
@@ -481,7 +488,7 @@ func parseStart(v string) (kafka.Start, error) {
 }
 
 // flagOrder is the order flags are listed in by -h.
-var flagOrder = []string{"in", "out", "overwrite", "append", "name", "mode", "parallelism", "max-parallelism", "on-error", "dead-letter",
+var flagOrder = []string{"in", "out", "out-key", "overwrite", "append", "name", "mode", "parallelism", "max-parallelism", "on-error", "dead-letter",
 	"bound", "allowed-lateness", "perfect-watermark", "idle-timeout", "bounded", "start", "reset", "checkpoint-dir", "checkpoint-interval", "checkpoint-retain",
 	"savepoint-dir", "from-savepoint", "state-dir", "state-memory", "progress"}
 

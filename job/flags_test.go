@@ -179,6 +179,7 @@ func TestParseRunFlags(t *testing.T) {
 		{name: "start bad time", args: []string{"--in=kafka://h:1/txns", "--out=jsonl:o", "--start=time:yesterday"}, err: "the time must be RFC 3339"},
 		{name: "start unknown", args: []string{"--in=kafka://h:1/txns", "--out=jsonl:o", "--start=newest"}, err: "use earliest, latest, committed:GROUP or time:RFC3339"},
 		{name: "start files", args: append(base, "--start=latest"), err: "--start is for a Kafka input"},
+		{name: "out key files", args: append(base, "--out-key=user_id"), err: "--out-key is for a Kafka output"},
 		{name: "reset unknown", args: []string{"--in=kafka://h:1/txns", "--out=jsonl:o", "--start=committed:g", "--reset=oldest"}, err: "--reset=oldest: use earliest, latest or none"},
 		{name: "reset without a group", args: []string{"--in=kafka://h:1/txns", "--out=jsonl:o", "--reset=none"}, err: "--reset is for --start=committed:GROUP"},
 		{name: "negative idle", args: append(base, "--idle-timeout=-1s"), err: "--idle-timeout=-1s: must not be negative"},

@@ -609,3 +609,63 @@ func TestStreamBrokerLate(t *testing.T) {
 	slices.Sort(want)
 	sameRows(t, readTotals(t, out), want)
 }
+
+// TestStreamOutKey: --out-key=user_id keys every result record by its
+// user, so that a user's results share a partition; the rows are those of
+// a run without keys.
+func TestStreamOutKey(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a job against a broker")
+	}
+	parts := fraudgen.Generate(fraudgen.Options{Rows: 4_000, Users: 50, Partitions: 2, Disorder: 20 * time.Second, Seed: 5})
+	b := startBroker(t)
+	createTopics(t, b, 2, "txns")
+	createTopics(t, b, 3, "totals", "totals-late")
+	produceParts(t, b, "txns", 0, parts, nil)
+	r := runCLI(t, "run", "--mode=stream", "--bounded", "--in=kafka://"+b.Addr()+"/txns", "--out=kafka://"+b.Addr()+"/totals",
+		"--out-key=user_id", "--parallelism=2", "--on-error=fail", "--progress=never")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Brokers()...), kgo.ConsumeTopics("totals"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	want := readTopic(t, b)
+	if len(want) == 0 {
+		t.Fatal("no results")
+	}
+	partOf := map[string]int32{}
+	for n := 0; n < len(want); {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("read %d of %d records: %v", n, len(want), ctx.Err())
+		}
+		fs.EachRecord(func(rec *kgo.Record) {
+			n++
+			var u fraud.UserTotal
+			if err := json.Unmarshal(rec.Value, &u); err != nil {
+				t.Fatalf("%q: %v", rec.Value, err)
+			}
+			if string(rec.Key) != u.UserID {
+				t.Errorf("record of %s keyed %q", u.UserID, rec.Key)
+			}
+			if p, ok := partOf[u.UserID]; ok && p != rec.Partition {
+				t.Errorf("results of %s in partitions %d and %d", u.UserID, p, rec.Partition)
+			}
+			partOf[u.UserID] = rec.Partition
+		})
+	}
+	if r := runCLI(t, "run", "--mode=stream", "--bounded", "--in=kafka://"+b.Addr()+"/txns", "--out=jsonl:"+t.TempDir(),
+		"--out-key=user_id"); r.code != 2 || !strings.Contains(r.stderr, "--out-key is for a Kafka output") {
+		t.Errorf("--out-key with a file output: exit %d: %s", r.code, r.stderr)
+	}
+	if r := runCLI(t, "run", "--mode=stream", "--bounded", "--in=kafka://"+b.Addr()+"/txns", "--out=kafka://"+b.Addr()+"/other",
+		"--out-key=user", "--on-error=fail"); r.code != 2 && r.code != 1 || !strings.Contains(r.stderr, "has no field user; its fields are") {
+		t.Errorf("--out-key naming no field: exit %d: %s", r.code, r.stderr)
+	}
+}
