@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"net"
 	"sync/atomic"
 
 	"github.com/weirflow/weir/internal/base"
@@ -238,42 +237,6 @@ func (p *pump) decode(f []byte) (message, error) {
 // loopbackPair returns the two ends of a netx connection over loopback
 // TCP, with the run's ID as the token.
 func loopbackPair(token string) (*netx.Conn, *netx.Conn, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, nil, err
-	}
-	defer ln.Close()
-	type accepted struct {
-		c   *netx.Conn
-		err error
-	}
-	acc := make(chan accepted, 1)
-	go func() {
-		nc, err := ln.Accept()
-		if err != nil {
-			acc <- accepted{nil, err}
-			return
-		}
-		c, err := netx.New(nc, netx.Options{Window: networkWindow, Token: token})
-		acc <- accepted{c, err}
-	}()
-	var ca *netx.Conn
-	nc, err := net.Dial("tcp", ln.Addr().String())
-	if err == nil {
-		ca, err = netx.New(nc, netx.Options{Window: networkWindow, Token: token})
-	}
-	if err != nil {
-		ln.Close() // ends the Accept
-	}
-	r := <-acc
-	if err := errors.Join(err, r.err); err != nil {
-		if ca != nil {
-			ca.Close()
-		}
-		if r.c != nil {
-			r.c.Close()
-		}
-		return nil, nil, err
-	}
-	return ca, r.c, nil
+	o := netx.Options{Window: networkWindow, Token: token}
+	return netx.Loopback(o, o)
 }

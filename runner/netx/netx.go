@@ -362,3 +362,43 @@ func Free(p []byte) {
 		bufs.Put(&p)
 	}
 }
+
+// Loopback returns the two ends of a connection over loopback TCP, a's
+// and b's: the workers of one process (runner.Options.NetworkWorkers).
+func Loopback(a, b Options) (*Conn, *Conn, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer ln.Close()
+	type res struct {
+		c   *Conn
+		err error
+	}
+	acc := make(chan res, 1)
+	go func() {
+		nc, err := ln.Accept()
+		if err != nil {
+			acc <- res{nil, err}
+			return
+		}
+		c, err := New(nc, b)
+		acc <- res{c, err}
+	}()
+	nc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		return nil, nil, err
+	}
+	ca, errA := New(nc, a)
+	r := <-acc
+	if err := errors.Join(errA, r.err); err != nil {
+		if ca != nil {
+			ca.Close()
+		}
+		if r.c != nil {
+			r.c.Close()
+		}
+		return nil, nil, err
+	}
+	return ca, r.c, nil
+}

@@ -17,50 +17,12 @@ import (
 // pair returns the two ends of a connection over loopback TCP.
 func pair(t *testing.T, a, b Options) (*Conn, *Conn) {
 	t.Helper()
-	ca, cb, err := dialPair(a, b)
+	ca, cb, err := Loopback(a, b)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ca.Close(); cb.Close() })
 	return ca, cb
-}
-
-func dialPair(a, b Options) (*Conn, *Conn, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, nil, err
-	}
-	defer ln.Close()
-	type res struct {
-		c   *Conn
-		err error
-	}
-	acc := make(chan res, 1)
-	go func() {
-		nc, err := ln.Accept()
-		if err != nil {
-			acc <- res{nil, err}
-			return
-		}
-		c, err := New(nc, b)
-		acc <- res{c, err}
-	}()
-	nc, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		return nil, nil, err
-	}
-	ca, errA := New(nc, a)
-	r := <-acc
-	if err := errors.Join(errA, r.err); err != nil {
-		if ca != nil {
-			ca.Close()
-		}
-		if r.c != nil {
-			r.c.Close()
-		}
-		return nil, nil, err
-	}
-	return ca, r.c, nil
 }
 
 func ctxT(t *testing.T) context.Context {
@@ -214,13 +176,13 @@ func TestFrameTooLarge(t *testing.T) {
 	if p, err := b.Stream(1).Recv(ctx); err != nil || string(p) != "ok" {
 		t.Fatalf("after the refusal: %q %v", p, err)
 	}
-	if _, _, err := dialPair(Options{Window: 1 << 20}, Options{}); err == nil || !strings.Contains(err.Error(), "window of at most") {
+	if _, _, err := Loopback(Options{Window: 1 << 20}, Options{}); err == nil || !strings.Contains(err.Error(), "window of at most") {
 		t.Fatalf("a window too large: %v", err)
 	}
 }
 
 func TestHandshake(t *testing.T) {
-	if _, _, err := dialPair(Options{Token: "a"}, Options{Token: "b"}); err == nil || !strings.Contains(err.Error(), "token") {
+	if _, _, err := Loopback(Options{Token: "a"}, Options{Token: "b"}); err == nil || !strings.Contains(err.Error(), "token") {
 		t.Fatalf("different tokens: %v", err)
 	}
 	// A peer that speaks something else.
@@ -250,7 +212,7 @@ func TestHandshake(t *testing.T) {
 // BenchmarkSend is one stream's throughput over loopback at the size of
 // an encoded batch of the fraud job (1,024 rows, ~40 KB).
 func BenchmarkSend(b *testing.B) {
-	ca, cb, err := dialPair(Options{}, Options{})
+	ca, cb, err := Loopback(Options{}, Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
