@@ -183,22 +183,28 @@ func Process[K comparable, T, O any](in Keyed[K, T], fn KeyedProcessFunc[K, T, O
 			p.addErr(errorf("Process %q: %v", name, err))
 		}
 	}
-	if kc, err := CodecOf[K](); err != nil || kc.AppendKey == nil || kc.DecodeBinary == nil {
-		p.addErr(errorf("Process %q: key type %s has no codec; mark it //weir:record and run \"go generate ./...\"", name, typeName[K]()))
-	} else {
-		cfg.AppendKey = kc.AppendKey
-		cfg.DecodeKey = func(src []byte) (K, error) {
-			var k K
-			_, err := kc.DecodeBinary(src, &k)
-			return k, err
-		}
-	}
+	cfg.AppendKey, cfg.DecodeKey = keyCodec[K](p, "Process", name)
 	return add[O](p, &graph.Node{
 		Name:        name,
 		Inputs:      []graph.Edge{in.shuffleEdge()},
 		Stateful:    true,
 		NewOperator: ops.NewProcess(cfg),
 	})
+}
+
+// keyCodec returns the key encoding of a keyed process transform (what
+// was built by "kind" called name), or records why K has none.
+func keyCodec[K any](p *Pipeline, kind, name string) (func(dst []byte, k *K) []byte, func(src []byte) (K, error)) {
+	kc, err := CodecOf[K]()
+	if err != nil || kc.AppendKey == nil || kc.DecodeBinary == nil {
+		p.addErr(errorf("%s %q: key type %s has no codec; mark it //weir:record and run \"go generate ./...\"", kind, name, typeName[K]()))
+		return nil, nil
+	}
+	return kc.AppendKey, func(src []byte) (K, error) {
+		var k K
+		_, err := kc.DecodeBinary(src, &k)
+		return k, err
+	}
 }
 
 // funcsOf is implemented by ProcessFuncs: its element function, for names

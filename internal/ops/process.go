@@ -3,6 +3,7 @@ package ops
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/weirflow/weir/internal/base"
@@ -80,6 +81,7 @@ type processOp[K comparable, T, O, C any] struct {
 	proc   procTimerQueue
 	ttl    indexedTimers
 	wm     base.Timestamp
+	late   *atomic.Int64 // the job's late-record counter; nil without metrics
 	// lastKey is the key whose encoding is in ks.key, when haveLast.
 	lastKey  K
 	haveLast bool
@@ -93,6 +95,10 @@ func (o *processOp[K, T, O, C]) Open(octx graph.OpContext, outs []graph.Output) 
 		return errors.New("process: incomplete ProcessConfig")
 	}
 	o.out = outs[0]
+	o.late = nil
+	if octx.Metrics != nil {
+		o.late = &octx.Metrics.Late
+	}
 	o.maxPar = octx.MaxParallelism
 	if o.maxPar <= 0 {
 		o.maxPar = base.DefaultMaxParallelism
@@ -123,7 +129,7 @@ func (o *processOp[K, T, O, C]) Open(octx graph.OpContext, outs []graph.Output) 
 	o.ks = KeyedState{b: octx.State, handles: map[string]*procStateHandle{}, ttl: o.ttl}
 	o.outBuf = base.NewBatch[O](base.DefaultBatchSize)
 	o.wm = base.MinTimestamp
-	o.ctx = ProcessCtx[K, O]{st: &o.ks, out: o.outBuf, event: &o.event, proc: &o.proc, wm: o.wm}
+	o.ctx = ProcessCtx[K, O]{st: &o.ks, out: o.outBuf, event: &o.event, proc: &o.proc, wm: o.wm, late: o.late}
 	o.uctx = o.cfg.NewContext(&o.ctx)
 	return nil
 }
@@ -184,7 +190,13 @@ func (o *processOp[K, T, O, C]) setKey(k K) {
 }
 
 func (o *processOp[K, T, O, C]) Process(_ int, batch any) error {
-	in := batch.(*base.Batch[T])
+	return processBatch(o, batch.(*base.Batch[T]), o.cfg.Key, o.cfg.OnElement)
+}
+
+// processBatch runs on for each record of in with its key (key) and event
+// time set in the context: the loop of both inputs of a (co-)process
+// operator.
+func processBatch[K comparable, T, O, C, V any](o *processOp[K, T, O, C], in *base.Batch[V], key func(V) K, on func(C, V) error) error {
 	if err := o.checkClock(); err != nil {
 		return err
 	}
@@ -196,13 +208,13 @@ func (o *processOp[K, T, O, C]) Process(_ int, batch any) error {
 	c.timer = false
 	for i := range in.Values {
 		v := in.Values[i]
-		o.setKey(o.cfg.Key(v))
+		o.setKey(key(v))
 		c.ts = in.Times[i]
 		c.marked = marks != nil
 		if c.marked {
 			c.mark = marks[i]
 		}
-		if err := o.cfg.OnElement(o.uctx, v); err != nil {
+		if err := on(o.uctx, v); err != nil {
 			return err
 		}
 		if o.outBuf.Len() >= base.DefaultBatchSize {
@@ -315,6 +327,7 @@ type ProcessCtx[K comparable, O any] struct {
 	out    *base.Batch[O]
 	event  *procTimerQueue
 	proc   *procTimerQueue
+	late   *atomic.Int64
 }
 
 // Key returns the current key.
@@ -344,6 +357,14 @@ func (c *ProcessCtx[K, O]) EmitAt(ts base.Timestamp, o O) {
 	c.out.Append(o, ts)
 }
 
+// CountLate counts a record the function dropped as late in the job's
+// late-record metric.
+func (c *ProcessCtx[K, O]) CountLate() {
+	if c.late != nil {
+		c.late.Add(1)
+	}
+}
+
 // State returns the keyed state, scoped to the current key.
 func (c *ProcessCtx[K, O]) State() *KeyedState { return c.st }
 
@@ -371,3 +392,48 @@ func (c *ProcessCtx[K, O]) DeleteTimer(d TimeDomain, ts base.Timestamp) error {
 	}
 	return nil
 }
+
+// CoProcessConfig configures a two-input keyed process operator
+// (sdk.CoProcess): the first input is ProcessConfig's, KeyB and OnElementB
+// are the second's. Both inputs must be shuffled by the same key hash.
+type CoProcessConfig[K comparable, A, B, O, C any] struct {
+	ProcessConfig[K, A, O, C]
+	KeyB       func(B) K
+	OnElementB func(c C, v B) error
+}
+
+// NewCoProcess returns a factory of two-input keyed process operators
+// (Flink's KeyedCoProcessOperator): records of input 0 (*base.Batch[A])
+// go to OnElement, those of input 1 (*base.Batch[B]) to OnElementB, with
+// the same keyed state and timers; everything else is NewProcess's. The
+// watermark is the minimum of both inputs' (the runner's input valve).
+func NewCoProcess[K comparable, A, B, O, C any](cfg CoProcessConfig[K, A, B, O, C]) func() graph.Operator {
+	return func() graph.Operator {
+		return &coProcessOp[K, A, B, O, C]{processOp: processOp[K, A, O, C]{cfg: cfg.ProcessConfig}, keyB: cfg.KeyB, onB: cfg.OnElementB}
+	}
+}
+
+type coProcessOp[K comparable, A, B, O, C any] struct {
+	processOp[K, A, O, C]
+	keyB func(B) K
+	onB  func(C, B) error
+}
+
+func (o *coProcessOp[K, A, B, O, C]) Open(octx graph.OpContext, outs []graph.Output) error {
+	if o.keyB == nil || o.onB == nil {
+		return errors.New("process: incomplete CoProcessConfig")
+	}
+	return o.processOp.Open(octx, outs)
+}
+
+func (o *coProcessOp[K, A, B, O, C]) Process(in int, batch any) error {
+	switch in {
+	case 0:
+		return processBatch(&o.processOp, batch.(*base.Batch[A]), o.cfg.Key, o.cfg.OnElement)
+	case 1:
+		return processBatch(&o.processOp, batch.(*base.Batch[B]), o.keyB, o.onB)
+	}
+	return fmt.Errorf("process: input %d of a two-input operator", in)
+}
+
+var _ graph.Stateful = (*coProcessOp[int, int, int, int, int])(nil)

@@ -1,0 +1,361 @@
+package sdk
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/weirflow/weir/internal/base"
+	"github.com/weirflow/weir/internal/ops"
+)
+
+// The joins keep each side's records in map state of the key, under the
+// record's event time encoded so that byte order is time order (map
+// iteration is in byte order): a bucket per time holds that time's records,
+// each a uvarint length and the record's binary encoding, in arrival order.
+
+// timeKey encodes ts so that byte order is numeric order.
+func timeKey(dst []byte, ts base.Timestamp) []byte {
+	return binary.BigEndian.AppendUint64(dst, uint64(ts)^(1<<63))
+}
+
+func timeOfKey(mk []byte) (base.Timestamp, error) {
+	if len(mk) != 8 {
+		return 0, fmt.Errorf("join: bad time key of %d bytes", len(mk))
+	}
+	return base.Timestamp(binary.BigEndian.Uint64(mk) ^ (1 << 63)), nil
+}
+
+// errStopIteration ends a map iteration early.
+var errStopIteration = errors.New("sdk: stop iteration")
+
+// bucketState is one side of a join: records of type T by event time.
+type bucketState[T any] struct {
+	spec  *ops.StateSpec
+	codec *RecordCodec[T]
+}
+
+func newBucketState[T any](name string) (bucketState[T], error) {
+	c, err := CodecOf[T]()
+	if err != nil {
+		return bucketState[T]{}, err
+	}
+	return bucketState[T]{spec: &ops.StateSpec{Name: name, Kind: ops.MapKind}, codec: c}, nil
+}
+
+// add appends v to the bucket of ts.
+func (s bucketState[T]) add(st *ops.KeyedState, ts base.Timestamp, v *T) error {
+	kb, vb := st.Scratch()
+	*kb = timeKey((*kb)[:0], ts)
+	old, _, err := st.GetMap(s.spec, *kb)
+	if err != nil {
+		return err
+	}
+	// old is only valid until the next call on st: copy it first.
+	*vb = appendRecord(append((*vb)[:0], old...), s.codec, v)
+	return st.PutMap(s.spec, *kb, *vb)
+}
+
+// appendRecord appends v's binary encoding to dst, preceded by its length
+// as a uvarint.
+func appendRecord[T any](dst []byte, c *RecordCodec[T], v *T) []byte {
+	const room = 5 // a uvarint of up to 2^35
+	start := len(dst)
+	dst = c.AppendBinary(append(dst, make([]byte, room)...), v)
+	var hdr [binary.MaxVarintLen64]byte
+	w := binary.PutUvarint(hdr[:], uint64(len(dst)-start-room))
+	copy(dst[start+w:], dst[start+room:])
+	copy(dst[start:], hdr[:w])
+	return dst[:len(dst)-room+w]
+}
+
+// decodeBucket calls fn with each record of a bucket's payload.
+func (s bucketState[T]) decodeBucket(payload []byte, fn func(v *T) error) error {
+	var v T
+	for len(payload) > 0 {
+		n, w := binary.Uvarint(payload)
+		if w <= 0 || uint64(len(payload)-w) < n {
+			return fmt.Errorf("join: state %q: corrupt bucket", s.spec.Name)
+		}
+		rec := payload[w : w+int(n)]
+		payload = payload[w+int(n):]
+		v = *new(T)
+		if _, err := s.codec.DecodeBinary(rec, &v); err != nil {
+			return fmt.Errorf("join: state %q: decode %s: %w", s.spec.Name, s.codec.Name, err)
+		}
+		if err := fn(&v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scan calls fn with the records of the buckets with times in [lo, hi], in
+// time order.
+func (s bucketState[T]) scan(st *ops.KeyedState, lo, hi base.Timestamp, fn func(ts base.Timestamp, v *T) error) error {
+	err := st.IterateMap(s.spec, func(mk, payload []byte) error {
+		ts, err := timeOfKey(mk)
+		if err != nil {
+			return err
+		}
+		if ts < lo {
+			return nil
+		}
+		if ts > hi {
+			return errStopIteration
+		}
+		return s.decodeBucket(payload, func(v *T) error { return fn(ts, v) })
+	})
+	if errors.Is(err, errStopIteration) {
+		return nil
+	}
+	return err
+}
+
+// dropUpTo deletes the buckets with times <= upTo, keeping the newest of
+// them when keepLast.
+func (s bucketState[T]) dropUpTo(st *ops.KeyedState, upTo base.Timestamp, keepLast bool) error {
+	var drop [][]byte
+	err := st.IterateMap(s.spec, func(mk, _ []byte) error {
+		ts, err := timeOfKey(mk)
+		if err != nil {
+			return err
+		}
+		if ts > upTo {
+			return errStopIteration
+		}
+		drop = append(drop, append([]byte(nil), mk...))
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStopIteration) {
+		return err
+	}
+	if keepLast && len(drop) > 0 {
+		drop = drop[:len(drop)-1]
+	}
+	for _, mk := range drop {
+		if err := st.DeleteMap(s.spec, mk); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// IntervalJoin joins each record a of the first collection with each
+// record b of the second with an equal key whose event time lies in
+// [a.ts+lower, a.ts+upper] (Flink's intervalJoin ... between(lower,
+// upper)), emitting fn(a, b) at the later of the two times as soon as both
+// are there. A record is kept in state only while the other side can still
+// bring a partner: a's until the watermark passes a.ts+upper, b's until it
+// passes b.ts−lower. A record at or behind the watermark when it arrives is
+// late: it is counted in the job's late records and dropped, as in Flink.
+//
+// A and B need codecs (they are kept in state), as does K. The result does
+// not depend on arrival order, so batch and stream mode give the same rows
+// when nothing is late.
+func IntervalJoin[K comparable, A, B, O any](a Keyed[K, A], b Keyed[K, B], lower, upper time.Duration, fn func(A, B) O, opts ...Option) PCollection[O] {
+	p := a.in.p
+	name := transformName("IntervalJoin", opts)
+	j := &intervalJoin[K, A, B, O]{lower: base.Timestamp(lower.Microseconds()), upper: base.Timestamp(upper.Microseconds()), fn: fn}
+	if lower > upper {
+		p.addErr(errorf("IntervalJoin %q: lower bound %v above upper bound %v", name, lower, upper))
+	}
+	if fn == nil {
+		p.addErr(errorf("IntervalJoin %q: nil join function", name))
+	}
+	var err error
+	if j.left, err = newBucketState[A]("left"); err != nil {
+		p.addErr(errorf("IntervalJoin %q: %v", name, err))
+	}
+	if j.right, err = newBucketState[B]("right"); err != nil {
+		p.addErr(errorf("IntervalJoin %q: %v", name, err))
+	}
+	return CoProcess[K, A, B, O](a, b, CoProcessFuncs[K, A, B, O]{
+		Element1Fn: j.onLeft,
+		Element2Fn: j.onRight,
+		TimerFn:    j.onTimer,
+	}, Named(name))
+}
+
+type intervalJoin[K comparable, A, B, O any] struct {
+	lower, upper base.Timestamp
+	fn           func(A, B) O
+	left         bucketState[A]
+	right        bucketState[B]
+}
+
+func (j *intervalJoin[K, A, B, O]) onLeft(ctx *ProcessContext[K, O], v A) error {
+	ts, wm := ctx.Timestamp(), ctx.CurrentWatermark()
+	if ts <= wm {
+		ctx.c.CountLate()
+		return nil
+	}
+	st := ctx.keyedState()
+	err := j.right.scan(st, ts+j.lower, ts+j.upper, func(bts base.Timestamp, r *B) error {
+		ctx.EmitAt(max(ts, bts), j.fn(v, *r))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	cleanup := ts + j.upper
+	if cleanup <= wm {
+		return nil // no right record still to come can match v
+	}
+	if err := j.left.add(st, ts, &v); err != nil {
+		return err
+	}
+	return ctx.RegisterEventTimeTimer(cleanup)
+}
+
+func (j *intervalJoin[K, A, B, O]) onRight(ctx *ProcessContext[K, O], v B) error {
+	ts, wm := ctx.Timestamp(), ctx.CurrentWatermark()
+	if ts <= wm {
+		ctx.c.CountLate()
+		return nil
+	}
+	st := ctx.keyedState()
+	err := j.left.scan(st, ts-j.upper, ts-j.lower, func(ats base.Timestamp, l *A) error {
+		ctx.EmitAt(max(ts, ats), j.fn(*l, v))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	cleanup := ts - j.lower
+	if cleanup <= wm {
+		return nil
+	}
+	if err := j.right.add(st, ts, &v); err != nil {
+		return err
+	}
+	return ctx.RegisterEventTimeTimer(cleanup)
+}
+
+// onTimer drops what can no longer match: left records with ts+upper <= t
+// and right records with ts−lower <= t.
+func (j *intervalJoin[K, A, B, O]) onTimer(ctx *ProcessContext[K, O], t TimerInfo) error {
+	if t.Domain != EventTime {
+		return nil
+	}
+	st := ctx.keyedState()
+	if err := j.left.dropUpTo(st, t.Time-j.upper, false); err != nil {
+		return err
+	}
+	return j.right.dropUpTo(st, t.Time+j.lower, false)
+}
+
+// TemporalJoin joins each record a of the first collection with the
+// version of its key that was current at a's event time: the record of
+// versions with the largest event time <= a.ts (Flink's event-time
+// temporal join, FOR SYSTEM_TIME AS OF). fn gets ok=false, and a zero B,
+// when the key had no version yet: a left join. The result for a is
+// emitted at a.ts once the watermark — the minimum of both inputs' — has
+// passed a.ts, so it does not depend on the order records arrive in; a
+// bounded versions input (a snapshot) is read to its end before any record
+// at a later time is joined.
+//
+// State: a record of the first collection waits in state until the
+// watermark passes its time; of the versions, the newest at or behind the
+// watermark and every later one are kept, older ones are dropped. A record
+// of the first collection at or behind the watermark when it arrives is
+// late: counted and dropped. A version that arrives late still counts for
+// the records that are waiting. Two versions of a key at the same time:
+// the one that arrives last wins.
+func TemporalJoin[K comparable, A, B, O any](a Keyed[K, A], versions Keyed[K, B], fn func(a A, v B, ok bool) O, opts ...Option) PCollection[O] {
+	p := a.in.p
+	name := transformName("TemporalJoin", opts)
+	j := &temporalJoin[K, A, B, O]{fn: fn}
+	if fn == nil {
+		p.addErr(errorf("TemporalJoin %q: nil join function", name))
+	}
+	var err error
+	if j.pending, err = newBucketState[A]("pending"); err != nil {
+		p.addErr(errorf("TemporalJoin %q: %v", name, err))
+	}
+	if j.versions, err = newBucketState[B]("versions"); err != nil {
+		p.addErr(errorf("TemporalJoin %q: %v", name, err))
+	}
+	return CoProcess[K, A, B, O](a, versions, CoProcessFuncs[K, A, B, O]{
+		Element1Fn: j.onRow,
+		Element2Fn: j.onVersion,
+		TimerFn:    j.onTimer,
+	}, Named(name))
+}
+
+type temporalJoin[K comparable, A, B, O any] struct {
+	fn       func(A, B, bool) O
+	pending  bucketState[A]
+	versions bucketState[B]
+}
+
+func (j *temporalJoin[K, A, B, O]) onRow(ctx *ProcessContext[K, O], v A) error {
+	ts := ctx.Timestamp()
+	if ts <= ctx.CurrentWatermark() {
+		ctx.c.CountLate()
+		return nil
+	}
+	if err := j.pending.add(ctx.keyedState(), ts, &v); err != nil {
+		return err
+	}
+	return ctx.RegisterEventTimeTimer(ts)
+}
+
+func (j *temporalJoin[K, A, B, O]) onVersion(ctx *ProcessContext[K, O], v B) error {
+	st := ctx.keyedState()
+	kb, vb := st.Scratch()
+	*kb = timeKey((*kb)[:0], ctx.Timestamp())
+	*vb = appendRecord((*vb)[:0], j.versions.codec, &v)
+	if err := st.PutMap(j.versions.spec, *kb, *vb); err != nil {
+		return err
+	}
+	return j.versions.dropUpTo(st, ctx.CurrentWatermark(), true)
+}
+
+// onTimer joins the records waiting at times <= t with their versions, in
+// time order, then drops the versions no record can need any more.
+func (j *temporalJoin[K, A, B, O]) onTimer(ctx *ProcessContext[K, O], t TimerInfo) error {
+	if t.Domain != EventTime {
+		return nil
+	}
+	st := ctx.keyedState()
+	type row struct {
+		ts base.Timestamp
+		v  A
+	}
+	var rows []row
+	err := j.pending.scan(st, base.MinTimestamp, t.Time, func(ts base.Timestamp, v *A) error {
+		rows = append(rows, row{ts, *v})
+		return nil
+	})
+	if err != nil || len(rows) == 0 {
+		return err
+	}
+	var (
+		cur  B
+		have bool
+		i    int
+	)
+	emit := func(upTo base.Timestamp) {
+		for ; i < len(rows) && rows[i].ts < upTo; i++ {
+			ctx.EmitAt(rows[i].ts, j.fn(rows[i].v, cur, have))
+		}
+	}
+	err = j.versions.scan(st, base.MinTimestamp, t.Time, func(vts base.Timestamp, v *B) error {
+		emit(vts) // rows before this version get the one before it
+		cur, have = *v, true
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	emit(base.MaxTimestamp)
+	if err := j.pending.dropUpTo(st, t.Time, false); err != nil {
+		return err
+	}
+	// Records waiting at later times (their timers may fire in this same
+	// round, the watermark being past them too) need the newest version
+	// <= t or a later one.
+	return j.versions.dropUpTo(st, t.Time, true)
+}
