@@ -232,10 +232,13 @@ func accCodecOf[T, A, R any](c Combiner[T, A, R]) ops.Codec[A] {
 	return codecFor[A]()
 }
 
-// codecFor returns the binary codec of T for keyed state: its registered
-// record codec, else one for a basic kind (named numeric, string and bool
+// codecFor returns the binary codec of T for keyed state: the sdk's own
+// for its generic carriers (selfCoder), its registered record codec, else one for a basic kind (named numeric, string and bool
 // types included), else the zero Codec.
 func codecFor[T any]() ops.Codec[T] {
+	if sc, ok := any(*new(T)).(selfCoder[T]); ok {
+		return sc.binaryCodec()
+	}
 	if c, err := CodecOf[T](); err == nil {
 		return ops.Codec[T]{Append: c.AppendBinary, Decode: c.DecodeBinary}
 	}

@@ -32,6 +32,19 @@
 // redistributed by key group when the parallelism changes; their types
 // need codecs, like records.
 //
+// # Two inputs: joins
+//
+// [CoProcess] is [Process] over two collections keyed by the same key type
+// (Flink's KeyedCoProcessFunction): one state and one set of timers per
+// key, shared by both inputs, whose watermark is the minimum of theirs.
+// The joins are built on it or on windows: [IntervalJoin] (pairs within a
+// time interval of each other, each side's state dropped once the
+// watermark passes what can still match), [TemporalJoin] (each record with
+// the version of its key current at its time: enrichment from a
+// changelog), [CoGroup] (both sides' records per key and window, any window
+// kind) and [WindowJoin] (inner, left and full outer pairs per window).
+// Results do not depend on arrival order, so batch and stream mode agree.
+//
 // # Generated code
 //
 // Functions marked //weir:transform and types marked //weir:record get

@@ -276,6 +276,8 @@ func TestJoinConstructionErrors(t *testing.T) {
 	TemporalJoin[string, noCodec, string, int](l, r, nil, Named("tj"))
 	other := KeyBy(Read[string](NewPipeline(), nullSource[string]{}, Timestamps(func(string) time.Time { return time.Time{} })), func(s string) string { return s })
 	CoProcess(r, other, CoProcessFuncs[string, string, string, int]{}, Named("cp"))
+	CoGroup(l, r, Tumbling(time.Second), Named("cg"))
+	WindowJoin[string, string, string, int](r, r, Tumbling(time.Second), JoinType(7), nil, Named("wj"))
 	want := []string{
 		`sdk: IntervalJoin "ij": lower bound 1s above upper bound -1s`,
 		`sdk: IntervalJoin "ij": sdk: type sdk.noCodec has no codec`,
@@ -283,6 +285,9 @@ func TestJoinConstructionErrors(t *testing.T) {
 		`sdk: TemporalJoin "tj": sdk: type sdk.noCodec has no codec`,
 		`sdk: CoProcess "cp": collections from different pipelines`,
 		`sdk: CoProcess "cp": nil process function`,
+		`sdk: CoGroup "cg": sdk: type sdk.noCodec has no codec`,
+		`sdk: WindowJoin "wj": nil join function`,
+		`sdk: WindowJoin "wj": unknown join type 7`,
 	}
 	err := p.Err()
 	if err == nil {
