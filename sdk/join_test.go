@@ -1,6 +1,8 @@
 package sdk
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -297,5 +299,79 @@ func TestJoinConstructionErrors(t *testing.T) {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("error lacks %q:\n%v", w, err)
 		}
+	}
+}
+
+// TestJoinStateBounded streams ten minutes of event time through each
+// join (two inputs of 100 records/s each over 20 keys, disordered within
+// the bound, the watermark trailing by the bound) and counts what the
+// join keeps in state at the end of each minute: once the watermark
+// moves, the count stays flat instead of growing with the input.
+func TestJoinStateBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("ten minutes of event time through each join; -short skips it")
+	}
+	const (
+		keys   = 20
+		perSec = 100
+		bound  = 2000 // ms of disorder, and of the watermark's lag
+	)
+	for _, tc := range []struct {
+		name   string
+		states []string
+		build  func(l, r Keyed[string, string]) PCollection[string]
+	}{
+		{"interval", []string{"left", "right"}, func(l, r Keyed[string, string]) PCollection[string] {
+			return IntervalJoin(l, r, -time.Second, time.Second, func(a, b string) string { return "" })
+		}},
+		{"temporal", []string{"pending", "versions"}, func(l, r Keyed[string, string]) PCollection[string] {
+			return TemporalJoin(l, r, func(a, b string, ok bool) string { return "" })
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newJoinHarness(t, tc.build)
+			h.out = &sdkCollect{}
+			rnd := rand.New(rand.NewPCG(1, 2))
+			const step = int64(time.Second/perSec) / 1000 // µs between records of a side
+			var counts []int
+			maxTS := int64(0)
+			in := [2]*base.Batch[string]{base.NewBatch[string](64), base.NewBatch[string](64)}
+			for i := int64(1); i <= 10*60*perSec; i++ {
+				for side := range 2 {
+					ts := i*step - rnd.Int64N(bound*1000/2) // disorder within the bound (ms → µs)
+					in[side].Append(fmt.Sprintf("k%d:x", rnd.IntN(keys)), base.Timestamp(max(ts, 0)))
+					maxTS = max(maxTS, ts)
+				}
+				if i%64 == 0 {
+					for side := range 2 {
+						if err := h.op.Process(side, in[side]); err != nil {
+							t.Fatal(err)
+						}
+						in[side].Reset()
+					}
+					if err := h.op.Watermark(base.Timestamp(maxTS - bound*1000 - 1)); err != nil {
+						t.Fatal(err)
+					}
+					h.out.rows = h.out.rows[:0]
+				}
+				if i%(60*perSec) == 0 {
+					n := 0
+					for k := range keys {
+						for _, s := range tc.states {
+							n += h.buckets(fmt.Sprintf("k%d", k), s)
+						}
+					}
+					counts = append(counts, n)
+				}
+			}
+			t.Logf("entries in state at the end of each minute: %v; late %d", counts, h.metrics.Late.Load())
+			if h.metrics.Late.Load() != 0 {
+				t.Fatalf("%d records late", h.metrics.Late.Load())
+			}
+			lo, hi := slices.Min(counts[1:]), slices.Max(counts[1:])
+			if lo == 0 || float64(hi) > 1.25*float64(lo) {
+				t.Fatalf("state not flat: %v", counts)
+			}
+		})
 	}
 }
