@@ -113,9 +113,15 @@ func (s bucketState[T]) scan(st *ops.KeyedState, lo, hi base.Timestamp, fn func(
 	return err
 }
 
-// dropUpTo deletes the buckets with times <= upTo, keeping the newest of
-// them when keepLast.
-func (s bucketState[T]) dropUpTo(st *ops.KeyedState, upTo base.Timestamp, keepLast bool) error {
+// drop deletes the bucket of ts.
+func (s bucketState[T]) drop(st *ops.KeyedState, ts base.Timestamp) error {
+	kb, _ := st.Scratch()
+	*kb = timeKey((*kb)[:0], ts)
+	return st.DeleteMap(s.spec, *kb)
+}
+
+// dropUpTo deletes the buckets with times <= upTo but the newest of them.
+func (s bucketState[T]) dropUpTo(st *ops.KeyedState, upTo base.Timestamp) error {
 	var drop [][]byte
 	err := st.IterateMap(s.spec, func(mk, _ []byte) error {
 		ts, err := timeOfKey(mk)
@@ -131,7 +137,7 @@ func (s bucketState[T]) dropUpTo(st *ops.KeyedState, upTo base.Timestamp, keepLa
 	if err != nil && !errors.Is(err, errStopIteration) {
 		return err
 	}
-	if keepLast && len(drop) > 0 {
+	if len(drop) > 0 {
 		drop = drop[:len(drop)-1]
 	}
 	for _, mk := range drop {
@@ -233,17 +239,19 @@ func (j *intervalJoin[K, A, B, O]) onRight(ctx *ProcessContext[K, O], v B) error
 	return ctx.RegisterEventTimeTimer(cleanup)
 }
 
-// onTimer drops what can no longer match: left records with ts+upper <= t
-// and right records with ts−lower <= t.
+// onTimer drops what can no longer match: left records with ts+upper == t
+// and right records with ts−lower == t. Older ones are gone already: each
+// stored bucket set a timer at its cleanup time, and a key's timers fire in
+// time order, so no scan is needed.
 func (j *intervalJoin[K, A, B, O]) onTimer(ctx *ProcessContext[K, O], t TimerInfo) error {
 	if t.Domain != EventTime {
 		return nil
 	}
 	st := ctx.keyedState()
-	if err := j.left.dropUpTo(st, t.Time-j.upper, false); err != nil {
+	if err := j.left.drop(st, t.Time-j.upper); err != nil {
 		return err
 	}
-	return j.right.dropUpTo(st, t.Time+j.lower, false)
+	return j.right.drop(st, t.Time+j.lower)
 }
 
 // TemporalJoin joins each record a of the first collection with the
@@ -310,7 +318,7 @@ func (j *temporalJoin[K, A, B, O]) onVersion(ctx *ProcessContext[K, O], v B) err
 	if err := st.PutMap(j.versions.spec, *kb, *vb); err != nil {
 		return err
 	}
-	return j.versions.dropUpTo(st, ctx.CurrentWatermark(), true)
+	return j.versions.dropUpTo(st, ctx.CurrentWatermark())
 }
 
 // onTimer joins the records waiting at times <= t with their versions, in
@@ -351,11 +359,11 @@ func (j *temporalJoin[K, A, B, O]) onTimer(ctx *ProcessContext[K, O], t TimerInf
 		return err
 	}
 	emit(base.MaxTimestamp)
-	if err := j.pending.dropUpTo(st, t.Time, false); err != nil {
+	if err := j.pending.drop(st, t.Time); err != nil { // earlier ones went at their own timers
 		return err
 	}
 	// Records waiting at later times (their timers may fire in this same
 	// round, the watermark being past them too) need the newest version
 	// <= t or a later one.
-	return j.versions.dropUpTo(st, t.Time, true)
+	return j.versions.dropUpTo(st, t.Time)
 }
