@@ -25,14 +25,14 @@ import (
 // A bad flag exits 2 and stale generated code (or any other build error)
 // exits 1, each with one line on stderr.
 func (p Program) validate(args []string, stdout, stderr io.Writer) int {
-	cfg, err := newRunFlags(p.Name).parse(args)
+	cfg, err := newRunFlags(p.Name, p.Flags).parse(args)
 	if errors.Is(err, flag.ErrHelp) {
 		err = usagef("validate takes the flags of run")
 	}
 	if err != nil {
 		return p.fail(stderr, err)
 	}
-	if _, err := p.pipeline(cfg, cfg.in.Path, nil); err != nil {
+	if _, err := p.pipeline(cfg, nil, nil); err != nil {
 		return p.fail(stderr, err)
 	}
 	b, err := json.Marshal(api.Validation{Weir: 1, Program: p.Name, Name: cfg.name, Mode: cfg.mode.String(), Parallelism: cfg.parallelism})
@@ -98,14 +98,14 @@ func (p Program) submit(ctx context.Context, args []string, stdout, stderr io.Wr
 	}
 	// The job's own checks first: a bad flag or stale generated code is
 	// found here, before anything is uploaded.
-	cfg, err := newRunFlags(p.Name).parse(runArgs)
+	cfg, err := newRunFlags(p.Name, p.Flags).parse(runArgs)
 	if errors.Is(err, flag.ErrHelp) {
 		return bad("-h among the job's flags; see %s run -h", p.Name)
 	}
 	if err != nil {
 		return p.fail(stderr, err)
 	}
-	if _, err := p.pipeline(cfg, cfg.in.Path, nil); err != nil {
+	if _, err := p.pipeline(cfg, nil, nil); err != nil {
 		return p.fail(stderr, err)
 	}
 	client, err := cf.Client()

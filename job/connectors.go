@@ -2,6 +2,8 @@ package job
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/weirflow/weir/io/jsonl"
 	"github.com/weirflow/weir/io/kafka"
@@ -13,24 +15,44 @@ import (
 // Input is the source --in names, reading records of type T: a Parquet
 // source for parquet:GLOB, a JSON Lines source for jsonl:GLOB, and for
 // kafka://HOST:PORT/TOPIC the topic from its --start position (earliest by
-// default), up to the
-// offsets at the start in batch mode (or with --bounded) and without end in
-// stream mode.
+// default), up to the offsets at the start in batch mode (or with
+// --bounded) and without end in stream mode. A pipeline with several
+// inputs reads each with [NamedInput] instead.
 func Input[T any](j *Job) sdk.Source[T] {
-	switch in := j.cfg.in; in.Scheme {
+	return input[T](j, "")
+}
+
+// NamedInput is the source --in=name=LOCATION names, as [Input] reads
+// the single --in. Every input the pipeline reads must be given on the
+// command line and every one given must be read: the run is refused with
+// one line otherwise (exit 2).
+func NamedInput[T any](j *Job, name string) sdk.Source[T] {
+	if name == "" || !portName.MatchString(name) {
+		j.errs = append(j.errs, fmt.Errorf("job.NamedInput: %q is not a name (a letter, then letters, digits, '_' or '-')", name))
+		return nil
+	}
+	return input[T](j, name)
+}
+
+func input[T any](j *Job, name string) sdk.Source[T] {
+	in, ok := j.port("in", name, j.cfg.ins, j.usedIn)
+	if !ok {
+		return nil
+	}
+	switch in.loc.Scheme {
 	case Kafka:
 		return kafka.NewSource[T](kafka.SourceOptions{
-			Brokers: []string{in.Broker()},
-			Topics:  []string{in.Topic()},
+			Brokers: []string{in.loc.Broker()},
+			Topics:  []string{in.loc.Topic()},
 			Bounded: j.cfg.mode == runner.Batch || j.cfg.bounded,
 			Start:   j.cfg.start,
 		})
 	case Parquet:
-		return parquet.NewSource[T](j.glob, parquet.SourceOptions{})
+		return parquet.NewSource[T](j.glob(in), parquet.SourceOptions{})
 	case JSONL:
-		return jsonl.NewSource[T](j.glob, jsonl.SourceOptions{})
+		return jsonl.NewSource[T](j.glob(in), jsonl.SourceOptions{})
 	}
-	j.errs = append(j.errs, fmt.Errorf("--in=%s: unsupported input", j.cfg.in))
+	j.errs = append(j.errs, fmt.Errorf("--in=%s: unsupported input", in))
 	return nil
 }
 
@@ -42,19 +64,48 @@ func Input[T any](j *Job) sdk.Source[T] {
 // isolation level read_committed), files by rename. Without, a Kafka
 // output is at-least-once (JSON values without keys), and exact only
 // across a stop with a savepoint. --out-key=FIELD keys the records of the
-// main output (sub "") by that field.
+// main output (sub "") by that field. A pipeline with several outputs
+// writes each with [NamedOutput] instead.
 func Output[T any](j *Job, sub string) sdk.Sink[T] {
-	dir := j.OutputDir(sub)
-	switch out := j.cfg.out; out.Scheme {
+	out, ok := j.port("out", "", j.cfg.outs, j.usedOut)
+	if !ok {
+		return nil
+	}
+	return output[T](j, out, sub)
+}
+
+// NamedOutput is the sink --out=name=LOCATION names, as [Output] writes
+// the single --out (sub "": side outputs are outputs of their own name);
+// --out-key=name=FIELD keys its Kafka records. Every output the pipeline
+// writes must be given on the command line and every one given must be
+// written.
+func NamedOutput[T any](j *Job, name string) sdk.Sink[T] {
+	if name == "" || !portName.MatchString(name) {
+		j.errs = append(j.errs, fmt.Errorf("job.NamedOutput: %q is not a name (a letter, then letters, digits, '_' or '-')", name))
+		return nil
+	}
+	out, ok := j.port("out", name, j.cfg.outs, j.usedOut)
+	if !ok {
+		return nil
+	}
+	return output[T](j, out, "")
+}
+
+func output[T any](j *Job, out port, sub string) sdk.Sink[T] {
+	dir := out.loc.Path
+	if sub != "" {
+		dir = j.OutputDir(sub)
+	}
+	switch out.loc.Scheme {
 	case Kafka:
-		topic := out.Topic()
+		topic := out.loc.Topic()
 		if sub != "" {
 			topic += "-" + sub
 		}
-		o := kafka.SinkOptions[T]{Brokers: []string{out.Broker()}, Topic: topic,
+		o := kafka.SinkOptions[T]{Brokers: []string{out.loc.Broker()}, Topic: topic,
 			ExactlyOnce: j.cfg.checkpointDir != ""}
-		if sub == "" && j.cfg.outKey != "" { // side outputs carry other types
-			key, err := fieldKey[T](j.cfg.outKey)
+		if sub == "" && out.key != "" { // side outputs carry other types
+			key, err := fieldKey[T](out.key)
 			if err != nil {
 				j.errs = append(j.errs, err)
 			}
@@ -66,7 +117,66 @@ func Output[T any](j *Job, sub string) sdk.Sink[T] {
 	case JSONL:
 		return jsonl.NewSink[T](dir, jsonl.SinkOptions{})
 	}
-	j.errs = append(j.errs, fmt.Errorf("--out=%s: unsupported output", j.cfg.out))
+	j.errs = append(j.errs, fmt.Errorf("--out=%s: unsupported output", out))
+	return nil
+}
+
+// port finds the input or output (flag "in" or "out") the pipeline asks
+// for by name ("" the unnamed one) among those given, and marks it used;
+// a mismatch is a usage error, recorded once per name.
+func (j *Job) port(flag, name string, given []port, used map[string]bool) (port, bool) {
+	what := map[string]string{"in": "input", "out": "output"}[flag]
+	i := slices.IndexFunc(given, func(p port) bool { return p.name == name })
+	if i >= 0 {
+		used[name] = true
+		return given[i], true
+	}
+	if used[name] {
+		return port{}, false // said already
+	}
+	used[name] = true
+	var err error
+	switch {
+	case name == "":
+		err = usagef("this pipeline has one %s: give it as --%s=LOCATION, without a name", what, flag)
+	case given[0].name == "":
+		err = usagef("this pipeline names its %ss: give --%s=%s=LOCATION (and one --%s=NAME=LOCATION for each other %s)", what, flag, name, flag, what)
+	default:
+		err = usagef("the pipeline reads or writes the %s %q: add --%s=%s=LOCATION", what, name, flag, name)
+	}
+	j.errs = append(j.errs, err)
+	return port{}, false
+}
+
+// unused is the error for inputs and outputs given on the command line
+// that the pipeline does not use, after it is built.
+func (j *Job) unused() error {
+	for _, c := range []struct {
+		flag  string
+		given []port
+		used  map[string]bool
+	}{{"in", j.cfg.ins, j.usedIn}, {"out", j.cfg.outs, j.usedOut}} {
+		what := map[string]string{"in": "input", "out": "output"}[c.flag]
+		var names []string
+		for n := range c.used {
+			if n != "" {
+				names = append(names, n)
+			}
+		}
+		slices.Sort(names)
+		for _, p := range c.given {
+			if c.used[p.name] || p.name == "" && len(c.used) == 0 {
+				continue // a pipeline may read or write its one location its own way
+			}
+			if p.name == "" {
+				return usagef("--%s=%s: this pipeline names its %ss: %s", c.flag, p, what, strings.Join(names, ", "))
+			}
+			if len(names) == 0 {
+				return usagef("--%s=%s: this pipeline has no %s named %q", c.flag, p, what, p.name)
+			}
+			return usagef("--%s=%s: this pipeline has no %s named %q; its %ss are %s", c.flag, p, what, p.name, what, strings.Join(names, ", "))
+		}
+	}
 	return nil
 }
 

@@ -17,8 +17,8 @@
 //
 // # Command line
 //
-//	NAME run --in=parquet:GLOB|jsonl:GLOB|kafka://HOST:PORT/TOPIC
-//	         --out=jsonl:DIR|parquet:DIR|kafka://HOST:PORT/TOPIC [--name=NAME]
+//	NAME run --in=[NAME=]parquet:GLOB|jsonl:GLOB|kafka://HOST:PORT/TOPIC ...
+//	         --out=[NAME=]jsonl:DIR|parquet:DIR|kafka://HOST:PORT/TOPIC ... [--name=NAME]
 //	         [--overwrite|--append] [--mode=batch|stream] [--parallelism=N] [--max-parallelism=128]
 //	         [--on-error=dead-letter|skip|fail] [--dead-letter=jsonl:DIR]
 //	         [--bound=30s] [--allowed-lateness=0] [--perfect-watermark]
@@ -27,6 +27,20 @@
 //	         [--savepoint-dir=DIR] [--from-savepoint=DIR]
 //	         [--state-dir=DIR] [--state-memory=SIZE]
 //	         [--progress=auto|always|never]
+//
+// A pipeline with several inputs or outputs names each, and the command
+// line gives one location per name: --in=clicks=kafka://H:P/clicks
+// --in=profiles=parquet:snap/ --out=enriched=jsonl:out/enriched
+// --out=metrics=jsonl:out/metrics, read with [NamedInput] and written with
+// [NamedOutput] (a single unnamed --in or --out stays as above, [Input]
+// and [Output]). The names of the command line and those of the pipeline
+// must agree: a missing, unknown or repeated name is one line, exit 2,
+// before anything runs. With several outputs, --dead-letter says where
+// dead letters go (there is no one default folder); --out-key=NAME=FIELD
+// keys a named Kafka output; --start, --reset and --bounded apply to
+// every Kafka input. A pipeline declares flags of its own with
+// [Program.Flags] (-h lists them apart) and sees the mode and the start
+// position through [Job.Mode] and [Job.Start].
 //
 // Each flag maps onto one field of runner.Options or one pipeline option;
 // nothing else reads flags or the environment. Every flag is checked

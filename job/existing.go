@@ -13,13 +13,18 @@ import (
 func existingMessage(cfg config, e *sdk.OutputExistsError) string {
 	what, where := e.Path, ""
 	dir := filepath.Clean(e.Path)
-	switch {
-	case cfg.out.Scheme != Kafka && dir == filepath.Clean(cfg.out.Path):
-		what = "--out=" + cfg.out.String()
-	case cfg.out.Scheme != Kafka && filepath.Dir(dir) == filepath.Clean(cfg.out.Path):
-		// A side output or the default dead-letter directory.
-		what, where = "--out="+cfg.out.String(), " in "+e.Path
-	case cfg.dead.Path != "" && dir == filepath.Clean(cfg.dead.Path):
+	found := false
+	for _, out := range cfg.outs {
+		switch {
+		case found || out.loc.Scheme == Kafka:
+		case dir == filepath.Clean(out.loc.Path):
+			what, found = "--out="+out.String(), true
+		case filepath.Dir(dir) == filepath.Clean(out.loc.Path):
+			// A side output or the default dead-letter directory.
+			what, where, found = "--out="+out.String(), " in "+e.Path, true
+		}
+	}
+	if !found && cfg.dead.Path != "" && dir == filepath.Clean(cfg.dead.Path) {
 		what = "--dead-letter=" + cfg.dead.String()
 	}
 	files := fmt.Sprintf("%d files", e.Files)

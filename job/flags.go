@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -93,11 +94,21 @@ func example(name string) string {
 	return "jsonl:out/ or parquet:out/"
 }
 
+// port is one --in or --out: its location and the name the pipeline
+// knows it by ("" for the single unnamed one of a one-input or one-output
+// job), and for an output the field keying its Kafka records (--out-key).
+type port struct {
+	name string
+	loc  Location
+	key  string
+}
+
 // config is the parsed command line of `run`. Each field maps one-to-one
 // onto a runner or pipeline option.
 type config struct {
 	mode           runner.Mode
-	in, out, dead  Location
+	in, out, dead  Location // in and out: the first --in and --out
+	ins, outs      []port   // every --in and --out, in command-line order
 	parallelism    int
 	maxParallelism int
 	onError        runner.ErrorPolicy
@@ -108,7 +119,6 @@ type config struct {
 	idle           time.Duration
 	bounded        bool
 	start          kafka.Start
-	outKey         string // --out-key: the field keying Kafka records
 	checkpointDir  string
 	interval       time.Duration
 	retain         int
@@ -122,24 +132,34 @@ type config struct {
 
 // runFlags declares the flags of `run` on a new FlagSet.
 type runFlags struct {
-	binary                                                string
-	fs                                                    *flag.FlagSet
-	mode, in, out, dead, onError, progress, checkpointDir string
-	start, reset, savepointDir, fromSavepoint, stateDir   string
-	outKey                                                string
-	stateMemory, name                                     string
-	parallelism, maxParallelism, retain                   int
-	bound, lateness, idle, interval                       time.Duration
-	perfect, bounded, overwrite, appendOut                bool
+	binary                                              string
+	fs                                                  *flag.FlagSet
+	mode, dead, onError, progress, checkpointDir        string
+	start, reset, savepointDir, fromSavepoint, stateDir string
+	in, out, outKey                                     listFlag
+	stateMemory, name                                   string
+	parallelism, maxParallelism, retain                 int
+	bound, lateness, idle, interval                     time.Duration
+	perfect, bounded, overwrite, appendOut              bool
+	own                                                 map[string]bool // the flags of run itself, not the pipeline's
+	flagsErr                                            error           // Program.Flags declared a flag run has
 }
 
-func newRunFlags(name string) *runFlags {
+// listFlag is a flag that may be given several times.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// newRunFlags declares the flags of `run`; declare, when not nil, adds the
+// pipeline's own (Program.Flags).
+func newRunFlags(name string, declare ...func(*flag.FlagSet)) *runFlags {
 	f := &runFlags{binary: name, fs: flag.NewFlagSet(name+" run", flag.ContinueOnError)}
 	fs := f.fs
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&f.in, "in", "", "read the input at `LOCATION`: parquet:GLOB or jsonl:GLOB (a directory: all its files of that kind) or kafka://HOST:PORT/TOPIC")
-	fs.StringVar(&f.outKey, "out-key", "", "with a Kafka output, key each result record by its `FIELD` (JSON name or Go name; a string, []byte, integer or bool), so that a key's records share a partition")
-	fs.StringVar(&f.out, "out", "", "write results to `LOCATION`: jsonl:DIR, parquet:DIR or kafka://HOST:PORT/TOPIC; side outputs go to DIR/late or TOPIC-late")
+	fs.Var(&f.in, "in", "read the input at `LOCATION`: parquet:GLOB or jsonl:GLOB (a directory: all its files of that kind) or kafka://HOST:PORT/TOPIC; a pipeline with several inputs names each: --in=NAME=LOCATION, once per input")
+	fs.Var(&f.outKey, "out-key", "with a Kafka output, key each result record by its `FIELD` (JSON name or Go name; a string, []byte, integer or bool), so that a key's records share a partition; NAME=FIELD for a named output")
+	fs.Var(&f.out, "out", "write results to `LOCATION`: jsonl:DIR, parquet:DIR or kafka://HOST:PORT/TOPIC; side outputs go to DIR/late or TOPIC-late; a pipeline with several outputs names each: --out=NAME=LOCATION")
 	fs.BoolVar(&f.overwrite, "overwrite", false, "when the job starts fresh, replace the output an earlier run left in the --out and dead-letter directories (at this run's first commit); without --overwrite or --append such a start is refused")
 	fs.BoolVar(&f.appendOut, "append", false, "when the job starts fresh, add to the output an earlier run left in the --out and dead-letter directories")
 	fs.StringVar(&f.mode, "mode", runner.Batch.String(), "run in `MODE`: batch (bounded inputs, ends when they end) or stream")
@@ -163,12 +183,34 @@ func newRunFlags(name string) *runFlags {
 	fs.StringVar(&f.stateMemory, "state-memory", "0", "keep at most `SIZE` of keyed state in memory (e.g. 512MB); the rest is spilled to the local state on disk (0: no limit)")
 	fs.StringVar(&f.progress, "progress", "auto", "show progress `WHEN`: auto (a bar on terminals), always or never")
 	fs.StringVar(&f.name, "name", "", "name the job `NAME` (letters, digits, '.', '_', '-'; at most 100): its Kafka transactional ids and checkpoints carry it; default "+name+"-HASH of --checkpoint-dir, else of --out")
+	f.own = map[string]bool{}
+	fs.VisitAll(func(fl *flag.Flag) { f.own[fl.Name] = true })
+	for _, d := range declare {
+		if d != nil {
+			f.flagsErr = declareFlags(fs, d)
+		}
+	}
 	return f
+}
+
+// declareFlags runs Program.Flags on fs; the flag package panics when a
+// flag is declared twice, which becomes an error naming it.
+func declareFlags(fs *flag.FlagSet, d func(*flag.FlagSet)) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("Program.Flags: %v; choose another name", v)
+		}
+	}()
+	d(fs)
+	return nil
 }
 
 // parse parses args into a config. -h returns flag.ErrHelp.
 func (f *runFlags) parse(args []string) (config, error) {
 	var c config
+	if f.flagsErr != nil {
+		return c, f.flagsErr
+	}
 	if err := f.fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return c, err
@@ -187,16 +229,22 @@ func (f *runFlags) parse(args []string) (config, error) {
 		return c, usagef("--mode=%s: use batch or stream", f.mode)
 	}
 	var err error
-	if c.in, err = parseLocation("in", f.in); err != nil {
+	if c.ins, err = parsePorts("in", f.in); err != nil {
 		return c, err
 	}
-	if c.out, err = parseLocation("out", f.out); err != nil {
+	if c.outs, err = parsePorts("out", f.out); err != nil {
 		return c, err
 	}
-	if c.out.Scheme != Kafka && hasMeta(c.out.Path) {
-		return c, usagef("--out=%s: the output is a directory, not a pattern", f.out)
+	c.in, c.out = c.ins[0].loc, c.outs[0].loc
+	for _, o := range c.outs {
+		if o.loc.Scheme != Kafka && hasMeta(o.loc.Path) {
+			return c, usagef("--out=%s: the output is a directory, not a pattern", o)
+		}
 	}
 	switch {
+	case f.dead == "" && len(c.outs) > 1:
+		// Several outputs: no one directory is the obvious place; see
+		// the on-error check.
 	case f.dead == "" && c.out.Scheme == Kafka:
 		// No directory to put dead letters in: see the on-error check.
 	case f.dead == "":
@@ -230,13 +278,16 @@ func (f *runFlags) parse(args []string) (config, error) {
 		return c, usagef("--on-error=%s: use dead-letter, skip or fail", f.onError)
 	}
 	if c.onError == runner.DeadLetter && c.dead.Path == "" {
-		return c, usagef("--out=%s has no directory for dead letters; add --dead-letter=jsonl:DIR or --on-error=skip|fail", f.out)
+		if len(c.outs) > 1 {
+			return c, usagef("with several --out, say where dead letters go: add --dead-letter=jsonl:DIR or --on-error=skip|fail")
+		}
+		return c, usagef("--out=%s has no directory for dead letters; add --dead-letter=jsonl:DIR or --on-error=skip|fail", c.out)
 	}
 	switch {
 	case f.overwrite && f.appendOut:
 		return c, usagef("--overwrite and --append exclude each other; pass one")
-	case f.overwrite && c.out.Scheme == Kafka && c.onError != runner.DeadLetter:
-		return c, usagef("--overwrite: --out=%s is a topic, which a rerun appends to; there is no directory to overwrite", f.out)
+	case f.overwrite && !c.writesFiles():
+		return c, usagef("--overwrite: --out=%s is a topic, which a rerun appends to; there is no directory to overwrite", c.outs[0])
 	case f.overwrite:
 		c.existing = sdk.OverwriteExisting
 	case f.appendOut:
@@ -257,19 +308,19 @@ func (f *runFlags) parse(args []string) (config, error) {
 		return c, usagef("--idle-timeout=%v: must not be negative", f.idle)
 	}
 	c.idle = f.idle
-	if f.bounded && c.in.Scheme != Kafka {
+	kafkaIn := slices.ContainsFunc(c.ins, func(p port) bool { return p.loc.Scheme == Kafka })
+	if f.bounded && !kafkaIn {
 		return c, usagef("--bounded is for a Kafka input; files are always read to their end")
 	}
 	c.bounded = f.bounded
-	if f.outKey != "" && c.out.Scheme != Kafka {
-		return c, usagef("--out-key is for a Kafka output; files have no record keys")
+	if err := c.setOutKeys(f.outKey); err != nil {
+		return c, err
 	}
-	c.outKey = f.outKey
 	start, err := parseStart(f.start)
 	if err != nil {
 		return c, err
 	}
-	if f.start != "earliest" && c.in.Scheme != Kafka {
+	if f.start != "earliest" && !kafkaIn {
 		return c, usagef("--start is for a Kafka input; files are always read from their start")
 	}
 	if f.reset != "earliest" {
@@ -313,6 +364,90 @@ func (f *runFlags) parse(args []string) (config, error) {
 		return c, err
 	}
 	return c, nil
+}
+
+// parsePorts parses the values of --in or --out (flag name): one unnamed
+// location, or one NAME=LOCATION per input or output, names unique.
+func parsePorts(name string, vals []string) ([]port, error) {
+	if len(vals) == 0 {
+		_, err := parseLocation(name, "")
+		return nil, err
+	}
+	var ports []port
+	seen := map[string]bool{}
+	for _, v := range vals {
+		n, rest, named := splitName(v)
+		if !named {
+			rest = v
+		}
+		loc, err := parseLocation(name, rest)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case !named && len(vals) > 1:
+			return nil, usagef("--%s=%s: with several --%s, name each: --%s=NAME=%s", name, v, name, name, v)
+		case seen[n]:
+			return nil, usagef("--%s=%s: %s %q is given twice", name, v, map[string]string{"in": "input", "out": "output"}[name], n)
+		}
+		seen[n] = true
+		ports = append(ports, port{name: n, loc: loc})
+	}
+	return ports, nil
+}
+
+// splitName splits NAME=REST, NAME being a name of an input or output
+// (a letter, then letters, digits, '_' or '-'). A location has a ':'
+// before any '=', so it is never taken for a name.
+func splitName(v string) (name, rest string, ok bool) {
+	name, rest, ok = strings.Cut(v, "=")
+	if !ok || !portName.MatchString(name) {
+		return "", v, false
+	}
+	return name, rest, true
+}
+
+var portName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
+
+func (p port) String() string {
+	if p.name == "" {
+		return p.loc.String()
+	}
+	return p.name + "=" + p.loc.String()
+}
+
+// writesFiles reports whether the job writes a directory: a file output,
+// or dead letters.
+func (c config) writesFiles() bool {
+	return c.onError == runner.DeadLetter ||
+		slices.ContainsFunc(c.outs, func(p port) bool { return p.loc.Scheme != Kafka })
+}
+
+// setOutKeys applies the values of --out-key (FIELD, or NAME=FIELD for a
+// named output) to the outputs they name, which must be Kafka topics.
+func (c *config) setOutKeys(vals []string) error {
+	for _, v := range vals {
+		name, field, named := splitName(v)
+		if !named {
+			field = v
+		}
+		if field == "" {
+			return usagef("--out-key=%s: name a field of the output's records", v)
+		}
+		i := slices.IndexFunc(c.outs, func(p port) bool { return p.name == name })
+		switch {
+		case i < 0 && named:
+			return usagef("--out-key=%s: there is no --out=%s=...", v, name)
+		case i < 0:
+			return usagef("--out-key=%s: the outputs are named; write --out-key=NAME=%s", v, v)
+		case c.outs[i].loc.Scheme != Kafka:
+			return usagef("--out-key is for a Kafka output; files have no record keys")
+		case c.outs[i].key != "":
+			return usagef("--out-key=%s: the output has a key already", v)
+		}
+		c.outs[i].key = field
+	}
+	return nil
 }
 
 // DefaultBound is the default of --bound, the bounded out-of-orderness of
@@ -367,6 +502,22 @@ func jobName(binary, flagName string, c config) (string, error) {
 		return flagName, nil
 	}
 	what := c.out.String()
+	if len(c.outs) > 1 {
+		// Several outputs: all of them, as they were named.
+		var parts []string
+		for _, o := range c.outs {
+			loc := o.loc.String()
+			if o.loc.Scheme != Kafka {
+				p, err := paths.Canonical(o.loc.Path)
+				if err != nil {
+					return "", usagef("--out=%s: %v", o, err)
+				}
+				loc = string(o.loc.Scheme) + ":" + p
+			}
+			parts = append(parts, o.name+"="+loc)
+		}
+		what = strings.Join(parts, "\n")
+	}
 	switch {
 	case c.checkpointDir != "":
 		p, err := paths.Canonical(c.checkpointDir)
@@ -374,7 +525,7 @@ func jobName(binary, flagName string, c config) (string, error) {
 			return "", usagef("--checkpoint-dir=%s: %v", c.checkpointDir, err)
 		}
 		what = "checkpoint-dir:" + p
-	case c.out.Scheme != Kafka:
+	case c.out.Scheme != Kafka && len(c.outs) == 1:
 		p, err := paths.Canonical(c.out.Path)
 		if err != nil {
 			return "", usagef("--out=%s: %v", c.out, err)
@@ -492,9 +643,23 @@ var flagOrder = []string{"in", "out", "out-key", "overwrite", "append", "name", 
 	"bound", "allowed-lateness", "perfect-watermark", "idle-timeout", "bounded", "start", "reset", "checkpoint-dir", "checkpoint-interval", "checkpoint-retain",
 	"savepoint-dir", "from-savepoint", "state-dir", "state-memory", "progress"}
 
-// printDefaults writes the flags of fs in --name form.
-func printDefaults(w io.Writer, fs *flag.FlagSet) {
-	for _, n := range flagOrder {
+// printDefaults writes the flags of run in fs in --name form.
+func printDefaults(w io.Writer, fs *flag.FlagSet) { printFlags(w, fs, flagOrder) }
+
+// pipelineFlags are the names of the flags Program.Flags declared, sorted.
+func (f *runFlags) pipelineFlags() []string {
+	var names []string
+	f.fs.VisitAll(func(fl *flag.Flag) {
+		if !f.own[fl.Name] {
+			names = append(names, fl.Name)
+		}
+	})
+	return names
+}
+
+// printFlags writes the flags of fs named in names, in that order.
+func printFlags(w io.Writer, fs *flag.FlagSet, names []string) {
+	for _, n := range names {
 		f := fs.Lookup(n)
 		if f == nil {
 			continue

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -33,6 +34,8 @@ func TestParseRunFlags(t *testing.T) {
 					mode:           runner.Batch,
 					in:             Location{Parquet, "data/*.parquet"},
 					out:            Location{JSONL, "out/"},
+					ins:            []port{{loc: Location{Parquet, "data/*.parquet"}}},
+					outs:           []port{{loc: Location{JSONL, "out/"}}},
 					dead:           Location{JSONL, filepath.Join("out", "dead-letter")},
 					parallelism:    1,
 					maxParallelism: runner.DefaultMaxParallelism,
@@ -46,7 +49,7 @@ func TestParseRunFlags(t *testing.T) {
 					t.Errorf("name %q, want fraud-HASH", c.name)
 				}
 				c.name = ""
-				if c != want {
+				if !reflect.DeepEqual(c, want) {
 					t.Errorf("got  %+v\nwant %+v", c, want)
 				}
 			},
@@ -61,6 +64,8 @@ func TestParseRunFlags(t *testing.T) {
 					mode:           runner.Stream,
 					in:             Location{JSONL, "a.jsonl"},
 					out:            Location{Parquet, "o"},
+					ins:            []port{{loc: Location{JSONL, "a.jsonl"}}},
+					outs:           []port{{loc: Location{Parquet, "o"}}},
 					dead:           Location{JSONL, "dl"},
 					parallelism:    4,
 					maxParallelism: 64,
@@ -75,7 +80,7 @@ func TestParseRunFlags(t *testing.T) {
 					t.Errorf("name %q, want fraud-HASH", c.name)
 				}
 				c.name = ""
-				if c != want {
+				if !reflect.DeepEqual(c, want) {
 					t.Errorf("got  %+v\nwant %+v", c, want)
 				}
 			},

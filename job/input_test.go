@@ -32,7 +32,7 @@ func TestResolveInputUnreadable(t *testing.T) {
 	}
 	want := "cannot read " + txns + ": permission denied; check --in"
 	for _, in := range []Location{{JSONL, txns}, {JSONL, filepath.Join(txns, "*.jsonl")}, {JSONL, filepath.Join(txns, "a.*")}} {
-		if _, _, err := resolveInput(in); err == nil || err.Error() != want {
+		if _, _, err := resolveInput(port{loc: in}); err == nil || err.Error() != want {
 			t.Errorf("resolveInput(%s) = %v, want %q", in, err, want)
 		}
 	}
@@ -43,11 +43,11 @@ func TestResolveInputUnreadable(t *testing.T) {
 		}
 		return orig(d)
 	}
-	if _, _, err := resolveInput(Location{JSONL, filepath.Join(dir, "*", "*.jsonl")}); err == nil || !strings.HasPrefix(err.Error(), "cannot read "+dir+": permission denied") {
+	if _, _, err := resolveInput(port{loc: Location{JSONL, filepath.Join(dir, "*", "*.jsonl")}}); err == nil || !strings.HasPrefix(err.Error(), "cannot read "+dir+": permission denied") {
 		t.Errorf("wildcard folder: %v", err)
 	}
 	listDir = orig
-	if _, files, err := resolveInput(Location{JSONL, txns}); err != nil || len(files) != 1 {
+	if _, files, err := resolveInput(port{loc: Location{JSONL, txns}}); err != nil || len(files) != 1 {
 		t.Fatalf("readable folder: %v, %v", files, err)
 	}
 
@@ -58,7 +58,7 @@ func TestResolveInputUnreadable(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.Chmod(txns, 0o755) })
-	if _, _, err := resolveInput(Location{JSONL, txns}); err == nil || err.Error() != want {
+	if _, _, err := resolveInput(port{loc: Location{JSONL, txns}}); err == nil || err.Error() != want {
 		t.Errorf("folder without read permission: %v, want %q", err, want)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/weirflow/weir/internal/msg"
+	"github.com/weirflow/weir/io/kafka"
 	"github.com/weirflow/weir/job/internal/progress"
 	"github.com/weirflow/weir/runner"
 	"github.com/weirflow/weir/sdk"
@@ -26,12 +27,13 @@ import (
 // command line it was started with. The build function passed to [Main]
 // receives it and adds the pipeline's transforms with [Input] and [Output].
 type Job struct {
-	name string
-	p    *sdk.Pipeline
-	cfg  config
-	in   []string // input files, resolved from --in
-	glob string   // the pattern handed to the source
-	errs []error
+	name            string
+	p               *sdk.Pipeline
+	cfg             config
+	in              []string          // input files, resolved from every --in
+	globs           map[string]string // the pattern handed to each file input's source, by name
+	usedIn, usedOut map[string]bool   // the inputs and outputs the pipeline asked for, by name
+	errs            []error
 }
 
 // Pipeline is the pipeline to add transforms to.
@@ -55,11 +57,28 @@ func (j *Job) AllowedLateness() time.Duration { return j.cfg.lateness }
 // sdk.IdleTimeout.
 func (j *Job) IdleTimeout() time.Duration { return j.cfg.idle }
 
-// InputFiles are the files --in matched, sorted (none for Kafka).
+// InputFiles are the files --in matched, sorted (none for Kafka); with
+// named inputs, those of each in command-line order.
 func (j *Job) InputFiles() []string { return j.in }
 
+// Mode is the mode the job runs in (--mode): runner.Batch, where every
+// input is bounded, or runner.Stream.
+func (j *Job) Mode() runner.Mode { return j.cfg.mode }
+
+// Start is where a Kafka input starts when the job has nothing to resume
+// from (--start and --reset; earliest by default).
+func (j *Job) Start() kafka.Start { return j.cfg.start }
+
+// glob is the pattern for the source of file input in.
+func (j *Job) glob(in port) string {
+	if g, ok := j.globs[in.name]; ok {
+		return g
+	}
+	return in.loc.Path
+}
+
 // OutputDir is the directory of the output named sub (see [Output]), or
-// "" for Kafka output.
+// "" for Kafka output. With named outputs, it is that of the first.
 func (j *Job) OutputDir(sub string) string {
 	if j.cfg.out.Scheme == Kafka {
 		return ""
@@ -82,8 +101,12 @@ type Command struct {
 // Program is a job binary's command line: `NAME run [flags]` runs the
 // pipeline that Build adds, and Commands are extra subcommands.
 type Program struct {
-	Name     string
-	Build    func(*Job) error
+	Name  string
+	Build func(*Job) error
+	// Flags, when not nil, declares the pipeline's own flags of run (and
+	// submit, and validate) on fs, beside run's: -h lists them apart.
+	// Build reads the values it bound; a name run has already is refused.
+	Flags    func(fs *flag.FlagSet)
 	Commands []Command
 	// Terminal reports whether w is a terminal, for the progress bar
 	// (default: a file descriptor that is a terminal).
@@ -194,11 +217,15 @@ func (p Program) usage(w io.Writer) {
 }
 
 func (p Program) run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	f := newRunFlags(p.Name)
+	f := newRunFlags(p.Name, p.Flags)
 	cfg, err := f.parse(args)
 	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintf(stdout, "usage: %s run --in=parquet:GLOB|jsonl:GLOB|kafka://HOST:PORT/TOPIC --out=jsonl:DIR|parquet:DIR|kafka://HOST:PORT/TOPIC [flags]\n\nflags:\n", p.Name)
+		fmt.Fprintf(stdout, "usage: %s run --in=[NAME=]parquet:GLOB|jsonl:GLOB|kafka://HOST:PORT/TOPIC --out=[NAME=]jsonl:DIR|parquet:DIR|kafka://HOST:PORT/TOPIC [flags]\n\nflags:\n", p.Name)
 		printDefaults(stdout, f.fs)
+		if own := f.pipelineFlags(); len(own) > 0 {
+			fmt.Fprintf(stdout, "\nflags of the %s pipeline:\n", p.Name)
+			printFlags(stdout, f.fs, own)
+		}
 		return 0
 	}
 	if err != nil {
@@ -257,20 +284,33 @@ func (p Program) run(ctx context.Context, args []string, stdout, stderr io.Write
 	return p.report(stderr, cfg, rep, stats, err, runErr{ctx: ctx, runCtx: runCtx, graceful: graceful, stopped: isClosed(p.Stop)})
 }
 
-// build resolves the input, makes the output directories and builds the
-// pipeline.
+// build resolves the inputs, builds the pipeline and makes the output
+// directories.
 func (p Program) build(cfg config) (*Job, error) {
-	var glob string
+	globs := map[string]string{}
 	var files []string
-	if cfg.in.Scheme != Kafka {
-		var err error
-		if glob, files, err = resolveInput(cfg.in); err != nil {
+	for _, in := range cfg.ins {
+		if in.loc.Scheme == Kafka {
+			continue
+		}
+		glob, matched, err := resolveInput(in)
+		if err != nil {
 			return nil, err
 		}
+		globs[in.name] = glob
+		files = append(files, matched...)
+	}
+	// The pipeline first: it opens nothing, so a pipeline that refuses
+	// the command line leaves no directory behind.
+	j, err := p.pipeline(cfg, globs, files)
+	if err != nil {
+		return nil, err
 	}
 	var dirs []string
-	if cfg.out.Scheme != Kafka {
-		dirs = append(dirs, cfg.out.Path)
+	for _, out := range cfg.outs {
+		if out.loc.Scheme != Kafka {
+			dirs = append(dirs, out.loc.Path)
+		}
 	}
 	if cfg.onError == runner.DeadLetter {
 		dirs = append(dirs, cfg.dead.Path)
@@ -280,17 +320,22 @@ func (p Program) build(cfg config) (*Job, error) {
 			return nil, fmt.Errorf("cannot create output directory %s: %w", d, unwrapPath(err))
 		}
 	}
-	return p.pipeline(cfg, glob, files)
+	return j, nil
 }
 
-// pipeline builds the job's pipeline with Program.Build: glob and files
-// are the resolved input. It opens nothing, so `validate` uses it alone.
-func (p Program) pipeline(cfg config, glob string, files []string) (*Job, error) {
-	j := &Job{name: cfg.name, p: sdk.NewPipeline(sdk.JobName(cfg.name)), cfg: cfg, in: files, glob: glob}
+// pipeline builds the job's pipeline with Program.Build: globs and files
+// are the resolved inputs (nil: each --in's path as given). It opens
+// nothing, so `validate` uses it alone.
+func (p Program) pipeline(cfg config, globs map[string]string, files []string) (*Job, error) {
+	j := &Job{name: cfg.name, p: sdk.NewPipeline(sdk.JobName(cfg.name)), cfg: cfg, in: files, globs: globs,
+		usedIn: map[string]bool{}, usedOut: map[string]bool{}}
 	if err := p.Build(j); err != nil {
 		return nil, err
 	}
 	if err := errors.Join(j.errs...); err != nil {
+		return nil, err
+	}
+	if err := j.unused(); err != nil {
 		return nil, err
 	}
 	if err := j.p.Err(); err != nil {
@@ -519,7 +564,8 @@ func (p Program) fail(stderr io.Writer, err error) int {
 // resolveInput expands --in into the pattern for the source and the sorted
 // list of files it names. A directory stands for the files in it with the
 // scheme's extension.
-func resolveInput(in Location) (glob string, files []string, err error) {
+func resolveInput(p port) (glob string, files []string, err error) {
+	in := p.loc
 	pattern := in.Path
 	if st, err := os.Stat(pattern); err == nil && st.IsDir() {
 		pattern = filepath.Join(pattern, "*."+string(in.Scheme))
@@ -532,7 +578,7 @@ func resolveInput(in Location) (glob string, files []string, err error) {
 	}
 	matches, err := filepath.Glob(pattern)
 	if err != nil {
-		return "", nil, usagef("--in=%s: bad pattern: %v", in, err)
+		return "", nil, usagef("--in=%s: bad pattern: %v", p, err)
 	}
 	for _, f := range matches {
 		st, err := os.Stat(f)
@@ -555,7 +601,7 @@ func resolveInput(in Location) (glob string, files []string, err error) {
 				return "", nil, fmt.Errorf("cannot read %s: %w; check --in", in.Path, unwrapPath(err))
 			}
 		}
-		return "", nil, fmt.Errorf("no files match --in=%s; check the path", in)
+		return "", nil, fmt.Errorf("no files match --in=%s; check the path", p)
 	}
 	return pattern, files, nil
 }
