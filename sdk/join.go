@@ -154,8 +154,9 @@ func (s bucketState[T]) dropUpTo(st *ops.KeyedState, upTo base.Timestamp) error 
 // upper)), emitting fn(a, b) at the later of the two times as soon as both
 // are there. A record is kept in state only while the other side can still
 // bring a partner: a's until the watermark passes a.ts+upper, b's until it
-// passes b.ts−lower. A record at or behind the watermark when it arrives is
-// late: it is counted in the job's late records and dropped, as in Flink.
+// passes b.ts−lower. A record at or behind the watermark of its own split
+// when it arrives (as windows judge lateness) is late: it is counted in the
+// job's late records and dropped, as in Flink.
 //
 // A and B need codecs (they are kept in state), as does K. The result does
 // not depend on arrival order, so batch and stream mode give the same rows
@@ -193,7 +194,7 @@ type intervalJoin[K comparable, A, B, O any] struct {
 
 func (j *intervalJoin[K, A, B, O]) onLeft(ctx *ProcessContext[K, O], v A) error {
 	ts, wm := ctx.Timestamp(), ctx.CurrentWatermark()
-	if ts <= wm {
+	if ctx.late() {
 		ctx.c.CountLate()
 		return nil
 	}
@@ -217,7 +218,7 @@ func (j *intervalJoin[K, A, B, O]) onLeft(ctx *ProcessContext[K, O], v A) error 
 
 func (j *intervalJoin[K, A, B, O]) onRight(ctx *ProcessContext[K, O], v B) error {
 	ts, wm := ctx.Timestamp(), ctx.CurrentWatermark()
-	if ts <= wm {
+	if ctx.late() {
 		ctx.c.CountLate()
 		return nil
 	}
@@ -267,10 +268,10 @@ func (j *intervalJoin[K, A, B, O]) onTimer(ctx *ProcessContext[K, O], t TimerInf
 // State: a record of the first collection waits in state until the
 // watermark passes its time; of the versions, the newest at or behind the
 // watermark and every later one are kept, older ones are dropped. A record
-// of the first collection at or behind the watermark when it arrives is
-// late: counted and dropped. A version that arrives late still counts for
-// the records that are waiting. Two versions of a key at the same time:
-// the one that arrives last wins.
+// or a version at or behind the watermark of its own split when it arrives
+// (as windows judge lateness) is late: counted and dropped, so that no
+// answer depends on how the two inputs interleaved. Two versions of a key
+// at the same time: the one that arrives last wins.
 func TemporalJoin[K comparable, A, B, O any](a Keyed[K, A], versions Keyed[K, B], fn func(a A, v B, ok bool) O, opts ...Option) PCollection[O] {
 	p := a.in.p
 	name := transformName("TemporalJoin", opts)
@@ -300,7 +301,7 @@ type temporalJoin[K comparable, A, B, O any] struct {
 
 func (j *temporalJoin[K, A, B, O]) onRow(ctx *ProcessContext[K, O], v A) error {
 	ts := ctx.Timestamp()
-	if ts <= ctx.CurrentWatermark() {
+	if ctx.late() {
 		ctx.c.CountLate()
 		return nil
 	}
@@ -311,6 +312,13 @@ func (j *temporalJoin[K, A, B, O]) onRow(ctx *ProcessContext[K, O], v A) error {
 }
 
 func (j *temporalJoin[K, A, B, O]) onVersion(ctx *ProcessContext[K, O], v B) error {
+	if ctx.late() {
+		// Records at its time may have been joined already, or not,
+		// depending on how the inputs interleaved: drop it, so that the
+		// answer never does.
+		ctx.c.CountLate()
+		return nil
+	}
 	st := ctx.keyedState()
 	kb, vb := st.Scratch()
 	*kb = timeKey((*kb)[:0], ctx.Timestamp())

@@ -56,7 +56,8 @@ func newJoinHarness(t *testing.T, build func(l, r Keyed[string, string]) PCollec
 }
 
 // run executes a script: "L key:name@ts" and "R key:name@ts" send a record
-// on the left or right input, "W ts" advances the watermark, "out a, b"
+// on the left or right input (with " mark=ts", in a batch that carries
+// marks: the watermark of the record's split before it), "W ts" advances the watermark, "out a, b"
 // expects exactly those outputs (sorted, "value@time") since the last
 // "out", "late n" the late count, "state key name=n ..." the number of
 // entries (time buckets) of the join's map states for key.
@@ -68,13 +69,22 @@ func (h *joinHarness) run(script string) {
 		cmd, arg, _ := strings.Cut(line, " ")
 		switch cmd {
 		case "L", "R":
+			arg, markArg, marked := strings.Cut(arg, " mark=")
 			v, at, _ := strings.Cut(arg, "@")
 			ts, err := strconv.ParseInt(at, 10, 64)
 			if err != nil {
 				t.Fatalf("%s: %v", line, err)
 			}
 			in := base.NewBatch[string](1)
-			in.Append(v, base.Timestamp(ts))
+			if marked {
+				mark, err := strconv.ParseInt(markArg, 10, 64)
+				if err != nil {
+					t.Fatalf("%s: %v", line, err)
+				}
+				in.AppendMarked(v, base.Timestamp(ts), base.Timestamp(mark))
+			} else {
+				in.Append(v, base.Timestamp(ts))
+			}
 			if err := h.op.Process(map[string]int{"L": 0, "R": 1}[cmd], in); err != nil {
 				t.Fatalf("%s: %v", line, err)
 			}
@@ -250,14 +260,23 @@ func TestTemporalJoinOperator(t *testing.T) {
 			L k:b@8
 			W 10
 			out k:a+k:v4@5, k:b+k:v4@8`},
-		{"a late row is counted and dropped; a late version counts for waiting rows", `
+		{"a late row and a late version are counted and dropped", `
 			W 100
 			L k:late@100
 			L k:a@110
 			R k:v@95
 			W 110
-			out k:a+k:v@110
-			late 1`},
+			out k:a+none@110
+			late 2`},
+		{"lateness is judged by a record's own split's mark", `
+			W 100
+			L k:a@110 mark=115
+			R k:v@105 mark=105
+			R k:w@108 mark=90
+			L k:b@120 mark=90
+			W 200
+			out k:b+k:w@120
+			late 2`},
 		{"the last of two versions at one time wins", `
 			R k:v1@10
 			R k:v2@10

@@ -138,6 +138,10 @@ func (c *ProcessContext[K, O]) DeleteProcessingTimeTimer(ts Timestamp) error {
 
 func (c *ProcessContext[K, O]) keyedState() *ops.KeyedState { return c.c.State() }
 
+// late reports whether the current record is late by its own split's
+// watermark (ops.ProcessCtx.Late), as windows judge lateness.
+func (c *ProcessContext[K, O]) late() bool { return c.c.Late() }
+
 // StateContext is where keyed state is read and written: a
 // *[ProcessContext]. Reads and writes apply to the context's current key.
 type StateContext interface {

@@ -357,6 +357,25 @@ func (c *ProcessCtx[K, O]) EmitAt(ts base.Timestamp, o O) {
 	c.out.Append(o, ts)
 }
 
+// Late reports whether the current record is late: at or before the
+// later of the operator's watermark and the record's mark (the watermark
+// of its own split just before it, when its batch carries marks), as a
+// window judges it. Judged by its mark, a record's lateness depends only
+// on the order of records within its split, never on how the inputs
+// interleave; a record that is not late is after the operator's
+// watermark, so timers at its time are still to fire. In a timer it is
+// false.
+func (c *ProcessCtx[K, O]) Late() bool {
+	if c.timer {
+		return false
+	}
+	wm := c.wm
+	if c.marked {
+		wm = max(wm, c.mark)
+	}
+	return c.ts <= wm
+}
+
 // CountLate counts a record the function dropped as late in the job's
 // late-record metric.
 func (c *ProcessCtx[K, O]) CountLate() {
