@@ -706,3 +706,8 @@ var sizeRE = regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?|\.[0-9]+) *(B|KB|KIB|MB|M
 
 // maxSize is the largest size parseSize accepts: 1 PiB.
 const maxSize = 1 << 50
+
+// UsageError is an error of the command line found by a build function
+// (a pipeline flag out of range): the job prints it on one line with a hint
+// to run -h and exits 2, before anything runs.
+func UsageError(format string, args ...any) error { return usagef(format, args...) }
