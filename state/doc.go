@@ -73,7 +73,10 @@
 // deletion. Timers skip the cache: they go to a pending batch committed at
 // the next Flush, eviction, timer pop or when it passes
 // min(CacheBytes/4, 1 MiB). MapState.Iterate flushes first when the map has
-// dirty entries. MapState.PutThrough is the bulk path for a caller that
+// dirty entries; MapState.IterateRange flushes nothing: it copies the map's
+// dirty entries in its range and merges them with a Pebble iterator
+// bounded by the range (one seek, not a walk from the map's start over the
+// tombstones of deleted entries). MapState.PutThrough is the bulk path for a caller that
 // keeps its own cache of the values (the window operator's write-back): it
 // skips the cache, appending to the pending batch (dropping any cached copy
 // of the key), which is then committed when it passes 16 MiB (above

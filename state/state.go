@@ -205,7 +205,9 @@ type Backend struct {
 	nextID  uint16
 	kbuf    []byte
 	vbuf    []byte
-	closed  bool
+	// ranges are the unused scratch of MapState.IterateRange calls.
+	ranges []*rangeIter
+	closed bool
 }
 
 type quietLogger struct{}

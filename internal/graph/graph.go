@@ -375,6 +375,9 @@ type MapState interface {
 	Put(kg uint16, key, mk, val []byte) error
 	Delete(kg uint16, key, mk []byte) error
 	Iterate(kg uint16, key []byte, fn func(mk, val []byte) error) error
+	// IterateRange is Iterate over the entries with map keys in [from, to)
+	// (nil from: from the first; nil to: to the last), seeking to from.
+	IterateRange(kg uint16, key, from, to []byte, fn func(mk, val []byte) error) error
 	// Clear deletes every entry of key's map at once (one range deletion,
 	// no iteration).
 	Clear(kg uint16, key []byte) error

@@ -333,9 +333,26 @@ func (s *KeyedState) IterateMap(spec *StateSpec, fn func(mk, payload []byte) err
 	return s.iterateMap(spec.Name, h, fn)
 }
 
+// IterateMapRange is IterateMap over the entries with map keys in [from,
+// to) (nil from: from the first; nil to: to the last). It seeks to from
+// and flushes nothing, so a scan of a few entries of a large map, or of a
+// map with dirty entries, costs little. Expired entries in the range are
+// deleted afterwards.
+func (s *KeyedState) IterateMapRange(spec *StateSpec, from, to []byte, fn func(mk, payload []byte) error) error {
+	h, err := s.handle(spec.Name, MapKind)
+	if err != nil {
+		return err
+	}
+	return s.iterateMapRange(spec.Name, h, from, to, fn)
+}
+
 func (s *KeyedState) iterateMap(name string, h *procStateHandle, fn func(mk, payload []byte) error) error {
+	return s.iterateMapRange(name, h, nil, nil, fn)
+}
+
+func (s *KeyedState) iterateMapRange(name string, h *procStateHandle, from, to []byte, fn func(mk, payload []byte) error) error {
 	var expired [][]byte
-	err := h.m.Iterate(s.kg, s.key, func(mk, raw []byte) error {
+	each := func(mk, raw []byte) error {
 		p, live, err := s.unwrap(name, raw)
 		if err != nil {
 			return err
@@ -348,7 +365,13 @@ func (s *KeyedState) iterateMap(name string, h *procStateHandle, fn func(mk, pay
 			return nil
 		}
 		return fn(mk, p)
-	})
+	}
+	var err error
+	if from == nil && to == nil {
+		err = h.m.Iterate(s.kg, s.key, each)
+	} else {
+		err = h.m.IterateRange(s.kg, s.key, from, to, each)
+	}
 	for i := 0; err == nil && i < len(expired); i++ {
 		err = h.m.Delete(s.kg, s.key, expired[i])
 	}

@@ -669,3 +669,28 @@ func benchProcess(b *testing.B, timers bool) {
 		}
 	}
 }
+
+// TestProcessMapRangeTTL: IterateMapRange returns the live entries in its
+// range only.
+func TestProcessMapRangeTTL(t *testing.T) {
+	h := newProcHarness(t, func(c *ProcessCtx[string, string], r kv) error {
+		st := c.State()
+		if r.V == 2 {
+			now := strconv.FormatInt(int64(c.ProcessingTime())/1_000_000, 10) + "s"
+			return st.PutMap(ttlMap, []byte(now), []byte("x"))
+		}
+		var in []string
+		if err := st.IterateMapRange(ttlMap, []byte("2"), []byte("4"), func(mk, _ []byte) error { in = append(in, string(mk)); return nil }); err != nil {
+			return err
+		}
+		c.Emit(fmt.Sprintf("%s range=%v", c.Key(), in))
+		return nil
+	}, nil)
+	for s := 1; s <= 4; s++ {
+		h.clock = base.Timestamp(s * 1e6)
+		h.elems(fmt.Sprintf("a:2@%d", s))
+	}
+	h.clock = 12_500_000 // 1s and 2s have expired (at 11s and 12s)
+	h.elems("a:4@5")
+	h.expect("a range=[3s]@5")
+}
