@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -14,6 +15,8 @@ import (
 // record's event time encoded so that byte order is time order (map
 // iteration is in byte order): a bucket per time holds that time's records,
 // each a uvarint length and the record's binary encoding, in arrival order.
+// The temporal join's versions are keyed the other way round (versionKey),
+// so that one seek finds the newest version at or before a time.
 
 // timeKey encodes ts so that byte order is numeric order.
 func timeKey(dst []byte, ts base.Timestamp) []byte {
@@ -25,6 +28,13 @@ func timeOfKey(mk []byte) (base.Timestamp, error) {
 		return 0, fmt.Errorf("join: bad time key of %d bytes", len(mk))
 	}
 	return base.Timestamp(binary.BigEndian.Uint64(mk) ^ (1 << 63)), nil
+}
+
+// versionKey encodes ts so that byte order is reverse numeric order (the
+// complement of timeKey): a scan from versionKey(t) meets the versions at
+// or before t, newest first.
+func versionKey(dst []byte, ts base.Timestamp) []byte {
+	return binary.BigEndian.AppendUint64(dst, ^(uint64(ts) ^ (1 << 63)))
 }
 
 // errStopIteration ends a map iteration early.
@@ -92,25 +102,24 @@ func (s bucketState[T]) decodeBucket(payload []byte, fn func(v *T) error) error 
 }
 
 // scan calls fn with the records of the buckets with times in [lo, hi], in
-// time order.
+// time order. It reads only those buckets: one seek to lo's key.
 func (s bucketState[T]) scan(st *ops.KeyedState, lo, hi base.Timestamp, fn func(ts base.Timestamp, v *T) error) error {
-	err := st.IterateMap(s.spec, func(mk, payload []byte) error {
+	if lo > hi {
+		return nil
+	}
+	var kb [16]byte
+	from := timeKey(kb[:0], lo)
+	var to []byte // nil: no bucket is after hi
+	if hi < base.MaxTimestamp {
+		to = timeKey(kb[8:8], hi+1)
+	}
+	return st.IterateMapRange(s.spec, from, to, func(mk, payload []byte) error {
 		ts, err := timeOfKey(mk)
 		if err != nil {
 			return err
 		}
-		if ts < lo {
-			return nil
-		}
-		if ts > hi {
-			return errStopIteration
-		}
 		return s.decodeBucket(payload, func(v *T) error { return fn(ts, v) })
 	})
-	if errors.Is(err, errStopIteration) {
-		return nil
-	}
-	return err
 }
 
 // drop deletes the bucket of ts.
@@ -118,34 +127,6 @@ func (s bucketState[T]) drop(st *ops.KeyedState, ts base.Timestamp) error {
 	kb, _ := st.Scratch()
 	*kb = timeKey((*kb)[:0], ts)
 	return st.DeleteMap(s.spec, *kb)
-}
-
-// dropUpTo deletes the buckets with times <= upTo but the newest of them.
-func (s bucketState[T]) dropUpTo(st *ops.KeyedState, upTo base.Timestamp) error {
-	var drop [][]byte
-	err := st.IterateMap(s.spec, func(mk, _ []byte) error {
-		ts, err := timeOfKey(mk)
-		if err != nil {
-			return err
-		}
-		if ts > upTo {
-			return errStopIteration
-		}
-		drop = append(drop, append([]byte(nil), mk...))
-		return nil
-	})
-	if err != nil && !errors.Is(err, errStopIteration) {
-		return err
-	}
-	if len(drop) > 0 {
-		drop = drop[:len(drop)-1]
-	}
-	for _, mk := range drop {
-		if err := st.DeleteMap(s.spec, mk); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // IntervalJoin joins each record a of the first collection with each
@@ -266,12 +247,14 @@ func (j *intervalJoin[K, A, B, O]) onTimer(ctx *ProcessContext[K, O], t TimerInf
 // at a later time is joined.
 //
 // State: a record of the first collection waits in state until the
-// watermark passes its time; of the versions, the newest at or behind the
-// watermark and every later one are kept, older ones are dropped. A record
-// or a version at or behind the watermark of its own split when it arrives
-// (as windows judge lateness) is late: counted and dropped, so that no
-// answer depends on how the two inputs interleaved. Two versions of a key
-// at the same time: the one that arrives last wins.
+// watermark passes its time. Each version stays until the watermark passes
+// the time of a later version of its key: when it does, the versions older
+// than the newest at or behind that time are dropped, so a key keeps that
+// newest one and every later one. A record or a version at or behind the
+// watermark of its own split when it arrives (as windows judge lateness)
+// is late: counted and dropped, so that no answer depends on how the two
+// inputs interleaved. Two versions of a key at the same time: the one that
+// arrives last wins.
 func TemporalJoin[K comparable, A, B, O any](a Keyed[K, A], versions Keyed[K, B], fn func(a A, v B, ok bool) O, opts ...Option) PCollection[O] {
 	p := a.in.p
 	name := transformName("TemporalJoin", opts)
@@ -321,57 +304,73 @@ func (j *temporalJoin[K, A, B, O]) onVersion(ctx *ProcessContext[K, O], v B) err
 	}
 	st := ctx.keyedState()
 	kb, vb := st.Scratch()
-	*kb = timeKey((*kb)[:0], ctx.Timestamp())
+	*kb = versionKey((*kb)[:0], ctx.Timestamp())
 	*vb = appendRecord((*vb)[:0], j.versions.codec, &v)
 	if err := st.PutMap(j.versions.spec, *kb, *vb); err != nil {
 		return err
 	}
-	return j.versions.dropUpTo(st, ctx.CurrentWatermark())
+	// At this time the older versions go (onTimer): pruning costs one scan
+	// per version, when the watermark has passed it, not one per record.
+	return ctx.RegisterEventTimeTimer(ctx.Timestamp())
 }
 
-// onTimer joins the records waiting at times <= t with their versions, in
-// time order, then drops the versions no record can need any more.
+// onTimer joins the records waiting at t with the version current at t,
+// found with one seek, and drops them. If a version has time t, the
+// versions older than it are dropped: no record can need them any more,
+// records waiting at later times needing the newest version <= t or a
+// later one. (Records waiting at earlier times went at their own timers:
+// a key's timers fire in time order.)
 func (j *temporalJoin[K, A, B, O]) onTimer(ctx *ProcessContext[K, O], t TimerInfo) error {
 	if t.Domain != EventTime {
 		return nil
 	}
 	st := ctx.keyedState()
-	type row struct {
-		ts base.Timestamp
-		v  A
-	}
-	var rows []row
-	err := j.pending.scan(st, base.MinTimestamp, t.Time, func(ts base.Timestamp, v *A) error {
-		rows = append(rows, row{ts, *v})
+	var (
+		kb    [8]byte
+		cur   B
+		have  bool
+		stale [][]byte
+	)
+	at := versionKey(kb[:0], t.Time)
+	err := st.IterateMapRange(j.versions.spec, at, nil, func(mk, payload []byte) error {
+		if have {
+			stale = append(stale, append([]byte(nil), mk...))
+			return nil
+		}
+		if err := j.versions.decodeBucket(payload, func(v *B) error { cur, have = *v, true; return nil }); err != nil {
+			return err
+		}
+		if have && !bytes.Equal(mk, at) {
+			return errStopIteration // no version at t: nothing to drop
+		}
 		return nil
 	})
-	if err != nil || len(rows) == 0 {
+	if err != nil && !errors.Is(err, errStopIteration) {
 		return err
 	}
-	var (
-		cur  B
-		have bool
-		i    int
-	)
-	emit := func(upTo base.Timestamp) {
-		for ; i < len(rows) && rows[i].ts < upTo; i++ {
-			ctx.EmitAt(rows[i].ts, j.fn(rows[i].v, cur, have))
-		}
-	}
-	err = j.versions.scan(st, base.MinTimestamp, t.Time, func(vts base.Timestamp, v *B) error {
-		emit(vts) // rows before this version get the one before it
-		cur, have = *v, true
-		return nil
-	})
+	pk, _ := st.Scratch()
+	*pk = timeKey((*pk)[:0], t.Time)
+	payload, ok, err := st.GetMap(j.pending.spec, *pk)
 	if err != nil {
 		return err
 	}
-	emit(base.MaxTimestamp)
-	if err := j.pending.drop(st, t.Time); err != nil { // earlier ones went at their own timers
-		return err
+	if ok {
+		err := j.pending.decodeBucket(payload, func(v *A) error {
+			ctx.EmitAt(t.Time, j.fn(*v, cur, have))
+			return nil
+		})
+		if err == nil {
+			*pk = timeKey((*pk)[:0], t.Time)
+			err = st.DeleteMap(j.pending.spec, *pk)
+		}
+		if err != nil {
+			return err
+		}
 	}
-	// Records waiting at later times (their timers may fire in this same
-	// round, the watermark being past them too) need the newest version
-	// <= t or a later one.
-	return j.versions.dropUpTo(st, t.Time)
+	for _, mk := range stale {
+		if err := st.DeleteMap(j.versions.spec, mk); err != nil {
+			return err
+		}
+	}
+	return nil
 }

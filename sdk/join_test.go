@@ -250,9 +250,11 @@ func TestTemporalJoinOperator(t *testing.T) {
 			L k:a@36
 			W 40
 			out k:a+k:v3@36
-			state k versions=4 pending=0
+			state k versions=3 pending=0
 			R k:v7@70
-			state k versions=4`},
+			state k versions=4
+			W 100
+			state k versions=1`},
 		{"a round of timers keeps the versions its later rows need", `
 			R k:v4@4
 			R k:v9@9
