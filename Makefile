@@ -19,10 +19,11 @@ BUILD       = CGO_ENABLED=$(BIN_CGO) $(GO) build -trimpath
 
 all: build
 
-## build: compile every package and the binaries bin/fraud and bin/weir
+## build: compile every package and the binaries bin/fraud, bin/enrich and bin/weir
 build:
 	$(BUILD) ./...
 	$(BUILD) -ldflags='$(BIN_LDFLAGS)' -o $(BIN)/fraud ./examples/fraud/cmd/fraud
+	$(BUILD) -ldflags='$(BIN_LDFLAGS)' -o $(BIN)/enrich ./examples/enrich/cmd/enrich
 	$(BUILD) -ldflags='$(BIN_LDFLAGS)' -o $(BIN)/weir ./cmd/weir
 
 ## gen: regenerate weir_gen.go files (go generate)
@@ -83,6 +84,19 @@ demo: build
 	@cat $(DEMO)/out/*.jsonl | sort | head -n 5
 	@if ls $(DEMO)/out/late/*.jsonl >/dev/null 2>&1; then echo; echo "late records ($(DEMO)/out/late):"; cat $(DEMO)/out/late/*.jsonl | head -n 2; fi
 	@if ls $(DEMO)/out/dead-letter/*.jsonl >/dev/null 2>&1; then echo; echo "dead letters ($(DEMO)/out/dead-letter):"; cat $(DEMO)/out/dead-letter/*.jsonl | head -n 3; fi
+	@echo
+	@echo "== enrich: 200k clicks joined with the profile version current at each click's time, and per-segment metrics a minute"
+	$(BIN)/enrich gen --clicks=200000 --users=5000 --files=2 --disorder=10s --late-fraction=0.0005 --bad=1 --seed=7 --out=parquet:$(DEMO)/enrich
+	$(BIN)/enrich run --in=clicks=parquet:$(DEMO)/enrich/clicks --in=profiles=parquet:$(DEMO)/enrich/profiles \
+		--out=enriched=jsonl:$(DEMO)/enrich-out/enriched --out=metrics=jsonl:$(DEMO)/enrich-out/metrics \
+		--dead-letter=jsonl:$(DEMO)/enrich-out/dead-letter --parallelism=2
+	@echo
+	@echo "enriched clicks ($(DEMO)/enrich-out/enriched), and one of a user without a profile yet:"
+	@cat $(DEMO)/enrich-out/enriched/*.jsonl | grep -v '"segment":""' | head -n 2
+	@cat $(DEMO)/enrich-out/enriched/*.jsonl | grep '"segment":""' | head -n 1
+	@echo "metrics of the busiest minute ($(DEMO)/enrich-out/metrics):"
+	@cat $(DEMO)/enrich-out/metrics/*.jsonl | grep '"window_start":"2024-01-01T00:05:00Z"'
+	@echo "dead letters ($(DEMO)/enrich-out/dead-letter):"; cat $(DEMO)/enrich-out/dead-letter/*.jsonl | cut -c1-200
 	@BIN=$(BIN) DEMO=$(DEMO) ./scripts/demo-stream.sh
 
 clean:

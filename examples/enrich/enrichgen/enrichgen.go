@@ -138,9 +138,14 @@ func Generate(o Options) (clicks [][]enrich.Click, profiles [][]enrich.Profile) 
 		}
 		part := make([]enrich.Click, n)
 		for i := range part {
-			// Zipf-like pages: a few are clicked much more than the rest.
+			// Half of a user's clicks are on their favourite page, the
+			// others Zipf-like: a few pages are clicked much more.
+			u := r.IntN(o.Users)
 			page := Pages[min(int(r.ExpFloat64()*2), len(Pages)-1)]
-			part[i] = enrich.Click{UserID: UserID(r.IntN(o.Users)), Page: page,
+			if r.IntN(2) == 0 {
+				page = Pages[(u*7)%len(Pages)]
+			}
+			part[i] = enrich.Click{UserID: UserID(u), Page: page,
 				At: time.UnixMicro(start + span*int64(i)/int64(max(n, 1))).UTC()}
 		}
 		clicks[p] = arrange(r, part, o, func(c *enrich.Click) *time.Time { return &c.At })
