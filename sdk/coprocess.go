@@ -86,10 +86,8 @@ func CoProcess[K comparable, A, B, O any](a Keyed[K, A], b Keyed[K, B], fn Keyed
 		}
 	}
 	cfg.AppendKey, cfg.DecodeKey = keyCodec[K](p, "CoProcess", name)
-	return add[O](p, &graph.Node{
-		Name:        name,
-		Inputs:      []graph.Edge{a.shuffleEdge(), b.shuffleEdge()},
-		Stateful:    true,
-		NewOperator: ops.NewCoProcess(cfg),
-	})
+	node := &graph.Node{Name: name, Inputs: []graph.Edge{a.shuffleEdge(), b.shuffleEdge()}, Stateful: true}
+	withSides(p, node, &cfg.ProcessConfig)
+	node.NewOperator = ops.NewCoProcess(cfg)
+	return add[O](p, node)
 }

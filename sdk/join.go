@@ -1,10 +1,10 @@
 package sdk
 
 import (
-	"bytes"
+	"cmp"
 	"encoding/binary"
-	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/weirflow/weir/internal/base"
@@ -15,8 +15,7 @@ import (
 // record's event time encoded so that byte order is time order (map
 // iteration is in byte order): a bucket per time holds that time's records,
 // each a uvarint length and the record's binary encoding, in arrival order.
-// The temporal join's versions are keyed the other way round (versionKey),
-// so that one seek finds the newest version at or before a time.
+// The temporal join keeps lists instead (temporalJoin).
 
 // timeKey encodes ts so that byte order is numeric order.
 func timeKey(dst []byte, ts base.Timestamp) []byte {
@@ -30,16 +29,6 @@ func timeOfKey(mk []byte) (base.Timestamp, error) {
 	return base.Timestamp(binary.BigEndian.Uint64(mk) ^ (1 << 63)), nil
 }
 
-// versionKey encodes ts so that byte order is reverse numeric order (the
-// complement of timeKey): a scan from versionKey(t) meets the versions at
-// or before t, newest first.
-func versionKey(dst []byte, ts base.Timestamp) []byte {
-	return binary.BigEndian.AppendUint64(dst, ^(uint64(ts) ^ (1 << 63)))
-}
-
-// errStopIteration ends a map iteration early.
-var errStopIteration = errors.New("sdk: stop iteration")
-
 // bucketState is one side of a join: records of type T by event time.
 type bucketState[T any] struct {
 	spec  *ops.StateSpec
@@ -52,6 +41,16 @@ func newBucketState[T any](name string) (bucketState[T], error) {
 		return bucketState[T]{}, err
 	}
 	return bucketState[T]{spec: &ops.StateSpec{Name: name, Kind: ops.MapKind}, codec: c}, nil
+}
+
+// newTimedList is a list of records of type T, each element the record's
+// time (timeKey) and its binary encoding.
+func newTimedList[T any](name string) (bucketState[T], error) {
+	s, err := newBucketState[T](name)
+	if err == nil {
+		s.spec.Kind = ops.ListKind
+	}
+	return s, err
 }
 
 // add appends v to the bucket of ts.
@@ -137,7 +136,8 @@ func (s bucketState[T]) drop(st *ops.KeyedState, ts base.Timestamp) error {
 // bring a partner: a's until the watermark passes a.ts+upper, b's until it
 // passes b.ts−lower. A record at or behind the watermark of its own split
 // when it arrives (as windows judge lateness) is late: it is counted in the
-// job's late records and dropped, as in Flink.
+// job's late records and dropped, as in Flink, or written to the side
+// outputs [LateLeft] and [LateRight] when a [SideOutput] reads them.
 //
 // A and B need codecs (they are kept in state), as does K. The result does
 // not depend on arrival order, so batch and stream mode give the same rows
@@ -159,11 +159,13 @@ func IntervalJoin[K comparable, A, B, O any](a Keyed[K, A], b Keyed[K, B], lower
 	if j.right, err = newBucketState[B]("right"); err != nil {
 		p.addErr(errorf("IntervalJoin %q: %v", name, err))
 	}
-	return CoProcess[K, A, B, O](a, b, CoProcessFuncs[K, A, B, O]{
+	out := CoProcess[K, A, B, O](a, b, CoProcessFuncs[K, A, B, O]{
 		Element1Fn: j.onLeft,
 		Element2Fn: j.onRight,
 		TimerFn:    j.onTimer,
 	}, Named(name))
+	declareLate[A, B](out)
+	return out
 }
 
 type intervalJoin[K comparable, A, B, O any] struct {
@@ -177,6 +179,7 @@ func (j *intervalJoin[K, A, B, O]) onLeft(ctx *ProcessContext[K, O], v A) error 
 	ts, wm := ctx.Timestamp(), ctx.CurrentWatermark()
 	if ctx.late() {
 		ctx.c.CountLate()
+		Output(ctx, LateLeft[A](), v)
 		return nil
 	}
 	st := ctx.keyedState()
@@ -201,6 +204,7 @@ func (j *intervalJoin[K, A, B, O]) onRight(ctx *ProcessContext[K, O], v B) error
 	ts, wm := ctx.Timestamp(), ctx.CurrentWatermark()
 	if ctx.late() {
 		ctx.c.CountLate()
+		Output(ctx, LateRight[B](), v)
 		return nil
 	}
 	st := ctx.keyedState()
@@ -247,51 +251,69 @@ func (j *intervalJoin[K, A, B, O]) onTimer(ctx *ProcessContext[K, O], t TimerInf
 // at a later time is joined.
 //
 // State: a record of the first collection waits in state until the
-// watermark passes its time. Each version stays until the watermark passes
-// the time of a later version of its key: when it does, the versions older
-// than the newest at or behind that time are dropped, so a key keeps that
-// newest one and every later one. A record or a version at or behind the
+// watermark passes its time; a version waits until the watermark passes
+// its time and then replaces the key's current version, so a key keeps
+// one version at or behind the watermark and every later one. Everything
+// is per-key state that stays in the write-back cache for a hot key: two
+// lists (records and versions waiting) and two values (the current
+// version, and the time of the key's one timer, at the earliest time
+// waiting). A record or a version at or behind the
 // watermark of its own split when it arrives (as windows judge lateness)
-// is late: counted and dropped, so that no answer depends on how the two
-// inputs interleaved. Two versions of a key at the same time: the one that
+// is late: counted and dropped (or written to the side outputs
+// [LateLeft] and [LateRight], when a [SideOutput] reads them), so that no
+// answer depends on how the two inputs interleaved. Two versions of a key at the same time: the one that
 // arrives last wins.
 func TemporalJoin[K comparable, A, B, O any](a Keyed[K, A], versions Keyed[K, B], fn func(a A, v B, ok bool) O, opts ...Option) PCollection[O] {
 	p := a.in.p
 	name := transformName("TemporalJoin", opts)
-	j := &temporalJoin[K, A, B, O]{fn: fn}
+	j := &temporalJoin[K, A, B, O]{fn: fn,
+		current: &ops.StateSpec{Name: "current", Kind: ops.ValueKind},
+		timer:   &ops.StateSpec{Name: "timer", Kind: ops.ValueKind}}
 	if fn == nil {
 		p.addErr(errorf("TemporalJoin %q: nil join function", name))
 	}
 	var err error
-	if j.pending, err = newBucketState[A]("pending"); err != nil {
+	if j.pending, err = newTimedList[A]("pending"); err != nil {
 		p.addErr(errorf("TemporalJoin %q: %v", name, err))
 	}
-	if j.versions, err = newBucketState[B]("versions"); err != nil {
+	if j.versions, err = newTimedList[B]("versions"); err != nil {
 		p.addErr(errorf("TemporalJoin %q: %v", name, err))
 	}
-	return CoProcess[K, A, B, O](a, versions, CoProcessFuncs[K, A, B, O]{
+	out := CoProcess[K, A, B, O](a, versions, CoProcessFuncs[K, A, B, O]{
 		Element1Fn: j.onRow,
 		Element2Fn: j.onVersion,
 		TimerFn:    j.onTimer,
 	}, Named(name))
+	declareLate[A, B](out)
+	return out
 }
 
 type temporalJoin[K comparable, A, B, O any] struct {
-	fn       func(A, B, bool) O
+	fn func(A, B, bool) O
+	// pending and versions are lists of the key's records and versions
+	// after the watermark, each element timeKey(ts) | the encoding.
 	pending  bucketState[A]
 	versions bucketState[B]
+	// current is the encoding of the key's newest version at or behind
+	// the watermark; timer is timeKey of the key's timer: the earliest
+	// time in pending and versions.
+	current, timer *ops.StateSpec
 }
 
 func (j *temporalJoin[K, A, B, O]) onRow(ctx *ProcessContext[K, O], v A) error {
 	ts := ctx.Timestamp()
 	if ctx.late() {
 		ctx.c.CountLate()
+		Output(ctx, LateLeft[A](), v)
 		return nil
 	}
-	if err := j.pending.add(ctx.keyedState(), ts, &v); err != nil {
+	st := ctx.keyedState()
+	_, vb := st.Scratch()
+	*vb = j.pending.codec.AppendBinary(timeKey((*vb)[:0], ts), &v)
+	if err := st.AppendList(j.pending.spec, *vb); err != nil {
 		return err
 	}
-	return ctx.RegisterEventTimeTimer(ts)
+	return j.arm(ctx, st, ts)
 }
 
 func (j *temporalJoin[K, A, B, O]) onVersion(ctx *ProcessContext[K, O], v B) error {
@@ -300,77 +322,176 @@ func (j *temporalJoin[K, A, B, O]) onVersion(ctx *ProcessContext[K, O], v B) err
 		// depending on how the inputs interleaved: drop it, so that the
 		// answer never does.
 		ctx.c.CountLate()
+		Output(ctx, LateRight[B](), v)
 		return nil
 	}
+	ts := ctx.Timestamp()
 	st := ctx.keyedState()
-	kb, vb := st.Scratch()
-	*kb = versionKey((*kb)[:0], ctx.Timestamp())
-	*vb = appendRecord((*vb)[:0], j.versions.codec, &v)
-	if err := st.PutMap(j.versions.spec, *kb, *vb); err != nil {
+	_, vb := st.Scratch()
+	*vb = j.versions.codec.AppendBinary(timeKey((*vb)[:0], ts), &v)
+	if err := st.AppendList(j.versions.spec, *vb); err != nil {
 		return err
 	}
-	// At this time the older versions go (onTimer): pruning costs one scan
-	// per version, when the watermark has passed it, not one per record.
-	return ctx.RegisterEventTimeTimer(ctx.Timestamp())
+	return j.arm(ctx, st, ts)
 }
 
-// onTimer joins the records waiting at t with the version current at t,
-// found with one seek, and drops them. If a version has time t, the
-// versions older than it are dropped: no record can need them any more,
-// records waiting at later times needing the newest version <= t or a
-// later one. (Records waiting at earlier times went at their own timers:
-// a key's timers fire in time order.)
+// arm makes sure the key's timer is at ts or before. A key has one timer
+// that matters, at the earliest time waiting; one set earlier for a later
+// time finds nothing due when it fires.
+func (j *temporalJoin[K, A, B, O]) arm(ctx *ProcessContext[K, O], st *ops.KeyedState, ts base.Timestamp) error {
+	raw, ok, err := st.GetValue(j.timer)
+	if err != nil {
+		return err
+	}
+	if ok {
+		at, err := timeOfKey(raw)
+		if err != nil {
+			return err
+		}
+		if at <= ts {
+			return nil
+		}
+	}
+	var kb [8]byte
+	if err := st.PutValue(j.timer, timeKey(kb[:0], ts)); err != nil {
+		return err
+	}
+	return ctx.RegisterEventTimeTimer(ts)
+}
+
+// onTimer joins every record waiting at or before the watermark with the
+// version current at its time, merging them in time order with the
+// versions waiting at or before the watermark (the newest of which becomes
+// the key's current version), and sets the key's timer at the earliest
+// time still waiting. Versions that are not late come after the watermark,
+// so none at or before it is still to come.
 func (j *temporalJoin[K, A, B, O]) onTimer(ctx *ProcessContext[K, O], t TimerInfo) error {
 	if t.Domain != EventTime {
 		return nil
 	}
 	st := ctx.keyedState()
-	var (
-		kb    [8]byte
-		cur   B
-		have  bool
-		stale [][]byte
-	)
-	at := versionKey(kb[:0], t.Time)
-	err := st.IterateMapRange(j.versions.spec, at, nil, func(mk, payload []byte) error {
-		if have {
-			stale = append(stale, append([]byte(nil), mk...))
-			return nil
-		}
-		if err := j.versions.decodeBucket(payload, func(v *B) error { cur, have = *v, true; return nil }); err != nil {
-			return err
-		}
-		if have && !bytes.Equal(mk, at) {
-			return errStopIteration // no version at t: nothing to drop
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, errStopIteration) {
+	upTo := ctx.CurrentWatermark()
+	raw, ok, err := st.GetValue(j.timer)
+	if err != nil || !ok {
 		return err
 	}
-	pk, _ := st.Scratch()
-	*pk = timeKey((*pk)[:0], t.Time)
-	payload, ok, err := st.GetMap(j.pending.spec, *pk)
+	at, err := timeOfKey(raw)
+	if err != nil || at > upTo {
+		return err // nothing due: the key's timer is later
+	}
+	vers, nextV, moreV, err := takeDue(st, j.versions.spec, upTo)
 	if err != nil {
 		return err
 	}
-	if ok {
-		err := j.pending.decodeBucket(payload, func(v *A) error {
-			ctx.EmitAt(t.Time, j.fn(*v, cur, have))
-			return nil
-		})
-		if err == nil {
-			*pk = timeKey((*pk)[:0], t.Time)
-			err = st.DeleteMap(j.pending.spec, *pk)
-		}
+	rows, nextR, moreR, err := takeDue(st, j.pending.spec, upTo)
+	if err != nil {
+		return err
+	}
+	var cur []byte // the encoding of the version current at a row's time
+	if len(rows) > 0 {
+		raw, ok, err := st.GetValue(j.current)
 		if err != nil {
 			return err
 		}
+		if ok {
+			cur = append([]byte(nil), raw...)
+		}
 	}
-	for _, mk := range stale {
-		if err := st.DeleteMap(j.versions.spec, mk); err != nil {
+	var (
+		v       B
+		decoded bool
+		i       int
+	)
+	for _, r := range rows {
+		for ; i < len(vers) && vers[i].ts <= r.ts; i++ {
+			cur, decoded = vers[i].rec, false
+		}
+		if cur != nil && !decoded {
+			v = *new(B)
+			if _, err := j.versions.codec.DecodeBinary(cur, &v); err != nil {
+				return fmt.Errorf("join: state %q: decode %s: %w", j.versions.spec.Name, j.versions.codec.Name, err)
+			}
+			decoded = true
+		}
+		var a A
+		if _, err := j.pending.codec.DecodeBinary(r.rec, &a); err != nil {
+			return fmt.Errorf("join: state %q: decode %s: %w", j.pending.spec.Name, j.pending.codec.Name, err)
+		}
+		ctx.EmitAt(r.ts, j.fn(a, v, cur != nil))
+	}
+	if len(vers) > 0 {
+		if err := st.PutValue(j.current, vers[len(vers)-1].rec); err != nil {
 			return err
 		}
 	}
-	return nil
+	next, more := nextV, moreV
+	if moreR && (!more || nextR < next) {
+		next, more = nextR, true
+	}
+	if !more {
+		return st.ClearValue(j.timer)
+	}
+	var kb [8]byte
+	if err := st.PutValue(j.timer, timeKey(kb[:0], next)); err != nil {
+		return err
+	}
+	return ctx.RegisterEventTimeTimer(next)
+}
+
+// timedRec is an element of a temporal join's list.
+type timedRec struct {
+	ts  base.Timestamp
+	rec []byte
+}
+
+// takeDue removes the elements at or before upTo from the list of spec
+// and returns them in time order (arrival order among equal times), with
+// the earliest time left in the list (more: the list is not empty).
+func takeDue(st *ops.KeyedState, spec *ops.StateSpec, upTo base.Timestamp) (due []timedRec, next base.Timestamp, more bool, err error) {
+	var rest [][]byte
+	err = st.IterateList(spec, func(p []byte) error {
+		if len(p) < 8 {
+			return fmt.Errorf("join: state %q: corrupt element", spec.Name)
+		}
+		ts, _ := timeOfKey(p[:8])
+		if ts <= upTo {
+			due = append(due, timedRec{ts, append([]byte(nil), p[8:]...)})
+			return nil
+		}
+		rest = append(rest, append([]byte(nil), p...))
+		if !more || ts < next {
+			next, more = ts, true
+		}
+		return nil
+	})
+	if err != nil || len(due) == 0 {
+		return nil, next, more, err
+	}
+	if err := st.ClearList(spec); err != nil {
+		return nil, 0, false, err
+	}
+	for _, p := range rest {
+		if err := st.AppendList(spec, p); err != nil {
+			return nil, 0, false, err
+		}
+	}
+	slices.SortStableFunc(due, func(a, b timedRec) int { return cmp.Compare(a.ts, b.ts) })
+	return due, next, more, nil
+}
+
+// LateLeft is the tag of the late records of a join's first input
+// (IntervalJoin, TemporalJoin): sdk.SideOutput(joined, sdk.LateLeft[A]())
+// is the collection of them. Without it they are counted and dropped.
+func LateLeft[A any]() OutputTag[A] { return OutputTag[A]{name: "late-left"} }
+
+// LateRight is the tag of the late records of a join's second input.
+func LateRight[B any]() OutputTag[B] { return OutputTag[B]{name: "late-right"} }
+
+// declareLate records the types of a join's late outputs, so that a
+// SideOutput of another type is refused when the pipeline is built.
+func declareLate[A, B any, O any](out PCollection[O]) {
+	if s := out.p.sides[out.node]; s != nil {
+		s.declare(LateLeft[A]().name, typeOf[A]())
+		s.declare(LateRight[B]().name, typeOf[B]())
+	}
 }

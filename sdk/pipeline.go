@@ -18,7 +18,8 @@ type Pipeline struct {
 	g           graph.Graph
 	name        string
 	genericOnly bool
-	checks      []func() error // deferred validations run by Err
+	checks      []func() error               // deferred validations run by Err
+	sides       map[*graph.Node]*sideOutputs // the process nodes and their side outputs
 
 	// Types the pipeline's collections, keys and accumulators use (and
 	// the types they contain), and the stale records among them.

@@ -83,7 +83,8 @@ func TimestampOfUnixMilli(ms int64) Timestamp {
 // current key and time, outputs, timers and (through the state
 // descriptors) the key's state. It is valid only during the call.
 type ProcessContext[K comparable, O any] struct {
-	c *ops.ProcessCtx[K, O]
+	c     *ops.ProcessCtx[K, O]
+	sides map[string]int // side output names → index (Output)
 }
 
 // Key returns the key of the current record or timer.
@@ -188,12 +189,21 @@ func Process[K comparable, T, O any](in Keyed[K, T], fn KeyedProcessFunc[K, T, O
 		}
 	}
 	cfg.AppendKey, cfg.DecodeKey = keyCodec[K](p, "Process", name)
-	return add[O](p, &graph.Node{
-		Name:        name,
-		Inputs:      []graph.Edge{in.shuffleEdge()},
-		Stateful:    true,
-		NewOperator: ops.NewProcess(cfg),
-	})
+	node := &graph.Node{Name: name, Inputs: []graph.Edge{in.shuffleEdge()}, Stateful: true}
+	withSides(p, node, &cfg)
+	node.NewOperator = ops.NewProcess(cfg)
+	return add[O](p, node)
+}
+
+// withSides lets the functions of process node write side outputs: the
+// buffers and the name index are made when an instance opens, after the
+// pipeline is built, so they have every SideOutput asked for.
+func withSides[K comparable, T, O any](p *Pipeline, node *graph.Node, cfg *ops.ProcessConfig[K, T, O, *ProcessContext[K, O]]) {
+	s := p.registerSides(node)
+	cfg.Sides = s.make
+	cfg.NewContext = func(c *ops.ProcessCtx[K, O]) *ProcessContext[K, O] {
+		return &ProcessContext[K, O]{c: c, sides: s.index}
+	}
 }
 
 // keyCodec returns the key encoding of a keyed process transform (what

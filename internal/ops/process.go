@@ -31,6 +31,48 @@ type ProcessConfig[K comparable, T, O, C any] struct {
 	OnTimer   func(c C, t ProcessTimer) error
 	// Now is the processing-time clock; nil means the wall clock.
 	Now func() base.Timestamp
+	// Sides, when set, makes the buffers of the side outputs, once per
+	// operator instance in Open: side i is emitted on port i+1 (the
+	// node has 1+len(Sides()) outputs).
+	Sides func() []SideBuffer
+}
+
+// SideBuffer buffers the rows of one side output of an operator instance
+// between flushes ([SideBatch] is the one implementation).
+type SideBuffer interface {
+	Len() int
+	// Flush emits the rows buffered to out, and forgets them.
+	Flush(out graph.Output) error
+}
+
+// SideBatch is the side output of rows of type T.
+type SideBatch[T any] struct{ b *base.Batch[T] }
+
+// NewSideBatch returns an empty side output of rows of type T.
+func NewSideBatch[T any]() *SideBatch[T] { return &SideBatch[T]{b: base.NewBatch[T](64)} }
+
+func (s *SideBatch[T]) Len() int { return s.b.Len() }
+
+func (s *SideBatch[T]) Flush(out graph.Output) error {
+	if s.b.Len() == 0 {
+		return nil
+	}
+	err := out.Emit(s.b)
+	s.b = base.NewBatch[T](64) // the receiver may keep the batch
+	return err
+}
+
+// Add appends v to the side output at the current record's time (or at
+// the timer's), keeping the record's mark as [ProcessCtx.EmitAt] does.
+func (s *SideBatch[T]) Add(c interface {
+	Stamp() (base.Timestamp, base.Timestamp, bool)
+}, v T) {
+	ts, mark, marked := c.Stamp()
+	if marked {
+		s.b.AppendMarked(v, ts, mark)
+	} else {
+		s.b.Append(v, ts)
+	}
 }
 
 // Names of the operator's internal state in its backend view. User states
@@ -73,6 +115,8 @@ type processOp[K comparable, T, O, C any] struct {
 	cfg    ProcessConfig[K, T, O, C]
 	uctx   C
 	out    graph.Output
+	sides  []SideBuffer
+	souts  []graph.Output // the side outputs' ports
 	maxPar int
 	ks     KeyedState
 	ctx    ProcessCtx[K, O]
@@ -95,6 +139,14 @@ func (o *processOp[K, T, O, C]) Open(octx graph.OpContext, outs []graph.Output) 
 		return errors.New("process: incomplete ProcessConfig")
 	}
 	o.out = outs[0]
+	o.sides, o.souts = nil, nil
+	if o.cfg.Sides != nil {
+		o.sides = o.cfg.Sides()
+		if len(outs) != 1+len(o.sides) {
+			return fmt.Errorf("process: %d output ports for %d side outputs", len(outs), len(o.sides))
+		}
+		o.souts = outs[1:]
+	}
 	o.late = nil
 	if octx.Metrics != nil {
 		o.late = &octx.Metrics.Late
@@ -129,7 +181,7 @@ func (o *processOp[K, T, O, C]) Open(octx graph.OpContext, outs []graph.Output) 
 	o.ks = KeyedState{b: octx.State, handles: map[string]*procStateHandle{}, ttl: o.ttl}
 	o.outBuf = base.NewBatch[O](base.DefaultBatchSize)
 	o.wm = base.MinTimestamp
-	o.ctx = ProcessCtx[K, O]{st: &o.ks, out: o.outBuf, event: &o.event, proc: &o.proc, wm: o.wm, late: o.late}
+	o.ctx = ProcessCtx[K, O]{st: &o.ks, out: o.outBuf, event: &o.event, proc: &o.proc, wm: o.wm, late: o.late, sides: o.sides}
 	o.uctx = o.cfg.NewContext(&o.ctx)
 	return nil
 }
@@ -217,7 +269,7 @@ func processBatch[K comparable, T, O, C, V any](o *processOp[K, T, O, C], in *ba
 		if err := on(o.uctx, v); err != nil {
 			return err
 		}
-		if o.outBuf.Len() >= base.DefaultBatchSize {
+		if o.full() {
 			if err := o.flush(); err != nil {
 				return err
 			}
@@ -266,14 +318,32 @@ func (o *processOp[K, T, O, C]) fire(q *procTimerQueue, d TimeDomain, upTo int64
 			return err
 		}
 		c.timer = false
-		if o.outBuf.Len() >= base.DefaultBatchSize {
+		if o.full() {
 			return o.flush()
 		}
 		return nil
 	})
 }
 
+// full reports whether an output buffer holds a batch's worth.
+func (o *processOp[K, T, O, C]) full() bool {
+	if o.outBuf.Len() >= base.DefaultBatchSize {
+		return true
+	}
+	for _, s := range o.sides {
+		if s.Len() >= base.DefaultBatchSize {
+			return true
+		}
+	}
+	return false
+}
+
 func (o *processOp[K, T, O, C]) flush() error {
+	for i, s := range o.sides {
+		if err := s.Flush(o.souts[i]); err != nil {
+			return err
+		}
+	}
 	if o.outBuf.Len() == 0 {
 		return nil
 	}
@@ -328,6 +398,7 @@ type ProcessCtx[K comparable, O any] struct {
 	event  *procTimerQueue
 	proc   *procTimerQueue
 	late   *atomic.Int64
+	sides  []SideBuffer
 }
 
 // Key returns the current key.
@@ -374,6 +445,15 @@ func (c *ProcessCtx[K, O]) Late() bool {
 		wm = max(wm, c.mark)
 	}
 	return c.ts <= wm
+}
+
+// Side returns the buffer of side output i (ProcessConfig.Sides).
+func (c *ProcessCtx[K, O]) Side(i int) SideBuffer { return c.sides[i] }
+
+// Stamp is the time and mark an output of the current call gets: the
+// record's time and mark, or in a timer its time and no mark.
+func (c *ProcessCtx[K, O]) Stamp() (ts, mark base.Timestamp, marked bool) {
+	return c.ts, c.mark, c.marked && !c.timer
 }
 
 // CountLate counts a record the function dropped as late in the job's
