@@ -129,16 +129,42 @@ func (h *joinHarness) run(script string) {
 }
 
 // buckets counts the entries of the map state name for key.
+//
+// The temporal join keeps lists: "pending" counts the records waiting,
+// "versions" the versions waiting plus the current one.
 func (h *joinHarness) buckets(key, name string) int {
 	h.t.Helper()
+	kg := uint16(base.KeyGroupOf(base.BuiltinHash[string]()(key), 16))
+	kc, _ := CodecOf[string]()
+	k := kc.AppendKey(nil, &key)
+	if name == "pending" || name == "versions" {
+		l, err := h.view.List("state/" + name)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		n, err := l.Len(kg, k)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		if name == "versions" {
+			v, err := h.view.Value("state/current")
+			if err != nil {
+				h.t.Fatal(err)
+			}
+			if _, ok, err := v.Get(kg, k); err != nil {
+				h.t.Fatal(err)
+			} else if ok {
+				n++
+			}
+		}
+		return n
+	}
 	m, err := h.view.Map("state/" + name)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	kg := uint16(base.KeyGroupOf(base.BuiltinHash[string]()(key), 16))
-	kc, _ := CodecOf[string]()
 	n := 0
-	if err := m.Iterate(kg, kc.AppendKey(nil, &key), func(_, _ []byte) error { n++; return nil }); err != nil {
+	if err := m.Iterate(kg, k, func(_, _ []byte) error { n++; return nil }); err != nil {
 		h.t.Fatal(err)
 	}
 	return n
