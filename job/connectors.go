@@ -46,6 +46,7 @@ func input[T any](j *Job, name string) sdk.Source[T] {
 			Topics:  []string{in.loc.Topic()},
 			Bounded: j.cfg.mode == runner.Batch || j.cfg.bounded,
 			Start:   j.cfg.start,
+			Group:   j.cfg.group,
 		})
 	case Parquet:
 		return parquet.NewSource[T](j.glob(in), parquet.SourceOptions{})

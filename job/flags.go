@@ -119,6 +119,7 @@ type config struct {
 	idle           time.Duration
 	bounded        bool
 	start          kafka.Start
+	group          string // --group: the consumer group offsets are committed to
 	checkpointDir  string
 	interval       time.Duration
 	retain         int
@@ -136,6 +137,7 @@ type runFlags struct {
 	fs                                                  *flag.FlagSet
 	mode, dead, onError, progress, checkpointDir        string
 	start, reset, savepointDir, fromSavepoint, stateDir string
+	group                                               string
 	in, out, outKey                                     listFlag
 	stateMemory, name                                   string
 	parallelism, maxParallelism, retain                 int
@@ -174,6 +176,7 @@ func newRunFlags(name string, declare ...func(*flag.FlagSet)) *runFlags {
 	fs.BoolVar(&f.bounded, "bounded", false, "stream with a Kafka input: stop at the end offsets seen at the start and fire every window (a backfill from Kafka)")
 	fs.StringVar(&f.start, "start", "earliest", "with a Kafka input and nothing to resume from, start at `POSITION`: earliest, latest, committed:GROUP (the group's committed offsets) or time:RFC3339 (the first offsets at or after that time)")
 	fs.StringVar(&f.reset, "reset", "earliest", "with --start=committed:GROUP, start a partition the group has no offset for at `POLICY`: earliest, latest, or none (refuse to start)")
+	fs.StringVar(&f.group, "group", "", "with a Kafka input, commit to consumer group `NAME` the offsets of each completed checkpoint (without --checkpoint-dir: the offsets read), so that lag tools show the job's progress; the job itself resumes from its checkpoints")
 	fs.StringVar(&f.checkpointDir, "checkpoint-dir", "", "checkpoint to `DIR` and, when it holds a completed checkpoint, resume from the latest one; output is then exactly once across crashes (Kafka output through transactions)")
 	fs.DurationVar(&f.interval, "checkpoint-interval", runner.DefaultCheckpointInterval, "take a checkpoint every `DURATION`")
 	fs.IntVar(&f.retain, "checkpoint-retain", runner.DefaultCheckpointRetain, "keep the last `N` completed checkpoints")
@@ -339,6 +342,10 @@ func (f *runFlags) parse(args []string) (config, error) {
 		start = kafka.CommittedOr(strings.TrimPrefix(f.start, "committed:"), reset)
 	}
 	c.start = start
+	if f.group != "" && !kafkaIn {
+		return c, usagef("--group is for a Kafka input: it is the consumer group the input's offsets are committed to")
+	}
+	c.group = f.group
 	c.checkpointDir = f.checkpointDir
 	if f.interval < minCheckpointInterval {
 		return c, usagef("--checkpoint-interval=%v: must be at least %v", f.interval, minCheckpointInterval)
@@ -640,7 +647,7 @@ func parseStart(v string) (kafka.Start, error) {
 
 // flagOrder is the order flags are listed in by -h.
 var flagOrder = []string{"in", "out", "out-key", "overwrite", "append", "name", "mode", "parallelism", "max-parallelism", "on-error", "dead-letter",
-	"bound", "allowed-lateness", "perfect-watermark", "idle-timeout", "bounded", "start", "reset", "checkpoint-dir", "checkpoint-interval", "checkpoint-retain",
+	"bound", "allowed-lateness", "perfect-watermark", "idle-timeout", "bounded", "start", "reset", "group", "checkpoint-dir", "checkpoint-interval", "checkpoint-retain",
 	"savepoint-dir", "from-savepoint", "state-dir", "state-memory", "progress"}
 
 // printDefaults writes the flags of run in fs in --name form.

@@ -159,6 +159,9 @@ func (t *rawTask) commitPosted() error {
 			return fmt.Errorf("commit %q: %w", t.sinkName(c), err)
 		}
 	}
+	if t.splits != nil {
+		t.splits.completed(commit)
+	}
 	if final {
 		t.closed = true
 	}
@@ -179,6 +182,9 @@ func (t *rawTask) pollMailbox(splits func() map[string]checkpoint.SplitState, fo
 	var s map[string]checkpoint.SplitState
 	if splits != nil {
 		s = splits()
+		if t.splits != nil {
+			t.splits.taken(trigger, s)
+		}
 	}
 	return t.checkpoint(trigger, s, forward)
 }

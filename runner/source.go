@@ -33,6 +33,57 @@ type sourceRun struct {
 	ended    map[string]bool
 	restored map[string][]byte
 	final    map[string]checkpoint.SplitState
+
+	// pending are the split positions of checkpoints taken and not yet
+	// completed, for the readers that commit positions.
+	pending map[base.CheckpointID]map[string]checkpoint.SplitState
+}
+
+// splitCommitter hears of a source task's checkpoints: taken (with the
+// positions) and completed.
+type splitCommitter interface {
+	taken(id base.CheckpointID, splits map[string]checkpoint.SplitState)
+	completed(id base.CheckpointID)
+}
+
+func (sr *sourceRun) taken(id base.CheckpointID, splits map[string]checkpoint.SplitState) {
+	if sr.pending == nil {
+		sr.pending = map[base.CheckpointID]map[string]checkpoint.SplitState{}
+	}
+	sr.pending[id] = splits
+}
+
+// completed tells the open readers that commit positions where checkpoint
+// id (or the newest taken before it, when id was not this task's) left
+// their splits, and forgets the checkpoints up to id.
+func (sr *sourceRun) completed(id base.CheckpointID) {
+	var newest base.CheckpointID
+	for c := range sr.pending {
+		if c <= id && c > newest {
+			newest = c
+		}
+	}
+	splits := sr.pending[newest]
+	for c := range sr.pending {
+		if c <= id {
+			delete(sr.pending, c)
+		}
+	}
+	if splits == nil {
+		return
+	}
+	for _, o := range sr.open {
+		if o.r == nil {
+			continue
+		}
+		pc, ok := o.r.(graph.PositionCommitter)
+		if !ok {
+			continue
+		}
+		if st, ok := splits[o.s.ID()]; ok && !st.Done && st.Pos != nil {
+			pc.CommitPosition(st.Pos)
+		}
+	}
 }
 
 // runSource is the driver of a source task. In batch mode it reads its
@@ -44,6 +95,7 @@ func (t *rawTask) runSource(ctx context.Context) (err error) {
 	j := t.job
 	sr := &sourceRun{t: t, src: t.st.head.Source, name: t.st.head.Name,
 		stream: j.opts.Mode == Stream, q: j.queues[t.st.id], ended: map[string]bool{}, restored: map[string][]byte{}}
+	t.splits = sr
 	for _, s := range t.st.splits[t.index] {
 		if pos, ok := t.st.positions[s.ID()]; ok {
 			sr.restored[s.ID()] = pos

@@ -43,6 +43,7 @@ type rawTask struct {
 	acked     base.CheckpointID // latest checkpoint acknowledged
 	committed base.CheckpointID // latest checkpoint committed
 	closed    bool              // the job's last checkpoint has committed
+	splits    splitCommitter    // a source task's readers told of completed checkpoints; nil otherwise
 	taskState                   // keyed state, for stateful tasks
 	stateful  int               // operators that implement graph.Stateful
 

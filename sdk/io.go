@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/weirflow/weir/internal/base"
+	"github.com/weirflow/weir/internal/graph"
 )
 
 // Source is a bounded or unbounded input of records of type T, divided into
@@ -47,6 +48,16 @@ type SplitReader[T any] interface {
 	Position() []byte
 	Close() error
 }
+
+// PositionCommitter is implemented by a [SplitReader] that tells the
+// system it reads from how far a completed checkpoint has read (Flink's
+// notifyCheckpointComplete): the Kafka source commits the offsets to its
+// consumer group, so that lag tools show what the job has processed for
+// good. CommitPosition is called on the reader's goroutine, between
+// ReadBatch calls, with a position the reader returned from Position for
+// a checkpoint that has completed since; it is best effort (no error
+// return), the checkpoint being what the job restores from.
+type PositionCommitter = graph.PositionCommitter
 
 // SinkContext tells a sink which task is writing.
 type SinkContext struct {

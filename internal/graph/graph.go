@@ -180,6 +180,16 @@ type Reader interface {
 	Close() error
 }
 
+// PositionCommitter is implemented by a reader that tells the system it
+// reads from how far a completed checkpoint has read (Flink's
+// notifyCheckpointComplete; sdk.PositionCommitter): the Kafka source
+// commits the offsets to its consumer group. The runner calls
+// CommitPosition on the reader's own goroutine with a position the reader
+// returned from Position for a checkpoint that has completed since.
+type PositionCommitter interface {
+	CommitPosition(pos []byte)
+}
+
 // Partitioner routes the rows of a batch to target tasks by key group.
 type Partitioner interface {
 	// NewBatch returns an empty *base.Batch[T] with room for n rows.

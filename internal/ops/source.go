@@ -224,6 +224,18 @@ func (r *reader[T]) MaxEventTime() (base.Timestamp, bool) {
 }
 func (r *reader[T]) Close() error { return r.r.Close() }
 
+// CommitPosition hands the connector's part of pos to its reader, when
+// the reader commits positions (graph.PositionCommitter).
+func (r *reader[T]) CommitPosition(pos []byte) {
+	pc, ok := r.r.(graph.PositionCommitter)
+	if !ok {
+		return
+	}
+	if _, _, inner, err := decodePosition(pos); err == nil {
+		pc.CommitPosition(inner)
+	}
+}
+
 // eventTimeString formats an out-of-range event time: RFC 3339, with the
 // year's sign and digits as they come.
 func eventTimeString(ts base.Timestamp) string {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -32,6 +33,18 @@ type consumer struct {
 
 	pollMu     sync.Mutex
 	lastCommit time.Time // guarded by pollMu
+
+	// checkpointed is set once a reader was told of a completed
+	// checkpoint (CommitPosition): from then on the group gets the
+	// offsets of completed checkpoints, not the offsets read.
+	checkpointed atomic.Bool
+	// commits are the checkpointed offsets waiting for the commit
+	// goroutine (one at a time, the newest offsets win); committing says
+	// it runs, and wg lets close wait for it.
+	commitMu   sync.Mutex
+	commits    kadm.Offsets
+	committing bool
+	wg         sync.WaitGroup
 
 	mu struct {
 		sync.Mutex
@@ -101,8 +114,11 @@ func (c *consumer) assign(tp Split, next, end int64) (*partition, error) {
 }
 
 // unassign stops consuming tp and drops its buffer, committing its offset
-// to the monitoring group if there is one.
-func (c *consumer) unassign(tp Split) {
+// to the monitoring group if there is one: the offset read when the
+// group follows what is read, or the split's end when it follows the
+// checkpoints and the split was read to its end (ended: the next
+// checkpoint records it as done).
+func (c *consumer) unassign(tp Split, ended bool) {
 	c.pollMu.Lock()
 	defer c.pollMu.Unlock()
 	c.mu.Lock()
@@ -114,11 +130,47 @@ func (c *consumer) unassign(tp Split) {
 	}
 	c.cl.RemoveConsumePartitions(map[string][]int32{tp.Topic: {tp.Partition}})
 	c.cl.ResumeFetchPartitions(map[string][]int32{tp.Topic: {tp.Partition}})
-	if c.opts.Group != "" {
+	if c.opts.Group != "" && (ended || !c.checkpointed.Load()) {
 		os := kadm.Offsets{}
 		os.Add(kadm.Offset{Topic: tp.Topic, Partition: tp.Partition, At: p.next, LeaderEpoch: -1})
 		c.commit(os)
 	}
+}
+
+// commitCheckpointed commits next, the offset of tp a completed checkpoint
+// resumes from, to the group, in the background: the reader's goroutine
+// does not wait for the broker.
+func (c *consumer) commitCheckpointed(tp Split, next int64) {
+	if c.opts.Group == "" {
+		return
+	}
+	c.checkpointed.Store(true)
+	c.commitMu.Lock()
+	defer c.commitMu.Unlock()
+	if c.commits == nil {
+		c.commits = kadm.Offsets{}
+	}
+	c.commits.Add(kadm.Offset{Topic: tp.Topic, Partition: tp.Partition, At: next, LeaderEpoch: -1})
+	if c.committing {
+		return
+	}
+	c.committing = true
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		for {
+			c.commitMu.Lock()
+			os := c.commits
+			c.commits = nil
+			if len(os) == 0 {
+				c.committing = false
+				c.commitMu.Unlock()
+				return
+			}
+			c.commitMu.Unlock()
+			c.commit(os)
+		}
+	}()
 }
 
 // take moves up to max buffered records of p, all below end when end >= 0,
@@ -281,7 +333,7 @@ func (c *consumer) pollLocked(ctx context.Context, deadline time.Time, self *par
 	if pause != nil {
 		c.cl.PauseFetchPartitions(pause)
 	}
-	if c.opts.Group != "" && time.Since(c.lastCommit) >= c.opts.CommitInterval {
+	if c.opts.Group != "" && !c.checkpointed.Load() && time.Since(c.lastCommit) >= c.opts.CommitInterval {
 		c.lastCommit = time.Now()
 		os := kadm.Offsets{}
 		for tp, p := range c.mu.parts {
@@ -323,6 +375,7 @@ func (c *consumer) commit(os kadm.Offsets) {
 }
 
 func (c *consumer) close() {
+	c.wg.Wait() // the checkpointed offsets on their way
 	c.pollMu.Lock()
 	defer c.pollMu.Unlock()
 	c.mu.Lock()

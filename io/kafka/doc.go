@@ -74,7 +74,11 @@
 // [SourceOptions.MaxBufferedBytes] is paused until its reader drains half.
 // Lock order: Source.mu, then the poll lock, then the buffer mutex. With
 // [SourceOptions.Group] set, the polling reader also commits read offsets
-// to the group for monitoring.
+// to the group for monitoring, until a checkpoint completes: from then on
+// the readers hand the offsets of each completed checkpoint
+// (sdk.PositionCommitter) to one short-lived goroutine of the consumer
+// that commits them, the newest winning, and that the client's close
+// waits for.
 //
 // A sink writer is owned by its task goroutine; one kgo client per writer
 // (exactly-once, one per transactional id in use, at most two)

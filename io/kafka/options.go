@@ -132,10 +132,13 @@ type SourceOptions struct {
 	// at that moment. A bounded split's position carries its end, so a
 	// restored job stops at the same offsets.
 	Bounded bool
-	// Group, if set, is the consumer group the source commits the offsets it
-	// has read to, every CommitInterval and when a split is closed. They are
-	// for monitoring (lag) only: weir restores from its own checkpoints, and
-	// reads them back only with Start: Committed(group).
+	// Group, if set, is the consumer group the source commits offsets to,
+	// so that lag tools show the job's progress: in a job with checkpoints,
+	// the offsets of each completed checkpoint (as Flink does; a split read
+	// to its end when it closes); without, the offsets read, every
+	// CommitInterval and when a split is closed. weir restores from its own
+	// checkpoints, and reads the group's offsets back only with Start:
+	// Committed(group).
 	Group string
 	// CommitInterval is how often offsets are committed to Group; 0 means
 	// [DefaultCommitInterval].

@@ -129,6 +129,14 @@ func (r *reader[T]) DescribeRecord(i int, _ *T) ([]byte, string) {
 // Position is the next offset to read (and the end of a bounded split).
 func (r *reader[T]) Position() []byte { return encodePos(r.next, r.end, r.end >= 0) }
 
+// CommitPosition commits the offset pos (a completed checkpoint's) resumes
+// from to the source's consumer group, if it has one.
+func (r *reader[T]) CommitPosition(pos []byte) {
+	if next, _, _, err := decodePos(pos); err == nil && !r.closed {
+		r.c.commitCheckpointed(r.tp, next)
+	}
+}
+
 // Close stops reading the split; the shared client closes with the last
 // open split of its Source.
 func (r *reader[T]) Close() error {
@@ -136,7 +144,7 @@ func (r *reader[T]) Close() error {
 		return nil
 	}
 	r.closed = true
-	r.c.unassign(r.tp)
+	r.c.unassign(r.tp, r.end >= 0 && r.next >= r.end)
 	r.src.release(r.c)
 	return nil
 }

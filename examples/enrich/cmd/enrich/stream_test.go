@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/weirflow/weir/examples/enrich"
@@ -102,14 +103,42 @@ func TestStreamMatchesBatch(t *testing.T) {
 	code, _, stderr := runCLI(t, "run", "--mode=stream", "--bounded",
 		"--in=clicks=kafka://"+b.Addr()+"/clicks", "--in=profiles=kafka://"+b.Addr()+"/profiles",
 		"--out=enriched=jsonl:"+filepath.Join(out, "enriched"), "--out=metrics=jsonl:"+filepath.Join(out, "metrics"),
-		"--on-error=fail", "--parallelism=2", "--progress=never")
+		"--on-error=fail", "--parallelism=2", "--progress=never", "--group=enrich-test")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	sameRows(t, "enriched", readRows[enrich.Enriched](t, filepath.Join(out, "enriched")), jsonLines(t, enriched))
 	sameRows(t, "metrics", readRows[enrich.SegmentMetrics](t, filepath.Join(out, "metrics")), jsonLines(t, metrics))
+	// --group: the consumer group holds the end of every partition read.
+	groupAtEnd(t, b, "enrich-test", clicks, profiles)
 	if want := fmt.Sprintf("late %d,", late); !strings.Contains(stderr, want) {
 		t.Errorf("summary %q: want %q", stderr, want)
+	}
+}
+
+// groupAtEnd checks that consumer group holds the end offset of every
+// partition of clicks and profiles.
+func groupAtEnd(t *testing.T, b *devbroker.Broker, group string, clicks [][]enrich.Click, profiles [][]enrich.Profile) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Brokers()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	offs, err := kadm.NewClient(cl).FetchOffsets(context.Background(), group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(topic string, p, n int) {
+		if o, ok := offs.Lookup(topic, int32(p)); !ok || o.At != int64(n) {
+			t.Errorf("group %s: offset of %s/%d %d (found %v), want %d", group, topic, p, o.At, ok, n)
+		}
+	}
+	for p := range clicks {
+		check("clicks", p, len(clicks[p]))
+	}
+	for p := range profiles {
+		check("profiles", p, len(profiles[p]))
 	}
 }
 
@@ -131,7 +160,8 @@ func TestCrashExactlyOnce(t *testing.T) {
 	args := []string{"run", "--mode=stream", "--bounded",
 		"--in=clicks=kafka://" + b.Addr() + "/clicks", "--in=profiles=kafka://" + b.Addr() + "/profiles",
 		"--out=enriched=kafka://" + b.Addr() + "/enriched", "--out=metrics=kafka://" + b.Addr() + "/metrics",
-		"--on-error=fail", "--parallelism=2", "--checkpoint-dir=" + ckpt, "--checkpoint-interval=100ms", "--progress=never"}
+		"--on-error=fail", "--parallelism=2", "--checkpoint-dir=" + ckpt, "--checkpoint-interval=100ms", "--progress=never",
+		"--group=enrich-crash"}
 	rng := rand.New(rand.NewPCG(11, 3))
 	const kills = 4
 	for run := 1; ; run++ {
@@ -183,6 +213,7 @@ func TestCrashExactlyOnce(t *testing.T) {
 	}
 	sameRows(t, "enriched", readTopic[enrich.Enriched](t, b, "enriched"), jsonLines(t, enriched))
 	sameRows(t, "metrics", readTopic[enrich.SegmentMetrics](t, b, "metrics"), jsonLines(t, metrics))
+	groupAtEnd(t, b, "enrich-crash", clicks, profiles)
 }
 
 func firstLine(s, prefix string) string {
