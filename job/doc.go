@@ -22,7 +22,7 @@
 //	         [--overwrite|--append] [--mode=batch|stream] [--parallelism=N] [--max-parallelism=128]
 //	         [--on-error=dead-letter|skip|fail] [--dead-letter=jsonl:DIR]
 //	         [--bound=30s] [--allowed-lateness=0] [--perfect-watermark]
-//	         [--idle-timeout=0] [--bounded] [--checkpoint-dir=DIR]
+//	         [--idle-timeout=0] [--bounded] [--group=NAME] [--checkpoint-dir=DIR]
 //	         [--checkpoint-interval=10s] [--checkpoint-retain=3]
 //	         [--savepoint-dir=DIR] [--from-savepoint=DIR]
 //	         [--state-dir=DIR] [--state-memory=SIZE]
