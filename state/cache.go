@@ -9,8 +9,8 @@ import (
 )
 
 // entryOverhead approximates the memory of an entry beyond its key and
-// value bytes: the struct, the map slot and the string header.
-const entryOverhead = 112
+// value bytes: the struct (104 bytes), the map slot and the string header.
+const entryOverhead = 128
 
 // entry is one cached key. deleted entries are cached absences (a read
 // that found nothing, or a Delete not yet written back).
@@ -23,16 +23,17 @@ type entry struct {
 	// val[base:] to the list Pebble holds (a Pebble merge) instead of
 	// setting the value to val; partial says that val holds only elements
 	// appended on top of a stored list not read (then merge is set and
-	// base is 0). They fit in the padding after dirty: an entry is 88
-	// bytes with or without them.
+	// base is 0). They fit in the padding after dirty.
 	merge, partial bool
 	base           int32
 
 	prev, next *entry
 	// m is the map-state map the entry belongs to (nil for other state);
-	// mprev and mnext link m's cached entries.
+	// mprev and mnext link m's cached entries, dprev and dnext its dirty
+	// ones.
 	m            *mapEntries
 	mprev, mnext *entry
+	dprev, dnext *entry
 }
 
 // mapEntries lists the cached entries of one map-state map (one key's
@@ -41,8 +42,9 @@ type entry struct {
 type mapEntries struct {
 	prefix string // the map's key prefix: kg | id | uvarint(len(key)) | key
 	head   *entry
-	n      int // entries listed
-	dirty  int // dirty entries among them
+	n      int    // entries listed
+	dirty  int    // dirty entries among them
+	dhead  *entry // the dirty ones (MapState.IterateRange copies those in its range)
 }
 
 func (e *entry) size() int64 { return entryOverhead + int64(len(e.key)+cap(e.val)) }
@@ -192,8 +194,13 @@ func (c *cache) markDirty(e *entry) {
 	e.dirty = true
 	c.ndirty++
 	c.dirty = append(c.dirty, e)
-	if e.m != nil {
-		e.m.dirty++
+	if m := e.m; m != nil {
+		m.dirty++
+		e.dnext = m.dhead
+		if m.dhead != nil {
+			m.dhead.dprev = e
+		}
+		m.dhead = e
 	}
 }
 
@@ -203,8 +210,17 @@ func (c *cache) markClean(e *entry) {
 	}
 	e.dirty = false
 	c.ndirty--
-	if e.m != nil {
-		e.m.dirty--
+	if m := e.m; m != nil {
+		m.dirty--
+		if e.dprev != nil {
+			e.dprev.dnext = e.dnext
+		} else {
+			m.dhead = e.dnext
+		}
+		if e.dnext != nil {
+			e.dnext.dprev = e.dprev
+		}
+		e.dprev, e.dnext = nil, nil
 	}
 }
 

@@ -313,7 +313,7 @@ func (s *MapState) Iterate(kg uint16, key []byte, fn func(mk, val []byte) error)
 // iterator bounded by the range, which seeks straight to from instead of
 // stepping from the map's start over the tombstones of deleted entries.
 // Its cost is one seek, the entries in the range, and a walk over the
-// map's cached entries when some of them are dirty.
+// map's dirty cached entries (a flush when there are more than 64).
 func (s *MapState) IterateRange(kg uint16, key, from, to []byte, fn func(mk, val []byte) error) error {
 	b := s.b
 	if err := b.checkKG(kg); err != nil {
@@ -331,7 +331,13 @@ func (s *MapState) IterateRange(kg uint16, key, from, to []byte, fn func(mk, val
 			return err
 		}
 	}
-	if m := b.cache.maps[string(r.buf)]; m != nil && m.dirty > 0 {
+	if m := b.cache.maps[string(r.buf)]; m != nil && m.dirty > maxRangeDirty {
+		// Deletes of a map's old entries stay dirty until a flush: write
+		// them now and then, so that the copy below stays small.
+		if err := b.Flush(); err != nil {
+			return err
+		}
+	} else if m != nil && m.dirty > 0 {
 		r.snapshotDirty(m, pl, from, to)
 	}
 	r.buf = append(r.buf, from...)
@@ -352,6 +358,10 @@ func (s *MapState) IterateRange(kg uint16, key, from, to []byte, fn func(mk, val
 	}
 	return err
 }
+
+// maxRangeDirty is the number of dirty cached entries of a map above which
+// IterateRange flushes the cache instead of walking them.
+const maxRangeDirty = 64
 
 // rangeIter is the scratch of one IterateRange call: the bounds, and a
 // copy of the dirty cached entries in the range, sorted.
@@ -388,10 +398,7 @@ func (b *Backend) putRange(r *rangeIter) {
 // snapshotDirty copies the dirty entries of m with map keys in [from, to)
 // (pl is the length of m's prefix) and sorts them by map key.
 func (r *rangeIter) snapshotDirty(m *mapEntries, pl int, from, to []byte) {
-	for e := m.head; e != nil; e = e.mnext {
-		if !e.dirty {
-			continue
-		}
+	for e := m.dhead; e != nil; e = e.dnext {
 		mk := e.key[pl:]
 		if mk < string(from) || to != nil && mk >= string(to) {
 			continue

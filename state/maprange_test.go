@@ -39,6 +39,16 @@ func TestMapIterateRange(t *testing.T) {
 		{"clear committed", []op{put("a", "1"), put("b", "2"), flush, {kind: "clear"}, flush, put("b", "5")}, 0},
 		{"write through", []op{put("a", "1"), {kind: "through", mk: "b", v: "2"}, put("c", "3"), {kind: "through", mk: "c", v: "30"}}, 0},
 		{"other maps around", []op{{kind: "put", mk: "b", v: "2", others: true}, put("c", "3"), flush, {kind: "del", mk: "c", others: true}}, 0},
+		{"more dirty entries than IterateRange walks", func() []op {
+			var ops []op
+			for i := range 300 {
+				ops = append(ops, put(fmt.Sprintf("%c%03d", 'a'+i%5, i), fmt.Sprint(i)))
+				if i%3 == 0 {
+					ops = append(ops, del(fmt.Sprintf("%c%03d", 'a'+(i/3)%5, i/3)))
+				}
+			}
+			return ops
+		}(), 0},
 		{"evictions", func() []op {
 			var ops []op
 			for i := range 200 {
