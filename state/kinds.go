@@ -313,7 +313,7 @@ func (s *MapState) Iterate(kg uint16, key []byte, fn func(mk, val []byte) error)
 // iterator bounded by the range, which seeks straight to from instead of
 // stepping from the map's start over the tombstones of deleted entries.
 // Its cost is one seek, the entries in the range, and a walk over the
-// map's dirty cached entries (a flush when there are more than 64).
+// map's dirty cached entries (a flush when there are more than 16).
 func (s *MapState) IterateRange(kg uint16, key, from, to []byte, fn func(mk, val []byte) error) error {
 	b := s.b
 	if err := b.checkKG(kg); err != nil {
@@ -361,7 +361,7 @@ func (s *MapState) IterateRange(kg uint16, key, from, to []byte, fn func(mk, val
 
 // maxRangeDirty is the number of dirty cached entries of a map above which
 // IterateRange flushes the cache instead of walking them.
-const maxRangeDirty = 64
+const maxRangeDirty = 16
 
 // rangeIter is the scratch of one IterateRange call: the bounds, and a
 // copy of the dirty cached entries in the range, sorted.
