@@ -257,11 +257,15 @@ func (j *intervalJoin[K, A, B, O]) onTimer(ctx *ProcessContext[K, O], t TimerInf
 // is per-key state that stays in the write-back cache for a hot key: two
 // lists (records and versions waiting) and two values (the current
 // version, and the time of the key's one timer, at the earliest time
-// waiting). A record or a version at or behind the
-// watermark of its own split when it arrives (as windows judge lateness)
-// is late: counted and dropped (or written to the side outputs
-// [LateLeft] and [LateRight], when a [SideOutput] reads them), so that no
-// answer depends on how the two inputs interleaved. Two versions of a key at the same time: the one that
+// waiting). A record costs an append and a read of the timer's time; each
+// time the watermark passes a key's earliest time, its waiting lists are
+// read whole and rewritten without what was joined (so a key with many
+// records waiting far ahead of the watermark is read again at each such
+// step). A record or a version at or behind the watermark of its own
+// split when it arrives (as windows judge lateness) is late: counted and
+// dropped (or written to the side outputs [LateLeft] and [LateRight], when
+// a [SideOutput] reads them), so that no answer depends on how the two
+// inputs interleaved. Two versions of a key at the same time: the one that
 // arrives last wins.
 func TemporalJoin[K comparable, A, B, O any](a Keyed[K, A], versions Keyed[K, B], fn func(a A, v B, ok bool) O, opts ...Option) PCollection[O] {
 	p := a.in.p
