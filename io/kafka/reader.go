@@ -19,9 +19,10 @@ type reader[T any] struct {
 	c      *consumer
 	p      *partition
 	tp     Split
-	decode func([]byte, *T) error
-	next   int64 // offset after the last record returned
-	end    int64 // bounded end offset, or -1
+	decode func(*kgo.Record, *T) error
+	reason string // the dead-letter reason's prefix: "json: " or "decode: "
+	next   int64  // offset after the last record returned
+	end    int64  // bounded end offset, or -1
 	where  string
 	recs   []*kgo.Record // scratch for take
 	got    []*kgo.Record // the records of the values the last ReadBatch appended
@@ -87,11 +88,11 @@ func (r *reader[T]) ReadBatch(ctx context.Context, b *sdk.Batch[T], max int) ([]
 		}
 		var zero T
 		b.Values = append(b.Values, zero)
-		if err := r.decode(rec.Value, &b.Values[len(b.Values)-1]); err != nil {
+		if err := r.decode(rec, &b.Values[len(b.Values)-1]); err != nil {
 			b.Values = b.Values[:len(b.Values)-1]
 			dead = append(dead, sdk.DeadLetter{
 				Record: rec.Value,
-				Reason: "json: " + err.Error(),
+				Reason: r.reason + err.Error(),
 				Source: r.where + strconv.FormatInt(rec.Offset, 10),
 			})
 		} else {
