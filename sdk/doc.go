@@ -44,6 +44,16 @@
 // changelog), [CoGroup] (both sides' records per key and window, any window
 // kind) and [WindowJoin] (inner, left and full outer pairs per window).
 // Results do not depend on arrival order, so batch and stream mode agree.
+// Late records of either side (judged against their own split's
+// watermark) are counted, and written to the side outputs [LateLeft] and
+// [LateRight] when [SideOutput] reads them.
+//
+// [BroadcastProcess] (Flink's broadcast pattern) gives every task of a
+// keyed transform every record of a low-volume second input (rules,
+// thresholds), which writes the [BroadcastState] that the keyed side reads;
+// it is checkpointed when it changes and restored to every task at any
+// parallelism. [Process] and [CoProcess] functions write side outputs
+// with [Output] to an [OutputTag]; [SideOutput] is their collection.
 //
 // # Generated code
 //

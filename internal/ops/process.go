@@ -399,6 +399,7 @@ type ProcessCtx[K comparable, O any] struct {
 	proc   *procTimerQueue
 	late   *atomic.Int64
 	sides  []SideBuffer
+	bcast  *BroadcastStore // of a broadcast operator; nil otherwise
 }
 
 // Key returns the current key.
@@ -446,6 +447,10 @@ func (c *ProcessCtx[K, O]) Late() bool {
 	}
 	return c.ts <= wm
 }
+
+// Broadcast returns the broadcast state of a broadcast operator (nil for
+// other process operators).
+func (c *ProcessCtx[K, O]) Broadcast() *BroadcastStore { return c.bcast }
 
 // Side returns the buffer of side output i (ProcessConfig.Sides).
 func (c *ProcessCtx[K, O]) Side(i int) SideBuffer { return c.sides[i] }
