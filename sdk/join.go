@@ -15,7 +15,8 @@ import (
 // record's event time encoded so that byte order is time order (map
 // iteration is in byte order): a bucket per time holds that time's records,
 // each a uvarint length and the record's binary encoding, in arrival order.
-// The temporal join keeps lists instead (temporalJoin).
+// The temporal join keeps a list and a value per key instead
+// (temporalJoin).
 
 // timeKey encodes ts so that byte order is numeric order.
 func timeKey(dst []byte, ts base.Timestamp) []byte {
@@ -41,16 +42,6 @@ func newBucketState[T any](name string) (bucketState[T], error) {
 		return bucketState[T]{}, err
 	}
 	return bucketState[T]{spec: &ops.StateSpec{Name: name, Kind: ops.MapKind}, codec: c}, nil
-}
-
-// newTimedList is a list of records of type T, each element the record's
-// time (timeKey) and its binary encoding.
-func newTimedList[T any](name string) (bucketState[T], error) {
-	s, err := newBucketState[T](name)
-	if err == nil {
-		s.spec.Kind = ops.ListKind
-	}
-	return s, err
 }
 
 // add appends v to the bucket of ts.
@@ -254,14 +245,13 @@ func (j *intervalJoin[K, A, B, O]) onTimer(ctx *ProcessContext[K, O], t TimerInf
 // watermark passes its time; a version waits until the watermark passes
 // its time and then replaces the key's current version, so a key keeps
 // one version at or behind the watermark and every later one. Everything
-// is per-key state that stays in the write-back cache for a hot key: two
-// lists (records and versions waiting) and two values (the current
-// version, and the time of the key's one timer, at the earliest time
-// waiting). A record costs an append and a read of the timer's time; each
-// time the watermark passes a key's earliest time, its waiting lists are
-// read whole and rewritten without what was joined (so a key with many
-// records waiting far ahead of the watermark is read again at each such
-// step). A record or a version at or behind the watermark of its own
+// is per-key state that stays in the write-back cache for a hot key: a
+// list of the records and versions waiting, and a value holding the
+// current version and the time of the key's one timer (the earliest time
+// waiting). A record costs an append and a read of that value; each time
+// the watermark passes a key's earliest time, its waiting list is read
+// whole and rewritten without what was joined (so a key with many records
+// waiting far ahead of the watermark is read again at each such step). A record or a version at or behind the watermark of its own
 // split when it arrives (as windows judge lateness) is late: counted and
 // dropped (or written to the side outputs [LateLeft] and [LateRight], when
 // a [SideOutput] reads them), so that no answer depends on how the two
@@ -271,16 +261,16 @@ func TemporalJoin[K comparable, A, B, O any](a Keyed[K, A], versions Keyed[K, B]
 	p := a.in.p
 	name := transformName("TemporalJoin", opts)
 	j := &temporalJoin[K, A, B, O]{fn: fn,
-		current: &ops.StateSpec{Name: "current", Kind: ops.ValueKind},
-		timer:   &ops.StateSpec{Name: "timer", Kind: ops.ValueKind}}
+		waiting: &ops.StateSpec{Name: "waiting", Kind: ops.ListKind},
+		meta:    &ops.StateSpec{Name: "meta", Kind: ops.ValueKind}}
 	if fn == nil {
 		p.addErr(errorf("TemporalJoin %q: nil join function", name))
 	}
 	var err error
-	if j.pending, err = newTimedList[A]("pending"); err != nil {
+	if j.rows, err = CodecOf[A](); err != nil {
 		p.addErr(errorf("TemporalJoin %q: %v", name, err))
 	}
-	if j.versions, err = newTimedList[B]("versions"); err != nil {
+	if j.versions, err = CodecOf[B](); err != nil {
 		p.addErr(errorf("TemporalJoin %q: %v", name, err))
 	}
 	out := CoProcess[K, A, B, O](a, versions, CoProcessFuncs[K, A, B, O]{
@@ -293,19 +283,64 @@ func TemporalJoin[K comparable, A, B, O any](a Keyed[K, A], versions Keyed[K, B]
 }
 
 type temporalJoin[K comparable, A, B, O any] struct {
-	fn func(A, B, bool) O
-	// pending and versions are lists of the key's records and versions
-	// after the watermark, each element timeKey(ts) | the encoding.
-	pending  bucketState[A]
-	versions bucketState[B]
-	// current is the encoding of the key's newest version at or behind
-	// the watermark; timer is timeKey of the key's timer: the earliest
-	// time in pending and versions.
-	current, timer *ops.StateSpec
+	fn       func(A, B, bool) O
+	rows     *RecordCodec[A]
+	versions *RecordCodec[B]
+	// waiting is the list of the key's records and versions after the
+	// watermark, each element a tag (tagVersion, tagRow), timeKey(ts) and
+	// the encoding. meta is the key's timer and current version (metaOf):
+	// one read per record, which the list's append does not need.
+	waiting, meta *ops.StateSpec
+}
+
+// Tags of the elements of a temporal join's waiting list: a version sorts
+// before a record of the same time, which it applies to.
+const (
+	tagVersion byte = 0
+	tagRow     byte = 1
+)
+
+// joinMeta is a temporal join's value state of a key:
+//
+//	flags (1 byte: metaArmed, metaCurrent) | timeKey(timer) | current version's encoding
+//
+// The key has one timer that matters, at the earliest time in its waiting
+// list; the current version is the newest at or behind the watermark.
+type joinMeta struct {
+	armed   bool
+	timer   base.Timestamp
+	current []byte // nil: no version yet
+}
+
+const (
+	metaArmed   byte = 1
+	metaCurrent byte = 2
+)
+
+func metaOf(raw []byte) (joinMeta, error) {
+	if len(raw) < 9 {
+		return joinMeta{}, fmt.Errorf("join: corrupt state %q", "meta")
+	}
+	ts, _ := timeOfKey(raw[1:9])
+	m := joinMeta{armed: raw[0]&metaArmed != 0, timer: ts}
+	if raw[0]&metaCurrent != 0 {
+		m.current = raw[9:]
+	}
+	return m, nil
+}
+
+func (m joinMeta) append(dst []byte) []byte {
+	var f byte
+	if m.armed {
+		f |= metaArmed
+	}
+	if m.current != nil {
+		f |= metaCurrent
+	}
+	return append(timeKey(append(dst, f), m.timer), m.current...)
 }
 
 func (j *temporalJoin[K, A, B, O]) onRow(ctx *ProcessContext[K, O], v A) error {
-	ts := ctx.Timestamp()
 	if ctx.late() {
 		ctx.c.CountLate()
 		Output(ctx, LateLeft[A](), v)
@@ -313,11 +348,8 @@ func (j *temporalJoin[K, A, B, O]) onRow(ctx *ProcessContext[K, O], v A) error {
 	}
 	st := ctx.keyedState()
 	_, vb := st.Scratch()
-	*vb = j.pending.codec.AppendBinary(timeKey((*vb)[:0], ts), &v)
-	if err := st.AppendList(j.pending.spec, *vb); err != nil {
-		return err
-	}
-	return j.arm(ctx, st, ts)
+	*vb = j.rows.AppendBinary(timeKey(append((*vb)[:0], tagRow), ctx.Timestamp()), &v)
+	return j.wait(ctx, st, *vb)
 }
 
 func (j *temporalJoin[K, A, B, O]) onVersion(ctx *ProcessContext[K, O], v B) error {
@@ -329,35 +361,38 @@ func (j *temporalJoin[K, A, B, O]) onVersion(ctx *ProcessContext[K, O], v B) err
 		Output(ctx, LateRight[B](), v)
 		return nil
 	}
-	ts := ctx.Timestamp()
 	st := ctx.keyedState()
 	_, vb := st.Scratch()
-	*vb = j.versions.codec.AppendBinary(timeKey((*vb)[:0], ts), &v)
-	if err := st.AppendList(j.versions.spec, *vb); err != nil {
-		return err
-	}
-	return j.arm(ctx, st, ts)
+	*vb = j.versions.AppendBinary(timeKey(append((*vb)[:0], tagVersion), ctx.Timestamp()), &v)
+	return j.wait(ctx, st, *vb)
 }
 
-// arm makes sure the key's timer is at ts or before. A key has one timer
-// that matters, at the earliest time waiting; one set earlier for a later
-// time finds nothing due when it fires.
-func (j *temporalJoin[K, A, B, O]) arm(ctx *ProcessContext[K, O], st *ops.KeyedState, ts base.Timestamp) error {
-	raw, ok, err := st.GetValue(j.timer)
+// wait appends elem to the key's waiting list and makes sure the key's
+// timer is at the element's time or before (a timer set earlier for a
+// later time finds nothing due when it fires).
+func (j *temporalJoin[K, A, B, O]) wait(ctx *ProcessContext[K, O], st *ops.KeyedState, elem []byte) error {
+	if err := st.AppendList(j.waiting, elem); err != nil {
+		return err
+	}
+	ts := ctx.Timestamp()
+	raw, ok, err := st.GetValue(j.meta)
 	if err != nil {
 		return err
 	}
+	var m joinMeta
 	if ok {
-		at, err := timeOfKey(raw)
-		if err != nil {
+		if m, err = metaOf(raw); err != nil {
 			return err
 		}
-		if at <= ts {
+		if m.armed && m.timer <= ts {
 			return nil
 		}
 	}
-	var kb [8]byte
-	if err := st.PutValue(j.timer, timeKey(kb[:0], ts)); err != nil {
+	m.armed, m.timer = true, ts
+	// raw (m.current) is valid until the next write: encode first.
+	kb, _ := st.Scratch()
+	*kb = m.append((*kb)[:0])
+	if err := st.PutValue(j.meta, *kb); err != nil {
 		return err
 	}
 	return ctx.RegisterEventTimeTimer(ts)
@@ -375,91 +410,74 @@ func (j *temporalJoin[K, A, B, O]) onTimer(ctx *ProcessContext[K, O], t TimerInf
 	}
 	st := ctx.keyedState()
 	upTo := ctx.CurrentWatermark()
-	raw, ok, err := st.GetValue(j.timer)
+	raw, ok, err := st.GetValue(j.meta)
 	if err != nil || !ok {
 		return err
 	}
-	at, err := timeOfKey(raw)
-	if err != nil || at > upTo {
+	m, err := metaOf(raw)
+	if err != nil || !m.armed || m.timer > upTo {
 		return err // nothing due: the key's timer is later
 	}
-	vers, nextV, moreV, err := takeDue(st, j.versions.spec, upTo)
+	m.current = append([]byte(nil), m.current...) // raw is valid until the next write
+	due, next, more, err := takeDue(st, j.waiting, upTo)
 	if err != nil {
 		return err
-	}
-	rows, nextR, moreR, err := takeDue(st, j.pending.spec, upTo)
-	if err != nil {
-		return err
-	}
-	var cur []byte // the encoding of the version current at a row's time
-	if len(rows) > 0 {
-		raw, ok, err := st.GetValue(j.current)
-		if err != nil {
-			return err
-		}
-		if ok {
-			cur = append([]byte(nil), raw...)
-		}
 	}
 	var (
 		v       B
 		decoded bool
-		i       int
 	)
-	for _, r := range rows {
-		for ; i < len(vers) && vers[i].ts <= r.ts; i++ {
-			cur, decoded = vers[i].rec, false
+	for _, e := range due {
+		if e.tag == tagVersion {
+			m.current, decoded = e.rec, false
+			continue
 		}
-		if cur != nil && !decoded {
+		if m.current != nil && !decoded {
 			v = *new(B)
-			if _, err := j.versions.codec.DecodeBinary(cur, &v); err != nil {
-				return fmt.Errorf("join: state %q: decode %s: %w", j.versions.spec.Name, j.versions.codec.Name, err)
+			if _, err := j.versions.DecodeBinary(m.current, &v); err != nil {
+				return fmt.Errorf("join: state %q: decode %s: %w", j.waiting.Name, j.versions.Name, err)
 			}
 			decoded = true
 		}
 		var a A
-		if _, err := j.pending.codec.DecodeBinary(r.rec, &a); err != nil {
-			return fmt.Errorf("join: state %q: decode %s: %w", j.pending.spec.Name, j.pending.codec.Name, err)
+		if _, err := j.rows.DecodeBinary(e.rec, &a); err != nil {
+			return fmt.Errorf("join: state %q: decode %s: %w", j.waiting.Name, j.rows.Name, err)
 		}
-		ctx.EmitAt(r.ts, j.fn(a, v, cur != nil))
+		ctx.EmitAt(e.ts, j.fn(a, v, m.current != nil))
 	}
-	if len(vers) > 0 {
-		if err := st.PutValue(j.current, vers[len(vers)-1].rec); err != nil {
-			return err
-		}
+	m.armed, m.timer = more, next
+	if !more && m.current == nil {
+		return st.ClearValue(j.meta)
 	}
-	next, more := nextV, moreV
-	if moreR && (!more || nextR < next) {
-		next, more = nextR, true
+	if err := st.PutValue(j.meta, m.append(nil)); err != nil {
+		return err
 	}
 	if !more {
-		return st.ClearValue(j.timer)
-	}
-	var kb [8]byte
-	if err := st.PutValue(j.timer, timeKey(kb[:0], next)); err != nil {
-		return err
+		return nil
 	}
 	return ctx.RegisterEventTimeTimer(next)
 }
 
-// timedRec is an element of a temporal join's list.
+// timedRec is an element of a temporal join's waiting list.
 type timedRec struct {
+	tag byte
 	ts  base.Timestamp
 	rec []byte
 }
 
 // takeDue removes the elements at or before upTo from the list of spec
-// and returns them in time order (arrival order among equal times), with
-// the earliest time left in the list (more: the list is not empty).
+// and returns them in time order, versions before records of the same
+// time, in arrival order otherwise; with the earliest time left in the
+// list (more: the list is not empty).
 func takeDue(st *ops.KeyedState, spec *ops.StateSpec, upTo base.Timestamp) (due []timedRec, next base.Timestamp, more bool, err error) {
 	var rest [][]byte
 	err = st.IterateList(spec, func(p []byte) error {
-		if len(p) < 8 {
+		if len(p) < 9 || p[0] > tagRow {
 			return fmt.Errorf("join: state %q: corrupt element", spec.Name)
 		}
-		ts, _ := timeOfKey(p[:8])
+		ts, _ := timeOfKey(p[1:9])
 		if ts <= upTo {
-			due = append(due, timedRec{ts, append([]byte(nil), p[8:]...)})
+			due = append(due, timedRec{p[0], ts, append([]byte(nil), p[9:]...)})
 			return nil
 		}
 		rest = append(rest, append([]byte(nil), p...))
@@ -479,7 +497,12 @@ func takeDue(st *ops.KeyedState, spec *ops.StateSpec, upTo base.Timestamp) (due 
 			return nil, 0, false, err
 		}
 	}
-	slices.SortStableFunc(due, func(a, b timedRec) int { return cmp.Compare(a.ts, b.ts) })
+	slices.SortStableFunc(due, func(a, b timedRec) int {
+		if c := cmp.Compare(a.ts, b.ts); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.tag, b.tag)
+	})
 	return due, next, more, nil
 }
 

@@ -130,30 +130,41 @@ func (h *joinHarness) run(script string) {
 
 // buckets counts the entries of the map state name for key.
 //
-// The temporal join keeps lists: "pending" counts the records waiting,
-// "versions" the versions waiting plus the current one.
+// The temporal join keeps a list and a value: "pending" counts the
+// records waiting, "versions" the versions waiting plus the current one.
 func (h *joinHarness) buckets(key, name string) int {
 	h.t.Helper()
 	kg := uint16(base.KeyGroupOf(base.BuiltinHash[string]()(key), 16))
 	kc, _ := CodecOf[string]()
 	k := kc.AppendKey(nil, &key)
 	if name == "pending" || name == "versions" {
-		l, err := h.view.List("state/" + name)
+		// Stored elements and values start with the process operator's
+		// tag byte (no TTL: 0), then the join's.
+		want := tagRow
+		if name == "versions" {
+			want = tagVersion
+		}
+		l, err := h.view.List("state/waiting")
 		if err != nil {
 			h.t.Fatal(err)
 		}
-		n, err := l.Len(kg, k)
-		if err != nil {
+		n := 0
+		if err := l.Iterate(kg, k, func(e []byte) error {
+			if len(e) > 1 && e[1] == want {
+				n++
+			}
+			return nil
+		}); err != nil {
 			h.t.Fatal(err)
 		}
 		if name == "versions" {
-			v, err := h.view.Value("state/current")
+			v, err := h.view.Value("state/meta")
 			if err != nil {
 				h.t.Fatal(err)
 			}
-			if _, ok, err := v.Get(kg, k); err != nil {
+			if raw, ok, err := v.Get(kg, k); err != nil {
 				h.t.Fatal(err)
-			} else if ok {
+			} else if ok && len(raw) > 1 && raw[1]&metaCurrent != 0 {
 				n++
 			}
 		}
