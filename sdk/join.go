@@ -418,7 +418,7 @@ func (j *temporalJoin[K, A, B, O]) onTimer(ctx *ProcessContext[K, O], t TimerInf
 	if err != nil || !m.armed || m.timer > upTo {
 		return err // nothing due: the key's timer is later
 	}
-	m.current = append([]byte(nil), m.current...) // raw is valid until the next write
+	m.current = slices.Clone(m.current) // raw is valid until the next write; nil stays nil
 	due, next, more, err := takeDue(st, j.waiting, upTo)
 	if err != nil {
 		return err
@@ -477,7 +477,8 @@ func takeDue(st *ops.KeyedState, spec *ops.StateSpec, upTo base.Timestamp) (due 
 		}
 		ts, _ := timeOfKey(p[1:9])
 		if ts <= upTo {
-			due = append(due, timedRec{p[0], ts, append([]byte(nil), p[9:]...)})
+			// Clone keeps an empty encoding non-nil: a version all the same.
+			due = append(due, timedRec{p[0], ts, slices.Clone(p[9:])})
 			return nil
 		}
 		rest = append(rest, append([]byte(nil), p...))
