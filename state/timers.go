@@ -104,8 +104,13 @@ func (x *timerHeads) add(kg uint16, s []byte) {
 		return
 	}
 	h := x.head[i]
-	j, found := slices.BinarySearch(h, string(s))
-	if found {
+	var (
+		j     int
+		found bool
+	)
+	if n := len(h); n == 0 || string(s) > h[n-1] {
+		j = n // timers set in time order: no search
+	} else if j, found = slices.BinarySearch(h, string(s)); found {
 		return
 	}
 	if len(h) == x.max && j == len(h) {
