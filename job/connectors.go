@@ -18,36 +18,60 @@ import (
 // default), up to the offsets at the start in batch mode (or with
 // --bounded) and without end in stream mode. A pipeline with several
 // inputs reads each with [NamedInput] instead.
-func Input[T any](j *Job) sdk.Source[T] {
-	return input[T](j, "")
+func Input[T any](j *Job, opts ...InputOption[T]) sdk.Source[T] {
+	return input(j, "", opts)
 }
+
+// InputOption configures an input of a job: [KafkaDecoder].
+type InputOption[T any] struct {
+	decoder kafka.Decoder[T]
+}
+
+// KafkaDecoder makes a Kafka input decode its records with d, which sees
+// each record's key, headers and position besides its value
+// (kafka.Source.WithDecoder); a file input does not use it.
+//
+//	job.NamedInput(j, "clicks", job.KafkaDecoder(func(r *kafka.Record, c *Click) error {
+//		if err := kafka.DecodeJSON(r, c); err != nil {
+//			return err
+//		}
+//		c.UserID = string(r.Key)
+//		return nil
+//	}))
+func KafkaDecoder[T any](d kafka.Decoder[T]) InputOption[T] { return InputOption[T]{decoder: d} }
 
 // NamedInput is the source --in=name=LOCATION names, as [Input] reads
 // the single --in. Every input the pipeline reads must be given on the
 // command line and every one given must be read: the run is refused with
 // one line otherwise (exit 2).
-func NamedInput[T any](j *Job, name string) sdk.Source[T] {
+func NamedInput[T any](j *Job, name string, opts ...InputOption[T]) sdk.Source[T] {
 	if name == "" || !portName.MatchString(name) {
 		j.errs = append(j.errs, fmt.Errorf("job.NamedInput: %q is not a name (a letter, then letters, digits, '_' or '-')", name))
 		return nil
 	}
-	return input[T](j, name)
+	return input(j, name, opts)
 }
 
-func input[T any](j *Job, name string) sdk.Source[T] {
+func input[T any](j *Job, name string, opts []InputOption[T]) sdk.Source[T] {
 	in, ok := j.port("in", name, j.cfg.ins, j.usedIn)
 	if !ok {
 		return nil
 	}
 	switch in.loc.Scheme {
 	case Kafka:
-		return kafka.NewSource[T](kafka.SourceOptions{
+		src := kafka.NewSource[T](kafka.SourceOptions{
 			Brokers: []string{in.loc.Broker()},
 			Topics:  []string{in.loc.Topic()},
 			Bounded: j.cfg.mode == runner.Batch || j.cfg.bounded,
 			Start:   j.cfg.start,
 			Group:   j.cfg.group,
 		})
+		for _, o := range opts {
+			if o.decoder != nil {
+				src.WithDecoder(o.decoder)
+			}
+		}
+		return src
 	case Parquet:
 		return parquet.NewSource[T](j.glob(in), parquet.SourceOptions{})
 	case JSONL:
