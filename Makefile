@@ -94,7 +94,7 @@ demo: build
 	@echo "enriched clicks ($(DEMO)/enrich-out/enriched), and one of a user without a profile yet:"
 	@cat $(DEMO)/enrich-out/enriched/*.jsonl | grep -v '"segment":""' | head -n 2
 	@cat $(DEMO)/enrich-out/enriched/*.jsonl | grep '"segment":""' | head -n 1
-	@echo "metrics of the busiest minute ($(DEMO)/enrich-out/metrics):"
+	@echo "metrics of one minute, per segment ($(DEMO)/enrich-out/metrics):"
 	@cat $(DEMO)/enrich-out/metrics/*.jsonl | grep '"window_start":"2024-01-01T00:05:00Z"'
 	@echo "dead letters ($(DEMO)/enrich-out/dead-letter):"; cat $(DEMO)/enrich-out/dead-letter/*.jsonl | cut -c1-200
 	@BIN=$(BIN) DEMO=$(DEMO) ./scripts/demo-stream.sh
