@@ -38,7 +38,10 @@
 // before anything runs. With several outputs, --dead-letter says where
 // dead letters go (there is no one default folder); --out-key=NAME=FIELD
 // keys a named Kafka output; --start, --reset and --bounded apply to
-// every Kafka input. A pipeline declares flags of its own with
+// every Kafka input (--group too: the consumer group the offsets of each
+// completed checkpoint are committed to); [KafkaDecoder] gives a Kafka
+// input's decoder each record's key and headers. A pipeline declares
+// flags of its own with
 // [Program.Flags] (-h lists them apart) and sees the mode and the start
 // position through [Job.Mode] and [Job.Start].
 //
