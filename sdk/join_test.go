@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -360,20 +361,25 @@ func TestJoinConstructionErrors(t *testing.T) {
 	}
 }
 
+var (
+	joinKeys = flag.Int("join-keys", 20, "TestJoinStateBounded: keys")
+	joinRate = flag.Int("join-rate", 100, "TestJoinStateBounded: records per second of event time, each input")
+)
+
 // TestJoinStateBounded streams ten minutes of event time through each
 // join (two inputs of 100 records/s each over 20 keys, disordered within
 // the bound, the watermark trailing by the bound) and counts what the
 // join keeps in state at the end of each minute: once the watermark
 // moves, the count stays flat instead of growing with the input.
+//
+// -join-keys and -join-rate scale it (the figure in benchmarks/RESULTS.md:
+// -join-keys=2000 -join-rate=10000, 20k events/s).
 func TestJoinStateBounded(t *testing.T) {
 	if testing.Short() {
 		t.Skip("ten minutes of event time through each join; -short skips it")
 	}
-	const (
-		keys   = 20
-		perSec = 100
-		bound  = 2000 // ms of disorder, and of the watermark's lag
-	)
+	keys, perSec := *joinKeys, int64(*joinRate)
+	const bound = 2000 // ms of disorder, and of the watermark's lag
 	for _, tc := range []struct {
 		name   string
 		states []string
@@ -390,7 +396,7 @@ func TestJoinStateBounded(t *testing.T) {
 			h := newJoinHarness(t, tc.build)
 			h.out = &sdkCollect{}
 			rnd := rand.New(rand.NewPCG(1, 2))
-			const step = int64(time.Second/perSec) / 1000 // µs between records of a side
+			step := int64(time.Second) / perSec / 1000 // µs between records of a side
 			var counts []int
 			maxTS := int64(0)
 			in := [2]*base.Batch[string]{base.NewBatch[string](64), base.NewBatch[string](64)}
