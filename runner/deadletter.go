@@ -94,7 +94,7 @@ func (t *rawTask) deadLetter(d base.DeadLetter) error {
 		m.Skipped.Add(1)
 		return nil
 	case Fail:
-		return &BadRecordError{Source: d.Source, Reason: d.Reason, Record: d.Record}
+		return &BadRecordError{Source: d.Source, Reason: d.Reason, Record: d.Record, Input: d.Input}
 	}
 	m.DeadLettered.Add(1)
 	if t.dead == nil {

@@ -13,6 +13,7 @@ type BadRecordError struct {
 	Source string // "data/a.parquet row 12"
 	Reason string
 	Record []byte
+	Input  string // the input's name (its Read transform), when a source read it
 }
 
 func (e *BadRecordError) Error() string {

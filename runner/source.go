@@ -326,6 +326,9 @@ func (sr *sourceRun) readOnce(o *openSplit) (eos, stop bool, err error) {
 	}
 	j.opts.Metrics.RowsIn.Add(int64(res.N + len(res.Dead)))
 	for _, d := range res.Dead {
+		if d.Input == "" {
+			d.Input = sr.name
+		}
 		if err := t.deadLetter(d); err != nil {
 			return false, false, err
 		}

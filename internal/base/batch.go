@@ -129,6 +129,11 @@ type DeadLetter struct {
 	// Source names where the record came from: "data/a.parquet row 1234",
 	// "in.jsonl line 7", "kafka txns/3 offset 99".
 	Source string `json:"source"`
+	// Input is the name of the pipeline's input (its Read transform,
+	// sdk.Named) a record that could not be read came from, so that a
+	// pipeline with several inputs says which; empty for records a
+	// transform refused.
+	Input string `json:"input,omitempty"`
 }
 
 // Window is an event-time interval [Start, End).

@@ -34,13 +34,15 @@ type deadLetterJSON struct {
 	Record string `json:"record"`
 	Reason string `json:"reason"`
 	Source string `json:"source"`
+	Input  string `json:"input,omitempty"`
 }
 
 // AppendDeadLetter appends d as one JSON object,
-// {"record": "...", "reason": "...", "source": "..."}, to dst.
+// {"record": "...", "reason": "...", "source": "...", "input": "..."}
+// (input only when known), to dst.
 func AppendDeadLetter(dst []byte, d *sdk.DeadLetter) []byte {
 	// A struct of strings always marshals.
-	b, _ := json.Marshal(deadLetterJSON{Record: string(d.Record), Reason: d.Reason, Source: d.Source})
+	b, _ := json.Marshal(deadLetterJSON{Record: string(d.Record), Reason: d.Reason, Source: d.Source, Input: d.Input})
 	return append(dst, b...)
 }
 
@@ -49,7 +51,7 @@ func decodeDeadLetter(src []byte, d *sdk.DeadLetter) error {
 	if err := json.Unmarshal(src, &j); err != nil {
 		return err
 	}
-	*d = sdk.DeadLetter{Reason: j.Reason, Source: j.Source}
+	*d = sdk.DeadLetter{Reason: j.Reason, Source: j.Source, Input: j.Input}
 	if j.Record != "" {
 		d.Record = []byte(j.Record)
 	}

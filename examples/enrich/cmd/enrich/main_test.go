@@ -182,8 +182,8 @@ func TestBatchMatchesReference(t *testing.T) {
 }
 
 // TestBadInput: a click or profile that does not decode goes to the
-// dead-letter output naming its file and line; the rest is joined as if it
-// were not there.
+// dead-letter output naming its input (clicks, profiles), file and line;
+// the rest is joined as if it were not there.
 func TestBadInput(t *testing.T) {
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in")
@@ -211,9 +211,12 @@ func TestBadInput(t *testing.T) {
 	}
 	var sources []string
 	for _, l := range dead {
-		var d struct{ Reason, Source string }
+		var d struct{ Reason, Source, Input string }
 		if err := json.Unmarshal([]byte(l), &d); err != nil || d.Reason == "" {
 			t.Fatalf("dead letter %s: %v", l, err)
+		}
+		if !strings.Contains(d.Source, string(filepath.Separator)+d.Input+string(filepath.Separator)) {
+			t.Errorf("dead letter %s: input %q, want that of its file", l, d.Input)
 		}
 		sources = append(sources, strings.TrimPrefix(d.Source, in+string(filepath.Separator)))
 	}
