@@ -116,6 +116,29 @@ func TestStreamMatchesBatch(t *testing.T) {
 	}
 }
 
+// TestStreamProfilesSnapshot: the clicks from Kafka joined, as a stream,
+// with the profiles of a Parquet snapshot (a bounded input: the join waits
+// for it to be read): the rows of the backfill.
+func TestStreamProfilesSnapshot(t *testing.T) {
+	clicks, profiles := enrichgen.Generate(genOpts)
+	enriched, metrics, _ := enrichgen.Expected(clicks, profiles, 30*time.Second, time.Minute)
+	b := startBroker(t, clicks, profiles)
+	dir := t.TempDir()
+	if _, err := enrichgen.Write(filepath.Join(dir, "profiles"), "profiles", "parquet", profiles, 1<<30); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	code, _, stderr := runCLI(t, "run", "--mode=stream", "--bounded",
+		"--in=clicks=kafka://"+b.Addr()+"/clicks", "--in=profiles=parquet:"+filepath.Join(dir, "profiles"),
+		"--out=enriched=jsonl:"+filepath.Join(out, "enriched"), "--out=metrics=jsonl:"+filepath.Join(out, "metrics"),
+		"--on-error=fail", "--parallelism=2", "--progress=never")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	sameRows(t, "enriched", readRows[enrich.Enriched](t, filepath.Join(out, "enriched")), jsonLines(t, enriched))
+	sameRows(t, "metrics", readRows[enrich.SegmentMetrics](t, filepath.Join(out, "metrics")), jsonLines(t, metrics))
+}
+
 // groupAtEnd checks that consumer group holds the end offset of every
 // partition of clicks and profiles.
 func groupAtEnd(t *testing.T, b *devbroker.Broker, group string, clicks [][]enrich.Click, profiles [][]enrich.Profile) {
