@@ -260,6 +260,9 @@ func (f *runFlags) parse(args []string) (config, error) {
 			return c, usagef("--dead-letter=%s: dead letters are written as jsonl:DIR", f.dead)
 		}
 	}
+	if err := distinctFolders(c); err != nil {
+		return c, err
+	}
 	if f.parallelism < 1 || f.parallelism > runner.MaxParallelismLimit {
 		return c, usagef("--parallelism=%d: out of range; use 1 to %d", f.parallelism, runner.MaxParallelismLimit)
 	}
@@ -401,6 +404,35 @@ func parsePorts(name string, vals []string) ([]port, error) {
 		ports = append(ports, port{name: n, loc: loc})
 	}
 	return ports, nil
+}
+
+// distinctFolders refuses two outputs (or an output and the dead letters)
+// written to one folder: their sinks would each take the folder's files
+// for their own, and a rerun's check of what an earlier run left there
+// would mix them.
+func distinctFolders(c config) error {
+	type folder struct{ flag, path string }
+	var fs []folder
+	for _, o := range c.outs {
+		if o.loc.Scheme != Kafka {
+			fs = append(fs, folder{"--out=" + o.String(), o.loc.Path})
+		}
+	}
+	if c.dead.Path != "" {
+		fs = append(fs, folder{"--dead-letter=" + c.dead.String() + " (dead letters)", c.dead.Path})
+	}
+	seen := map[string]string{}
+	for _, f := range fs {
+		p, err := paths.Canonical(f.path)
+		if err != nil {
+			return usagef("%s: %v", f.flag, err)
+		}
+		if first, ok := seen[p]; ok {
+			return usagef("%s and %s write to the same folder; give each its own", first, f.flag)
+		}
+		seen[p] = f.flag
+	}
+	return nil
 }
 
 // splitName splits NAME=REST, NAME being a name of an input or output

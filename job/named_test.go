@@ -105,6 +105,11 @@ func TestNamedInputMismatch(t *testing.T) {
 			"--out-key is for a Kafka output"},
 		{"out-key of no output", named, append([]string{"--in=am=jsonl:" + am, "--in=pm=jsonl:" + am, "--out-key=day=x"}, outs...),
 			"--out-key=day=x: there is no --out=day=..."},
+		{"two outputs in one folder", named, []string{"--in=am=jsonl:" + am, "--in=pm=jsonl:" + am,
+			"--out=hours=jsonl:" + filepath.Join(dir, "h"), "--out=pm=jsonl:" + filepath.Join(dir, "h") + "/", "--on-error=skip"},
+			"--out=hours=jsonl:" + filepath.Join(dir, "h") + " and --out=pm=jsonl:" + filepath.Join(dir, "h") + "/ write to the same folder"},
+		{"dead letters in an output's folder", single, []string{"--in=jsonl:" + am, "--out=jsonl:" + filepath.Join(dir, "o"),
+			"--dead-letter=jsonl:" + filepath.Join(dir, "o")}, "write to the same folder"},
 		{"pipeline flag unknown", single, []string{"--in=jsonl:" + am, "--out=jsonl:" + filepath.Join(dir, "o"), "--suffix=x"},
 			"unknown flag --suffix"},
 	} {
