@@ -59,11 +59,15 @@ func input[T any](j *Job, name string, opts []InputOption[T]) sdk.Source[T] {
 	}
 	switch in.loc.Scheme {
 	case Kafka:
+		start := j.cfg.start
+		if in.start != nil {
+			start = *in.start
+		}
 		src := kafka.NewSource[T](kafka.SourceOptions{
 			Brokers: []string{in.loc.Broker()},
 			Topics:  []string{in.loc.Topic()},
 			Bounded: j.cfg.mode == runner.Batch || j.cfg.bounded,
-			Start:   j.cfg.start,
+			Start:   start,
 			Group:   j.cfg.group,
 		})
 		for _, o := range opts {

@@ -37,7 +37,8 @@
 // must agree: a missing, unknown or repeated name is one line, exit 2,
 // before anything runs. With several outputs, --dead-letter says where
 // dead letters go (there is no one default folder); --out-key=NAME=FIELD
-// keys a named Kafka output; --start, --reset and --bounded apply to
+// keys a named Kafka output; --start=NAME=POSITION starts one named Kafka
+// input elsewhere than --start the others; --reset and --bounded apply to
 // every Kafka input (--group too: the consumer group the offsets of each
 // completed checkpoint are committed to); [KafkaDecoder] gives a Kafka
 // input's decoder each record's key and headers. A pipeline declares

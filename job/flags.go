@@ -98,9 +98,10 @@ func example(name string) string {
 // knows it by ("" for the single unnamed one of a one-input or one-output
 // job), and for an output the field keying its Kafka records (--out-key).
 type port struct {
-	name string
-	loc  Location
-	key  string
+	name  string
+	loc   Location
+	key   string
+	start *kafka.Start // --start=NAME=POSITION; nil: the job's --start
 }
 
 // config is the parsed command line of `run`. Each field maps one-to-one
@@ -133,18 +134,18 @@ type config struct {
 
 // runFlags declares the flags of `run` on a new FlagSet.
 type runFlags struct {
-	binary                                              string
-	fs                                                  *flag.FlagSet
-	mode, dead, onError, progress, checkpointDir        string
-	start, reset, savepointDir, fromSavepoint, stateDir string
-	group                                               string
-	in, out, outKey                                     listFlag
-	stateMemory, name                                   string
-	parallelism, maxParallelism, retain                 int
-	bound, lateness, idle, interval                     time.Duration
-	perfect, bounded, overwrite, appendOut              bool
-	own                                                 map[string]bool // the flags of run itself, not the pipeline's
-	flagsErr                                            error           // Program.Flags declared a flag run has
+	binary                                       string
+	fs                                           *flag.FlagSet
+	mode, dead, onError, progress, checkpointDir string
+	reset, savepointDir, fromSavepoint, stateDir string
+	group                                        string
+	in, out, outKey, start                       listFlag
+	stateMemory, name                            string
+	parallelism, maxParallelism, retain          int
+	bound, lateness, idle, interval              time.Duration
+	perfect, bounded, overwrite, appendOut       bool
+	own                                          map[string]bool // the flags of run itself, not the pipeline's
+	flagsErr                                     error           // Program.Flags declared a flag run has
 }
 
 // listFlag is a flag that may be given several times.
@@ -174,7 +175,7 @@ func newRunFlags(name string, declare ...func(*flag.FlagSet)) *runFlags {
 	fs.BoolVar(&f.perfect, "perfect-watermark", false, "batch only: treat every record as on time")
 	fs.DurationVar(&f.idle, "idle-timeout", 0, "let an input partition that produced nothing for `DURATION` stop holding the watermark back (0: never)")
 	fs.BoolVar(&f.bounded, "bounded", false, "stream with a Kafka input: stop at the end offsets seen at the start and fire every window (a backfill from Kafka)")
-	fs.StringVar(&f.start, "start", "earliest", "with a Kafka input and nothing to resume from, start at `POSITION`: earliest, latest, committed:GROUP (the group's committed offsets) or time:RFC3339 (the first offsets at or after that time)")
+	fs.Var(&f.start, "start", "with a Kafka input and nothing to resume from, start at `POSITION`: earliest (default), latest, committed:GROUP (the group's committed offsets) or time:RFC3339 (the first offsets at or after that time); NAME=POSITION for one named input only")
 	fs.StringVar(&f.reset, "reset", "earliest", "with --start=committed:GROUP, start a partition the group has no offset for at `POLICY`: earliest, latest, or none (refuse to start)")
 	fs.StringVar(&f.group, "group", "", "with a Kafka input, commit to consumer group `NAME` the offsets of each completed checkpoint (without --checkpoint-dir: the offsets read), so that lag tools show the job's progress; the job itself resumes from its checkpoints")
 	fs.StringVar(&f.checkpointDir, "checkpoint-dir", "", "checkpoint to `DIR` and, when it holds a completed checkpoint, resume from the latest one; output is then exactly once across crashes (Kafka output through transactions)")
@@ -322,29 +323,9 @@ func (f *runFlags) parse(args []string) (config, error) {
 	if err := c.setOutKeys(f.outKey); err != nil {
 		return c, err
 	}
-	start, err := parseStart(f.start)
-	if err != nil {
+	if err := c.setStarts(f.start, f.reset, kafkaIn); err != nil {
 		return c, err
 	}
-	if f.start != "earliest" && !kafkaIn {
-		return c, usagef("--start is for a Kafka input; files are always read from their start")
-	}
-	if f.reset != "earliest" {
-		var reset kafka.Reset
-		switch f.reset {
-		case "latest":
-			reset = kafka.ResetLatest
-		case "none":
-			reset = kafka.ResetNone
-		default:
-			return c, usagef("--reset=%s: use earliest, latest or none", f.reset)
-		}
-		if !strings.HasPrefix(f.start, "committed:") {
-			return c, usagef("--reset is for --start=committed:GROUP: it says where a partition the group has no offset for starts")
-		}
-		start = kafka.CommittedOr(strings.TrimPrefix(f.start, "committed:"), reset)
-	}
-	c.start = start
 	if f.group != "" && !kafkaIn {
 		return c, usagef("--group is for a Kafka input: it is the consumer group the input's offsets are committed to")
 	}
@@ -485,6 +466,71 @@ func (c *config) setOutKeys(vals []string) error {
 			return usagef("--out-key=%s: the output has a key already", v)
 		}
 		c.outs[i].key = field
+	}
+	return nil
+}
+
+// setStarts applies the values of --start (POSITION for every Kafka
+// input, NAME=POSITION for one) and --reset (for the committed:GROUP
+// ones).
+func (c *config) setStarts(vals []string, resetFlag string, kafkaIn bool) error {
+	var reset kafka.Reset
+	switch resetFlag {
+	case "earliest":
+		reset = kafka.ResetEarliest
+	case "latest":
+		reset = kafka.ResetLatest
+	case "none":
+		reset = kafka.ResetNone
+	default:
+		return usagef("--reset=%s: use earliest, latest or none", resetFlag)
+	}
+	parse := func(v string) (kafka.Start, bool, error) {
+		st, err := parseStart(v)
+		if err != nil {
+			return st, false, err
+		}
+		if group, ok := strings.CutPrefix(v, "committed:"); ok {
+			return kafka.CommittedOr(group, reset), true, nil
+		}
+		return st, false, nil
+	}
+	c.start = kafka.Earliest()
+	committed, global := false, false
+	for _, v := range vals {
+		name, pos, named := splitName(v)
+		if !named {
+			if global {
+				return usagef("--start=%s: --start is given twice; use --start=NAME=POSITION for one input", v)
+			}
+			global = true
+			if v != "earliest" && !kafkaIn {
+				return usagef("--start is for a Kafka input; files are always read from their start")
+			}
+			st, isCommitted, err := parse(v)
+			if err != nil {
+				return err
+			}
+			c.start, committed = st, committed || isCommitted
+			continue
+		}
+		i := slices.IndexFunc(c.ins, func(p port) bool { return p.name == name })
+		switch {
+		case i < 0:
+			return usagef("--start=%s: there is no --in=%s=...", v, name)
+		case c.ins[i].loc.Scheme != Kafka:
+			return usagef("--start=%s: --in=%s is not a Kafka input; files are always read from their start", v, c.ins[i])
+		case c.ins[i].start != nil:
+			return usagef("--start=%s: input %q has a start already", v, name)
+		}
+		st, isCommitted, err := parse(pos)
+		if err != nil {
+			return err
+		}
+		c.ins[i].start, committed = &st, committed || isCommitted
+	}
+	if resetFlag != "earliest" && !committed {
+		return usagef("--reset is for --start=committed:GROUP: it says where a partition the group has no offset for starts")
 	}
 	return nil
 }

@@ -380,3 +380,28 @@ func TestParseHelp(t *testing.T) {
 		t.Errorf("err = %v, want flag.ErrHelp", err)
 	}
 }
+
+// TestNamedStart: --start=NAME=POSITION sets one Kafka input's start, a
+// plain --start every other's, and --reset applies to committed starts.
+func TestNamedStart(t *testing.T) {
+	c, err := newRunFlags("enrich").parse([]string{"--in=clicks=kafka://h:1/clicks", "--in=profiles=kafka://h:1/profiles",
+		"--out=jsonl:o", "--start=latest", "--start=profiles=committed:g", "--reset=none"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.start != kafka.Latest() || c.ins[0].start != nil {
+		t.Errorf("clicks: job start %+v, own %v; want latest, none", c.start, c.ins[0].start)
+	}
+	if c.ins[1].start == nil || *c.ins[1].start != kafka.CommittedOr("g", kafka.ResetNone) {
+		t.Errorf("profiles: start %v, want committed:g with reset none", c.ins[1].start)
+	}
+	for _, args := range [][]string{
+		{"--start=latest", "--start=earliest"},
+		{"--start=profiles=latest", "--start=profiles=earliest"},
+		{"--start=latest", "--reset=latest"},
+	} {
+		if _, err := newRunFlags("enrich").parse(append([]string{"--in=clicks=kafka://h:1/clicks", "--in=profiles=kafka://h:1/profiles", "--out=jsonl:o"}, args...)); err == nil {
+			t.Errorf("%q accepted", args)
+		}
+	}
+}

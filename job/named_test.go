@@ -110,6 +110,10 @@ func TestNamedInputMismatch(t *testing.T) {
 			"--out=hours=jsonl:" + filepath.Join(dir, "h") + " and --out=pm=jsonl:" + filepath.Join(dir, "h") + "/ write to the same folder"},
 		{"dead letters in an output's folder", single, []string{"--in=jsonl:" + am, "--out=jsonl:" + filepath.Join(dir, "o"),
 			"--dead-letter=jsonl:" + filepath.Join(dir, "o")}, "write to the same folder"},
+		{"start of a file input", named, append([]string{"--in=am=jsonl:" + am, "--in=pm=jsonl:" + am, "--start=pm=latest"}, outs...),
+			"--start=pm=latest: --in=pm=jsonl:" + am + " is not a Kafka input"},
+		{"start of no input", named, append([]string{"--in=am=jsonl:" + am, "--in=pm=jsonl:" + am, "--start=eve=latest"}, outs...),
+			"--start=eve=latest: there is no --in=eve=..."},
 		{"pipeline flag unknown", single, []string{"--in=jsonl:" + am, "--out=jsonl:" + filepath.Join(dir, "o"), "--suffix=x"},
 			"unknown flag --suffix"},
 	} {
