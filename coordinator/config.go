@@ -32,6 +32,10 @@ type Config struct {
 	// Peers are every node of the cluster, this one included, the same on
 	// every node. Empty, or this node alone, is a one-node cluster.
 	Peers []raftnode.Peer
+	// Join: the cluster exists and this node's DataDir may be new (lost,
+	// replaced): it waits to be brought in by the leader instead of
+	// bootstrapping (raftnode.Config.Join).
+	Join bool
 	// CheckpointRoot is the directory every process of the cluster
 	// reaches: a job's checkpoints and savepoints go under
 	// CheckpointRoot/<job id>/. Created 0700.

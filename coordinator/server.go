@@ -162,6 +162,7 @@ func Start(cfg Config) (*Server, error) {
 		Dir:    filepath.Join(cfg.DataDir, "raft"),
 		Peers:  cfg.Peers,
 		Logger: cfg.RaftLogger,
+		Join:   cfg.Join,
 	}, s.fsm)
 	if err != nil {
 		ln.Close()
@@ -182,6 +183,14 @@ func Start(cfg Config) (*Server, error) {
 	}()
 	go s.run()
 	s.log.Printf("started: http %s, raft %s, %d node(s), data %s", s.url, cfg.RaftAddr, len(cfg.Peers), cfg.DataDir)
+	switch node.Started() {
+	case "bootstrapped":
+		if len(cfg.Peers) > 1 {
+			s.log.Printf("no Raft state in %s: bootstrapped a new cluster of %d nodes; if this node's folder was lost while the cluster runs, stop it and start it with --join", filepath.Join(cfg.DataDir, "raft"), len(cfg.Peers))
+		}
+	case "joining":
+		s.log.Printf("no Raft state in %s: waiting for the cluster's leader to bring this node in (--join)", filepath.Join(cfg.DataDir, "raft"))
+	}
 	started = true
 	return s, nil
 }

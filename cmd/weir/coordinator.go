@@ -18,7 +18,7 @@ var coordinatorContext = signalContext
 // runCoordinator is `weir coordinator`: one node of the cluster, serving
 // until SIGINT or SIGTERM.
 func runCoordinator(args []string, stdout, stderr io.Writer) int {
-	const synopsis = "weir coordinator --data=DIR --checkpoints=DIR --token-file=FILE [--id=c1] [--raft=HOST:PORT] [--http=HOST:PORT] [--peers=ID@HOST:PORT,...] [--tls-cert=FILE --tls-key=FILE] [--keep-binaries=DURATION]"
+	const synopsis = "weir coordinator --data=DIR --checkpoints=DIR --token-file=FILE [--id=c1] [--raft=HOST:PORT] [--http=HOST:PORT] [--peers=ID@HOST:PORT,...] [--tls-cert=FILE --tls-key=FILE] [--keep-binaries=DURATION] [--join]"
 	fs := flagSet("weir coordinator")
 	id := fs.String("id", "c1", "this node's id; it must appear in --peers when that is given")
 	raftAddr := fs.String("raft", "127.0.0.1:7001", "host:port of the Raft transport (default: this node's --peers entry, if any)")
@@ -29,6 +29,7 @@ func runCoordinator(args []string, stdout, stderr io.Writer) int {
 	tokenFile := fs.String("token-file", "", "file holding the bearer token every API call must carry (required)")
 	tlsCert := fs.String("tls-cert", "", "PEM certificate: serve the API over HTTPS (with --tls-key)")
 	tlsKey := fs.String("tls-key", "", "PEM private key of --tls-cert")
+	join := fs.Bool("join", false, "the cluster exists: with an empty --data folder (lost or replaced), wait for the leader to bring this node in instead of bootstrapping a new cluster")
 	keepBinaries := fs.Duration("keep-binaries", coordinator.DefaultKeepBinaries, "how long a binary no job that can still run uses is kept after its last upload or submission")
 	if code := parseFlags(fs, args, synopsis, stdout, stderr); code >= 0 {
 		return code
@@ -74,6 +75,7 @@ func runCoordinator(args []string, stdout, stderr io.Writer) int {
 		TLSCert:        *tlsCert,
 		TLSKey:         *tlsKey,
 		KeepBinaries:   *keepBinaries,
+		Join:           *join,
 	}
 	if err := cfg.Validate(); err != nil {
 		return bad("%s", strings.TrimPrefix(msg.Line(err), "coordinator: "))

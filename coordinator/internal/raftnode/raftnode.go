@@ -56,6 +56,13 @@ type Config struct {
 	Peers []Peer
 	// Logger receives Raft's log lines; nil discards them.
 	Logger io.Writer
+	// Join says the cluster exists already (etcd's
+	// --initial-cluster-state=existing): a Dir without Raft state is
+	// not bootstrapped; the node waits for the leader, which has it among
+	// its peers, to bring it in with the log or a snapshot. For a node
+	// whose folder was lost or replaced: bootstrapping it would start a
+	// second cluster history that, with a majority of such nodes, wins.
+	Join bool
 
 	// tune, in tests, changes the Raft configuration before it is used.
 	tune func(*raft.Config)
@@ -77,10 +84,26 @@ const (
 )
 
 // Node is one member of a Raft cluster driving an [FSM].
+// Started says how Open found the node's Dir: "bootstrapped" (no Raft
+// state: a new cluster of Peers), "joining" (no state, Join: waiting for
+// the leader) or "restarted" (its own state).
+func (n *Node) Started() string {
+	switch {
+	case n.bootstrapped:
+		return "bootstrapped"
+	case n.joining:
+		return "joining"
+	}
+	return "restarted"
+}
+
 type Node struct {
 	raft      *raft.Raft
 	transport *raft.NetworkTransport
 	store     *raftboltdb.BoltStore
+	// bootstrapped: Open found no state in Dir and bootstrapped the
+	// cluster from Peers; joining: it found none and waits to be joined.
+	bootstrapped, joining bool
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -181,7 +204,12 @@ func Open(cfg Config, fsm FSM) (*Node, error) {
 		store.Close()
 		return nil, fmt.Errorf("raftnode: %w", err)
 	}
-	if !existing {
+	if !existing && cfg.Join && len(peers) < 2 {
+		transport.Close()
+		store.Close()
+		return nil, errors.New("raftnode: join: a one-node cluster has no one to join; give every node in Peers")
+	}
+	if !existing && !cfg.Join {
 		var conf raft.Configuration
 		for _, p := range peers {
 			conf.Servers = append(conf.Servers, raft.Server{
@@ -203,7 +231,7 @@ func Open(cfg Config, fsm FSM) (*Node, error) {
 		store.Close()
 		return nil, fmt.Errorf("raftnode: %w", err)
 	}
-	n := &Node{raft: r, transport: transport, store: store}
+	n := &Node{raft: r, transport: transport, store: store, bootstrapped: !existing && !cfg.Join, joining: !existing && cfg.Join}
 	if existing {
 		// The peers given must be the cluster this node's state belongs
 		// to: other peers would be ignored by Raft but not by the callers

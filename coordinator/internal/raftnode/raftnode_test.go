@@ -456,3 +456,57 @@ func TestPeersMustMatchState(t *testing.T) {
 	}
 	n.Shutdown()
 }
+
+// TestJoinAfterLoss: a follower whose folder is lost, and then two of
+// three, come back with Join: they do not bootstrap a cluster of their
+// own but are brought in by the survivor and catch up with everything
+// committed. A one-node cluster has no one to join.
+func TestJoinAfterLoss(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	lead := c.leader(10 * time.Second)
+	var want []string
+	for i := range 20 {
+		cmd := fmt.Sprintf("cmd%d", i)
+		apply(t, c.nodes[lead], cmd)
+		want = append(want, cmd)
+	}
+	c.converged(5*time.Second, want)
+	lost := (lead + 1) % 3
+	c.stop(lost)
+	if err := os.RemoveAll(c.cfgs[lost].Dir); err != nil {
+		t.Fatal(err)
+	}
+	c.cfgs[lost].Join = true
+	c.start(lost)
+	apply(t, c.nodes[c.leader(5*time.Second)], "after")
+	want = append(want, "after")
+	c.converged(10*time.Second, want)
+	if id, _ := c.nodes[lost].Leader(); id != c.cfgs[lead].ID {
+		t.Errorf("the rejoined node follows %q, want %q", id, c.cfgs[lead].ID)
+	}
+
+	// A majority lost: both followers come back empty. With Join they
+	// cannot form a cluster of their own (bootstrapped, they could elect
+	// one another and truncate the survivor's log to nothing); the
+	// survivor leads them and everything committed is kept.
+	lead = c.leader(5 * time.Second)
+	for _, f := range []int{(lead + 1) % 3, (lead + 2) % 3} {
+		c.stop(f)
+		if err := os.RemoveAll(c.cfgs[f].Dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []int{(lead + 1) % 3, (lead + 2) % 3} {
+		c.cfgs[f].Join = true
+		c.start(f)
+	}
+	apply(t, c.nodes[c.leader(10*time.Second)], "after2")
+	want = append(want, "after2")
+	c.converged(10*time.Second, want)
+
+	one := Config{ID: "solo", Addr: freeAddrs(t, 1)[0], Dir: t.TempDir(), Join: true}
+	if n, err := Open(one, &listFSM{}); err == nil {
+		n.Shutdown()
+		t.Error("a one-node cluster joined no one")
+	}
+}
