@@ -14,17 +14,16 @@
 // creates snapshots/ 0700 first and every completed snapshot is set to
 // 0700/0600 when it is closed, so nothing in Dir is readable by others.
 //
-// With Config.Join (weir coordinator --join) a Dir without state is not
-// bootstrapped: the node waits for the leader, which has it among its
-// peers, to send it the log or a snapshot (etcd's
-// --initial-cluster-state=existing), for a node whose folder was lost.
 // [Open] bootstraps the cluster from Config.Peers (or this node alone
 // when Peers is empty) only when raft.HasExistingState says Dir is new;
 // a node with state takes its membership from its log, so restarting a
 // node with the same flags is safe. A restarted node restores its latest
 // snapshot, replays its own log, and gets the rest from the leader: the
 // log tail, or the leader's snapshot when the leader has compacted past
-// what the node has.
+// what the node has. With Config.Join (weir coordinator --join) a Dir
+// without state is not bootstrapped: the node waits for the leader, which
+// has it among its peers, to send it the log or a snapshot (etcd's
+// --initial-cluster-state=existing), for a node whose folder was lost.
 //
 // Timing is tuned for a few coordinators on a LAN or loopback: heartbeat
 // and election timeouts 300ms, leader lease 200ms, commit timeout 20ms; a
