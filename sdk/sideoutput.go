@@ -38,10 +38,7 @@ func Output[K comparable, O, T any](ctx *ProcessContext[K, O], tag OutputTag[T],
 // sideOutputs are the side outputs of one process node, in port order
 // (side i is port i+1).
 type sideOutputs struct {
-	node  *graph.Node
-	names []string
 	types []reflect.Type
-	nodes []*graph.Node // the collection each side output is
 	bufs  []func() ops.SideBuffer
 	index map[string]int // names → side
 	// declared are the types of the side outputs the node's own
@@ -74,7 +71,7 @@ func (p *Pipeline) registerSides(node *graph.Node) *sideOutputs {
 	if p.sides == nil {
 		p.sides = map[*graph.Node]*sideOutputs{}
 	}
-	s := &sideOutputs{node: node, index: map[string]int{}}
+	s := &sideOutputs{index: map[string]int{}}
 	p.sides[node] = s
 	return s
 }
@@ -99,18 +96,12 @@ func SideOutput[T, O any](main PCollection[O], tag OutputTag[T]) PCollection[T] 
 		if s.types[i] != typeOf[T]() {
 			p.addErr(errorf("SideOutput %q of %s: records of %s, and of %s elsewhere", tag.name, main.node.Name, typeName[T](), s.types[i]))
 		}
-		return PCollection[T]{p: p, node: s.nodes[i]}
+		return PCollection[T]{p: p, node: main.node, port: i + 1}
 	}
-	s.index[tag.name] = len(s.names)
-	s.names = append(s.names, tag.name)
+	p.checkFresh(typeOf[T]())
+	s.index[tag.name] = len(s.types)
 	s.types = append(s.types, typeOf[T]())
 	s.bufs = append(s.bufs, func() ops.SideBuffer { return ops.NewSideBatch[T]() })
-	main.node.Outputs++
-	out := add[T](p, &graph.Node{
-		Name:        main.node.Name + "/" + tag.name,
-		Inputs:      []graph.Edge{{From: main.node, Port: main.node.Outputs - 1}},
-		NewOperator: ops.NewFlatten[T](),
-	})
-	s.nodes = append(s.nodes, out.node)
-	return out
+	main.node.Outputs++ // side i is port i+1, read directly by the consumers
+	return PCollection[T]{p: p, node: main.node, port: main.node.Outputs - 1}
 }

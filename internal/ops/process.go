@@ -58,7 +58,7 @@ func (s *SideBatch[T]) Flush(out graph.Output) error {
 		return nil
 	}
 	err := out.Emit(s.b)
-	s.b = base.NewBatch[T](64) // the receiver may keep the batch
+	s.b.Reset() // as the main output's: Emit does not keep the batch
 	return err
 }
 
