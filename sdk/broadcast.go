@@ -126,7 +126,9 @@ func (s BroadcastState[BK, BV]) Get(ctx BroadcastReader, k BK) (v BV, ok bool, e
 	if err != nil {
 		return v, false, err
 	}
-	b, ok := st.Get(s.name, kc.AppendKey(nil, &k))
+	kb := st.KeyBuf()
+	*kb = kc.AppendKey((*kb)[:0], &k)
+	b, ok := st.Get(s.name, *kb)
 	if !ok {
 		return v, false, nil
 	}
@@ -180,7 +182,9 @@ func (s BroadcastState[BK, BV]) Put(ctx BroadcastWriter, k BK, v BV) error {
 	if c.AppendBinary == nil {
 		return fmt.Errorf("sdk: broadcast state %q: %s has no binary codec", s.name, c.Name)
 	}
-	return st.Put(s.name, kc.AppendKey(nil, &k), c.AppendBinary(nil, &v))
+	kb := st.KeyBuf()
+	*kb = kc.AppendKey((*kb)[:0], &k)
+	return st.Put(s.name, *kb, c.AppendBinary(nil, &v))
 }
 
 // Delete removes k.
@@ -189,7 +193,9 @@ func (s BroadcastState[BK, BV]) Delete(ctx BroadcastWriter, k BK) error {
 	if err != nil {
 		return err
 	}
-	return st.Delete(s.name, kc.AppendKey(nil, &k))
+	kb := st.KeyBuf()
+	*kb = kc.AppendKey((*kb)[:0], &k)
+	return st.Delete(s.name, *kb)
 }
 
 // BroadcastProcess runs fn over a keyed collection and a broadcast one

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"unsafe"
 
 	"github.com/weirflow/weir/internal/base"
 	"github.com/weirflow/weir/internal/graph"
@@ -16,10 +17,16 @@ import (
 // broadcast records in the same order, and a checkpoint barrier reaches
 // every task after the same ones. Only the broadcast input writes it.
 type BroadcastStore struct {
-	maps  map[string]map[string][]byte
-	dirty bool // changed since the last snapshot
-	write bool // writes are allowed now: a broadcast record is processed
+	maps   map[string]map[string][]byte
+	sorted map[string][]string // each map's keys in order, for Range; dropped when a key comes or goes
+	key    []byte              // scratch for the callers' encoded keys (KeyBuf)
+	dirty  bool                // changed since the last snapshot
+	write  bool                // writes are allowed now: a broadcast record is processed
 }
+
+// KeyBuf is a scratch buffer to encode a key in for Get, Put and Delete,
+// so that a lookup per record allocates nothing.
+func (b *BroadcastStore) KeyBuf() *[]byte { return &b.key }
 
 var errBroadcastReadOnly = errors.New("broadcast state is written by the broadcast input only (ProcessBroadcastElement): the keyed input reads it, so that every task keeps the same")
 
@@ -42,6 +49,9 @@ func (b *BroadcastStore) Put(name string, k, v []byte) error {
 		m = map[string][]byte{}
 		b.maps[name] = m
 	}
+	if _, ok := m[string(k)]; !ok {
+		delete(b.sorted, name)
+	}
 	m[string(k)] = slices.Clone(v)
 	b.dirty = true
 	return nil
@@ -54,21 +64,35 @@ func (b *BroadcastStore) Delete(name string, k []byte) error {
 	}
 	if _, ok := b.maps[name][string(k)]; ok {
 		delete(b.maps[name], string(k))
+		delete(b.sorted, name)
 		b.dirty = true
 	}
 	return nil
 }
 
-// Range calls fn for each entry of map name in key byte order.
+// Range calls fn for each entry of map name in key byte order; fn must
+// not modify the key it is given.
 func (b *BroadcastStore) Range(name string, fn func(k, v []byte) error) error {
 	m := b.maps[name]
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+	keys, ok := b.sorted[name]
+	if !ok {
+		keys = make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		if b.sorted == nil {
+			b.sorted = map[string][]string{}
+		}
+		b.sorted[name] = keys
 	}
-	slices.Sort(keys)
 	for _, k := range keys {
-		if err := fn([]byte(k), m[k]); err != nil {
+		v, ok := m[k]
+		if !ok {
+			continue // deleted by fn during the range
+		}
+		// fn only reads k (decodes it): no copy of the key is needed.
+		if err := fn(unsafe.Slice(unsafe.StringData(k), len(k)), v); err != nil {
 			return err
 		}
 	}
@@ -129,7 +153,7 @@ func (b *BroadcastStore) decode(src []byte) error {
 	if !ok {
 		return bad
 	}
-	b.maps = map[string]map[string][]byte{}
+	b.maps, b.sorted = map[string]map[string][]byte{}, nil
 	for range names {
 		n, ok := bytes()
 		if !ok {
@@ -230,33 +254,9 @@ func (o *broadcastOp[K, T, R, O, C]) Process(in int, batch any) error {
 // broadcast runs OnBroadcast for each record of in, with no key set and
 // the broadcast state writable.
 func (o *broadcastOp[K, T, R, O, C]) broadcast(in *base.Batch[R]) error {
-	if err := o.checkClock(); err != nil {
-		return err
-	}
-	marks := in.Marks
-	if len(marks) != len(in.Values) {
-		marks = nil
-	}
-	c := &o.ctx
-	c.timer = false
 	o.store.write = true
 	defer func() { o.store.write = false }()
-	for i := range in.Values {
-		c.ts = in.Times[i]
-		c.marked = marks != nil
-		if c.marked {
-			c.mark = marks[i]
-		}
-		if err := o.onB(o.uctx, in.Values[i]); err != nil {
-			return err
-		}
-		if o.full() {
-			if err := o.flush(); err != nil {
-				return err
-			}
-		}
-	}
-	return o.flush()
+	return processBatch(&o.processOp, in, nil, o.onB)
 }
 
 // Snapshot writes the broadcast state to every key group of the task when

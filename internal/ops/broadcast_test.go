@@ -54,6 +54,18 @@ func TestBroadcastStore(t *testing.T) {
 	if want := "m:4[k0=7630 k1=7631 k3=7633 k4=7634 ] other:1[=0001 ] empty:0[] "; dump(&c) != want {
 		t.Errorf("decoded %s, want %s", dump(&c), want)
 	}
+	// Range's order is kept between writes, and a write renews it.
+	c.write = true
+	before := dump(&c)
+	if err := c.Put("m", []byte("k25"), []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Delete("m", []byte("k0")); err != nil {
+		t.Fatal(err)
+	}
+	if want := "m:4[k1=7631 k25=78 k3=7633 k4=7634 ] other:1[=0001 ] empty:0[] "; dump(&c) != want || before == want {
+		t.Errorf("after a put and a delete: %s, want %s", dump(&c), want)
+	}
 	for _, bad := range [][]byte{nil, enc[:len(enc)-1], append(append([]byte{}, enc...), 0)} {
 		if err := new(BroadcastStore).decode(bad); err == nil {
 			t.Errorf("decode(%x) accepted", bad)

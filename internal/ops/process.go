@@ -247,7 +247,7 @@ func (o *processOp[K, T, O, C]) Process(_ int, batch any) error {
 
 // processBatch runs on for each record of in with its key (key) and event
 // time set in the context: the loop of both inputs of a (co-)process
-// operator.
+// operator, and of a broadcast input (key nil: no key is set).
 func processBatch[K comparable, T, O, C, V any](o *processOp[K, T, O, C], in *base.Batch[V], key func(V) K, on func(C, V) error) error {
 	if err := o.checkClock(); err != nil {
 		return err
@@ -260,7 +260,9 @@ func processBatch[K comparable, T, O, C, V any](o *processOp[K, T, O, C], in *ba
 	c.timer = false
 	for i := range in.Values {
 		v := in.Values[i]
-		o.setKey(key(v))
+		if key != nil {
+			o.setKey(key(v))
+		}
 		c.ts = in.Times[i]
 		c.marked = marks != nil
 		if c.marked {
