@@ -1,14 +1,11 @@
 package runner
 
 import (
-	"context"
 	"fmt"
 	"math/rand"
-	"path/filepath"
 	"slices"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/weirflow/weir/internal/base"
 	"github.com/weirflow/weir/runner/runnertest"
@@ -158,32 +155,7 @@ func TestBroadcastStateRescale(t *testing.T) {
 		}
 		return nil
 	})
-	dir := t.TempDir()
-	from := ""
-	for i, par := range []int{2, 4, 1} {
-		stop := make(chan struct{})
-		var once atomic.Bool
-		var reads atomic.Int64
-		slow := func(string, int) error {
-			time.Sleep(20 * time.Microsecond)
-			if i < 2 && reads.Add(1) > int64(20*(i+1)) && once.CompareAndSwap(false, true) {
-				close(stop)
-			}
-			return nil
-		}
-		hook.Store(&slow)
-		sp := filepath.Join(dir, fmt.Sprintf("sp%d", i))
-		o := Options{Parallelism: par, Mode: Stream, Stop: stop, FromSavepoint: from, Logf: quietLogf(t)}
-		if i < 2 {
-			o.SavepointDir = sp
-		}
-		st, err := Run(context.Background(), p, o)
-		if err != nil {
-			t.Fatalf("run %d at parallelism %d: %v", i, par, err)
-		}
-		t.Logf("run %d at parallelism %d: restored from %d, %d rows in, %d rows out", i, par, st.RestoredFrom, st.RowsIn, len(out.Rows()))
-		from = sp
-	}
+	stopWithSavepoints(t, p, &hook, []int{2, 4, 1}, 20, func() int { return len(out.Rows()) })
 	got := out.Values()
 	slices.Sort(got)
 	sameResults(t, got, want)

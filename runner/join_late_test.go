@@ -100,23 +100,7 @@ func TestJoinLateRows(t *testing.T) {
 
 // lateJob is joinJob with the late rows of each side written to ll and lr.
 func lateJob(kind joinKind, d joinData, out *runnertest.Sink[string], ll, lr *runnertest.Sink[ev]) *sdk.Pipeline {
-	p := sdk.NewPipeline(sdk.JobName("join"))
-	ls := &runnertest.Source[ev]{Data: d.left, ReadSize: 8}
-	rs := &runnertest.Source[ev]{Data: d.right, ReadSize: 8}
-	l := sdk.KeyBy(read(p, ls, sdk.BoundedOutOfOrderness(d.bound)), func(x ev) string { return x.Key })
-	r := sdk.KeyBy(read(p, rs, sdk.BoundedOutOfOrderness(d.bound)), func(x ev) string { return x.Key })
-	var joined sdk.PCollection[string]
-	switch kind {
-	case intervalJoin:
-		joined = sdk.IntervalJoin(l, r, joinLower, joinUpper, func(a, b ev) string {
-			return pairString(a, b, true, max(base.FromTime(a.At), base.FromTime(b.At)))
-		})
-	case temporalJoin:
-		joined = sdk.TemporalJoin(l, r, func(a, b ev, ok bool) string {
-			return pairString(a, b, ok, base.FromTime(a.At))
-		})
-	}
-	sdk.Write(joined, out)
+	p, joined := joinPipeline(kind, d, out, nil)
 	sdk.Write(sdk.SideOutput(joined, sdk.LateLeft[ev]()), ll, sdk.Named("late-left"))
 	sdk.Write(sdk.SideOutput(joined, sdk.LateRight[ev]()), lr, sdk.Named("late-right"))
 	return p

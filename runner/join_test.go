@@ -134,9 +134,15 @@ const (
 	joinUpper = 30 * time.Microsecond
 )
 
-// joinJob builds the pipeline of one join kind over d; slow, when it
-// returns an error... is called before every read of either side.
+// joinJob builds the pipeline of one join kind over d, writing to out;
+// hook, when not nil, is called before every read of either side.
 func joinJob(kind joinKind, d joinData, out *runnertest.Sink[string], hook func(split string, row int) error) *sdk.Pipeline {
+	p, _ := joinPipeline(kind, d, out, hook)
+	return p
+}
+
+// joinPipeline is joinJob, returning the join's result too.
+func joinPipeline(kind joinKind, d joinData, out *runnertest.Sink[string], hook func(split string, row int) error) (*sdk.Pipeline, sdk.PCollection[string]) {
 	p := sdk.NewPipeline(sdk.JobName("join"))
 	ls := &runnertest.Source[ev]{Data: d.left, ReadSize: 8, ReadErr: hook}
 	rs := &runnertest.Source[ev]{Data: d.right, ReadSize: 8, ReadErr: hook}
@@ -154,7 +160,7 @@ func joinJob(kind joinKind, d joinData, out *runnertest.Sink[string], hook func(
 		})
 	}
 	sdk.Write(joined, out)
-	return p
+	return p, joined
 }
 
 // TestJoinsAgainstReference runs each join kind on disordered data at
@@ -198,6 +204,42 @@ func TestJoinsAgainstReference(t *testing.T) {
 	}
 }
 
+// stopWithSavepoints runs p in stream mode at each parallelism of pars in
+// turn: every run but the last is stopped with a savepoint once the
+// sources made reads×(its number+1) reads (each slowed by 20µs through
+// hook, which p's sources call), and the next run resumes from it. rows
+// is how many rows are out, for the log.
+func stopWithSavepoints(t *testing.T, p *sdk.Pipeline, hook *atomic.Pointer[func(string, int) error], pars []int, reads int64, rows func() int) {
+	t.Helper()
+	dir := t.TempDir()
+	from := ""
+	for i, par := range pars {
+		last := i == len(pars)-1
+		stop := make(chan struct{})
+		var once atomic.Bool
+		var n atomic.Int64
+		slow := func(string, int) error {
+			time.Sleep(20 * time.Microsecond)
+			if !last && n.Add(1) > reads*int64(i+1) && once.CompareAndSwap(false, true) {
+				close(stop)
+			}
+			return nil
+		}
+		hook.Store(&slow)
+		sp := filepath.Join(dir, fmt.Sprintf("sp%d", i))
+		o := Options{Parallelism: par, Mode: Stream, Stop: stop, FromSavepoint: from, Logf: quietLogf(t)}
+		if !last {
+			o.SavepointDir = sp
+		}
+		st, err := Run(context.Background(), p, o)
+		if err != nil {
+			t.Fatalf("run %d at parallelism %d: %v", i, par, err)
+		}
+		t.Logf("run %d at parallelism %d: restored from %d, %d rows in, %d rows out", i, par, st.RestoredFrom, st.RowsIn, rows())
+		from = sp
+	}
+}
+
 // TestJoinSavepointRescale stops each join kind with a savepoint twice,
 // resuming it at another parallelism each time: the output equals the
 // reference exactly, none missing and none twice.
@@ -217,32 +259,7 @@ func TestJoinSavepointRescale(t *testing.T) {
 				}
 				return nil
 			})
-			dir := t.TempDir()
-			from := ""
-			for i, par := range []int{2, 4, 1} {
-				stop := make(chan struct{})
-				var once atomic.Bool
-				var reads atomic.Int64
-				slow := func(string, int) error {
-					time.Sleep(20 * time.Microsecond)
-					if i < 2 && reads.Add(1) > int64(10*(i+1)) && once.CompareAndSwap(false, true) {
-						close(stop)
-					}
-					return nil
-				}
-				hook.Store(&slow)
-				sp := filepath.Join(dir, fmt.Sprintf("sp%d", i))
-				o := Options{Parallelism: par, Mode: Stream, Stop: stop, FromSavepoint: from, Logf: quietLogf(t)}
-				if i < 2 {
-					o.SavepointDir = sp
-				}
-				st, err := Run(context.Background(), p, o)
-				if err != nil {
-					t.Fatalf("run %d at parallelism %d: %v", i, par, err)
-				}
-				t.Logf("run %d at parallelism %d: restored from %d, %d rows in, %d rows out", i, par, st.RestoredFrom, st.RowsIn, len(out.Rows()))
-				from = sp
-			}
+			stopWithSavepoints(t, p, &hook, []int{2, 4, 1}, 10, func() int { return len(out.Rows()) })
 			sameResults(t, stamped(out), want)
 		})
 	}
