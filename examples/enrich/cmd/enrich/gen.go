@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -26,7 +25,6 @@ func runGen(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	var out string
 	var bad, rowGroup int
 	fs := flag.NewFlagSet("enrich gen", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	fs.IntVar(&o.Clicks, "clicks", 100_000, "number of clicks")
 	fs.IntVar(&o.Users, "users", 2_000, "number of distinct users")
 	fs.IntVar(&o.Changes, "changes", 3, "mean number of profile versions per user")
@@ -40,25 +38,10 @@ func runGen(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&rowGroup, "rows-per-group", 50_000, "Parquet rows per row group")
 	fs.StringVar(&out, "out", "", "output directory: parquet:DIR or jsonl:DIR; clicks go to DIR/clicks, profiles to DIR/profiles")
 	usageErr := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "enrich: "+format+" (see enrich gen -h)\n", a...)
-		return 2
+		return job.CommandUsageError("enrich", "gen", stderr, format, a...)
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(stdout, "usage: enrich gen --out=parquet:DIR|jsonl:DIR [flags]\n\nflags:\n")
-			fs.VisitAll(func(fl *flag.Flag) {
-				fmt.Fprintf(stdout, "  --%-16s %s (default %s)\n", fl.Name, fl.Usage, fl.DefValue)
-			})
-			return 0
-		}
-		msg := err.Error()
-		if name, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
-			msg = "unknown flag --" + strings.TrimLeft(name, "-")
-		}
-		return usageErr("%s", msg)
-	}
-	if fs.NArg() > 0 {
-		return usageErr("unexpected argument %q; flags only", fs.Arg(0))
+	if code, ok := job.ParseCommandFlags("enrich", "gen", "enrich gen --out=parquet:DIR|jsonl:DIR [flags]", fs, args, stdout, stderr); !ok {
+		return code
 	}
 	ext, dir, ok := strings.Cut(out, ":")
 	switch {

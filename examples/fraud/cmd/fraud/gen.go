@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -53,25 +52,10 @@ func runGen(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	var f genFlags
 	fs := newGenFlagSet(&f)
 	usageErr := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "fraud: "+format+" (see fraud gen -h)\n", a...)
-		return 2
+		return job.CommandUsageError("fraud", "gen", stderr, format, a...)
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(stdout, "usage: fraud gen --out=parquet:DIR|jsonl:DIR [flags]\n\nflags:\n")
-			fs.VisitAll(func(fl *flag.Flag) {
-				fmt.Fprintf(stdout, "  --%-16s %s (default %s)\n", fl.Name, fl.Usage, fl.DefValue)
-			})
-			return 0
-		}
-		msg := err.Error()
-		if name, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
-			msg = "unknown flag --" + strings.TrimLeft(name, "-")
-		}
-		return usageErr("%s", msg)
-	}
-	if fs.NArg() > 0 {
-		return usageErr("unexpected argument %q; flags only", fs.Arg(0))
+	if code, ok := job.ParseCommandFlags("fraud", "gen", "fraud gen --out=parquet:DIR|jsonl:DIR [flags]", fs, args, stdout, stderr); !ok {
+		return code
 	}
 	scheme, dir, ok := strings.Cut(f.out, ":")
 	switch {
