@@ -154,7 +154,7 @@ func output[T any](j *Job, out port, sub string) sdk.Sink[T] {
 // for by name ("" the unnamed one) among those given, and marks it used;
 // a mismatch is a usage error, recorded once per name.
 func (j *Job) port(flag, name string, given []port, used map[string]bool) (port, bool) {
-	what := map[string]string{"in": "input", "out": "output"}[flag]
+	what := portKind(flag)
 	i := slices.IndexFunc(given, func(p port) bool { return p.name == name })
 	if i >= 0 {
 		used[name] = true
@@ -185,7 +185,7 @@ func (j *Job) unused() error {
 		given []port
 		used  map[string]bool
 	}{{"in", j.cfg.ins, j.usedIn}, {"out", j.cfg.outs, j.usedOut}} {
-		what := map[string]string{"in": "input", "out": "output"}[c.flag]
+		what := portKind(c.flag)
 		var names []string
 		for n := range c.used {
 			if n != "" {

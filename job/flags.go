@@ -379,7 +379,7 @@ func parsePorts(name string, vals []string) ([]port, error) {
 		case !named && len(vals) > 1:
 			return nil, usagef("--%s=%s: with several --%s, name each: --%s=NAME=%s", name, v, name, name, v)
 		case seen[n]:
-			return nil, usagef("--%s=%s: %s %q is given twice", name, v, map[string]string{"in": "input", "out": "output"}[name], n)
+			return nil, usagef("--%s=%s: %s %q is given twice", name, v, portKind(name), n)
 		}
 		seen[n] = true
 		ports = append(ports, port{name: n, loc: loc})
@@ -414,6 +414,14 @@ func distinctFolders(c config) error {
 		seen[p] = f.flag
 	}
 	return nil
+}
+
+// portKind is what the flag "in" or "out" gives: "input" or "output".
+func portKind(flag string) string {
+	if flag == "in" {
+		return "input"
+	}
+	return "output"
 }
 
 // splitName splits NAME=REST, NAME being a name of an input or output
