@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/weirflow/weir/internal/base"
+	"github.com/weirflow/weir/internal/graph"
 	"github.com/weirflow/weir/runner/runnertest"
 	"github.com/weirflow/weir/sdk"
 )
@@ -201,6 +203,54 @@ func TestJoinsAgainstReference(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTemporalJoinVersionsAhead holds the records back until every
+// version has been read, so that the versions input's watermark is ahead
+// of the records (+∞ once it ends): records are joined as they arrive,
+// with versions still waiting for the watermark of both inputs, and the
+// rows are the reference's all the same.
+func TestTemporalJoinVersionsAhead(t *testing.T) {
+	d := genJoinData(7, 3, 300, 5)
+	want := refTemporalJoin(d)
+	nRight := int64(len(flat(d.right)))
+	for _, o := range []Options{
+		{Parallelism: 1},
+		{Parallelism: 2, BatchSize: 16},
+		{Parallelism: 1, Mode: Stream},
+		{Parallelism: 4, Mode: Stream, BatchSize: 8},
+	} {
+		m := new(graph.Metrics)
+		o.Metrics = m
+		// RowsIn counts the versions alone until the records' first read
+		// returns.
+		gate := func(string, int) error {
+			deadline := time.Now().Add(30 * time.Second)
+			for m.RowsIn.Load() < nRight {
+				if time.Now().After(deadline) {
+					return errors.New("versions not read in 30 s")
+				}
+				time.Sleep(50 * time.Microsecond)
+			}
+			return nil
+		}
+		p := sdk.NewPipeline(sdk.JobName("join"))
+		ls := &runnertest.Source[ev]{Data: d.left, ReadSize: 8, ReadErr: gate}
+		rs := &runnertest.Source[ev]{Data: d.right, ReadSize: 8}
+		l := sdk.KeyBy(read(p, ls, sdk.BoundedOutOfOrderness(d.bound)), func(x ev) string { return x.Key })
+		r := sdk.KeyBy(read(p, rs, sdk.BoundedOutOfOrderness(d.bound)), func(x ev) string { return x.Key })
+		out := &runnertest.Sink[string]{}
+		sdk.Write(sdk.TemporalJoin(l, r, func(a, b ev, ok bool) string {
+			return pairString(a, b, ok, base.FromTime(a.At))
+		}), out)
+		if st := mustRun(t, p, o); st.Late != 0 {
+			t.Fatalf("%+v: %d records late", o, st.Late)
+		}
+		if got := stamped(out); !slices.Equal(got, want) {
+			sameResults(t, got, want)
+			t.Fatalf("%+v: same rows, other order?", o)
+		}
 	}
 }
 

@@ -29,10 +29,13 @@ type rawTask struct {
 	srcOut     graph.Output // port 0 of a source head
 
 	valve *inputValve // nil for source tasks
-	wm    base.Timestamp
-	idle  bool // the task told its outputs that it is idle
-	cur   int  // index in st.nodes of the transform running now, for panics
-	done  bool // input ended (or stopped) and outputs closed
+	// inputs: a valve per input edge of the head, when it has several and
+	// wants each one's watermark (graph.InputWatermarker); nil otherwise.
+	inputs []*inputValve
+	wm     base.Timestamp
+	idle   bool // the task told its outputs that it is idle
+	cur    int  // index in st.nodes of the transform running now, for panics
+	done   bool // input ended (or stopped) and outputs closed
 	// stopped: the input stopped gracefully rather than ended, so the
 	// state of the task's operators still matters.
 	stopped bool
@@ -263,11 +266,15 @@ func (t *rawTask) Step(m message) error {
 		t.align.queue = append(t.align.queue, m)
 		return nil
 	}
-	switch m.kind {
-	case msgBatch:
+	if m.kind == msgBatch {
 		t.cur = 0
 		err := t.ops[0].Process(t.st.chanEdge[m.ch], m.batch)
 		return transformError(t.st.head.Name, err)
+	}
+	if err := t.inputWatermark(m); err != nil {
+		return err
+	}
+	switch m.kind {
 	case msgWatermark:
 		wm, ok := t.valve.watermark(m.ch, m.wm)
 		return t.afterInput(wm, ok)
@@ -291,6 +298,36 @@ func (t *rawTask) Step(m message) error {
 		return t.onBarrier(m.ch, m.ckpt)
 	}
 	return nil
+}
+
+// inputWatermark applies m to the valve of its channel's input edge, for
+// a head that wants each input's watermark, and tells the head when that
+// watermark advanced.
+func (t *rawTask) inputWatermark(m message) error {
+	if t.inputs == nil {
+		return nil
+	}
+	e := t.st.chanEdge[m.ch]
+	v, ch := t.inputs[e], m.ch-t.st.chanBase[e]
+	var (
+		wm base.Timestamp
+		ok bool
+	)
+	switch m.kind {
+	case msgWatermark:
+		wm, ok = v.watermark(ch, m.wm)
+	case msgIdle, msgActive:
+		wm, ok = v.status(ch, m.kind == msgIdle)
+	case msgEnd:
+		wm, ok = v.end(ch)
+	case msgStop:
+		v.stop(ch)
+	}
+	if !ok {
+		return nil
+	}
+	t.cur = 0
+	return transformError(t.st.head.Name, t.ops[0].(graph.InputWatermarker).InputWatermark(e, wm))
 }
 
 // afterInput applies a change of the input valve: the task becomes active
@@ -417,6 +454,15 @@ func (t *rawTask) run(ctx context.Context, in inbox) (err error) {
 		return err
 	}
 	t.valve = newInputValve(len(t.st.chanEdge))
+	if _, ok := t.ops[0].(graph.InputWatermarker); ok && len(t.st.chanBase) > 1 {
+		for e, first := range t.st.chanBase {
+			end := len(t.st.chanEdge)
+			if e+1 < len(t.st.chanBase) {
+				end = t.st.chanBase[e+1]
+			}
+			t.inputs = append(t.inputs, newInputValve(end-first))
+		}
+	}
 	var tick <-chan time.Time
 	if len(t.timers) > 0 {
 		tk := t.job.opts.Clock.NewTicker(tickInterval)

@@ -236,22 +236,31 @@ func (j *intervalJoin[K, A, B, O]) onTimer(ctx *ProcessContext[K, O], t TimerInf
 // versions with the largest event time <= a.ts (Flink's event-time
 // temporal join, FOR SYSTEM_TIME AS OF). fn gets ok=false, and a zero B,
 // when the key had no version yet: a left join. The result for a is
-// emitted at a.ts once the watermark — the minimum of both inputs' — has
-// passed a.ts, so it does not depend on the order records arrive in; a
-// bounded versions input (a snapshot) is read to its end before any record
-// at a later time is joined.
+// emitted at a.ts once the versions input's own watermark has passed
+// a.ts: at once when a arrives after it (the versions input is ahead, or
+// a bounded one has been read to its end), else once the watermark of
+// both inputs passes a.ts. Either way every version at or before a.ts
+// that is not late has arrived, so the answer does not depend on the
+// order records arrive in; a bounded versions input (a snapshot) is read
+// to its end before any record at a later time is joined. (A versions
+// split that is idle does not hold that watermark back, as it does not
+// hold any: what it sends later, behind the others, may miss records
+// already joined.)
 //
-// State: a record of the first collection waits in state until the
+// State: a record that cannot be joined at once waits in state until the
 // watermark passes its time; a version waits until the watermark passes
 // its time and then replaces the key's current version, so a key keeps
 // one version at or behind the watermark and every later one. Everything
 // is per-key state that stays in the write-back cache for a hot key: a
 // list of the records and versions waiting, and a value holding the
-// current version and the time of the key's one timer (the earliest time
-// waiting). A record costs an append and a read of that value; each time
-// the watermark passes a key's earliest time, its waiting list is read
-// whole and rewritten without what was joined (so a key with many records
-// waiting far ahead of the watermark is read again at each such step). A record or a version at or behind the watermark of its own
+// current version, the time of the key's one timer (the earliest time
+// waiting) and the earliest time of a version waiting. A record joined at
+// once costs a read of that value (and of the list when a version waiting
+// is at or before its time); one that waits costs an append and that
+// read; each time the watermark passes a key's earliest time, its waiting
+// list is read whole and rewritten without what was joined (so a key with
+// many records waiting far ahead of the watermark is read again at each
+// such step). A record or a version at or behind the watermark of its own
 // split when it arrives (as windows judge lateness) is late: counted and
 // dropped (or written to the side outputs [LateLeft] and [LateRight], when
 // a [SideOutput] reads them), so that no answer depends on how the two
@@ -302,42 +311,65 @@ const (
 
 // joinMeta is a temporal join's value state of a key:
 //
-//	flags (1 byte: metaArmed, metaCurrent) | timeKey(timer) | current version's encoding
+//	flags (1 byte: metaArmed, metaCurrent, metaTracked, metaVersions) | timeKey(timer)
+//	| timeKey(vmin), with metaVersions | current version's encoding
 //
 // The key has one timer that matters, at the earliest time in its waiting
 // list; the current version is the newest at or behind the watermark.
+// vmin is the earliest time of a version in the waiting list: a record
+// joined as it arrives (see onRow) reads the list only when one is at or
+// before its time. tracked says vmin is kept (state written before it was
+// may have versions waiting that vmin does not show: its records wait).
 type joinMeta struct {
-	armed   bool
-	timer   base.Timestamp
-	current []byte // nil: no version yet
+	armed    bool
+	timer    base.Timestamp
+	tracked  bool
+	versions bool // a version is waiting, the earliest at vmin
+	vmin     base.Timestamp
+	current  []byte // nil: no version yet
 }
 
 const (
-	metaArmed   byte = 1
-	metaCurrent byte = 2
+	metaArmed    byte = 1
+	metaCurrent  byte = 2
+	metaTracked  byte = 4
+	metaVersions byte = 8
 )
 
 func metaOf(raw []byte) (joinMeta, error) {
-	if len(raw) < 9 {
+	if len(raw) < 9 || raw[0]&metaVersions != 0 && len(raw) < 17 {
 		return joinMeta{}, fmt.Errorf("join: corrupt state %q", "meta")
 	}
 	ts, _ := timeOfKey(raw[1:9])
-	m := joinMeta{armed: raw[0]&metaArmed != 0, timer: ts}
+	m := joinMeta{armed: raw[0]&metaArmed != 0, timer: ts, tracked: raw[0]&metaTracked != 0}
+	rest := raw[9:]
+	if raw[0]&metaVersions != 0 {
+		m.versions = true
+		m.vmin, _ = timeOfKey(rest[:8])
+		rest = rest[8:]
+	}
 	if raw[0]&metaCurrent != 0 {
-		m.current = raw[9:]
+		m.current = rest
 	}
 	return m, nil
 }
 
 func (m joinMeta) append(dst []byte) []byte {
-	var f byte
+	f := metaTracked
 	if m.armed {
 		f |= metaArmed
 	}
 	if m.current != nil {
 		f |= metaCurrent
 	}
-	return append(timeKey(append(dst, f), m.timer), m.current...)
+	if m.versions {
+		f |= metaVersions
+	}
+	dst = timeKey(append(dst, f), m.timer)
+	if m.versions {
+		dst = timeKey(dst, m.vmin)
+	}
+	return append(dst, m.current...)
 }
 
 func (j *temporalJoin[K, A, B, O]) onRow(ctx *ProcessContext[K, O], v A) error {
@@ -347,9 +379,81 @@ func (j *temporalJoin[K, A, B, O]) onRow(ctx *ProcessContext[K, O], v A) error {
 		return nil
 	}
 	st := ctx.keyedState()
+	if ts := ctx.Timestamp(); ctx.c.InputWatermark(1) > ts {
+		joined, err := j.joinNow(ctx, st, ts, v)
+		if joined || err != nil {
+			return err
+		}
+	}
 	_, vb := st.Scratch()
 	*vb = j.rows.AppendBinary(timeKey(append((*vb)[:0], tagRow), ctx.Timestamp()), &v)
-	return j.wait(ctx, st, *vb)
+	return j.wait(ctx, st, *vb, false)
+}
+
+// joinNow joins a record at ts that arrives after the versions input's
+// own watermark has passed ts: every version at or before ts that is not
+// late has arrived (a later one would be at or behind the mark of its
+// split, which is at or above that watermark), so the answer is the one
+// the record would get by waiting for the watermark of both inputs, and it
+// is emitted at once, with no state written. joined is false when the
+// key's state predates the tracking of waiting versions: the record then
+// waits.
+func (j *temporalJoin[K, A, B, O]) joinNow(ctx *ProcessContext[K, O], st *ops.KeyedState, ts base.Timestamp, a A) (joined bool, err error) {
+	raw, ok, err := st.GetValue(j.meta)
+	if err != nil {
+		return false, err
+	}
+	m := joinMeta{tracked: true} // a new key: nothing waits, no version
+	if ok {
+		if m, err = metaOf(raw); err != nil || !m.tracked {
+			return false, err
+		}
+	}
+	cur := m.current
+	if m.versions && m.vmin <= ts {
+		if cur, err = j.versionAt(st, ts, cur); err != nil {
+			return false, err
+		}
+	}
+	var v B
+	if cur != nil {
+		if _, err := j.versions.DecodeBinary(cur, &v); err != nil {
+			return false, fmt.Errorf("join: state %q: decode %s: %w", j.meta.Name, j.versions.Name, err)
+		}
+	}
+	ctx.Emit(j.fn(a, v, cur != nil))
+	return true, nil
+}
+
+// versionAt returns the encoding of the newest version at or before ts in
+// the key's waiting list (of two at the same time, the later in the list),
+// or cur when there is none.
+func (j *temporalJoin[K, A, B, O]) versionAt(st *ops.KeyedState, ts base.Timestamp, cur []byte) ([]byte, error) {
+	var (
+		best  []byte
+		bestT base.Timestamp
+		found bool
+	)
+	err := st.IterateList(j.waiting, func(p []byte) error {
+		if len(p) < 9 || p[0] > tagRow {
+			return fmt.Errorf("join: state %q: corrupt element", j.waiting.Name)
+		}
+		if p[0] != tagVersion {
+			return nil
+		}
+		t, _ := timeOfKey(p[1:9])
+		if t <= ts && (!found || t >= bestT) {
+			best, bestT, found = append(best[:0], p[9:]...), t, true
+		}
+		return nil
+	})
+	if err != nil || !found {
+		return cur, err
+	}
+	if best == nil {
+		best = []byte{} // an empty encoding is a version all the same
+	}
+	return best, nil
 }
 
 func (j *temporalJoin[K, A, B, O]) onVersion(ctx *ProcessContext[K, O], v B) error {
@@ -364,13 +468,13 @@ func (j *temporalJoin[K, A, B, O]) onVersion(ctx *ProcessContext[K, O], v B) err
 	st := ctx.keyedState()
 	_, vb := st.Scratch()
 	*vb = j.versions.AppendBinary(timeKey(append((*vb)[:0], tagVersion), ctx.Timestamp()), &v)
-	return j.wait(ctx, st, *vb)
+	return j.wait(ctx, st, *vb, true)
 }
 
-// wait appends elem to the key's waiting list and makes sure the key's
-// timer is at the element's time or before (a timer set earlier for a
-// later time finds nothing due when it fires).
-func (j *temporalJoin[K, A, B, O]) wait(ctx *ProcessContext[K, O], st *ops.KeyedState, elem []byte) error {
+// wait appends elem (a version or a record) to the key's waiting list and
+// makes sure the key's timer is at the element's time or before (a timer
+// set earlier for a later time finds nothing due when it fires).
+func (j *temporalJoin[K, A, B, O]) wait(ctx *ProcessContext[K, O], st *ops.KeyedState, elem []byte, version bool) error {
 	if err := st.AppendList(j.waiting, elem); err != nil {
 		return err
 	}
@@ -379,14 +483,23 @@ func (j *temporalJoin[K, A, B, O]) wait(ctx *ProcessContext[K, O], st *ops.Keyed
 	if err != nil {
 		return err
 	}
-	var m joinMeta
+	m := joinMeta{tracked: true} // a new key: nothing waits
 	if ok {
 		if m, err = metaOf(raw); err != nil {
 			return err
 		}
-		if m.armed && m.timer <= ts {
-			return nil
-		}
+	}
+	newMin := version && m.tracked && (!m.versions || ts < m.vmin)
+	if m.armed && m.timer <= ts && !newMin {
+		return nil
+	}
+	if newMin {
+		m.versions, m.vmin = true, ts
+	}
+	if m.armed && m.timer <= ts {
+		kb, _ := st.Scratch()
+		*kb = m.append((*kb)[:0])
+		return st.PutValue(j.meta, *kb)
 	}
 	m.armed, m.timer = true, ts
 	// raw (m.current) is valid until the next write: encode first.
@@ -419,10 +532,11 @@ func (j *temporalJoin[K, A, B, O]) onTimer(ctx *ProcessContext[K, O], t TimerInf
 		return err // nothing due: the key's timer is later
 	}
 	m.current = slices.Clone(m.current) // raw is valid until the next write; nil stays nil
-	due, next, more, err := takeDue(st, j.waiting, upTo)
+	w, err := takeDue(st, j.waiting, upTo)
 	if err != nil {
 		return err
 	}
+	due := w.due
 	var (
 		v       B
 		decoded bool
@@ -445,17 +559,18 @@ func (j *temporalJoin[K, A, B, O]) onTimer(ctx *ProcessContext[K, O], t TimerInf
 		}
 		ctx.EmitAt(e.ts, j.fn(a, v, m.current != nil))
 	}
-	m.armed, m.timer = more, next
-	if !more && m.current == nil {
+	m.armed, m.timer = w.more, w.next
+	m.versions, m.vmin = w.versions, w.vmin
+	if !w.more && m.current == nil {
 		return st.ClearValue(j.meta)
 	}
 	if err := st.PutValue(j.meta, m.append(nil)); err != nil {
 		return err
 	}
-	if !more {
+	if !w.more {
 		return nil
 	}
-	return ctx.RegisterEventTimeTimer(next)
+	return ctx.RegisterEventTimeTimer(w.next)
 }
 
 // timedRec is an element of a temporal join's waiting list.
@@ -465,11 +580,20 @@ type timedRec struct {
 	rec []byte
 }
 
+// taken is what takeDue took from a waiting list and what it left.
+type taken struct {
+	due      []timedRec
+	next     base.Timestamp // the earliest time left, if more
+	more     bool           // the list is not empty
+	vmin     base.Timestamp // the earliest time of a version left, if versions
+	versions bool
+}
+
 // takeDue removes the elements at or before upTo from the list of spec
 // and returns them in time order, versions before records of the same
 // time, in arrival order otherwise; with the earliest time left in the
-// list (more: the list is not empty).
-func takeDue(st *ops.KeyedState, spec *ops.StateSpec, upTo base.Timestamp) (due []timedRec, next base.Timestamp, more bool, err error) {
+// list, and the earliest of a version.
+func takeDue(st *ops.KeyedState, spec *ops.StateSpec, upTo base.Timestamp) (w taken, err error) {
 	var rest [][]byte
 	err = st.IterateList(spec, func(p []byte) error {
 		if len(p) < 9 || p[0] > tagRow {
@@ -478,33 +602,39 @@ func takeDue(st *ops.KeyedState, spec *ops.StateSpec, upTo base.Timestamp) (due 
 		ts, _ := timeOfKey(p[1:9])
 		if ts <= upTo {
 			// Clone keeps an empty encoding non-nil: a version all the same.
-			due = append(due, timedRec{p[0], ts, slices.Clone(p[9:])})
+			w.due = append(w.due, timedRec{p[0], ts, slices.Clone(p[9:])})
 			return nil
 		}
 		rest = append(rest, append([]byte(nil), p...))
-		if !more || ts < next {
-			next, more = ts, true
+		if !w.more || ts < w.next {
+			w.next, w.more = ts, true
+		}
+		if p[0] == tagVersion && (!w.versions || ts < w.vmin) {
+			w.vmin, w.versions = ts, true
 		}
 		return nil
 	})
-	if err != nil || len(due) == 0 {
-		return nil, next, more, err
+	if err != nil {
+		return taken{}, err
+	}
+	if len(w.due) == 0 {
+		return w, nil
 	}
 	if err := st.ClearList(spec); err != nil {
-		return nil, 0, false, err
+		return taken{}, err
 	}
 	for _, p := range rest {
 		if err := st.AppendList(spec, p); err != nil {
-			return nil, 0, false, err
+			return taken{}, err
 		}
 	}
-	slices.SortStableFunc(due, func(a, b timedRec) int {
+	slices.SortStableFunc(w.due, func(a, b timedRec) int {
 		if c := cmp.Compare(a.ts, b.ts); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.tag, b.tag)
 	})
-	return due, next, more, nil
+	return w, nil
 }
 
 // LateLeft is the tag of the late records of a join's first input

@@ -250,6 +250,18 @@ type Operator interface {
 	Close() error
 }
 
+// InputWatermarker is implemented by an operator of several inputs that
+// also wants each input's own watermark: the minimum over that input's
+// channels alone, under the same rules of idleness and alignment as the
+// operator's watermark (the minimum over all inputs), which it is never
+// below. The runner calls InputWatermark when an input's watermark
+// advances, before the Watermark call the same message may cause; an
+// input that ends is at +∞. A temporal join uses it to join a record as
+// soon as the versions input has passed the record's time.
+type InputWatermarker interface {
+	InputWatermark(in int, wm base.Timestamp) error
+}
+
 // Committer is implemented by sink operators: two-phase commit of output.
 type Committer interface {
 	// PreCommit closes the output written since the last checkpoint and

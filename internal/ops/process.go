@@ -401,7 +401,8 @@ type ProcessCtx[K comparable, O any] struct {
 	proc   *procTimerQueue
 	late   *atomic.Int64
 	sides  []SideBuffer
-	bcast  *BroadcastStore // of a broadcast operator; nil otherwise
+	bcast  *BroadcastStore  // of a broadcast operator; nil otherwise
+	inWM   []base.Timestamp // each input's own watermark (two-input operators)
 }
 
 // Key returns the current key.
@@ -414,6 +415,16 @@ func (c *ProcessCtx[K, O]) Timestamp() base.Timestamp { return c.ts }
 
 // Watermark returns the operator's current watermark.
 func (c *ProcessCtx[K, O]) Watermark() base.Timestamp { return c.wm }
+
+// InputWatermark returns the watermark of input in alone (0 or 1 of a
+// two-input operator): never below Watermark, and above it while the
+// other input holds the operator's watermark back.
+func (c *ProcessCtx[K, O]) InputWatermark(in int) base.Timestamp {
+	if in < len(c.inWM) && c.inWM[in] > c.wm {
+		return c.inWM[in]
+	}
+	return c.wm
+}
 
 // ProcessingTime returns the processing time the current call is judged at
 // (read once per batch or timer round).
@@ -529,7 +540,21 @@ func (o *coProcessOp[K, A, B, O, C]) Open(octx graph.OpContext, outs []graph.Out
 	if o.keyB == nil || o.onB == nil {
 		return errors.New("process: incomplete CoProcessConfig")
 	}
-	return o.processOp.Open(octx, outs)
+	if err := o.processOp.Open(octx, outs); err != nil {
+		return err
+	}
+	o.ctx.inWM = []base.Timestamp{base.MinTimestamp, base.MinTimestamp}
+	return nil
+}
+
+// InputWatermark records the watermark of input in alone
+// (graph.InputWatermarker), for ProcessCtx.InputWatermark.
+func (o *coProcessOp[K, A, B, O, C]) InputWatermark(in int, wm base.Timestamp) error {
+	if in < 0 || in >= len(o.ctx.inWM) {
+		return fmt.Errorf("process: watermark of input %d of a two-input operator", in)
+	}
+	o.ctx.inWM[in] = max(o.ctx.inWM[in], wm)
+	return nil
 }
 
 func (o *coProcessOp[K, A, B, O, C]) Process(in int, batch any) error {
@@ -542,4 +567,7 @@ func (o *coProcessOp[K, A, B, O, C]) Process(in int, batch any) error {
 	return fmt.Errorf("process: input %d of a two-input operator", in)
 }
 
-var _ graph.Stateful = (*coProcessOp[int, int, int, int, int])(nil)
+var (
+	_ graph.Stateful         = (*coProcessOp[int, int, int, int, int])(nil)
+	_ graph.InputWatermarker = (*coProcessOp[int, int, int, int, int])(nil)
+)
