@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/weirflow/weir/internal/base"
 	"github.com/weirflow/weir/internal/graph"
 	"github.com/weirflow/weir/io/iotest"
 	"github.com/weirflow/weir/io/kafka"
@@ -157,5 +159,87 @@ func TestKafkaNewPartition(t *testing.T) {
 	want := []string{"a [0,40) 3 @39", "b [0,40) 10 @39"}
 	if got := results(out); !slices.Equal(got, want) {
 		t.Errorf("results %q, want %q", got, want)
+	}
+}
+
+// TestTemporalJoinCompactedTopic: the versions of a temporal join read
+// from a compacted topic (a changelog keyed by the join key), after the
+// broker compacted it: each key's older versions are gone, so a record
+// before the newest surviving version finds none (as in Flink, a
+// compacted topic is a table's latest state, not its history), and a
+// tombstone, which JSON cannot decode, is a dead letter that says so.
+func TestTemporalJoinCompactedTopic(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "clicks"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	ctx := context.Background()
+	compact := "compact"
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, map[string]*string{"cleanup.policy": &compact}, "versions"); err != nil {
+		t.Fatal(err)
+	}
+	// Each call is one batch; the broker never compacts the last one.
+	batches := [][]ev{
+		{e("k0", 1, 10), e("k1", 2, 10), e("k2", 3, 10)},
+		{e("k0", 4, 20), e("k1", 5, 20)},
+		{e("k0", 6, 30), e("k2", 7, 30)},
+		{{Key: "k1"}}, // a tombstone: k1 deleted
+		{e("z", 9, 50)},
+	}
+	for _, b := range batches {
+		var recs []*kgo.Record
+		for _, x := range b {
+			r := &kgo.Record{Topic: "versions", Key: []byte(x.Key)}
+			if !x.At.IsZero() {
+				r.Value, _ = json.Marshal(kev(x))
+			}
+			recs = append(recs, r)
+		}
+		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Compact()
+	surviving := []ev{e("k0", 6, 30), e("k2", 7, 30), e("z", 9, 50)}
+	var clicks []ev
+	for j, at := range []int64{15, 25, 35} {
+		for i, k := range []string{"k0", "k1", "k2"} {
+			clicks = append(clicks, e(k, 100+10*i+j, at))
+		}
+	}
+	clicks = append(clicks, e("z", 200, 55))
+	produceEvents(t, cl, "clicks", 0, clicks)
+	want := refTemporalJoin(joinData{left: [][]ev{clicks}, right: [][]ev{surviving}})
+
+	for _, par := range []int{1, 2} {
+		src := func(topic string) sdk.Source[kev] {
+			return kafka.NewSource[kev](kafka.SourceOptions{Brokers: c.ListenAddrs(), Topics: []string{topic}, Bounded: true, PollTimeout: 20 * time.Millisecond})
+		}
+		p := sdk.NewPipeline()
+		key := func(x kev) string { return x.Key }
+		l := sdk.KeyBy(sdk.Read[kev](p, src("clicks"), sdk.BoundedOutOfOrderness(5*µs)), key)
+		r := sdk.KeyBy(sdk.Read[kev](p, src("versions"), sdk.BoundedOutOfOrderness(5*µs)), key)
+		out := &runnertest.Sink[string]{}
+		sdk.Write(sdk.TemporalJoin(l, r, func(a, b kev, ok bool) string {
+			return pairString(ev(a), ev(b), ok, base.FromTime(a.At))
+		}), out)
+		dl := &runnertest.Sink[sdk.DeadLetter]{}
+		st := mustRun(t, p, Options{Mode: ModeStream, Parallelism: par, DeadLetters: dl})
+		if got := stamped(out); !slices.Equal(got, want) {
+			t.Errorf("P=%d: rows %q, want %q", par, got, want)
+		}
+		// 10 clicks, 3 versions and the tombstone: compaction removed 5.
+		if st.RowsIn != 14 || st.Late != 0 {
+			t.Errorf("P=%d: stats %+v, want 14 rows in, none late", par, st)
+		}
+		if d := dl.Values(); len(d) != 1 || !strings.Contains(d[0].Reason, "tombstone") || d[0].Input == "" {
+			t.Errorf("P=%d: dead letters %+v, want the tombstone's", par, d)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"errors"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -60,9 +61,21 @@ func (s *Source[T]) WithDecoder(decode Decoder[T]) *Source[T] {
 	return s
 }
 
+// ErrTombstone is what JSON decoding returns for a record whose value is
+// null: a deletion of its key in a compacted topic (a changelog). The
+// record becomes a dead letter with this reason, nothing is dropped
+// silently; a source reading deletions decodes them with its own
+// [Decoder] (Record.Value is nil), for instance into a version that says
+// the key was deleted.
+var ErrTombstone = errors.New("tombstone (null value): a deletion, which JSON decoding does not apply (decode it with WithDecoder)")
+
 // DecodeJSON decodes the value of r as JSON into v with T's generated
-// codec (what a source without a decoder does).
+// codec (what a source without a decoder does); a null value is
+// [ErrTombstone].
 func DecodeJSON[T any](r *Record, v *T) error {
+	if r.Value == nil {
+		return ErrTombstone
+	}
 	c, err := sdk.CodecOf[T]()
 	if err != nil {
 		return err
@@ -75,7 +88,12 @@ func DecodeJSON[T any](r *Record, v *T) error {
 func (s *Source[T]) recordDecoder() (func(rec *kgo.Record, v *T) error, string) {
 	if s.decoder == nil {
 		c, _ := sdk.CodecOf[T]()
-		return func(rec *kgo.Record, v *T) error { return c.DecodeJSON(rec.Value, v) }, "json: "
+		return func(rec *kgo.Record, v *T) error {
+			if rec.Value == nil {
+				return ErrTombstone
+			}
+			return c.DecodeJSON(rec.Value, v)
+		}, "json: "
 	}
 	var r Record
 	return func(rec *kgo.Record, v *T) error {

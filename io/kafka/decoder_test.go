@@ -72,3 +72,15 @@ func TestDecoder(t *testing.T) {
 		t.Errorf("dead letter %+v", d)
 	}
 }
+
+// TestDecodeJSONTombstone: a null value (a compacted topic's deletion) is
+// ErrTombstone, not a JSON syntax error.
+func TestDecodeJSONTombstone(t *testing.T) {
+	var v txn
+	if err := kafka.DecodeJSON(&kafka.Record{Key: []byte("ann")}, &v); !errors.Is(err, kafka.ErrTombstone) {
+		t.Errorf("DecodeJSON of a null value: %v, want ErrTombstone", err)
+	}
+	if err := kafka.DecodeJSON(&kafka.Record{Value: []byte{}}, &v); err == nil || errors.Is(err, kafka.ErrTombstone) {
+		t.Errorf("DecodeJSON of an empty value: %v, want a JSON error", err)
+	}
+}
