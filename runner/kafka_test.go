@@ -38,6 +38,13 @@ func init() {
 // its brokers and a client producing to chosen partitions.
 func kafkaCluster(t *testing.T, topic string, partitions int32) ([]string, *kgo.Client) {
 	t.Helper()
+	c, cl := newKafkaCluster(t, topic, partitions)
+	return c.ListenAddrs(), cl
+}
+
+// newKafkaCluster is kafkaCluster, returning the cluster itself.
+func newKafkaCluster(t *testing.T, topic string, partitions int32) (*kfake.Cluster, *kgo.Client) {
+	t.Helper()
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(partitions, topic))
 	if err != nil {
 		t.Fatal(err)
@@ -48,7 +55,7 @@ func kafkaCluster(t *testing.T, topic string, partitions int32) ([]string, *kgo.
 		t.Fatal(err)
 	}
 	t.Cleanup(cl.Close)
-	return c.ListenAddrs(), cl
+	return c, cl
 }
 
 func produceEvents(t *testing.T, cl *kgo.Client, topic string, part int32, evs []ev) {
@@ -169,16 +176,7 @@ func TestKafkaNewPartition(t *testing.T) {
 // compacted topic is a table's latest state, not its history), and a
 // tombstone, which JSON cannot decode, is a dead letter that says so.
 func TestTemporalJoinCompactedTopic(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "clicks"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
+	c, cl := newKafkaCluster(t, "clicks", 1)
 	ctx := context.Background()
 	compact := "compact"
 	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, map[string]*string{"cleanup.policy": &compact}, "versions"); err != nil {
