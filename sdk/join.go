@@ -245,7 +245,7 @@ func (j *intervalJoin[K, A, B, O]) onTimer(ctx *ProcessContext[K, O], t TimerInf
 // to its end before any record at a later time is joined. (A versions
 // split that is idle does not hold that watermark back, as it does not
 // hold any: what it sends later, behind the others, may miss records
-// already joined.)
+// already joined, and is late if it is behind that watermark.)
 //
 // State: a record that cannot be joined at once waits in state until the
 // watermark passes its time; a version waits until the watermark passes
@@ -355,7 +355,10 @@ func metaOf(raw []byte) (joinMeta, error) {
 }
 
 func (m joinMeta) append(dst []byte) []byte {
-	f := metaTracked
+	var f byte
+	if m.tracked {
+		f |= metaTracked
+	}
 	if m.armed {
 		f |= metaArmed
 	}
@@ -457,10 +460,14 @@ func (j *temporalJoin[K, A, B, O]) versionAt(st *ops.KeyedState, ts base.Timesta
 }
 
 func (j *temporalJoin[K, A, B, O]) onVersion(ctx *ProcessContext[K, O], v B) error {
-	if ctx.late() {
+	if ctx.late() || ctx.Timestamp() <= ctx.c.InputWatermark(1) {
 		// Records at its time may have been joined already, or not,
 		// depending on how the inputs interleaved: drop it, so that the
-		// answer never does.
+		// answer never does. Behind the versions input's own watermark
+		// is late too (records after it may have been joined at once):
+		// for a version of a split that is read it is behind its mark
+		// already; this also judges a version without a mark (a window's
+		// result) and one of a split back from idleness.
 		ctx.c.CountLate()
 		Output(ctx, LateRight[B](), v)
 		return nil
@@ -560,7 +567,9 @@ func (j *temporalJoin[K, A, B, O]) onTimer(ctx *ProcessContext[K, O], t TimerInf
 		ctx.EmitAt(e.ts, j.fn(a, v, m.current != nil))
 	}
 	m.armed, m.timer = w.more, w.next
-	m.versions, m.vmin = w.versions, w.vmin
+	// takeDue read the whole list: vmin is known now, even for state
+	// written before it was kept.
+	m.tracked, m.versions, m.vmin = true, w.versions, w.vmin
 	if !w.more && m.current == nil {
 		return st.ClearValue(j.meta)
 	}
