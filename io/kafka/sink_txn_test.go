@@ -541,3 +541,32 @@ func TestSinkRecoverCommittableForms(t *testing.T) {
 		}
 	}
 }
+
+// TestSinkCommitChecksTxnEnded: when the producer's EndTransaction
+// returns success without ending the transaction on the broker (franz-go
+// does so when it believes nothing was added to it, which happened under
+// load to a transaction PreCommit had flushed), Commit finds it still
+// open and commits it by producer id and epoch. Before, the slot's next
+// transaction re-initialized the producer, which aborted it: the
+// checkpoint's output was lost without an error.
+func TestSinkCommitChecksTxnEnded(t *testing.T) {
+	for _, bv := range brokerVersions {
+		t.Run(bv.name, func(t *testing.T) {
+			brokers := eoCluster(t, bv.max)
+			s := eoSink(brokers)
+			eoRecover(t, s, 0, 1)
+			w := eoOpen(t, s, 0, 1)
+			eoWrite(t, w, 0, 10)
+			ok(t, "PreCommit(1)", w.PreCommit(1))
+			kafka.SkipNextEndTxn(w)
+			ok(t, "Commit(1)", w.Commit(1))
+			for n := 2; n <= 4; n++ {
+				eoWrite(t, w, 10*(n-1), 10*n)
+				ok(t, "PreCommit", w.PreCommit(sdk.CheckpointID(n)))
+				ok(t, "Commit", w.Commit(sdk.CheckpointID(n)))
+			}
+			ok(t, "Close", w.Close())
+			wantCommitted(t, brokers, seq([2]int{0, 40}))
+		})
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -85,6 +86,12 @@ type txnState struct {
 	// transaction timeout; reqTimeout bounds the retries of a raw EndTxn.
 	now                 func() time.Time
 	timeout, reqTimeout time.Duration
+	// describe: the brokers answer DescribeTransactions (Kafka 3.0+),
+	// so that a commit can check the transaction ended.
+	describe bool
+	// testSkipEnd makes the next end of a transaction with a producer
+	// send nothing (tests).
+	testSkipEnd bool
 }
 
 // txnPrefix is the prefix of the transactional ids of a sink node.
@@ -139,7 +146,45 @@ func (s *Sink[T]) openTxn(ctx context.Context, sc sdk.SinkContext) (*txnState, e
 			return nil, err
 		}
 	}
+	actx, cancel := context.WithTimeout(ctx, o.ConnectTimeout)
+	defer cancel()
+	vs, err := kadm.NewClient(ts.slots[0].cl).ApiVersions(actx)
+	if err != nil {
+		ts.closeClients()
+		return nil, fmt.Errorf("kafka: api versions of %s: %w", strings.Join(o.Brokers, ","), err)
+	}
+	ts.describe = true
+	for _, v := range vs.Sorted() {
+		if _, ok := v.KeyMaxVersion(kmsg.DescribeTransactions.Int16()); v.Err != nil || !ok {
+			ts.describe = false
+		}
+	}
 	return ts, nil
+}
+
+// txnOngoing reports whether the broker still has the transaction of c
+// open: the state of its transactional id is Ongoing under c's producer
+// id and epoch (DescribeTransactions).
+func txnOngoing(ctx context.Context, cl *kgo.Client, c committable, timeout time.Duration) (ongoing bool, err error) {
+	req := kmsg.NewPtrDescribeTransactionsRequest()
+	req.TransactionalIDs = []string{c.TxnID}
+	err = retry(ctx, timeout, func(ctx context.Context) error {
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			return err
+		}
+		for _, st := range resp.TransactionStates {
+			if st.TransactionalID != c.TxnID {
+				continue
+			}
+			if err := kerr.ErrorForCode(st.ErrorCode); err != nil {
+				return err
+			}
+			ongoing = st.State == "Ongoing" && st.ProducerID == c.Producer && st.ProducerEpoch == c.Epoch
+		}
+		return nil
+	})
+	return ongoing, err
 }
 
 // connect dials the producer of slot s, which holds no transaction,
@@ -366,8 +411,35 @@ func (ts *txnState) end(ctx context.Context, id sdk.CheckpointID, commit bool) e
 			s.open, s.began, s.staged, s.commit = false, time.Time{}, 0, committable{}
 			continue
 		}
-		if err := s.cl.EndTransaction(ctx, try); err != nil {
+		endTxn := (*kgo.Client).EndTransaction
+		if ts.testSkipEnd {
+			// As franz-go does when it believes nothing was added.
+			endTxn, ts.testSkipEnd = func(*kgo.Client, context.Context, kgo.TransactionEndTry) error { return nil }, false
+		}
+		if err := endTxn(s.cl, ctx, try); err != nil {
 			return fmt.Errorf("kafka: %s txn %s of checkpoint %d: %w", what, s.id, s.staged, fenced(err))
+		}
+		if commit && ts.describe {
+			// franz-go ends a transaction without an EndTxn when it
+			// believes no partition was added to it, and under load it
+			// has done so for a transaction whose records PreCommit had
+			// flushed: the broker then kept it open, and the producer's
+			// next re-initialization aborted it, losing a checkpoint's
+			// output without an error. Ask the broker, and commit by
+			// producer id and epoch if it is still open.
+			ongoing, err := txnOngoing(ctx, s.cl, s.commit, ts.reqTimeout)
+			if err != nil {
+				return fmt.Errorf("kafka: commit txn %s of checkpoint %d: check it ended: %w", s.id, s.staged, err)
+			}
+			if ongoing {
+				if err := endRaw(ctx, s.cl, s.commit, true, ts.reqTimeout); err != nil {
+					return fmt.Errorf("kafka: commit txn %s of checkpoint %d: %w", s.id, s.staged, fenced(err))
+				}
+				// The producer does not know of this end: a new one
+				// takes the slot's next transaction.
+				s.open, s.began, s.staged, s.commit, s.reinit = false, time.Time{}, 0, committable{}, true
+				continue
+			}
 		}
 		// Under KIP-890 part 2 the broker bumped the epoch and the
 		// client took the new one over; otherwise the next transaction

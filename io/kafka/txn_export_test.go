@@ -37,3 +37,11 @@ func TxnClients[T any](w sdk.CommittingSink[T]) int {
 func TxnDials[T any](w sdk.CommittingSink[T]) int {
 	return w.(*txnWriter[T]).txn.dials
 }
+
+// SkipNextEndTxn makes the writer's next commit or abort of a transaction
+// through its producer send no EndTxn and return success, as franz-go's
+// EndTransaction does when it believes nothing was added to the
+// transaction.
+func SkipNextEndTxn[T any](w sdk.CommittingSink[T]) {
+	w.(*txnWriter[T]).txn.testSkipEnd = true
+}
