@@ -489,12 +489,7 @@ func TestSinkExactlyOnceFailedThenAbort(t *testing.T) {
 func TestSinkExactlyOnceStaleCommittable(t *testing.T) {
 	for _, bv := range brokerVersions {
 		t.Run(bv.name, func(t *testing.T) {
-			brokers := eoCluster(t, bv.max)
-			s := eoSink(brokers)
-			eoRecover(t, s, 0, 1)
-			w := eoOpen(t, s, 0, 1)
-			eoWrite(t, w, 0, 10)
-			ok(t, "PreCommit(1)", w.PreCommit(1))
+			brokers, w := eoFirstCheckpoint(t, bv.max)
 			c1 := committable(t, w, 1)
 			ok(t, "Commit(1)", w.Commit(1))
 			eoWrite(t, w, 10, 20) // slot 0 again, after checkpoint 1's transaction
@@ -502,7 +497,7 @@ func TestSinkExactlyOnceStaleCommittable(t *testing.T) {
 			eoWrite(t, w, 20, 30) // slot 1
 			ok(t, "crash", kafka.Crash(w))
 			// Checkpoint 2 never completed: restore from 1.
-			s = eoSink(brokers)
+			s := eoSink(brokers)
 			eoRecover(t, s, 1, 1, c1)
 			wantCommitted(t, brokers, seq([2]int{0, 10}))
 		})
@@ -552,12 +547,7 @@ func TestSinkRecoverCommittableForms(t *testing.T) {
 func TestSinkCommitChecksTxnEnded(t *testing.T) {
 	for _, bv := range brokerVersions {
 		t.Run(bv.name, func(t *testing.T) {
-			brokers := eoCluster(t, bv.max)
-			s := eoSink(brokers)
-			eoRecover(t, s, 0, 1)
-			w := eoOpen(t, s, 0, 1)
-			eoWrite(t, w, 0, 10)
-			ok(t, "PreCommit(1)", w.PreCommit(1))
+			brokers, w := eoFirstCheckpoint(t, bv.max)
 			kafka.SkipNextEndTxn(w)
 			ok(t, "Commit(1)", w.Commit(1))
 			for n := 2; n <= 4; n++ {
@@ -569,4 +559,18 @@ func TestSinkCommitChecksTxnEnded(t *testing.T) {
 			wantCommitted(t, brokers, seq([2]int{0, 40}))
 		})
 	}
+}
+
+// eoFirstCheckpoint starts a cluster (eoCluster) and an exactly-once
+// writer of task 0 of 1 on it, writes records 0..9 and pre-commits them
+// under checkpoint 1.
+func eoFirstCheckpoint(t *testing.T, max *kversion.Versions) ([]string, sdk.CommittingSink[txn]) {
+	t.Helper()
+	brokers := eoCluster(t, max)
+	s := eoSink(brokers)
+	eoRecover(t, s, 0, 1)
+	w := eoOpen(t, s, 0, 1)
+	eoWrite(t, w, 0, 10)
+	ok(t, "PreCommit(1)", w.PreCommit(1))
+	return brokers, w
 }
