@@ -350,15 +350,7 @@ func TestJoinConstructionErrors(t *testing.T) {
 		`sdk: WindowJoin "wj": nil join function`,
 		`sdk: WindowJoin "wj": unknown join type 7`,
 	}
-	err := p.Err()
-	if err == nil {
-		t.Fatal("no error")
-	}
-	for _, w := range want {
-		if !strings.Contains(err.Error(), w) {
-			t.Errorf("error lacks %q:\n%v", w, err)
-		}
-	}
+	wantErrors(t, p.Err(), want)
 }
 
 var (
@@ -437,5 +429,19 @@ func TestJoinStateBounded(t *testing.T) {
 				t.Fatalf("state not flat: %v", counts)
 			}
 		})
+	}
+}
+
+// wantErrors checks that err (a pipeline's build error) holds every
+// message of want.
+func wantErrors(t *testing.T, err error, want []string) {
+	t.Helper()
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error lacks %q:\n%v", w, err)
+		}
 	}
 }

@@ -316,17 +316,7 @@ func TestOpenErrors(t *testing.T) {
 }
 
 func TestCluster(t *testing.T) {
-	c := newCluster(t, 3, nil)
-	lead := c.leader(10 * time.Second)
-	var want []string
-	for i := range 20 {
-		cmd := fmt.Sprintf("cmd%d", i)
-		if v := apply(t, c.nodes[lead], cmd); v != i+1 {
-			t.Fatalf("apply %q = %v, want %d", cmd, v, i+1)
-		}
-		want = append(want, cmd)
-	}
-	c.converged(5*time.Second, want)
+	c, lead, want := newClusterWith(t, 20)
 
 	follower := (lead + 1) % 3
 	if _, err := c.nodes[follower].Apply(context.Background(), []byte("x")); !errors.Is(err, ErrNotLeader) {
@@ -462,15 +452,7 @@ func TestPeersMustMatchState(t *testing.T) {
 // own but are brought in by the survivor and catch up with everything
 // committed. A one-node cluster has no one to join.
 func TestJoinAfterLoss(t *testing.T) {
-	c := newCluster(t, 3, nil)
-	lead := c.leader(10 * time.Second)
-	var want []string
-	for i := range 20 {
-		cmd := fmt.Sprintf("cmd%d", i)
-		apply(t, c.nodes[lead], cmd)
-		want = append(want, cmd)
-	}
-	c.converged(5*time.Second, want)
+	c, lead, want := newClusterWith(t, 20)
 	lost := (lead + 1) % 3
 	c.stop(lost)
 	if err := os.RemoveAll(c.cfgs[lost].Dir); err != nil {
@@ -509,4 +491,23 @@ func TestJoinAfterLoss(t *testing.T) {
 		n.Shutdown()
 		t.Error("a one-node cluster joined no one")
 	}
+}
+
+// newClusterWith starts a cluster of three, applies n commands through
+// its leader (each answered with the list's new length) and waits until
+// every node holds them; it returns the leader's index and the commands.
+func newClusterWith(t *testing.T, n int) (*cluster, int, []string) {
+	t.Helper()
+	c := newCluster(t, 3, nil)
+	lead := c.leader(10 * time.Second)
+	var want []string
+	for i := range n {
+		cmd := fmt.Sprintf("cmd%d", i)
+		if v := apply(t, c.nodes[lead], cmd); v != i+1 {
+			t.Fatalf("apply %q = %v, want %d", cmd, v, i+1)
+		}
+		want = append(want, cmd)
+	}
+	c.converged(5*time.Second, want)
+	return c, lead, want
 }
