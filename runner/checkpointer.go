@@ -83,7 +83,8 @@ type CheckpointStats struct {
 // task has finished, which commits the output of a job without a store.
 type checkpointer struct {
 	j       *job
-	tasks   []*rawTask
+	tasks   []*rawTask // by global index (coord.Task); nil for a task of another process
+	where   []int      // by global index: the process of the task (Cluster runs)
 	durable bool // checkpoints go to a store: tasks snapshot their state
 	q       eventQueue
 	uploads sync.WaitGroup // background uploads; runGraph waits for them
@@ -91,7 +92,7 @@ type checkpointer struct {
 	// Owned by run.
 	m       *coord.Machine
 	pending map[ackKey]taskAck // acks whose snapshot is not released yet
-	todo    []coord.Event      // events the actions themselves produced
+	todo    []any              // events the actions themselves produced
 	started uint64             // the newest checkpoint triggered
 	// complete is the newest checkpoint of the checkpoint store known
 	// complete: resumed from, or completed by this run (CheckpointReport).
@@ -100,6 +101,11 @@ type checkpointer struct {
 	// wms is, per checkpoint not yet written, the lowest watermark of
 	// the tasks that acknowledged it (Options.CommitCheckpoint).
 	wms map[uint64]base.Timestamp
+	// Cluster runs: the processes that said bye (the master), and the
+	// failure of a process or the master's finish (stops run).
+	byes  map[int]bool
+	fatal error
+	over  bool // a process other than the master: the master finished
 
 	mu struct { // for stats, read by Run's caller
 		sync.Mutex
@@ -121,23 +127,36 @@ type ackEvent struct {
 	wm base.Timestamp // the task's watermark when it took the checkpoint
 }
 
+// newCheckpointer returns the checkpointer of a job whose tasks in this
+// process are tasks, each with its global index (gid) set: the job's
+// tasks in plan order, stage by stage, index by index.
 func newCheckpointer(j *job, tasks []*rawTask, next base.CheckpointID) *checkpointer {
-	cfg := coord.Config{Job: j.name, Parallelism: j.opts.Parallelism, MaxParallelism: j.opts.MaxParallelism,
+	par := j.opts.Parallelism
+	cfg := coord.Config{Job: j.name, Parallelism: par, MaxParallelism: j.opts.MaxParallelism,
 		Checkpoints: j.store != nil, Savepoints: j.savepoints != nil,
 		Next: uint64(next), Restored: j.restore, Base: j.base, UID: newUID}
-	for i, t := range tasks {
-		t.gid = i
-		kgs, kge := base.KeyGroupRange(t.index, j.opts.Parallelism, j.opts.MaxParallelism)
-		cfg.Tasks = append(cfg.Tasks, coord.Task{Source: t.st.isSource(), Stage: t.st.head.Name, Index: t.index,
-			KeyGroupStart: int(kgs), KeyGroupEnd: int(kge)})
+	var where []int
+	for _, st := range j.plan.stages {
+		for k := range par {
+			kgs, kge := base.KeyGroupRange(k, par, j.opts.MaxParallelism)
+			cfg.Tasks = append(cfg.Tasks, coord.Task{Source: st.isSource(), Stage: st.head.Name, Index: k,
+				KeyGroupStart: int(kgs), KeyGroupEnd: int(kge)})
+			if j.cl != nil {
+				where = append(where, j.cl.processOf(k, par))
+			}
+		}
+	}
+	byGID := make([]*rawTask, len(cfg.Tasks))
+	for _, t := range tasks {
+		byGID[t.gid] = t
 	}
 	m := coord.New(cfg)
 	var complete uint64
 	if j.restore != nil && j.store != nil && j.restoreStore == j.store {
 		complete = j.restore.ID
 	}
-	return &checkpointer{j: j, tasks: tasks, complete: complete, durable: m.Durable(), q: newEventQueue(), m: m, pending: map[ackKey]taskAck{},
-		wms: map[uint64]base.Timestamp{}}
+	return &checkpointer{j: j, tasks: byGID, where: where, complete: complete, durable: m.Durable(), q: newEventQueue(), m: m, pending: map[ackKey]taskAck{},
+		wms: map[uint64]base.Timestamp{}, byes: map[int]bool{}}
 }
 
 // ack reports a task's acknowledgement of checkpoint id (from the task's
@@ -155,8 +174,16 @@ func (c *checkpointer) finished(t *rawTask) {
 }
 
 // run drives the machine until the job's last checkpoint has settled
-// (its error, if it failed) or ctx is done.
+// (its error, if it failed) or ctx is done. In a Cluster run, the master
+// then waits for every other process to say bye; the other processes
+// relay instead (relay).
 func (c *checkpointer) run(ctx context.Context) error {
+	if cl := c.j.cl; cl != nil {
+		cl.listen(ctx, &c.q)
+		if !cl.master() {
+			return c.relay(ctx)
+		}
+	}
 	clock := c.j.opts.Clock
 	var tick <-chan time.Time
 	if c.j.store != nil {
@@ -164,14 +191,14 @@ func (c *checkpointer) run(ctx context.Context) error {
 		defer t.Stop()
 		tick = t.C()
 	}
-	stop := c.j.stop
-	for !c.m.Done() {
+	stop := c.j.opts.Stop
+	for !c.m.Done() && c.fatal == nil {
 		select {
 		case <-tick:
 			c.step(ctx, coord.Tick{})
 		case <-stop:
 			stop = nil
-			c.step(ctx, coord.StopRequested{})
+			c.stopRequested(ctx)
 		case <-c.j.opts.Savepoint:
 			c.step(ctx, coord.SavepointRequested{})
 		case <-c.q.wake:
@@ -182,24 +209,37 @@ func (c *checkpointer) run(ctx context.Context) error {
 			return nil
 		}
 	}
+	if c.fatal != nil {
+		return c.fatal
+	}
+	if cl := c.j.cl; cl != nil {
+		return c.awaitByes(ctx)
+	}
 	return c.err
 }
 
 // step feeds ev to the machine and carries out what it decides, and so on
 // for the events that carrying it out produces (a metadata write).
-func (c *checkpointer) step(ctx context.Context, ev coord.Event) {
+func (c *checkpointer) step(ctx context.Context, ev any) {
 	c.todo = append(c.todo, ev)
 	for len(c.todo) > 0 {
 		ev := c.todo[0]
 		c.todo = c.todo[1:]
+		if ce, ok := ev.(ctlEvent); ok {
+			if ev = c.fromPeer(ctx, ce.m); ev == nil {
+				continue
+			}
+		}
 		if ae, ok := ev.(ackEvent); ok {
-			c.pending[ackKey{ae.ID, ae.Task}] = ae.a
+			if c.tasks[ae.Task] != nil {
+				c.pending[ackKey{ae.ID, ae.Task}] = ae.a
+			}
 			if wm, seen := c.wms[ae.ID]; !seen || ae.wm < wm {
 				c.wms[ae.ID] = ae.wm
 			}
 			ev = ae.Ack
 		}
-		c.m.Step(c.j.opts.Clock.Now(), ev)
+		c.m.Step(c.j.opts.Clock.Now(), ev.(coord.Event))
 		for _, a := range c.m.Ready() {
 			c.do(ctx, a)
 		}
@@ -221,10 +261,22 @@ func (c *checkpointer) do(ctx context.Context, a coord.Action) {
 			c.started = a.ID
 			c.j.opts.Metrics.CheckpointsStarted.Add(1)
 		}
+		remote := map[int][]int{}
 		for _, i := range a.Tasks {
+			if c.tasks[i] == nil {
+				remote[c.where[i]] = append(remote[c.where[i]], i)
+				continue
+			}
 			c.tasks[i].mb.post(func(m *mailbox) { m.trigger = base.CheckpointID(a.ID) })
 		}
+		for p, ts := range remote {
+			c.tell(ctx, p, ctlMsg{Kind: "trigger", ID: a.ID, Tasks: ts})
+		}
 	case coord.Upload:
+		if c.tasks[a.Task] == nil {
+			c.tell(ctx, c.where[a.Task], ctlMsg{Kind: "upload", ID: a.ID, Task: a.Task, Stores: a.Stores})
+			return
+		}
 		k := ackKey{a.ID, a.Task}
 		ta := c.pending[k]
 		delete(c.pending, k)
@@ -277,14 +329,31 @@ func (c *checkpointer) do(ctx context.Context, a coord.Action) {
 		c.mu.completed = append(c.mu.completed, CheckpointStats{ID: base.CheckpointID(a.ID), Sync: a.Stats.Sync,
 			Async: a.Stats.Async, Total: a.Stats.Total, Bytes: a.Stats.Bytes})
 		c.mu.Unlock()
-		for _, t := range c.tasks {
-			t.mb.post(func(m *mailbox) { m.commit, m.final = base.CheckpointID(a.ID), a.Final })
+		c.postCommit(a.ID, a.Final)
+		if cl := c.j.cl; cl != nil {
+			c.tellAll(ctx, ctlMsg{Kind: "commit", ID: a.ID, Final: a.Final})
 		}
 	case coord.Note:
 		c.j.opts.Logf("runner: %s", a.Text)
 	case coord.Finish:
 		if a.Err != nil {
 			c.err = fmt.Errorf("runner: %w", a.Err)
+		}
+		if cl := c.j.cl; cl != nil {
+			m := ctlMsg{Kind: "finish"}
+			if c.err != nil {
+				m.Err = c.err.Error()
+			}
+			c.tellAll(ctx, m)
+		}
+	}
+}
+
+// postCommit tells this process's tasks that checkpoint id is complete.
+func (c *checkpointer) postCommit(id uint64, final bool) {
+	for _, t := range c.tasks {
+		if t != nil {
+			t.mb.post(func(m *mailbox) { m.commit, m.final = base.CheckpointID(id), final })
 		}
 	}
 }
@@ -371,16 +440,17 @@ func (c *checkpointer) stats() ([]CheckpointStats, int) {
 }
 
 // eventQueue is an unbounded queue of events from many goroutines to the
-// checkpointer's: a task never waits on a checkpoint's I/O.
+// checkpointer's: a task never waits on a checkpoint's I/O. An event is a
+// coord.Event, an ackEvent or, in a Cluster run, a ctlEvent.
 type eventQueue struct {
 	mu   sync.Mutex
-	evs  []coord.Event
+	evs  []any
 	wake chan struct{}
 }
 
 func newEventQueue() eventQueue { return eventQueue{wake: make(chan struct{}, 1)} }
 
-func (q *eventQueue) push(ev coord.Event) {
+func (q *eventQueue) push(ev any) {
 	q.mu.Lock()
 	q.evs = append(q.evs, ev)
 	q.mu.Unlock()
@@ -390,7 +460,7 @@ func (q *eventQueue) push(ev coord.Event) {
 	}
 }
 
-func (q *eventQueue) drain() []coord.Event {
+func (q *eventQueue) drain() []any {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	evs := q.evs

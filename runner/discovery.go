@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/weirflow/weir/internal/base"
 	"github.com/weirflow/weir/internal/graph"
 )
 
@@ -26,20 +27,27 @@ type splitQueue struct {
 	}
 	notify []chan struct{} // per task, capacity 1: a split is pending
 	over   chan struct{}   // closed when the stage is over
+	// local, in a Cluster run, tells the tasks of this process, the only
+	// ones the queue counts; a new split goes to task hash(ID) mod
+	// Parallelism, which every process computes alike.
+	local func(k int) bool
 }
 
-func newSplitQueue(initial [][]graph.Split) *splitQueue {
-	q := &splitQueue{over: make(chan struct{}), notify: make([]chan struct{}, len(initial))}
+func newSplitQueue(initial [][]graph.Split, local func(k int) bool) *splitQueue {
+	q := &splitQueue{over: make(chan struct{}), notify: make([]chan struct{}, len(initial)), local: local}
 	q.mu.pending = make([][]graph.Split, len(initial))
 	q.mu.count = make([]int, len(initial))
 	q.mu.known = map[string]bool{}
 	for k, splits := range initial {
 		q.notify[k] = make(chan struct{}, 1)
-		q.mu.count[k] = len(splits)
-		q.mu.live += len(splits)
 		for _, s := range splits {
 			q.mu.known[s.ID()] = true
 		}
+		if local != nil && !local(k) {
+			continue
+		}
+		q.mu.count[k] = len(splits)
+		q.mu.live += len(splits)
 	}
 	if q.mu.live == 0 {
 		q.mu.over = true
@@ -58,9 +66,16 @@ func (q *splitQueue) add(s graph.Split) int {
 	}
 	q.mu.known[s.ID()] = true
 	k := 0
-	for i, c := range q.mu.count {
-		if c < q.mu.count[k] {
-			k = i
+	if q.local != nil {
+		k = int(base.HashString(s.ID()) % uint64(len(q.mu.count)))
+		if !q.local(k) {
+			return -1
+		}
+	} else {
+		for i, c := range q.mu.count {
+			if c < q.mu.count[k] {
+				k = i
+			}
 		}
 	}
 	q.mu.pending[k] = append(q.mu.pending[k], s)

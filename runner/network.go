@@ -24,24 +24,36 @@ import (
 // task i to task i, always on one worker.
 type network struct {
 	workers, par int
+	self         int            // this process's worker in a Cluster run; -1: all are here
 	conns        [][]*netx.Conn // conns[a][b]: worker a's end of its connection with b
 	pumps        []*pump
+	shared       bool // the connections are the Cluster run's, closed with it
 }
 
 // networkWindow is a stream's window in frames: with batches of 1,024
 // rows, what a stream holds in memory is at most four batches.
 const networkWindow = 4
 
-// newNetwork connects every pair of workers over loopback TCP and makes
-// the pump of every stream that crosses workers.
+// newNetwork connects every pair of workers over loopback TCP, or takes
+// the connections of a Cluster run (its process is worker j.cl.c.Index),
+// and makes the pump of every stream that crosses workers into a task of
+// this process.
 func newNetwork(j *job) (*network, error) {
 	w, par := j.opts.NetworkWorkers, j.opts.Parallelism
-	n := &network{workers: w, par: par, conns: make([][]*netx.Conn, w)}
+	self := -1
+	if j.cl != nil {
+		w, self = len(j.cl.c.Peers), j.cl.c.Index
+	}
+	n := &network{workers: w, par: par, self: self, conns: make([][]*netx.Conn, w)}
 	for a := range n.conns {
 		n.conns[a] = make([]*netx.Conn, w)
 	}
+	if j.cl != nil {
+		copy(n.conns[self], j.cl.conns)
+		n.shared = true
+	}
 	for a := range w {
-		for b := a + 1; b < w; b++ {
+		for b := a + 1; b < w && j.cl == nil; b++ {
 			ca, cb, err := loopbackPair(j.runID)
 			if err != nil {
 				n.close()
@@ -61,7 +73,7 @@ func newNetwork(j *job) (*network, error) {
 			for to := range par {
 				for from := range par {
 					wt, wf := n.workerOf(to), n.workerOf(from)
-					if wt == wf {
+					if wt == wf || !n.local(to) {
 						continue
 					}
 					if in.Codec == nil {
@@ -94,6 +106,9 @@ func (j *job) closeNetwork() {
 }
 
 func (n *network) close() {
+	if n.shared {
+		return
+	}
 	for _, row := range n.conns {
 		for _, c := range row {
 			if c != nil {
@@ -104,6 +119,9 @@ func (n *network) close() {
 }
 
 func (n *network) workerOf(task int) int { return task * n.workers / n.par }
+
+// local reports whether task index k runs in this process.
+func (n *network) local(k int) bool { return n.self < 0 || n.workerOf(k) == n.self }
 
 // streamID names the stream of input channel ch of task of stage: the
 // same on both workers, from the plan alone.

@@ -135,6 +135,11 @@ type Options struct {
 	// process, which stays the checkpoint coordinator. At most
 	// Parallelism; 0 or 1 passes every batch by pointer.
 	NetworkWorkers int
+	// Cluster, when set, runs only this process's share of the job, over
+	// several processes that connect to each other (see Cluster); every
+	// process of the run gets the same options but for Cluster.Index and
+	// Cluster.Listener. NetworkWorkers must be 0.
+	Cluster *Cluster
 	// Metrics receives the job's counters; callers may poll it while the
 	// job runs. Nil means the runner makes its own.
 	Metrics *Metrics
@@ -314,6 +319,13 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("runner: StateMemory must not be negative, got %d", o.StateMemory)
 	case o.NetworkWorkers < 0 || o.NetworkWorkers > o.Parallelism:
 		return fmt.Errorf("runner: NetworkWorkers %d out of range; use 0 to Parallelism (%d)", o.NetworkWorkers, o.Parallelism)
+	case o.Cluster != nil && o.NetworkWorkers > 0:
+		return fmt.Errorf("runner: NetworkWorkers and Cluster do not go together")
+	}
+	if o.Cluster != nil {
+		if err := o.Cluster.validate(o.Parallelism); err != nil {
+			return err
+		}
 	}
 	if o.SavepointDir != "" && o.CheckpointDir != "" {
 		if same, err := paths.Overlap(o.SavepointDir, o.CheckpointDir); err != nil {

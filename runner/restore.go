@@ -27,7 +27,9 @@ func (j *job) openStores() (err error) {
 		if j.store, err = checkpoint.Open(o.CheckpointDir, checkpoint.Options{Retain: o.CheckpointRetain, Logf: o.Logf}); err != nil {
 			return fmt.Errorf("checkpoint directory: %w", err)
 		}
-		if err := j.lock(j.store.Dir(), "checkpoint"); err != nil {
+		if j.cl != nil && !j.cl.master() {
+			// The master of the Cluster run holds the lock.
+		} else if err := j.lock(j.store.Dir(), "checkpoint"); err != nil {
 			return err
 		}
 	}
@@ -35,7 +37,9 @@ func (j *job) openStores() (err error) {
 		if j.savepoints, err = checkpoint.Open(o.SavepointDir, checkpoint.Options{SelfContained: true, Retain: -1, Logf: o.Logf}); err != nil {
 			return fmt.Errorf("savepoint directory: %w", err)
 		}
-		if err := j.lock(j.savepoints.Dir(), "savepoint"); err != nil {
+		if j.cl != nil && !j.cl.master() {
+			// The master of the Cluster run holds the lock.
+		} else if err := j.lock(j.savepoints.Dir(), "savepoint"); err != nil {
 			return err
 		}
 	}

@@ -67,10 +67,11 @@ type job struct {
 	opts      Options
 	plan      *plan
 	consumers map[*graph.Node][]graph.Consumer
-	inboxes   [][]inbox  // per stage, per task; nil for source stages
-	targets   [][]target // inboxes as exchange targets, shared by a stage's local senders
-	net       *network   // the network exchange; nil when every task is local
-	slots     sync.Pool  // *[]any of Parallelism nil buffers, for keyed exchanges
+	inboxes   [][]inbox   // per stage, per task; nil for source stages
+	targets   [][]target  // inboxes as exchange targets, shared by a stage's local senders
+	net       *network    // the network exchange; nil when every task is local
+	cl        *clusterRun // this process's side of a Cluster run; nil otherwise
+	slots     sync.Pool   // *[]any of Parallelism nil buffers, for keyed exchanges
 	ck        *checkpointer
 	runID     string
 
@@ -92,13 +93,21 @@ type job struct {
 
 	// readCtx is given to readers and Discover: cancelled on a graceful
 	// stop (so that a waiting read returns at once) and with ctx.
-	readCtx context.Context
-	stop    <-chan struct{} // Options.Stop
-	queues  []*splitQueue   // per stage; set for source stages with discovery
+	readCtx  context.Context
+	stop     <-chan struct{} // Options.Stop; in a Cluster run, closed by the checkpointer
+	stopCh   chan struct{}   // stop, in a Cluster run
+	stopped1 sync.Once
+	queues   []*splitQueue // per stage; set for source stages with discovery
 }
 
 // stopped reports whether a graceful stop was asked for.
 func (j *job) stopped() bool { return closed(j.stop) }
+
+// closeStop stops the sources of this process of a Cluster run.
+func (j *job) closeStop() { j.stopped1.Do(func() { close(j.stopCh) }) }
+
+// local reports whether task index k runs in this process.
+func (j *job) local(k int) bool { return j.net == nil || j.net.local(k) }
 
 // forceNetworkWorkers, set by the package's tests, places every job over
 // that many workers (at most its parallelism) when its options leave
@@ -131,6 +140,15 @@ func runGraph(ctx context.Context, name string, g *graph.Graph, opts Options) (s
 		j.consumers[n] = g.Consumers(n)
 	}
 	defer j.unlock()
+	if c := opts.Cluster; c != nil {
+		cl, err := connect(ctx, c)
+		if err != nil {
+			return Stats{}, err
+		}
+		defer cl.close()
+		j.cl, j.stopCh = cl, make(chan struct{})
+		j.stop = j.stopCh
+	}
 	if st, done, err := j.prepare(ctx); done || err != nil {
 		return st, err
 	}
@@ -143,13 +161,13 @@ func runGraph(ctx context.Context, name string, g *graph.Graph, opts Options) (s
 	readCtx, cancelRead := context.WithCancel(gctx)
 	defer cancelRead()
 	j.ctx, j.readCtx = gctx, readCtx
-	if opts.Stop != nil {
+	if j.stop != nil {
 		// A stop cancels the reads, so that a waiting read returns at once.
 		watched := make(chan struct{})
 		defer close(watched)
 		go func() {
 			select {
-			case <-opts.Stop:
+			case <-j.stop:
 				cancelRead()
 			case <-watched:
 			}
@@ -190,6 +208,9 @@ func collectStats(opts Options, start time.Time, j *job, st Stats) Stats {
 // done is true when there is nothing to run: the job had finished, or a
 // stop came first; st says which.
 func (j *job) prepare(ctx context.Context) (st Stats, done bool, err error) {
+	if j.cl != nil && !j.cl.master() {
+		return j.prepareFollower(ctx)
+	}
 	if err := j.openStores(); err != nil {
 		return Stats{}, true, err
 	}
@@ -198,6 +219,13 @@ func (j *job) prepare(ctx context.Context) (st Stats, done bool, err error) {
 	}
 	if err := j.recoverSinks(ctx); err != nil {
 		return Stats{}, true, err
+	}
+	if j.cl != nil {
+		// The sinks are settled: the other processes may start.
+		start := ctlMsg{Kind: "start", Restored: j.restored, Finished: j.restore != nil && j.restore.Finished}
+		if err := j.cl.broadcast(ctx, start); err != nil {
+			return Stats{}, true, err
+		}
 	}
 	if j.restore != nil && j.restore.Finished {
 		j.opts.Logf("runner: checkpoint %d in %s is of a finished job: nothing to do (its output is committed; remove the checkpoint directory to run the job again)",
@@ -236,14 +264,16 @@ func (j *job) setUp(ctx context.Context) ([]*rawTask, error) {
 					return nil, err
 				}
 			}
-			j.inboxes[st.id][k] = make(inbox, inboxSize(len(st.chanEdge)))
+			if j.cl == nil || j.cl.processOf(k, opts.Parallelism) == j.cl.c.Index {
+				j.inboxes[st.id][k] = make(inbox, inboxSize(len(st.chanEdge)))
+			}
 		}
 		j.targets[st.id] = make([]target, opts.Parallelism)
 		for k, in := range j.inboxes[st.id] {
 			j.targets[st.id][k] = in
 		}
 	}
-	if opts.NetworkWorkers > 1 {
+	if opts.NetworkWorkers > 1 || (j.cl != nil && len(j.cl.c.Peers) > 1) {
 		net, err := newNetwork(j)
 		if err != nil {
 			return nil, err
@@ -252,6 +282,7 @@ func (j *job) setUp(ctx context.Context) ([]*rawTask, error) {
 	}
 	var tasks []*rawTask
 	statefulOps := 0
+	gid := 0
 	for _, st := range pl.stages {
 		for k := range opts.Parallelism {
 			if k%setUpCheck == 0 {
@@ -259,7 +290,12 @@ func (j *job) setUp(ctx context.Context) ([]*rawTask, error) {
 					return nil, err
 				}
 			}
+			gid++
+			if !j.local(k) {
+				continue
+			}
 			t := newRawTask(j, st, k)
+			t.gid = gid - 1
 			if err := t.wire(); err != nil {
 				return nil, err
 			}
@@ -289,7 +325,11 @@ func (j *job) execute(ctx context.Context, eg *errgroup.Group, tasks []*rawTask)
 		if !st.isSource() || !ok || opts.Mode != Stream || opts.DiscoveryInterval < 0 {
 			continue
 		}
-		q := newSplitQueue(st.splits)
+		var local func(int) bool
+		if j.cl != nil {
+			local = j.local
+		}
+		q := newSplitQueue(st.splits, local)
 		j.queues[st.id] = q
 		eg.Go(func() error {
 			return q.enumerate(j.readCtx, opts.Stop, st.head, d, opts.Clock, opts.DiscoveryInterval)
@@ -305,7 +345,11 @@ func (j *job) execute(ctx context.Context, eg *errgroup.Group, tasks []*rawTask)
 	}
 	err := eg.Wait()
 	j.ck.uploads.Wait()
-	j.ck.abortInFlight()
+	if j.cl != nil && !j.cl.master() {
+		j.sayBye(ctx, err)
+	} else {
+		j.ck.abortInFlight()
+	}
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			return cerr

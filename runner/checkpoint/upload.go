@@ -368,3 +368,37 @@ func checksum(p string, buf []byte) (n int64, crc uint32, err error) {
 	defer in.Close()
 	return copyCRC(io.Discard, in, buf)
 }
+
+// Adopt records h, uploaded for checkpoint id by another process's Store
+// on the same directory (the processes of one run, runner.Cluster), as
+// if an Uploader of s had uploaded it: Complete then accepts its files
+// and Abort deletes them. Every file must be in place with its size; a
+// missing or short one is a *CorruptError.
+func (s *Store) Adopt(id uint64, h StateHandle) error {
+	for _, f := range h.Files {
+		if err := checkRef(f); err != nil {
+			return fmt.Errorf("checkpoint: adopt %d: %w", id, err)
+		}
+		fi, err := os.Stat(s.abs(f.Path))
+		if err != nil || fi.Size() != f.Size {
+			return &CorruptError{ID: id, Path: f.Path, Reason: fmt.Sprintf("adopted from another process, it is missing or not of its %d bytes", f.Size)}
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if id <= s.mu.newest {
+		return fmt.Errorf("checkpoint: adopt %d: checkpoint %d is complete: %w", id, s.mu.newest, ErrSubsumed)
+	}
+	p := s.mu.pending[id]
+	if p == nil {
+		p = &inflight{paths: map[string]struct{}{}}
+		s.mu.pending[id] = p
+	}
+	for _, f := range h.Files {
+		p.paths[f.Path] = struct{}{}
+		if strings.HasPrefix(f.Path, sharedDir+"/") {
+			s.mu.shared[f.Path] = fileSum{f.Size, f.CRC}
+		}
+	}
+	return nil
+}

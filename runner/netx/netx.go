@@ -120,6 +120,9 @@ func (c *Conn) Close() error {
 	return nil
 }
 
+// Done is closed when the connection has failed or was closed.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
 // Err returns the connection's failure, or nil while it works.
 func (c *Conn) Err() error {
 	c.mu.Lock()

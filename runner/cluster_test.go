@@ -1,0 +1,236 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/weirflow/weir/sdk"
+)
+
+// runCluster runs p as a Cluster run of n processes, each a Run in its own
+// goroutine with its own listener on loopback (what `weir worker` children
+// do in their own processes), and returns each one's Stats and error.
+// ctxs, when given, is each process's context.
+func runCluster(t *testing.T, p *sdk.Pipeline, opts Options, n int, ctxs ...context.Context) ([]Stats, []error) {
+	t.Helper()
+	peers := make([]string, n)
+	lns := make([]net.Listener, n)
+	for i := range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns[i], peers[i] = ln, ln.Addr().String()
+	}
+	stats, errs := make([]Stats, n), make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		o := opts
+		o.Metrics = nil
+		o.Cluster = &Cluster{Index: i, Peers: peers, Listener: lns[i], Token: "test-run", ConnectTimeout: 20 * time.Second}
+		ctx := t.Context()
+		if i < len(ctxs) {
+			ctx = ctxs[i]
+		}
+		wg.Go(func() { stats[i], errs[i] = Run(ctx, p, o) })
+	}
+	wg.Wait()
+	return stats, errs
+}
+
+// A job over 2 and 3 processes, batch and stream, with checkpoints, gives
+// the rows of one process, with its checkpoints completed by the master
+// from every process's acknowledgements.
+func TestClusterRun(t *testing.T) {
+	ref := newCkJob(6, 1500, 40)
+	if _, err := Run(t.Context(), ref.p, Options{Parallelism: 4}); err != nil {
+		t.Fatal(err)
+	}
+	want := ref.results()
+	for _, tc := range []struct {
+		mode  Mode
+		procs int
+	}{{Batch, 2}, {Stream, 2}, {Batch, 3}, {Stream, 4}} {
+		t.Run(fmt.Sprintf("%v-%dprocs", tc.mode, tc.procs), func(t *testing.T) {
+			j := newCkJob(6, 1500, 40)
+			slow := func(string, int) error { time.Sleep(100 * time.Microsecond); return nil }
+			j.slow.Store(&slow)
+			stats, errs := runCluster(t, j.p, Options{Parallelism: 4, Mode: tc.mode, CheckpointDir: t.TempDir(),
+				CheckpointInterval: 5 * time.Millisecond, DiscoveryInterval: -1, Logf: quietLogf(t)}, tc.procs)
+			if err := errors.Join(errs...); err != nil {
+				t.Fatal(err)
+			}
+			sameResults(t, j.results(), want)
+			if n := len(stats[0].Checkpoints); n < 2 {
+				t.Errorf("the master completed %d checkpoints, want several", n)
+			}
+			var in int64
+			for i, st := range stats {
+				in += st.RowsIn
+				if st.RowsIn == 0 {
+					t.Errorf("process %d read nothing", i)
+				}
+			}
+			if in != 6*1500 {
+				t.Errorf("the processes read %d rows, want %d", in, 6*1500)
+			}
+		})
+	}
+}
+
+// A process of the run that fails fails every process, commits nothing
+// more, and the run resumes from its last checkpoint, over processes again
+// or in one: the output is exactly once.
+func TestClusterCrashResume(t *testing.T) {
+	ref := newCkJob(6, 1500, 40)
+	if _, err := Run(t.Context(), ref.p, Options{Parallelism: 4}); err != nil {
+		t.Fatal(err)
+	}
+	want := ref.results()
+
+	j := newCkJob(6, 1500, 40)
+	dir := t.TempDir()
+	opts := Options{Parallelism: 4, Mode: Stream, CheckpointDir: dir, CheckpointInterval: 2 * time.Millisecond,
+		DiscoveryInterval: -1, Logf: quietLogf(t)}
+	for attempt := range 3 {
+		// Process `attempt%2` crashes once the master has completed two
+		// checkpoints of this attempt: its context is cancelled, as
+		// kill -9 would end it.
+		ctxs := []context.Context{t.Context(), t.Context()}
+		ctx, cancel := context.WithCancel(t.Context())
+		ctxs[attempt%2] = ctx
+		var done atomic.Int64
+		opts.CommitCheckpoint = func(context.Context, CheckpointReport) error {
+			if done.Add(1) == 2 {
+				cancel()
+			}
+			return nil
+		}
+		slow := func(string, int) error { time.Sleep(time.Millisecond); return nil }
+		j.slow.Store(&slow)
+		stats, errs := runCluster(t, j.p, opts, 2, ctxs...)
+		cancel()
+		// The other process fails too, unless the crash came after the
+		// job's last checkpoint was written (then its commit stands).
+		if errs[attempt%2] == nil {
+			t.Fatalf("attempt %d: process %d crashed, yet: %v", attempt, attempt%2, errs)
+		}
+		t.Logf("attempt %d: restored from %d; errors %v", attempt, stats[0].RestoredFrom, errs)
+		if attempt > 0 && stats[0].RestoredFrom == 0 {
+			t.Errorf("attempt %d restored from no checkpoint", attempt)
+		}
+	}
+	opts.CommitCheckpoint = nil
+	slow := func(string, int) error { return nil }
+	j.slow.Store(&slow)
+	if _, errs := runCluster(t, j.p, opts, 2); errors.Join(errs...) != nil {
+		t.Fatal(errs)
+	}
+	sameResults(t, j.results(), want)
+	// Once finished, a run over processes does nothing.
+	stats, errs := runCluster(t, j.p, opts, 2)
+	if errors.Join(errs...) != nil || !stats[0].AlreadyFinished || !stats[1].AlreadyFinished {
+		t.Fatalf("a run of a finished job: %v, %+v", errs, stats)
+	}
+}
+
+// A graceful stop asked of any process stops the whole run with a
+// savepoint, which resumes in one process at another parallelism.
+func TestClusterSavepointStop(t *testing.T) {
+	ref := newCkJob(6, 1500, 40)
+	if _, err := Run(t.Context(), ref.p, Options{Parallelism: 4}); err != nil {
+		t.Fatal(err)
+	}
+	want := ref.results()
+
+	j := newCkJob(6, 1500, 40)
+	sp := t.TempDir()
+	stop := make(chan struct{})
+	var reads atomic.Int64
+	slow := func(string, int) error {
+		time.Sleep(200 * time.Microsecond)
+		if reads.Add(1) == 60 {
+			close(stop)
+		}
+		return nil
+	}
+	j.slow.Store(&slow)
+	opts := Options{Parallelism: 4, Mode: Stream, CheckpointDir: t.TempDir(), SavepointDir: sp,
+		CheckpointInterval: 5 * time.Millisecond, DiscoveryInterval: -1, Logf: quietLogf(t)}
+	// The stop goes to process 1, which is not the master.
+	peers := make([]string, 2)
+	lns := make([]net.Listener, 2)
+	for i := range lns {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns[i], peers[i] = ln, ln.Addr().String()
+	}
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i := range 2 {
+		o := opts
+		o.Cluster = &Cluster{Index: i, Peers: peers, Listener: lns[i], Token: "t"}
+		if i == 1 {
+			o.Stop = stop
+		}
+		wg.Go(func() { _, errs[i] = Run(t.Context(), j.p, o) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	if got, all := len(j.results()), len(want); got >= all {
+		t.Fatalf("the stopped run wrote all %d rows", got)
+	}
+	slow = func(string, int) error { return nil }
+	j.slow.Store(&slow)
+	st, err := Run(t.Context(), j.p, Options{Parallelism: 3, Mode: Stream, FromSavepoint: sp, CheckpointDir: t.TempDir(),
+		DiscoveryInterval: -1, Logf: quietLogf(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.RestoredFrom == 0 {
+		t.Fatal("not restored from the savepoint")
+	}
+	sameResults(t, j.results(), want)
+}
+
+// A peer that presents another token is not connected: the run waits for
+// its processes, then fails with one line.
+func TestClusterWrongToken(t *testing.T) {
+	j := newCkJob(2, 10, 4)
+	peers := make([]string, 2)
+	lns := make([]net.Listener, 2)
+	for i := range lns {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns[i], peers[i] = ln, ln.Addr().String()
+	}
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i := range 2 {
+		o := Options{Parallelism: 2, Cluster: &Cluster{Index: i, Peers: peers, Listener: lns[i], Token: fmt.Sprint("t", i),
+			ConnectTimeout: time.Second}}
+		wg.Go(func() { _, errs[i] = Run(t.Context(), j.p, o) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err == nil || !strings.Contains(err.Error(), "runner: cluster:") {
+			t.Errorf("process %d: %v, want the cluster's error", i, err)
+		}
+	}
+	if len(j.results()) != 0 {
+		t.Error("rows written")
+	}
+}
