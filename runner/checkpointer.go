@@ -85,7 +85,7 @@ type checkpointer struct {
 	j       *job
 	tasks   []*rawTask // by global index (coord.Task); nil for a task of another process
 	where   []int      // by global index: the process of the task (Cluster runs)
-	durable bool // checkpoints go to a store: tasks snapshot their state
+	durable bool       // checkpoints go to a store: tasks snapshot their state
 	q       eventQueue
 	uploads sync.WaitGroup // background uploads; runGraph waits for them
 
