@@ -530,3 +530,51 @@ func (s *Server) handleAnnounce(w http.ResponseWriter, r *http.Request) {
 	s.log.Printf("coordinator %s announced %s", n.ID, n.HTTP)
 	writeJSON(w, http.StatusOK, res)
 }
+
+// peerTable is where the processes of one attempt of a job spread over
+// workers listen: the leader's memory, not replicated. A process repeats
+// its address in every request, so a new leader learns the table again.
+type peerTable struct {
+	attempt uint64
+	addrs   []string
+}
+
+// handlePeers is POST /v1/jobs/{id}/peers: the rendezvous of the
+// processes of a job's attempt (docs/api.md). 409 for an attempt that is
+// not the job's current one, or a job not spread over workers.
+func (s *Server) handlePeers(w http.ResponseWriter, r *http.Request) {
+	var req api.PeersRequest
+	if err := decode(w, r, &req); err != nil {
+		s.fail(w, err)
+		return
+	}
+	j, err := s.job(r.PathValue("id"))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	switch {
+	case req.Attempt != j.Attempt || (j.State != api.Running && j.State != api.Stopping):
+		s.fail(w, errorf(http.StatusConflict, "job %s is %s at attempt %d: attempt %d is stale", j.ID, j.State, j.Attempt, req.Attempt))
+		return
+	case len(j.Workers) < 2:
+		s.fail(w, errorf(http.StatusConflict, "job %s runs in one process: it has no peers", j.ID))
+		return
+	case req.Process < 0 || req.Process >= len(j.Workers):
+		s.fail(w, errorf(http.StatusBadRequest, "job %s has %d processes: no process %d", j.ID, len(j.Workers), req.Process))
+		return
+	case req.Addr == "":
+		s.fail(w, errorf(http.StatusBadRequest, "a peers request without an address"))
+		return
+	}
+	s.mu.Lock()
+	t := s.mu.peers[j.ID]
+	if t == nil || t.attempt != j.Attempt {
+		t = &peerTable{attempt: j.Attempt, addrs: make([]string, len(j.Workers))}
+		s.mu.peers[j.ID] = t
+	}
+	t.addrs[req.Process] = req.Addr
+	out := api.PeersResponse{Peers: slices.Clone(t.addrs)}
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, out)
+}

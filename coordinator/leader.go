@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/weirflow/weir/coordinator/api"
@@ -123,7 +124,11 @@ func (s *Server) tick() {
 		s.mu.lastWorker[c.JobID] = c.WorkerID
 		s.mu.Unlock()
 		j, _ := s.job(c.JobID)
-		s.log.Printf("job %s attempt %d assigned to worker %s (%d slots)", c.JobID, c.Attempt, c.WorkerID, j.Parallelism)
+		if len(c.WorkerIDs) > 1 {
+			s.log.Printf("job %s attempt %d assigned to worker %s, spread over workers %s (%d slots)", c.JobID, c.Attempt, c.WorkerID, strings.Join(c.WorkerIDs, ", "), j.Parallelism)
+		} else {
+			s.log.Printf("job %s attempt %d assigned to worker %s (%d slots)", c.JobID, c.Attempt, c.WorkerID, j.Parallelism)
+		}
 	}
 }
 

@@ -62,6 +62,7 @@ type Server struct {
 		lastSeen   map[string]time.Time // worker → its last heartbeat on this node
 		lastWorker map[string]string    // job → the worker this node last placed it on
 		dying      map[string]bool      // workers whose worker_dead is being applied
+		peers      map[string]*peerTable // job → the data addresses of its attempt's processes
 	}
 
 	closeOnce sync.Once
@@ -124,6 +125,7 @@ func Start(cfg Config) (*Server, error) {
 	s.mu.lastSeen = map[string]time.Time{}
 	s.mu.lastWorker = map[string]string{}
 	s.mu.dying = map[string]bool{}
+	s.mu.peers = map[string]*peerTable{}
 
 	s.transport = http.DefaultTransport.(*http.Transport).Clone()
 	var serverTLS *tls.Config
@@ -262,6 +264,7 @@ func (s *Server) handler() http.Handler {
 	mux.HandleFunc("POST /v1/jobs/{id}/savepoint", s.handleSavepoint)
 	mux.HandleFunc("GET /v1/jobs/{id}/logs", s.handleLogs)
 	mux.HandleFunc("POST /v1/jobs/{id}/checkpoints", s.handleCheckpoint)
+	mux.HandleFunc("POST /v1/jobs/{id}/peers", s.handlePeers)
 	mux.HandleFunc("GET /v1/workers", s.handleWorkers)
 	mux.HandleFunc("POST /v1/workers/register", s.handleRegister)
 	mux.HandleFunc("POST /v1/workers/{id}/heartbeat", s.handleHeartbeat)

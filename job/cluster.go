@@ -2,16 +2,20 @@ package job
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/weirflow/weir/coordinator/api"
 	"github.com/weirflow/weir/internal/msg"
@@ -179,6 +183,10 @@ type worker struct {
 	// asked is the Job.SavepointRequested this attempt last passed on to
 	// the runner (touched by commit only, on the checkpointer's goroutine).
 	asked uint64
+	// A process of an attempt spread over workers (processes > 1): its
+	// number, the host its data port listens on, and the cluster's token.
+	process, processes int
+	dataHost, token    string
 }
 
 // errFenced is the cause of a run cancelled because a newer attempt of the
@@ -205,7 +213,69 @@ func workerFromEnv(getenv func(string) string) (*worker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("worker mode: %w", err)
 	}
-	return &worker{job: id, attempt: attempt, client: c}, nil
+	w := &worker{job: id, attempt: attempt, client: c}
+	if v := getenv(api.EnvProcesses); v != "" {
+		n, err1 := strconv.Atoi(v)
+		k, err2 := strconv.Atoi(getenv(api.EnvProcess))
+		if err1 != nil || err2 != nil || n < 1 || k < 0 || k >= n {
+			return nil, usagef("%s=%q, %s=%q: not a process of a job spread over workers (the worker sets them)",
+				api.EnvProcess, getenv(api.EnvProcess), api.EnvProcesses, v)
+		}
+		b, err := os.ReadFile(getenv(api.EnvTokenFile))
+		if err != nil {
+			return nil, fmt.Errorf("worker mode: %w", err)
+		}
+		w.process, w.processes, w.dataHost, w.token = k, n, getenv(api.EnvDataHost), strings.TrimSpace(string(b))
+		if w.dataHost == "" {
+			w.dataHost = "127.0.0.1"
+		}
+	}
+	return w, nil
+}
+
+// rendezvousTimeout bounds the wait for every process of an attempt to
+// say where it listens: one that never does (its worker died before it
+// started it) fails the attempt, which restarts.
+const rendezvousTimeout = time.Minute
+
+// cluster, for a process of an attempt spread over workers, opens its
+// data port and learns the others' from the leader (POST
+// /v1/jobs/{id}/peers, repeated until every process has said): the
+// runner.Cluster of this process. Nil for an attempt in one process.
+func (w *worker) cluster(ctx context.Context) (*runner.Cluster, error) {
+	if w.processes < 2 {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(w.dataHost, "0"))
+	if err != nil {
+		return nil, fmt.Errorf("data port: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, rendezvousTimeout)
+	defer cancel()
+	req := api.PeersRequest{Attempt: w.attempt, Process: w.process, Addr: ln.Addr().String()}
+	for {
+		res, err := w.client.Peers(ctx, w.job, req)
+		if api.IsStatus(err, 409) {
+			ln.Close()
+			return nil, fmt.Errorf("%w: %s", errFenced, api.ErrorLine(err))
+		}
+		if err == nil && len(res.Peers) == w.processes && !slices.Contains(res.Peers, "") {
+			// The token of this attempt's connections: the cluster's,
+			// bound to the job and the attempt.
+			sum := sha256.Sum256([]byte(w.token + "\x00" + w.job + "\x00" + strconv.FormatUint(w.attempt, 10)))
+			return &runner.Cluster{Index: w.process, Peers: res.Peers, Listener: ln, Token: hex.EncodeToString(sum[:])}, nil
+		}
+		select {
+		case <-ctx.Done():
+			ln.Close()
+			why := "not every process of the attempt said where it listens"
+			if err != nil {
+				why = api.ErrorLine(err)
+			}
+			return nil, fmt.Errorf("process %d of %d: rendezvous within %v: %s", w.process, w.processes, rendezvousTimeout, why)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // commit is runner.Options.CommitCheckpoint in worker mode: the leader

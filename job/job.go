@@ -270,6 +270,13 @@ func (p Program) run(ctx context.Context, args []string, stdout, stderr io.Write
 		ctx, fence = context.WithCancelCause(ctx)
 		defer fence(nil)
 		opts.CommitCheckpoint = w.commit(fence, savepoint)
+		if opts.Cluster, err = w.cluster(ctx); err != nil {
+			if errors.Is(err, errFenced) {
+				p.say(stderr, strings.TrimPrefix(err.Error(), errFenced.Error()+": "))
+				return 1
+			}
+			return p.fail(stderr, err)
+		}
 	}
 	runCtx, cancel, graceful := p.stopControl(ctx, cfg, &opts)
 	defer cancel()

@@ -104,7 +104,7 @@ func (w *Worker) launch(ctx context.Context, a api.Assignment, events chan<- eve
 //	BINARY run ARGS... --name=NAME --checkpoint-dir=CD --savepoint-dir=SD [--from-savepoint=FS] --progress=never
 func (w *Worker) command(ctx context.Context, path string, a api.Assignment, log *os.File, tail *tailWriter) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, path, childArgs(a)...)
-	cmd.Env = childEnv(os.Environ(), a, w.cfg.Coordinators, w.tokenFile)
+	cmd.Env = childEnv(os.Environ(), a, w.cfg.Coordinators, w.tokenFile, w.dataHost())
 	cmd.Stdout = log
 	cmd.Stderr = tail
 	cmd.SysProcAttr = sysProcAttr()
@@ -127,19 +127,27 @@ func childArgs(a api.Assignment) []string {
 }
 
 // childEnv is the worker's environment without any WEIR_ variable of
-// worker mode, plus those of this attempt.
-func childEnv(base []string, a api.Assignment, coordinators []string, tokenFile string) []string {
+// worker mode, plus those of this attempt: for a process of a job spread
+// over workers, its number, their count and the host its data port
+// listens on (dataHost, the worker's).
+func childEnv(base []string, a api.Assignment, coordinators []string, tokenFile, dataHost string) []string {
 	ours := []string{
 		api.EnvJobID + "=" + a.Job,
 		api.EnvAttempt + "=" + strconv.FormatUint(a.Attempt, 10),
 		api.EnvCoordinators + "=" + joinURLs(coordinators),
 		api.EnvTokenFile + "=" + tokenFile,
 	}
+	if a.Processes > 1 {
+		ours = append(ours,
+			api.EnvProcess+"="+strconv.Itoa(a.Process),
+			api.EnvProcesses+"="+strconv.Itoa(a.Processes),
+			api.EnvDataHost+"="+dataHost)
+	}
 	env := make([]string, 0, len(base)+len(ours))
 	for _, kv := range base {
 		name, _, _ := strings.Cut(kv, "=")
 		switch name {
-		case api.EnvJobID, api.EnvAttempt, api.EnvCoordinators, api.EnvTokenFile:
+		case api.EnvJobID, api.EnvAttempt, api.EnvCoordinators, api.EnvTokenFile, api.EnvProcess, api.EnvProcesses, api.EnvDataHost:
 			continue
 		}
 		env = append(env, kv)

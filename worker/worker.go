@@ -129,6 +129,16 @@ func (w *Worker) ID() string { return w.id }
 // URL is the base URL of the worker's log server.
 func (w *Worker) URL() string { return w.url }
 
+// dataHost is the host the data ports of this worker's children listen
+// on: that of the worker's own address.
+func (w *Worker) dataHost() string {
+	host, _, err := net.SplitHostPort(w.ln.Addr().String())
+	if err != nil {
+		return "127.0.0.1"
+	}
+	return host
+}
+
 // Slots is how many slots the worker offers.
 func (w *Worker) Slots() int { return w.cfg.Slots }
 

@@ -156,11 +156,16 @@ type Job struct {
 	Reason        string   `json:"reason,omitempty"` // why it waits, failed or restarted
 	Attempt       uint64   `json:"attempt"`          // counts starts; a stale attempt is fenced
 	Restarts      int      `json:"restarts"`
-	Worker        string   `json:"worker,omitempty"` // the worker hosting its tasks
-	Tasks         []Task   `json:"tasks,omitempty"`
-	Checkpoint    *Ckpt    `json:"checkpoint,omitempty"` // last completed checkpoint
-	Savepoint     string   `json:"savepoint,omitempty"`  // SavepointDir once a savepoint is in it (--from-savepoint takes its newest)
-	SavepointID   uint64   `json:"savepoint_id,omitempty"`
+	Worker        string   `json:"worker,omitempty"` // the worker hosting its tasks, or the first of Workers
+	// Workers, when the job's tasks are spread over several workers, are
+	// those workers by process index (task k on Workers[k·len/Parallelism]);
+	// Workers[0] hosts the attempt's master, the process that completes
+	// checkpoints. Empty when one worker hosts them all.
+	Workers     []string `json:"workers,omitempty"`
+	Tasks       []Task   `json:"tasks,omitempty"`
+	Checkpoint  *Ckpt    `json:"checkpoint,omitempty"` // last completed checkpoint
+	Savepoint   string   `json:"savepoint,omitempty"`  // SavepointDir once a savepoint is in it (--from-savepoint takes its newest)
+	SavepointID uint64   `json:"savepoint_id,omitempty"`
 	// SavepointRequested counts the savepoints asked for without a stop,
 	// SavepointTaken those answered: a request is done once
 	// SavepointTaken reaches the SavepointRequested it returned.
@@ -211,6 +216,21 @@ type CheckpointRequest struct {
 	// job's attempts resume from the directory, no longer from
 	// FromSavepoint.
 	Complete uint64 `json:"complete,omitempty"`
+}
+
+// PeersRequest is POST /v1/jobs/{id}/peers: process Process of attempt
+// Attempt of a job spread over workers says where its data port listens,
+// and asks where the others' do.
+type PeersRequest struct {
+	Attempt uint64 `json:"attempt"`
+	Process int    `json:"process"`
+	Addr    string `json:"addr"`
+}
+
+// PeersResponse lists the data address of every process of the attempt,
+// by process index; "" for one that has not said yet.
+type PeersResponse struct {
+	Peers []string `json:"peers"`
 }
 
 // SavepointRequest is POST /v1/jobs/{id}/savepoint.
@@ -294,15 +314,20 @@ type HeartbeatResponse struct {
 
 // Assignment is one job attempt a worker should run.
 type Assignment struct {
-	Job           string   `json:"job"`
-	Attempt       uint64   `json:"attempt"`
-	Name          string   `json:"name"`
-	Binary        string   `json:"binary"` // SHA-256, fetched from GET /v1/binaries/{sha256}
-	Args          []string `json:"args"`
-	Slots         int      `json:"slots"`
-	CheckpointDir string   `json:"checkpoint_dir"`
-	SavepointDir  string   `json:"savepoint_dir"`
-	FromSavepoint string   `json:"from_savepoint,omitempty"`
+	Job     string   `json:"job"`
+	Attempt uint64   `json:"attempt"`
+	Name    string   `json:"name"`
+	Binary  string   `json:"binary"` // SHA-256, fetched from GET /v1/binaries/{sha256}
+	Args    []string `json:"args"`
+	Slots   int      `json:"slots"`
+	// Process and Processes: the attempt runs as Processes processes,
+	// one per worker, this worker's being number Process (0, the master,
+	// completes checkpoints). Processes 0 or 1: one process runs it all.
+	Process       int    `json:"process,omitempty"`
+	Processes     int    `json:"processes,omitempty"`
+	CheckpointDir string `json:"checkpoint_dir"`
+	SavepointDir  string `json:"savepoint_dir"`
+	FromSavepoint string `json:"from_savepoint,omitempty"`
 	// Stop: end the child gracefully (SIGTERM: a stream job writes its
 	// savepoint to SavepointDir and exits 0).
 	Stop bool `json:"stop,omitempty"`
@@ -314,4 +339,9 @@ const (
 	EnvAttempt      = "WEIR_ATTEMPT"
 	EnvCoordinators = "WEIR_COORDINATORS" // comma-separated URLs, also read by the CLI
 	EnvTokenFile    = "WEIR_TOKEN_FILE"   // also read by the CLI
+	// A child of a job spread over workers: its process number, their
+	// count, and the host its data port listens on (the worker's).
+	EnvProcess   = "WEIR_PROCESS"
+	EnvProcesses = "WEIR_PROCESSES"
+	EnvDataHost  = "WEIR_DATA_HOST"
 )

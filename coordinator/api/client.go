@@ -399,6 +399,18 @@ func (c *Client) Heartbeat(ctx context.Context, worker string, req HeartbeatRequ
 	return out, err
 }
 
+// Peers is POST /v1/jobs/{id}/peers: a process of a job spread over
+// workers records its data address and learns the others'.
+func (c *Client) Peers(ctx context.Context, job string, req PeersRequest) (PeersResponse, error) {
+	var out PeersResponse
+	in, err := jsonBody(req)
+	if err != nil {
+		return out, err
+	}
+	err = c.do(ctx, http.MethodPost, "/jobs/"+url.PathEscape(job)+"/peers", in, &out)
+	return out, err
+}
+
 // ReportCheckpoint asks the leader to complete a checkpoint; nil means it
 // is committed to the Raft log.
 func (c *Client) ReportCheckpoint(ctx context.Context, job string, req CheckpointRequest) (Job, error) {

@@ -2,6 +2,7 @@ package state
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/weirflow/weir/coordinator/api"
@@ -9,11 +10,14 @@ import (
 
 // Schedule returns the assign commands that place the queued and
 // restarting jobs, each with its attempt (the job's + 1), in job order
-// (Submitted, then ID). Time is left for the leader to set. Placement is
-// whole-job: all Parallelism slots on one alive worker, the best fit
-// (the fewest free slots that are enough, then the lowest ID). A job that
-// fits nowhere is skipped and later jobs are still placed; [Waiting] says
-// why it waits. Schedule does not change s.
+// (Submitted, then ID). Time is left for the leader to set. A job goes
+// whole to one alive worker when one has Parallelism free slots, the best
+// fit (the fewest free slots that are enough, then the lowest ID): its
+// tasks then pass batches by pointer. Otherwise its tasks spread over the
+// fewest workers that can hold them, one process each (task k on process
+// k·n/Parallelism, [Shares]), the workers with the most free slots first.
+// A job that fits nowhere is skipped and later jobs are still placed;
+// [Waiting] says why it waits. Schedule does not change s.
 func Schedule(s *State) []Command {
 	cmds, _ := plan(s, "")
 	return cmds
@@ -40,8 +44,8 @@ func plan(s *State, explain string) (cmds []Command, why string) {
 		}
 	}
 	for _, j := range s.order {
-		if sl := byID[j.Worker]; sl != nil {
-			sl.free -= j.Parallelism
+		for _, sl := range alive {
+			sl.free -= j.slotsOn(sl.id)
 		}
 	}
 	for _, j := range s.order {
@@ -54,16 +58,49 @@ func plan(s *State, explain string) (cmds []Command, why string) {
 				best = sl
 			}
 		}
-		if best == nil {
+		if best != nil {
+			best.free -= j.Parallelism
+			cmds = append(cmds, Command{Kind: Assign, JobID: j.ID, WorkerID: best.id, Attempt: j.Attempt + 1})
+			continue
+		}
+		spread := spreadOver(j.Parallelism, alive)
+		if spread == nil {
 			if j.ID == explain {
 				return cmds, waitReason(j.Parallelism, alive)
 			}
 			continue
 		}
-		best.free -= j.Parallelism
-		cmds = append(cmds, Command{Kind: Assign, JobID: j.ID, WorkerID: best.id, Attempt: j.Attempt + 1})
+		ids := make([]string, len(spread))
+		shares := Shares(j.Parallelism, len(spread))
+		for i, sl := range spread {
+			sl.free -= shares[i]
+			ids[i] = sl.id
+		}
+		cmds = append(cmds, Command{Kind: Assign, JobID: j.ID, WorkerID: ids[0], WorkerIDs: ids, Attempt: j.Attempt + 1})
 	}
 	return cmds, ""
+}
+
+// spreadOver returns the fewest workers that can hold par tasks spread
+// over them, by process index, or nil: the n with the most free slots
+// (then the lowest ID), the largest share on the freest.
+func spreadOver(par int, alive []*slot) []*slot {
+	byFree := slices.Clone(alive)
+	slices.SortStableFunc(byFree, func(a, b *slot) int { return b.free - a.free }) // alive is sorted by ID
+	for n := 2; n <= min(par, len(byFree)); n++ {
+		shares := Shares(par, n) // larger shares come first
+		ok := true
+		for i := range n {
+			if byFree[i].free < shares[i] {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return byFree[:n]
+		}
+	}
+	return nil
 }
 
 // slot is a worker's capacity during a round.
@@ -74,20 +111,16 @@ type slot struct {
 
 func waitReason(need int, alive []*slot) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "needs %d slot%s on one worker; ", need, plural(need))
+	fmt.Fprintf(&b, "needs %d slot%s; ", need, plural(need))
 	if len(alive) == 0 {
 		b.WriteString("no worker is alive")
 		return b.String()
 	}
-	largest, biggest := 0, 0
+	free := 0
 	for _, w := range alive {
-		largest = max(largest, w.free)
-		biggest = max(biggest, w.slots)
+		free += max(w.free, 0)
 	}
-	fmt.Fprintf(&b, "the largest free is %d (%d alive worker%s)", max(largest, 0), len(alive), plural(len(alive)))
-	if biggest < need {
-		b.WriteString("; tasks are not yet spread over workers")
-	}
+	fmt.Fprintf(&b, "%d free on %d alive worker%s", free, len(alive), plural(len(alive)))
 	return b.String()
 }
 

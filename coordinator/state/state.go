@@ -21,7 +21,7 @@ const (
 	SubmitJob          Kind = "submit_job"          // a job is accepted (Command.Job)
 	RegisterWorker     Kind = "register_worker"     // a worker (re)joins (Command.Worker)
 	WorkerDead         Kind = "worker_dead"         // the leader's detector gave up on a worker (WorkerID, Reason)
-	Assign             Kind = "assign"              // a job's next attempt goes to a worker (JobID, WorkerID, Attempt)
+	Assign             Kind = "assign"              // a job's next attempt goes to a worker (JobID, WorkerID, Attempt), or to several (WorkerIDs)
 	JobExited          Kind = "job_exited"          // a worker reported an attempt's exit (JobID, WorkerID, Attempt, Exit)
 	CompleteCheckpoint Kind = "complete_checkpoint" // a checkpoint is complete (JobID, Attempt, Checkpoint)
 	CancelJob          Kind = "cancel_job"          // (JobID)
@@ -45,6 +45,9 @@ type Command struct {
 	Job        *api.Job               `json:"job,omitempty"`
 	Worker     *api.RegisterRequest   `json:"worker,omitempty"`
 	WorkerID   string                 `json:"worker_id,omitempty"`
+	// WorkerIDs: assign spreads the job's tasks over these workers, one
+	// process each, by process index (WorkerID is then the first).
+	WorkerIDs []string `json:"worker_ids,omitempty"`
 	JobID      string                 `json:"job_id,omitempty"`
 	Attempt    uint64                 `json:"attempt,omitempty"`
 	Exit       *api.Exit              `json:"exit,omitempty"`
@@ -249,7 +252,7 @@ func (s *State) submit(c Command) (any, error) {
 	j.Reason = ""
 	j.Attempt = 0
 	j.Restarts = 0
-	j.Worker = ""
+	j.Worker, j.Workers = "", nil
 	j.Tasks = nil
 	j.Checkpoint = nil
 	j.Savepoint, j.SavepointID = "", 0
@@ -343,7 +346,7 @@ func (s *State) WorkerAlive(id, incarnation string) (alive, replaced bool) {
 // cancelling ones are cancelled.
 func (s *State) lose(id, reason string) {
 	for _, j := range s.order {
-		if j.Worker != id {
+		if !placedOn(j, id) {
 			continue
 		}
 		switch j.State {
@@ -356,9 +359,36 @@ func (s *State) lose(id, reason string) {
 			j.State = api.Restarting
 			j.Reason = reason + " during stop with savepoint; the next attempt stops once it runs"
 		}
-		j.Worker = ""
+		j.Worker, j.Workers = "", nil
 		j.Tasks = nil
 	}
+}
+
+// placedOn reports whether worker id hosts tasks of j's attempt.
+func placedOn(j *job, id string) bool {
+	return id != "" && (j.Worker == id || slices.Contains(j.Workers, id))
+}
+
+// processOf returns the process index of worker id in j's placement, or
+// -1.
+func processOf(j *job, id string) int {
+	if len(j.Workers) == 0 {
+		if j.Worker == id && id != "" {
+			return 0
+		}
+		return -1
+	}
+	return slices.Index(j.Workers, id)
+}
+
+// Shares returns how many of par tasks each of n processes hosts: task k
+// on process k·n/par (runner.Cluster's placement).
+func Shares(par, n int) []int {
+	out := make([]int, n)
+	for k := range par {
+		out[k*n/par]++
+	}
+	return out
 }
 
 func (s *State) assign(c Command) (any, error) {
@@ -372,15 +402,28 @@ func (s *State) assign(c Command) (any, error) {
 	if c.Attempt != j.Attempt+1 {
 		return nil, refuse(ErrStale, "job %s: attempt %d is not the next one (%d)", j.ID, c.Attempt, j.Attempt+1)
 	}
-	w, ok := s.workers[c.WorkerID]
-	if !ok {
-		return nil, refuse(ErrNotFound, "worker %q is unknown", c.WorkerID)
+	ids := c.WorkerIDs
+	if len(ids) == 0 {
+		ids = []string{c.WorkerID}
 	}
-	if !w.Alive {
-		return nil, refuse(ErrConflict, "worker %s is not alive", w.ID)
+	if len(ids) > j.Parallelism {
+		return nil, refuse(ErrInvalid, "job %s has %d tasks: it cannot spread over %d workers", j.ID, j.Parallelism, len(ids))
 	}
-	if free := w.Slots - s.used(w.ID); free < j.Parallelism {
-		return nil, refuse(ErrConflict, "job %s needs %d slots; worker %s has %d free", j.ID, j.Parallelism, w.ID, free)
+	shares := Shares(j.Parallelism, len(ids))
+	for i, id := range ids {
+		w, ok := s.workers[id]
+		if !ok {
+			return nil, refuse(ErrNotFound, "worker %q is unknown", id)
+		}
+		if !w.Alive {
+			return nil, refuse(ErrConflict, "worker %s is not alive", w.ID)
+		}
+		if slices.Contains(ids[:i], id) {
+			return nil, refuse(ErrInvalid, "worker %s is named twice", id)
+		}
+		if free := w.Slots - s.used(w.ID); free < shares[i] {
+			return nil, refuse(ErrConflict, "job %s needs %d slots on worker %s, which has %d free", j.ID, shares[i], w.ID, free)
+		}
 	}
 	if j.State == api.Restarting {
 		j.Restarts++
@@ -388,23 +431,36 @@ func (s *State) assign(c Command) (any, error) {
 	j.State = api.Running
 	j.Reason = ""
 	j.Attempt = c.Attempt
-	j.Worker = w.ID
+	j.Worker, j.Workers = ids[0], nil
+	if len(ids) > 1 {
+		j.Workers = slices.Clone(ids)
+	}
 	j.Tasks = make([]api.Task, j.Parallelism)
-	for i := range j.Tasks {
-		j.Tasks[i] = api.Task{Index: i, Worker: w.ID}
+	for k := range j.Tasks {
+		j.Tasks[k] = api.Task{Index: k, Worker: ids[k*len(ids)/j.Parallelism]}
 	}
 	return cloneJob(j.Job), nil
 }
 
-// used returns the slots the jobs placed on worker id hold.
+// used returns the slots the jobs placed on worker id hold: a slot per
+// task index (Flink's slot sharing).
 func (s *State) used(id string) int {
 	n := 0
 	for _, j := range s.order {
-		if j.Worker == id {
-			n += j.Parallelism
-		}
+		n += j.slotsOn(id)
 	}
 	return n
+}
+
+// slotsOn returns the slots j's attempt holds on worker id.
+func (j *job) slotsOn(id string) int {
+	if !placedOn(j, id) {
+		return 0
+	}
+	if len(j.Workers) == 0 {
+		return j.Parallelism
+	}
+	return Shares(j.Parallelism, len(j.Workers))[processOf(j, id)]
 }
 
 func (s *State) exited(c Command) (any, error) {
@@ -415,10 +471,22 @@ func (s *State) exited(c Command) (any, error) {
 	if c.Exit == nil {
 		return nil, refuse(ErrInvalid, "job_exited without an exit")
 	}
-	if c.Attempt != j.Attempt || j.Worker == "" || j.Worker != c.WorkerID {
+	if c.Attempt != j.Attempt || !placedOn(j, c.WorkerID) {
 		return nil, refuse(ErrStale, "job %s: attempt %d on worker %s is not the current one", j.ID, c.Attempt, c.WorkerID)
 	}
 	e := c.Exit
+	if p := processOf(j, c.WorkerID); p > 0 {
+		if e.Code == 0 && j.State != api.Cancelling {
+			// A process other than the master ends once the master has
+			// the job's last checkpoint; the master's exit decides.
+			return cloneJob(j.Job), nil
+		}
+		e = &api.Exit{Job: e.Job, Attempt: e.Attempt, Code: e.Code, Permanent: e.Permanent,
+			Reason: fmt.Sprintf("process %d (worker %s): %s", p, c.WorkerID, e.Reason)}
+		if e.Reason == "" {
+			e.Reason = fmt.Sprintf("process %d (worker %s) exited with code %d", p, c.WorkerID, e.Code)
+		}
+	}
 	switch {
 	case j.State == api.Cancelling:
 		j.State = api.Cancelled
@@ -460,7 +528,7 @@ func (s *State) exited(c Command) (any, error) {
 			j.Reason = last
 		}
 	}
-	j.Worker = ""
+	j.Worker, j.Workers = "", nil
 	j.Tasks = nil
 	return cloneJob(j.Job), nil
 }
@@ -707,9 +775,11 @@ func (s *State) Workers() []api.Worker {
 		out = append(out, api.Worker{ID: w.ID, URL: w.URL, Slots: w.Slots, Alive: w.Alive})
 	}
 	for _, j := range s.order {
-		if i, ok := at[j.Worker]; ok && j.Worker != "" {
-			out[i].Used += j.Parallelism
-			out[i].Jobs = append(out[i].Jobs, j.ID)
+		for id, i := range at {
+			if n := j.slotsOn(id); n > 0 {
+				out[i].Used += n
+				out[i].Jobs = append(out[i].Jobs, j.ID)
+			}
 		}
 	}
 	return out
@@ -718,8 +788,8 @@ func (s *State) Workers() []api.Worker {
 func (s *State) workerView(w *worker) api.Worker {
 	v := api.Worker{ID: w.ID, URL: w.URL, Slots: w.Slots, Alive: w.Alive}
 	for _, j := range s.order {
-		if j.Worker == w.ID {
-			v.Used += j.Parallelism
+		if n := j.slotsOn(w.ID); n > 0 {
+			v.Used += n
 			v.Jobs = append(v.Jobs, j.ID)
 		}
 	}
@@ -755,7 +825,7 @@ func (s *State) Binary(sha string) (api.Binary, bool) {
 func (s *State) Assignments(id string) []api.Assignment {
 	var out []api.Assignment
 	for _, j := range s.order {
-		if j.Worker != id || (j.State != api.Running && j.State != api.Stopping) {
+		if !placedOn(j, id) || (j.State != api.Running && j.State != api.Stopping) {
 			continue
 		}
 		a := api.Assignment{
@@ -764,7 +834,7 @@ func (s *State) Assignments(id string) []api.Assignment {
 			Name:          j.Name,
 			Binary:        j.Binary,
 			Args:          slices.Clone(j.Args),
-			Slots:         j.Parallelism,
+			Slots:         j.slotsOn(id),
 			CheckpointDir: j.CheckpointDir,
 			SavepointDir:  j.SavepointDir,
 			Stop:          j.State == api.Stopping,
@@ -777,6 +847,9 @@ func (s *State) Assignments(id string) []api.Assignment {
 		if j.Complete == 0 {
 			a.FromSavepoint = j.FromSavepoint
 		}
+		if len(j.Workers) > 1 {
+			a.Process, a.Processes = processOf(j, id), len(j.Workers)
+		}
 		out = append(out, a)
 	}
 	return out
@@ -785,6 +858,7 @@ func (s *State) Assignments(id string) []api.Assignment {
 func cloneJob(j api.Job) api.Job {
 	j.Args = slices.Clone(j.Args)
 	j.Tasks = slices.Clone(j.Tasks)
+	j.Workers = slices.Clone(j.Workers)
 	if j.Checkpoint != nil {
 		c := *j.Checkpoint
 		j.Checkpoint = &c

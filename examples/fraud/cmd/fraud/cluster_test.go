@@ -521,6 +521,23 @@ func TestClusterBatchAndBadInput(t *testing.T) {
 		t.Errorf("refused submissions changed the job list:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 
+	// Larger than the cluster: accepted, and waits with a reason. A
+	// second worker joins: the job's 4 tasks spread over the two, one
+	// process each, batches crossing between them, and it gives the rows
+	// of the local run.
+	bigOut := filepath.Join(t.TempDir(), "big")
+	big := c.submit("--mode=batch", "--in=jsonl:"+in+"/*.jsonl", "--out=jsonl:"+bigOut, "--parallelism=4", "--checkpoint-interval=200ms")
+	j = c.waitJob(big, "a reason to wait", 30*time.Second, func(j api.Job) bool { return j.State == api.Queued && j.Reason != "" })
+	t.Logf("job of 4 tasks on a worker of 2 slots: %s: %s", j.State, j.Reason)
+	c.startWorker("w2", 2)
+	j = c.waitJob(big, "spread over two workers", time.Minute, func(j api.Job) bool { return len(j.Workers) == 2 || j.State == api.Finished })
+	t.Logf("job %s placed on %v", big, j.Workers)
+	j = c.waitJob(big, "the spread batch job to finish", 2*time.Minute, func(j api.Job) bool { return j.State == api.Finished })
+	exactRows(t, "batch job spread over two workers", readTotals(t, bigOut), readTotals(t, local))
+	if r := c.weir("cancel", big); r.code == 0 {
+		t.Errorf("cancel of a finished job: exit 0")
+	}
+
 	// A binary altered on the worker's disk after it was fetched: refused
 	// at the start, and the job fails with the reason.
 	bins, _ := filepath.Glob(filepath.Join(c.dir, "w1", "binaries", strings.Repeat("[0-9a-f]", 64)))
@@ -541,14 +558,6 @@ func TestClusterBatchAndBadInput(t *testing.T) {
 		t.Errorf("job of an altered binary: %s after %d restarts: %q; want failed, altered on disk", j.State, j.Restarts, j.Reason)
 	}
 
-	// Larger than any worker: accepted, and waits with a reason.
-	big := c.submit("--mode=batch", "--in=jsonl:"+in+"/*.jsonl", "--out=jsonl:"+filepath.Join(t.TempDir(), "big"), "--parallelism=4")
-	j = c.waitJob(big, "a reason to wait", 30*time.Second, func(j api.Job) bool { return j.State == api.Queued && j.Reason != "" })
-	t.Logf("job of 4 tasks on a worker of 2 slots: %s: %s", j.State, j.Reason)
-	if r := c.weir("cancel", big); r.code != 0 {
-		t.Errorf("cancel: exit %d: %s", r.code, r.stderr)
-	}
-	c.waitJob(big, "cancelled", 30*time.Second, func(j api.Job) bool { return j.State == api.Cancelled || j.State.Final() })
 }
 
 // BenchmarkClusterFailover measures what a failure costs a stream job on a
