@@ -59,9 +59,9 @@ type Server struct {
 	mu struct {
 		sync.Mutex
 		detector   *state.Detector
-		lastSeen   map[string]time.Time // worker → its last heartbeat on this node
-		lastWorker map[string]string    // job → the worker this node last placed it on
-		dying      map[string]bool      // workers whose worker_dead is being applied
+		lastSeen   map[string]time.Time  // worker → its last heartbeat on this node
+		lastWorker map[string]string     // job → the worker this node last placed it on
+		dying      map[string]bool       // workers whose worker_dead is being applied
 		peers      map[string]*peerTable // job → the data addresses of its attempt's processes
 	}
 

@@ -144,7 +144,7 @@ func TestSpreadJob(t *testing.T) {
 	t.Run("assignments", func(t *testing.T) {
 		s := build(t, placed...)
 		for _, tc := range []struct {
-			w                       string
+			w                      string
 			slots, proc, processes int
 		}{{"w2", 2, 0, 2}, {"w1", 1, 1, 2}} {
 			a := s.Assignments(tc.w)

@@ -38,16 +38,16 @@ const MaxRestarts = 10
 // Command is one entry of the Raft log. The leader fills it, Time
 // included, before it proposes it; the FSM never reads a clock.
 type Command struct {
-	Kind       Kind                   `json:"kind"`
-	Time       time.Time              `json:"time"`
-	Node       *api.Node              `json:"node,omitempty"`
-	Binary     *api.Binary            `json:"binary,omitempty"`
-	Job        *api.Job               `json:"job,omitempty"`
-	Worker     *api.RegisterRequest   `json:"worker,omitempty"`
-	WorkerID   string                 `json:"worker_id,omitempty"`
+	Kind     Kind                 `json:"kind"`
+	Time     time.Time            `json:"time"`
+	Node     *api.Node            `json:"node,omitempty"`
+	Binary   *api.Binary          `json:"binary,omitempty"`
+	Job      *api.Job             `json:"job,omitempty"`
+	Worker   *api.RegisterRequest `json:"worker,omitempty"`
+	WorkerID string               `json:"worker_id,omitempty"`
 	// WorkerIDs: assign spreads the job's tasks over these workers, one
 	// process each, by process index (WorkerID is then the first).
-	WorkerIDs []string `json:"worker_ids,omitempty"`
+	WorkerIDs  []string               `json:"worker_ids,omitempty"`
 	JobID      string                 `json:"job_id,omitempty"`
 	Attempt    uint64                 `json:"attempt,omitempty"`
 	Exit       *api.Exit              `json:"exit,omitempty"`
