@@ -271,13 +271,15 @@ func streamInput(t *testing.T, o fraudgen.Options) (*devbroker.Broker, [3][][]fr
 	return b, runs, want
 }
 
-// TestClusterStream submits the fraud stream job (Kafka → Kafka) to three
-// coordinators and two workers, kills the leader and the job's worker with
-// SIGKILL while the input arrives in three runs, stops the job with a
-// savepoint (killing its worker during the stop too), resumes it locally
-// to the end of its input, and checks the
-// committed output topic against the expected rows. It also restarts the
-// killed coordinator and checks that it catches up.
+// TestClusterStream submits the fraud stream job (Kafka → Kafka) at
+// parallelism 4 to three coordinators and two workers of 2 slots (so its
+// tasks spread over both, one process each), kills the leader and one of
+// the job's workers with SIGKILL while the input arrives in three runs
+// (a new worker joins), stops the job with a savepoint (killing one of its
+// workers during the stop too, and starting another), resumes it locally
+// to the end of its input, and checks the committed output topic against
+// the expected rows. It also restarts the killed coordinator and checks
+// that it catches up.
 func TestClusterStream(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a cluster of processes and kills them")
@@ -290,11 +292,14 @@ func TestClusterStream(t *testing.T) {
 	c.startWorker("w2", 2)
 
 	id := c.submit("--mode=stream", "--in=kafka://"+b.Addr()+"/txns", "--out=kafka://"+b.Addr()+"/totals",
-		"--on-error=fail", "--parallelism=2", "--checkpoint-interval=200ms")
+		"--on-error=fail", "--parallelism=4", "--checkpoint-interval=200ms")
 	j := c.waitJob(id, "a first checkpoint", time.Minute, func(j api.Job) bool {
 		return j.State == api.Running && j.Checkpoint != nil
 	})
-	t.Logf("job %s runs on %s; checkpoint %d", id, j.Worker, j.Checkpoint.ID)
+	t.Logf("job %s runs on %v; checkpoint %d", id, j.Workers, j.Checkpoint.ID)
+	if len(j.Workers) != 2 {
+		t.Fatalf("job of 4 tasks on workers %v, want spread over the two workers of 2 slots", j.Workers)
+	}
 
 	// kill -9 the leader: a new one carries on, the job keeps running and
 	// completes checkpoints.
@@ -315,22 +320,23 @@ func TestClusterStream(t *testing.T) {
 
 	produceParts(t, b, "txns", 0, runs[1], nil)
 
-	// kill -9 the job's worker: the job restarts on the other one from its
+	// kill -9 one of the job's workers (not its master's) and start a new
+	// one: the job restarts over the one left and the new one from its
 	// last completed checkpoint.
-	host := j.Worker
+	host := j.Workers[1]
 	attempt := j.Attempt
 	t1 := time.Now()
 	c.kill(c.workers[host])
+	c.startWorker("w3", 2)
 	j = c.waitJob(id, "the job running again after its worker's death", time.Minute, func(j api.Job) bool {
 		return j.State == api.Running && j.Attempt > attempt && j.Checkpoint != nil && j.Checkpoint.Attempt == j.Attempt
 	})
 	workerLoss := time.Since(t1)
-	t.Logf("worker %s killed: job on %s (attempt %d), checkpoint %d of the new attempt %v after the kill",
-		host, j.Worker, j.Attempt, j.Checkpoint.ID, workerLoss.Round(time.Millisecond))
+	t.Logf("worker %s killed: job on %v (attempt %d), checkpoint %d of the new attempt %v after the kill",
+		host, j.Workers, j.Attempt, j.Checkpoint.ID, workerLoss.Round(time.Millisecond))
 
 	// The killed coordinator comes back and catches up.
 	c.start(c.coordinators[killed])
-	c.startWorker("w3", 2)
 	produceParts(t, b, "txns", 0, runs[2], nil)
 	j = c.waitJob(id, "a checkpoint after the last input", time.Minute, func(x api.Job) bool {
 		return x.Checkpoint != nil && x.Checkpoint.ID > j.Checkpoint.ID+2
@@ -349,13 +355,15 @@ func TestClusterStream(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
-	// Stop with a savepoint on the cluster, and kill -9 the job's worker
-	// at once: the stop is not dropped; the job restarts on another
-	// worker and stops there once it runs. Then resume locally to the end.
+	// Stop with a savepoint on the cluster, and kill -9 the job's master's
+	// worker at once: the stop is not dropped; the job restarts over
+	// the worker left and a new one, and stops there once it runs. Then
+	// resume locally to the end.
 	if r := c.weir("savepoint", "--stop", id); r.code != 0 {
 		t.Fatalf("weir savepoint --stop: exit %d: %s", r.code, r.stderr)
 	}
 	c.kill(c.workers[j.Worker])
+	c.startWorker("w4", 2)
 	j = c.waitJob(id, "the job stopped with a savepoint", time.Minute, func(j api.Job) bool { return j.State.Final() })
 	if j.State != api.Stopped || j.SavepointID == 0 || j.Reason != "" {
 		t.Fatalf("after a stop whose worker died: %s, savepoint %d in %q, reason %q; want stopped with a savepoint", j.State, j.SavepointID, j.Savepoint, j.Reason)
