@@ -31,8 +31,12 @@ type network struct {
 }
 
 // networkWindow is a stream's window in frames: with batches of 1,024
-// rows, what a stream holds in memory is at most four batches.
-const networkWindow = 4
+// rows, what a stream holds in memory is at most 16 batches. The credits
+// must last the time one takes to come back from another process, whose
+// pump waits its turn for a CPU: with 4, the fraud backfill over two
+// worker processes ran at 0.56× of one process, with 16 at 0.74×
+// (BenchmarkClusterShuffle, benchmarks/RESULTS.md).
+const networkWindow = 16
 
 // newNetwork connects every pair of workers over loopback TCP, or takes
 // the connections of a Cluster run (its process is worker j.cl.c.Index),
