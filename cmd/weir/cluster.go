@@ -243,7 +243,10 @@ func printStatus(w io.Writer, j api.Job) {
 	line("mode", "%s", j.Mode)
 	line("parallelism", "%d", j.Parallelism)
 	line("attempt", "%d (%d %s)", j.Attempt, j.Restarts, plural(j.Restarts, "restart", "restarts"))
-	if j.Worker != "" {
+	switch {
+	case len(j.Workers) > 1:
+		line("workers", "%s (one process each; %s's completes checkpoints)", strings.Join(j.Workers, ", "), j.Workers[0])
+	case j.Worker != "":
 		line("worker", "%s", j.Worker)
 	}
 	for _, g := range taskGroups(j.Tasks) {

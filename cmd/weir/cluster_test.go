@@ -37,12 +37,12 @@ type fakeCluster struct {
 var (
 	fakeJobs = []api.Job{
 		{ID: "fraud-0a1b2c3d", Name: "fraud", Mode: "stream", Parallelism: 4, State: api.Running, Attempt: 3, Restarts: 2,
-			Reason: "", Worker: "w1",
-			Tasks:      []api.Task{{Index: 2, Worker: "w1"}, {Index: 0, Worker: "w1"}, {Index: 1, Worker: "w1"}, {Index: 3, Worker: "w2"}},
+			Reason: "", Worker: "w1", Workers: []string{"w1", "w2"},
+			Tasks:      []api.Task{{Index: 2, Worker: "w2"}, {Index: 0, Worker: "w1"}, {Index: 1, Worker: "w1"}, {Index: 3, Worker: "w2"}},
 			Checkpoint: &api.Ckpt{ID: 12, Path: "/ck/fraud-0a1b2c3d/checkpoints/chk-12", Watermark: t0.Add(-time.Minute), Attempt: 3, Completed: t0.Add(-3 * time.Second)},
 			Submitted:  t0.Add(-90 * time.Minute)},
 		{ID: "backfill-99887766", Name: "backfill", Mode: "batch", Parallelism: 8, State: api.Queued,
-			Reason:    "needs 8 slots on one worker; the largest free is 2 (2 alive workers)",
+			Reason:    "needs 8 slots; 2 free on 2 alive workers",
 			Submitted: t0.Add(-time.Minute)},
 	}
 	fakeWorkers = []api.Worker{
@@ -150,9 +150,9 @@ state:           running
 mode:            stream
 parallelism:     4
 attempt:         3 (2 restarts)
-worker:          w1
-tasks 0-2:       w1
-task 3:          w2
+workers:         w1, w2 (one process each; w1's completes checkpoints)
+tasks 0-1:       w1
+tasks 2-3:       w2
 checkpoint:      12 of attempt 3, completed 3s ago, watermark 2024-05-01T11:59:00Z
 checkpoint path: /ck/fraud-0a1b2c3d/checkpoints/chk-12
 submitted:       2024-05-01T10:30:00Z (1h30m ago)
@@ -171,10 +171,10 @@ fraud-0a1b2c3d     fraud     running  4  w1      12 (3s ago)
 backfill-99887766  backfill  queued   8  -       -
 `, calls: []string{"GET /v1/jobs"}},
 		{name: "jobs flags", args: []string{"jobs", "--coordinators=" + srv.URL, "--token-file=" + token}, stdout: "~fraud-0a1b2c3d     fraud"},
-		{name: "jobs json", env: true, args: []string{"jobs", "--json"}, stdout: "~\"reason\": \"needs 8 slots on one worker"},
+		{name: "jobs json", env: true, args: []string{"jobs", "--json"}, stdout: "~\"reason\": \"needs 8 slots; 2 free"},
 		{name: "status", env: true, args: []string{"status", "fraud-0a1b2c3d"}, stdout: statusOut, calls: []string{"GET /v1/jobs/fraud-0a1b2c3d"}},
 		{name: "status queued", env: true, args: []string{"status", "backfill-99887766"},
-			stdout: "~reason:      needs 8 slots on one worker; the largest free is 2 (2 alive workers)\n"},
+			stdout: "~reason:      needs 8 slots; 2 free on 2 alive workers\n"},
 		{name: "status json", env: true, args: []string{"status", "fraud-0a1b2c3d", "--json"}, stdout: "~\"path\": \"/ck/fraud-0a1b2c3d/checkpoints/chk-12\""},
 		{name: "status unknown", env: true, args: []string{"status", "nope"}, code: 1, stderr: "weir status: job nope not found\n"},
 		{name: "status no job", env: true, args: []string{"status"}, code: 2, stderr: "weir status: name one job: weir status"},
