@@ -116,7 +116,12 @@
 // a newer attempt of the job runs (409) stops this attempt with one line,
 // exit 1, nothing more committed. The answer to a report says whether a
 // savepoint was asked of the cluster since (weir savepoint JOB): then the
-// next checkpoint is also a savepoint, reported with it.
+// next checkpoint is also a savepoint, reported with it. With
+// WEIR_PROCESSES above 1 the process is WEIR_PROCESS of an attempt spread
+// over workers: it listens on a port of WEIR_DATA_HOST, learns its peers'
+// addresses from the leader (POST /v1/jobs/{id}/peers, for up to a
+// minute) and runs its share of the tasks as a runner.Cluster; only the
+// master (process 0) reports checkpoints.
 //
 // # Stopping
 //

@@ -59,6 +59,15 @@
 // result exactly once. Options.SavepointDir makes a graceful stop write a
 // savepoint; Options.FromSavepoint resumes from one, at any parallelism.
 //
+// # Over several processes
+//
+// With Options.Cluster a run spans processes (a cluster's workers start
+// them, package job): each hosts the tasks of its index, batches between
+// processes go over runner/netx with credit-based flow control, and
+// process 0, the master, settles the sinks and coordinates the
+// checkpoints of every task, the others relaying to it over a control
+// stream. A process that fails fails the run in every process.
+//
 // # Goroutines and ownership
 //
 // One goroutine per task, the checkpointer (the driver of the checkpoint

@@ -1,7 +1,10 @@
 // Package worker is a weir worker: it registers with the coordinators,
 // heartbeats, and runs the job attempts the leader assigns to it as child
-// processes, one process per job attempt (phase 1 places a whole job on
-// one worker).
+// processes, one process per job attempt: the whole attempt, or this
+// worker's share of an attempt spread over workers (Assignment.Process of
+// Processes; the child then gets WEIR_PROCESS, WEIR_PROCESSES and
+// WEIR_DATA_HOST, the host of the worker's own address, where it listens
+// for its peers).
 //
 // # What it owns
 //

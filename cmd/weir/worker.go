@@ -23,7 +23,7 @@ func runWorker(args []string, stdout, stderr io.Writer) int {
 	slots := fs.Int("slots", runtime.NumCPU(), "task slots this worker offers")
 	data := fs.String("data", "", "directory for fetched binaries, job logs and the worker id")
 	tokenFile := fs.String("token-file", os.Getenv(api.EnvTokenFile), "file holding the cluster's bearer token (env "+api.EnvTokenFile+")")
-	httpAddr := fs.String("http", "127.0.0.1:0", "host:port of the worker's log server")
+	httpAddr := fs.String("http", "127.0.0.1:0", "host:port of the worker's log server; its host is also where the worker's job processes listen for their peers")
 	id := fs.String("id", "", "worker id (default: the one kept in DATA/worker-id, made once)")
 	tlsCert := fs.String("tls-cert", "", "PEM certificate: serve the log server over HTTPS (with --tls-key)")
 	tlsKey := fs.String("tls-key", "", "PEM private key of --tls-cert")

@@ -52,10 +52,14 @@
 //
 // # Scheduling
 //
-// [Schedule] places whole jobs (phase 1: all of a job's slots on one
-// worker) in FIFO order of submission, best fit first, and returns the
-// assign commands for the leader to propose. A job that fits on no worker
-// waits without blocking later ones; [Waiting] says why, for status.
+// [Schedule] places jobs in FIFO order of submission and returns the
+// assign commands for the leader to propose: whole on one worker when one
+// has the slots (best fit), else spread over the fewest workers that can
+// hold it, one process each ([Shares]: task k on process k·n/parallelism,
+// the runner's placement). A job that fits nowhere waits without blocking
+// later ones; [Waiting] says why, for status. The master of a spread
+// attempt (process 0, Job.Worker) decides its end; another process's
+// failure, or the loss of any of its workers, restarts it.
 //
 // # Who calls it
 //
