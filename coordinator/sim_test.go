@@ -80,8 +80,34 @@ type simWorker struct {
 	stopped sync.Once
 }
 
-func simulate(b *testing.B, workers int) simResult {
-	b.StopTimer()
+// sim is a cluster of three coordinators and simulated workers.
+type sim struct {
+	c     *api.Client
+	sha   string
+	sims  []*simWorker
+	beats atomic.Int64
+	wg    sync.WaitGroup
+}
+
+// kill stops the heartbeats of worker id.
+func (s *sim) kill(id string) {
+	for _, w := range s.sims {
+		if w.id == id {
+			w.stopped.Do(func() { close(w.stop) })
+		}
+	}
+}
+
+func (s *sim) close() {
+	for _, w := range s.sims {
+		w.stopped.Do(func() { close(w.stop) })
+	}
+	s.wg.Wait()
+}
+
+// startSim starts three coordinators and the given number of simulated
+// workers of 8 slots, with the fake job binary uploaded.
+func startSim(b *testing.B, workers int) *sim {
 	ctx := context.Background()
 	addrs := freeAddrs(b, 3)
 	var peers []raftnode.Peer
@@ -104,9 +130,8 @@ func simulate(b *testing.B, workers int) simResult {
 
 	// Workers register, then heartbeat every 500 ms, spread over the
 	// interval.
-	var beats atomic.Int64
-	sims := make([]*simWorker, workers)
-	var wg sync.WaitGroup
+	s := &sim{c: c, sha: sha, sims: make([]*simWorker, workers)}
+	sims, beats, wg := s.sims, &s.beats, &s.wg
 	for i := range sims {
 		w := &simWorker{id: fmt.Sprintf("w%03d", i), stop: make(chan struct{})}
 		sims[i] = w
@@ -141,12 +166,15 @@ func simulate(b *testing.B, workers int) simResult {
 			}
 		}(time.Duration(i) * heartbeatMillis * time.Millisecond / time.Duration(workers))
 	}
-	defer func() {
-		for _, w := range sims {
-			w.stopped.Do(func() { close(w.stop) })
-		}
-		wg.Wait()
-	}()
+	return s
+}
+
+func simulate(b *testing.B, workers int) simResult {
+	b.StopTimer()
+	ctx := context.Background()
+	s := startSim(b, workers)
+	defer s.close()
+	c, sha, beats := s.c, s.sha, &s.beats
 
 	// Jobs of 8 tasks on 95% of the workers.
 	jobs := workers * 95 / 100
@@ -205,11 +233,7 @@ func simulate(b *testing.B, workers int) simResult {
 
 	// A worker dies (its heartbeats stop): its job runs elsewhere.
 	victim := all[0]
-	for _, w := range sims {
-		if w.id == victim.Worker {
-			w.stopped.Do(func() { close(w.stop) })
-		}
-	}
+	s.kill(victim.Worker)
 	w0 = time.Now()
 	waitFor(b, "the victim's job running elsewhere", func() bool {
 		j, err := c.Job(ctx, victim.ID)
@@ -240,5 +264,75 @@ func parallel(b *testing.B, n, k int, fn func(i int) error) {
 	close(errs)
 	for err := range errs {
 		b.Fatal(err)
+	}
+}
+
+// BenchmarkClusterScaleBigJob places one job of 1,000 tasks on 200
+// simulated workers of 8 slots: no worker holds it, so it spreads over
+// 125 of them, one process each. It measures the time from submit to
+// the job running, the heartbeat CPU while it runs (each of its workers'
+// assignments names its process), the Raft bytes of one checkpoint of
+// it, and the time from the last heartbeat of one of its workers (not the
+// master's) to the job running again over the workers left.
+//
+//	go test -run=NONE -bench=ClusterScaleBigJob -benchtime=1x ./coordinator
+func BenchmarkClusterScaleBigJob(b *testing.B) {
+	if testing.Short() {
+		b.Skip("runs a three-node cluster with hundreds of simulated workers")
+	}
+	const workers, tasks = 200, 1000
+	for range b.N {
+		b.StopTimer()
+		ctx := context.Background()
+		s := startSim(b, workers)
+		b.StartTimer()
+		t0 := time.Now()
+		sub, err := s.c.Submit(ctx, api.SubmitRequest{Binary: s.sha, Args: []string{fmt.Sprintf("--parallelism=%d", tasks)}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var j api.Job
+		waitFor(b, "the job running", func() bool {
+			j, err = s.c.Job(ctx, sub.ID)
+			return err == nil && j.State == api.Running
+		})
+		place := time.Since(t0)
+		if len(j.Workers) != tasks/8 {
+			b.Fatalf("the job of %d tasks spread over %d workers, want %d", tasks, len(j.Workers), tasks/8)
+		}
+
+		cpu0, n0, w0 := cpuTime(b), s.beats.Load(), time.Now()
+		time.Sleep(3 * time.Second)
+		cpu1, n1 := cpuTime(b), s.beats.Load()
+		hbCPU := (cpu1 - cpu0) / time.Duration(max(n1-n0, 1))
+		rate := float64(n1-n0) / time.Since(w0).Seconds()
+
+		req := api.CheckpointRequest{Attempt: j.Attempt, ID: 1, Path: filepath.Join(j.CheckpointDir, "chk-1"), Watermark: time.Now()}
+		e, err := state.Encode(state.Command{Kind: state.CompleteCheckpoint, Time: time.Now(), JobID: j.ID, Attempt: j.Attempt, Checkpoint: &req})
+		if err != nil {
+			b.Fatal(err)
+		}
+		w0 = time.Now()
+		if _, err := s.c.ReportCheckpoint(ctx, j.ID, req); err != nil {
+			b.Fatal(err)
+		}
+		report := time.Since(w0)
+
+		s.kill(j.Workers[len(j.Workers)/2])
+		w0 = time.Now()
+		waitFor(b, "the job running again", func() bool {
+			x, err := s.c.Job(ctx, j.ID)
+			return err == nil && x.State == api.Running && x.Attempt > j.Attempt
+		})
+		recovery := time.Since(w0)
+		b.StopTimer()
+		s.close()
+		b.ReportMetric(place.Seconds(), "place-s")
+		b.ReportMetric(float64(hbCPU.Microseconds()), "cpu-µs/heartbeat")
+		b.ReportMetric(recovery.Seconds(), "recovery-s")
+		b.Logf("%d workers × 8 slots, one job of %d tasks over %d workers: running %v after submit; heartbeats %.0f/s at %v CPU each; "+
+			"a checkpoint report %v, %d Raft bytes; a worker's last heartbeat to the job running again %v",
+			workers, tasks, len(j.Workers), place.Round(time.Millisecond), rate, hbCPU.Round(time.Microsecond),
+			report.Round(time.Millisecond), len(e), recovery.Round(time.Millisecond))
 	}
 }
