@@ -574,15 +574,26 @@ func TestClusterBatchAndBadInput(t *testing.T) {
 // the job's worker to a completed checkpoint of the job restarted
 // elsewhere. The baseline, measured first on the same job, is the gap
 // between two checkpoints when nothing fails (--checkpoint-interval=1s, as
-// the issue sets the goal of the worker loss with).
+// the issue sets the goal of the worker loss with). whole: the job at
+// parallelism 2, whole on one worker; spread: at parallelism 4, spread
+// over both workers, and a third worker starts as the job's worker dies.
 //
 //	go test -run=NONE -bench=ClusterFailover -benchtime=3x ./examples/fraud/cmd/fraud
 func BenchmarkClusterFailover(b *testing.B) {
 	if testing.Short() {
 		b.Skip("starts a cluster of processes and kills them")
 	}
+	b.Run("whole", func(b *testing.B) { clusterFailover(b, false) })
+	b.Run("spread", func(b *testing.B) { clusterFailover(b, true) })
+}
+
+func clusterFailover(b *testing.B, spread bool) {
 	o := fraudgen.Options{Rows: 100_000, Users: 2_000, Partitions: 2, Disorder: 20 * time.Second, Seed: 53}
 	parts, _ := crashData(b, o)
+	par := "--parallelism=2"
+	if spread {
+		par = "--parallelism=4"
+	}
 	var gap, leader, worker time.Duration
 	for range b.N {
 		br := startBroker(b)
@@ -594,7 +605,7 @@ func BenchmarkClusterFailover(b *testing.B) {
 		c.startWorker("w1", 2)
 		c.startWorker("w2", 2)
 		id := c.submit("--mode=stream", "--in=kafka://"+br.Addr()+"/txns", "--out=kafka://"+br.Addr()+"/totals",
-			"--on-error=fail", "--parallelism=2", "--checkpoint-interval=1s")
+			"--on-error=fail", par, "--checkpoint-interval=1s")
 		j := c.waitJob(id, "a first checkpoint", time.Minute, func(j api.Job) bool {
 			return j.State == api.Running && j.Checkpoint != nil
 		})
@@ -616,6 +627,9 @@ func BenchmarkClusterFailover(b *testing.B) {
 		attempt := j.Attempt
 		t2 := time.Now()
 		c.kill(c.workers[j.Worker])
+		if spread {
+			c.startWorker("w3", 2)
+		}
 		c.waitJob(id, "a checkpoint of the restarted job", time.Minute, func(j api.Job) bool {
 			return j.State == api.Running && j.Attempt > attempt && j.Checkpoint != nil && j.Checkpoint.Attempt == j.Attempt
 		})
