@@ -3,6 +3,8 @@ package job
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -187,6 +189,7 @@ type worker struct {
 	// number, the host its data port listens on, and the cluster's token.
 	process, processes int
 	dataHost, token    string
+	tlsCert, tlsKey    string // the worker's, for the data port; "" without
 }
 
 // errFenced is the cause of a run cancelled because a newer attempt of the
@@ -226,11 +229,45 @@ func workerFromEnv(getenv func(string) string) (*worker, error) {
 			return nil, fmt.Errorf("worker mode: %w", err)
 		}
 		w.process, w.processes, w.dataHost, w.token = k, n, getenv(api.EnvDataHost), strings.TrimSpace(string(b))
+		w.tlsCert, w.tlsKey = getenv(api.EnvTLSCert), getenv(api.EnvTLSKey)
 		if w.dataHost == "" {
 			w.dataHost = "127.0.0.1"
 		}
 	}
 	return w, nil
+}
+
+// listenData opens a process's data port on host, and returns it with how
+// to dial the others': over TLS when the worker gave its certificate and
+// key (the peers' certificates are checked against roots, nil: the
+// system's, which SSL_CERT_FILE extends), plain TCP otherwise. Either
+// way a connection then proves it belongs to the attempt with a token
+// (runner/netx's handshake), inside TLS when there is TLS.
+func listenData(host, certFile, keyFile string, roots *x509.CertPool) (net.Listener, func(context.Context, string) (net.Conn, error), error) {
+	var conf *tls.Config
+	if certFile != "" || keyFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("data port: TLS: %w", err)
+		}
+		conf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("data port: %w", err)
+	}
+	if conf == nil {
+		return ln, nil, nil
+	}
+	dial := func(ctx context.Context, addr string) (net.Conn, error) {
+		name, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, err
+		}
+		d := tls.Dialer{Config: &tls.Config{ServerName: name, RootCAs: roots, MinVersion: tls.VersionTLS12}}
+		return d.DialContext(ctx, "tcp", addr)
+	}
+	return tls.NewListener(ln, conf), dial, nil
 }
 
 // rendezvousTimeout bounds the wait for every process of an attempt to
@@ -246,9 +283,9 @@ func (w *worker) cluster(ctx context.Context) (*runner.Cluster, error) {
 	if w.processes < 2 {
 		return nil, nil
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(w.dataHost, "0"))
+	ln, dial, err := listenData(w.dataHost, w.tlsCert, w.tlsKey, nil)
 	if err != nil {
-		return nil, fmt.Errorf("data port: %w", err)
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, rendezvousTimeout)
 	defer cancel()
@@ -263,7 +300,7 @@ func (w *worker) cluster(ctx context.Context) (*runner.Cluster, error) {
 			// The token of this attempt's connections: the cluster's,
 			// bound to the job and the attempt.
 			sum := sha256.Sum256([]byte(w.token + "\x00" + w.job + "\x00" + strconv.FormatUint(w.attempt, 10)))
-			return &runner.Cluster{Index: w.process, Peers: res.Peers, Listener: ln, Token: hex.EncodeToString(sum[:])}, nil
+			return &runner.Cluster{Index: w.process, Peers: res.Peers, Listener: ln, Dial: dial, Token: hex.EncodeToString(sum[:])}, nil
 		}
 		select {
 		case <-ctx.Done():

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weirflow/weir/internal/testcert"
 	"github.com/weirflow/weir/sdk"
 )
 
@@ -233,4 +235,45 @@ func TestClusterWrongToken(t *testing.T) {
 	if len(j.results()) != 0 {
 		t.Error("rows written")
 	}
+}
+
+// A run whose processes connect over TLS (Cluster.Listener and Dial, as
+// job binaries on workers with --tls-cert do) gives the rows of one
+// process.
+func TestClusterTLS(t *testing.T) {
+	ref := newCkJob(4, 500, 20)
+	if _, err := Run(t.Context(), ref.p, Options{Parallelism: 2}); err != nil {
+		t.Fatal(err)
+	}
+	cert, key, pool := testcert.Write(t, t.TempDir())
+	pair, err := tls.LoadX509KeyPair(cert, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := newCkJob(4, 500, 20)
+	peers := make([]string, 2)
+	lns := make([]net.Listener, 2)
+	for i := range lns {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns[i], peers[i] = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{pair}}), ln.Addr().String()
+	}
+	dial := func(ctx context.Context, addr string) (net.Conn, error) {
+		d := tls.Dialer{Config: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}}
+		return d.DialContext(ctx, "tcp", addr)
+	}
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	dir := t.TempDir()
+	for i := range 2 {
+		o := Options{Parallelism: 2, CheckpointDir: dir, Cluster: &Cluster{Index: i, Peers: peers, Listener: lns[i], Dial: dial, Token: "t"}}
+		wg.Go(func() { _, errs[i] = Run(t.Context(), j.p, o) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	sameResults(t, j.results(), ref.results())
 }

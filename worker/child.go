@@ -104,7 +104,7 @@ func (w *Worker) launch(ctx context.Context, a api.Assignment, events chan<- eve
 //	BINARY run ARGS... --name=NAME --checkpoint-dir=CD --savepoint-dir=SD [--from-savepoint=FS] --progress=never
 func (w *Worker) command(ctx context.Context, path string, a api.Assignment, log *os.File, tail *tailWriter) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, path, childArgs(a)...)
-	cmd.Env = childEnv(os.Environ(), a, w.cfg.Coordinators, w.tokenFile, w.dataHost())
+	cmd.Env = childEnv(os.Environ(), a, w.cfg.Coordinators, w.tokenFile, w.dataPort())
 	cmd.Stdout = log
 	cmd.Stderr = tail
 	cmd.SysProcAttr = sysProcAttr()
@@ -126,11 +126,15 @@ func childArgs(a api.Assignment) []string {
 	return append(args, "--progress=never")
 }
 
+// dataPort is how the processes a worker starts for jobs spread over
+// workers listen for their peers: on the worker's host, with its TLS
+// certificate and key (absolute paths), if it has them.
+type dataPort struct{ host, tlsCert, tlsKey string }
+
 // childEnv is the worker's environment without any WEIR_ variable of
 // worker mode, plus those of this attempt: for a process of a job spread
-// over workers, its number, their count and the host its data port
-// listens on (dataHost, the worker's).
-func childEnv(base []string, a api.Assignment, coordinators []string, tokenFile, dataHost string) []string {
+// over workers, its number, their count and its data port's settings.
+func childEnv(base []string, a api.Assignment, coordinators []string, tokenFile string, dp dataPort) []string {
 	ours := []string{
 		api.EnvJobID + "=" + a.Job,
 		api.EnvAttempt + "=" + strconv.FormatUint(a.Attempt, 10),
@@ -141,13 +145,17 @@ func childEnv(base []string, a api.Assignment, coordinators []string, tokenFile,
 		ours = append(ours,
 			api.EnvProcess+"="+strconv.Itoa(a.Process),
 			api.EnvProcesses+"="+strconv.Itoa(a.Processes),
-			api.EnvDataHost+"="+dataHost)
+			api.EnvDataHost+"="+dp.host)
+		if dp.tlsCert != "" {
+			ours = append(ours, api.EnvTLSCert+"="+dp.tlsCert, api.EnvTLSKey+"="+dp.tlsKey)
+		}
 	}
 	env := make([]string, 0, len(base)+len(ours))
 	for _, kv := range base {
 		name, _, _ := strings.Cut(kv, "=")
 		switch name {
-		case api.EnvJobID, api.EnvAttempt, api.EnvCoordinators, api.EnvTokenFile, api.EnvProcess, api.EnvProcesses, api.EnvDataHost:
+		case api.EnvJobID, api.EnvAttempt, api.EnvCoordinators, api.EnvTokenFile, api.EnvProcess, api.EnvProcesses, api.EnvDataHost,
+			api.EnvTLSCert, api.EnvTLSKey:
 			continue
 		}
 		env = append(env, kv)

@@ -4,7 +4,8 @@
 // worker's share of an attempt spread over workers (Assignment.Process of
 // Processes; the child then gets WEIR_PROCESS, WEIR_PROCESSES and
 // WEIR_DATA_HOST, the host of the worker's own address, where it listens
-// for its peers).
+// for its peers, and the worker's TLS certificate and key as WEIR_TLS_CERT
+// and WEIR_TLS_KEY, if it has them).
 //
 // # What it owns
 //

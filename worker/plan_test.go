@@ -98,13 +98,14 @@ func TestChildArgsAndEnv(t *testing.T) {
 		}
 	}
 	env := childEnv([]string{"PATH=/bin", "WEIR_JOB_ID=old", "WEIR_ATTEMPT=9", "WEIR_PROCESS=1", "HOME=/h"},
-		api.Assignment{Job: "j-1", Attempt: 3}, []string{"http://a:1", "http://b:2"}, "/t/token", "10.0.0.1")
+		api.Assignment{Job: "j-1", Attempt: 3}, []string{"http://a:1", "http://b:2"}, "/t/token", dataPort{host: "10.0.0.1"})
 	want := "PATH=/bin HOME=/h WEIR_JOB_ID=j-1 WEIR_ATTEMPT=3 WEIR_COORDINATORS=http://a:1,http://b:2 WEIR_TOKEN_FILE=/t/token"
 	if got := strings.Join(env, " "); got != want {
 		t.Errorf("env %q, want %q", got, want)
 	}
-	env = childEnv([]string{"PATH=/bin"}, api.Assignment{Job: "j-1", Attempt: 3, Process: 1, Processes: 2}, []string{"http://a:1"}, "/t/token", "10.0.0.1")
-	want = "PATH=/bin WEIR_JOB_ID=j-1 WEIR_ATTEMPT=3 WEIR_COORDINATORS=http://a:1 WEIR_TOKEN_FILE=/t/token WEIR_PROCESS=1 WEIR_PROCESSES=2 WEIR_DATA_HOST=10.0.0.1"
+	env = childEnv([]string{"PATH=/bin", "WEIR_TLS_CERT=/old"}, api.Assignment{Job: "j-1", Attempt: 3, Process: 1, Processes: 2}, []string{"http://a:1"}, "/t/token",
+		dataPort{host: "10.0.0.1", tlsCert: "/c.pem", tlsKey: "/k.pem"})
+	want = "PATH=/bin WEIR_JOB_ID=j-1 WEIR_ATTEMPT=3 WEIR_COORDINATORS=http://a:1 WEIR_TOKEN_FILE=/t/token WEIR_PROCESS=1 WEIR_PROCESSES=2 WEIR_DATA_HOST=10.0.0.1 WEIR_TLS_CERT=/c.pem WEIR_TLS_KEY=/k.pem"
 	if got := strings.Join(env, " "); got != want {
 		t.Errorf("env of a process of a spread job %q, want %q", got, want)
 	}

@@ -129,14 +129,21 @@ func (w *Worker) ID() string { return w.id }
 // URL is the base URL of the worker's log server.
 func (w *Worker) URL() string { return w.url }
 
-// dataHost is the host the data ports of this worker's children listen
-// on: that of the worker's own address.
-func (w *Worker) dataHost() string {
+// dataPort is how this worker's children of jobs spread over workers
+// listen for their peers: on the host of the worker's own address, with
+// its TLS certificate, if it has one.
+func (w *Worker) dataPort() dataPort {
 	host, _, err := net.SplitHostPort(w.ln.Addr().String())
 	if err != nil {
-		return "127.0.0.1"
+		host = "127.0.0.1"
 	}
-	return host
+	dp := dataPort{host: host}
+	if w.cfg.TLSCert != "" {
+		// Checked by New: both are set, and they load.
+		dp.tlsCert, _ = filepath.Abs(w.cfg.TLSCert)
+		dp.tlsKey, _ = filepath.Abs(w.cfg.TLSKey)
+	}
+	return dp
 }
 
 // Slots is how many slots the worker offers.

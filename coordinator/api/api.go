@@ -344,4 +344,8 @@ const (
 	EnvProcess   = "WEIR_PROCESS"
 	EnvProcesses = "WEIR_PROCESSES"
 	EnvDataHost  = "WEIR_DATA_HOST"
+	// The worker's --tls-cert and --tls-key (absolute), when it has them:
+	// the child's data port then speaks TLS with them.
+	EnvTLSCert = "WEIR_TLS_CERT"
+	EnvTLSKey  = "WEIR_TLS_KEY"
 )
