@@ -517,16 +517,7 @@ func (j *job) prepareFollower(ctx context.Context) (Stats, bool, error) {
 		return Stats{}, true, fmt.Errorf("runner: cluster: the run's master resumes from checkpoint %d, this process from %d: the processes must share the checkpoint directory (%s)",
 			m.Restored, j.restored, j.opts.CheckpointDir)
 	}
-	if err := setUpInterrupted(ctx, j.opts.Stop); err != nil {
-		st, err := interruptedStats(err)
-		return st, true, err
-	}
-	total, err := j.plan.assignSplits(ctx, j.opts.Parallelism, j.restore)
-	if err != nil {
-		return Stats{}, true, err
-	}
-	j.opts.Metrics.RowsTotal.Store(total)
-	return Stats{}, false, nil
+	return j.assignSplits(ctx)
 }
 
 // sayBye, in a process other than the master of a Cluster run, tells the

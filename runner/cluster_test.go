@@ -22,15 +22,7 @@ import (
 // ctxs, when given, is each process's context.
 func runCluster(t *testing.T, p *sdk.Pipeline, opts Options, n int, ctxs ...context.Context) ([]Stats, []error) {
 	t.Helper()
-	peers := make([]string, n)
-	lns := make([]net.Listener, n)
-	for i := range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns[i], peers[i] = ln, ln.Addr().String()
-	}
+	lns, peers := listeners(t, n)
 	stats, errs := make([]Stats, n), make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
@@ -45,6 +37,20 @@ func runCluster(t *testing.T, p *sdk.Pipeline, opts Options, n int, ctxs ...cont
 	}
 	wg.Wait()
 	return stats, errs
+}
+
+// listeners opens n listeners on loopback: the processes' data ports.
+func listeners(t *testing.T, n int) ([]net.Listener, []string) {
+	t.Helper()
+	lns, peers := make([]net.Listener, n), make([]string, n)
+	for i := range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns[i], peers[i] = ln, ln.Addr().String()
+	}
+	return lns, peers
 }
 
 // A job over 2 and 3 processes, batch and stream, with checkpoints, gives
@@ -167,15 +173,7 @@ func TestClusterSavepointStop(t *testing.T) {
 	opts := Options{Parallelism: 4, Mode: Stream, CheckpointDir: t.TempDir(), SavepointDir: sp,
 		CheckpointInterval: 5 * time.Millisecond, DiscoveryInterval: -1, Logf: quietLogf(t)}
 	// The stop goes to process 1, which is not the master.
-	peers := make([]string, 2)
-	lns := make([]net.Listener, 2)
-	for i := range lns {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns[i], peers[i] = ln, ln.Addr().String()
-	}
+	lns, peers := listeners(t, 2)
 	errs := make([]error, 2)
 	var wg sync.WaitGroup
 	for i := range 2 {
@@ -210,15 +208,7 @@ func TestClusterSavepointStop(t *testing.T) {
 // its processes, then fails with one line.
 func TestClusterWrongToken(t *testing.T) {
 	j := newCkJob(2, 10, 4)
-	peers := make([]string, 2)
-	lns := make([]net.Listener, 2)
-	for i := range lns {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns[i], peers[i] = ln, ln.Addr().String()
-	}
+	lns, peers := listeners(t, 2)
 	errs := make([]error, 2)
 	var wg sync.WaitGroup
 	for i := range 2 {
@@ -251,14 +241,9 @@ func TestClusterTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	j := newCkJob(4, 500, 20)
-	peers := make([]string, 2)
-	lns := make([]net.Listener, 2)
-	for i := range lns {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns[i], peers[i] = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{pair}}), ln.Addr().String()
+	lns, peers := listeners(t, 2)
+	for i, ln := range lns {
+		lns[i] = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{pair}})
 	}
 	dial := func(ctx context.Context, addr string) (net.Conn, error) {
 		d := tls.Dialer{Config: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}}

@@ -232,6 +232,12 @@ func (j *job) prepare(ctx context.Context) (st Stats, done bool, err error) {
 			j.restored, j.restoreStore.Dir())
 		return Stats{AlreadyFinished: true}, true, nil
 	}
+	return j.assignSplits(ctx)
+}
+
+// assignSplits ends prepare: unless a stop came first, it assigns the
+// splits to the source tasks (those of the checkpoint resumed from first).
+func (j *job) assignSplits(ctx context.Context) (Stats, bool, error) {
 	if err := setUpInterrupted(ctx, j.opts.Stop); err != nil {
 		st, err := interruptedStats(err)
 		return st, true, err
