@@ -313,6 +313,11 @@ func (c *checkpointer) do(ctx context.Context, a coord.Action) {
 		for _, s := range a.Stores {
 			_ = c.store(s).Abort(a.ID)
 		}
+		if c.j.cl != nil {
+			// The others forget what they uploaded for it: the files are
+			// gone, so a later upload must not reuse them.
+			c.tellAll(ctx, ctlMsg{Kind: "abort", ID: a.ID, Stores: a.Stores})
+		}
 		c.j.opts.Metrics.CheckpointsFailed.Add(1)
 		c.mu.Lock()
 		c.mu.failed++

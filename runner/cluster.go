@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -62,7 +63,7 @@ const ctlStream = 1 << 63
 
 // ctlMsg is one control message, JSON in one frame. From a process to the
 // master: ack, finished, uploaded, stop, savepoint and bye. From the
-// master: start, trigger, upload, commit, stop and finish.
+// master: start, trigger, upload, abort, commit, stop and finish.
 type ctlMsg struct {
 	Kind string `json:"kind"`
 
@@ -125,73 +126,96 @@ func connect(ctx context.Context, c *Cluster) (*clusterRun, error) {
 		conn *netx.Conn
 		err  error
 	}
-	results := make(chan res, n)
-	want := 0
-	if c.Index < n-1 {
-		want += n - 1 - c.Index
+	results := make(chan res)
+	deliver := func(x res) {
+		select {
+		case results <- x:
+		case <-ctx.Done():
+			if x.conn != nil {
+				x.conn.Close()
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	if c.Listener != nil {
 		go func() {
 			<-ctx.Done()
 			c.Listener.Close()
 		}()
-		go func() {
-			for k := 0; k < n-1-c.Index; {
+		wg.Go(func() {
+			for {
 				nc, err := c.Listener.Accept()
 				if err != nil {
-					results <- res{-1, nil, fmt.Errorf("accept: %w", err)}
-					return
+					return // closed when connect returns
 				}
-				var hdr [4]byte
-				nc.SetReadDeadline(time.Now().Add(10 * time.Second))
-				if _, err := io.ReadFull(nc, hdr[:]); err != nil {
-					nc.Close()
-					continue // not a peer
-				}
-				nc.SetReadDeadline(time.Time{})
-				from := int(binary.BigEndian.Uint32(hdr[:]))
-				if from <= c.Index || from >= n {
-					nc.Close()
-					continue
-				}
-				conn, err := netx.New(nc, opts)
-				if err != nil {
-					continue // a stray or stale connection: the token decides
-				}
-				k++
-				results <- res{from, conn, nil}
+				// Each in its own goroutine: a stray connection that
+				// says nothing must not hold up the peers.
+				wg.Go(func() {
+					var hdr [4]byte
+					nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+					if _, err := io.ReadFull(nc, hdr[:]); err != nil {
+						nc.Close()
+						return
+					}
+					nc.SetReadDeadline(time.Time{})
+					from := int(binary.BigEndian.Uint32(hdr[:]))
+					if from <= c.Index || from >= n {
+						nc.Close()
+						return
+					}
+					conn, err := netx.New(nc, opts)
+					if err != nil {
+						return // a stray or stale connection: the token decides
+					}
+					deliver(res{from, conn, nil})
+				})
 			}
-		}()
+		})
 	}
 	for b := range c.Index {
-		want++
-		go func() {
+		wg.Go(func() {
 			conn, err := dialPeer(ctx, c, b, opts)
-			results <- res{b, conn, err}
-		}()
+			deliver(res{b, conn, err})
+		})
 	}
-	var errs []error
-	for range want {
-		r0 := <-results
-		if r0.err != nil {
-			errs = append(errs, r0.err)
-			cancel()
-			continue
+	var err error
+	for missing := n - 1; missing > 0 && err == nil; {
+		select {
+		case x := <-results:
+			switch {
+			case x.err != nil:
+				err = x.err
+			case r.conns[x.from] != nil:
+				// The peer dialed again (it gave up on the first):
+				// the newest connection is the one it uses.
+				r.conns[x.from].Close()
+				r.conns[x.from], r.ctl[x.from] = x.conn, x.conn.Stream(ctlStream)
+			default:
+				r.conns[x.from], r.ctl[x.from] = x.conn, x.conn.Stream(ctlStream)
+				missing--
+			}
+		case <-ctx.Done():
+			if ctx.Err() != context.DeadlineExceeded {
+				err = ctx.Err()
+				break
+			}
+			var absent []string
+			for i, conn := range r.conns {
+				if conn == nil && i != c.Index {
+					absent = append(absent, fmt.Sprintf("%d (%s)", i, c.Peers[i]))
+				}
+			}
+			err = fmt.Errorf("not every process of the run connected within %v: missing %s", timeout, strings.Join(absent, ", "))
 		}
-		if r.conns[r0.from] != nil {
-			r0.conn.Close()
-			continue
-		}
-		r.conns[r0.from] = r0.conn
-		r.ctl[r0.from] = r0.conn.Stream(ctlStream)
 	}
+	cancel()
 	if c.Listener != nil {
 		c.Listener.Close()
 	}
-	if len(errs) > 0 {
+	wg.Wait()
+	if err != nil {
 		r.close()
-		if ctx.Err() == context.DeadlineExceeded {
-			return nil, fmt.Errorf("runner: cluster: not every process of the run connected within %v: %w", timeout, errors.Join(errs...))
-		}
-		return nil, fmt.Errorf("runner: cluster: %w", errors.Join(errs...))
+		return nil, fmt.Errorf("runner: cluster: %w", err)
 	}
 	return r, nil
 }
@@ -472,7 +496,18 @@ func (c *checkpointer) fromMaster(m ctlMsg) {
 		ta := c.pending[k]
 		delete(c.pending, k)
 		c.upload(coord.Upload{ID: m.ID, Task: m.Task, Stores: m.Stores}, ta)
+	case "abort":
+		for _, s := range m.Stores {
+			if st := c.store(s); st != nil {
+				_ = st.Abort(m.ID) // what it uploaded: the master deleted it
+			}
+		}
 	case "commit":
+		for _, st := range []*checkpoint.Store{c.j.store, c.j.savepoints} {
+			if st != nil {
+				st.CompletedElsewhere(m.ID)
+			}
+		}
 		c.j.opts.Metrics.Checkpoints.Add(1)
 		c.mu.Lock()
 		c.mu.completed = append(c.mu.completed, CheckpointStats{ID: base.CheckpointID(m.ID)})
@@ -486,7 +521,11 @@ func (c *checkpointer) fromMaster(m ctlMsg) {
 			c.err = fmt.Errorf("runner: the run's master: %s", m.Err)
 		}
 	case "lost":
-		c.fatal = fmt.Errorf("runner: lost the run's master: %s", m.Err)
+		if m.from == 0 {
+			c.fatal = fmt.Errorf("runner: lost the run's master: %s", m.Err)
+		} else {
+			c.fatal = fmt.Errorf("runner: lost process %d of the run: %s", m.from, m.Err)
+		}
 	default:
 		c.fatal = fmt.Errorf("runner: cluster: an unexpected %q from the master", m.Kind)
 	}

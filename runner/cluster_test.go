@@ -262,3 +262,52 @@ func TestClusterTLS(t *testing.T) {
 	}
 	sameResults(t, j.results(), ref.results())
 }
+
+// A process of the run that never comes: the others give up after
+// ConnectTimeout, each with one line naming it.
+func TestClusterMissingPeer(t *testing.T) {
+	j := newCkJob(3, 10, 4)
+	lns, peers := listeners(t, 3)
+	lns[2].Close() // process 2 never starts
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i := range 2 {
+		o := Options{Parallelism: 3, Cluster: &Cluster{Index: i, Peers: peers, Listener: lns[i], Token: "t", ConnectTimeout: 300 * time.Millisecond}}
+		wg.Go(func() { _, errs[i] = Run(t.Context(), j.p, o) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err == nil || !strings.Contains(err.Error(), "missing 2 (") {
+			t.Errorf("process %d: %v, want the missing process named", i, err)
+		}
+	}
+}
+
+// A checkpoint that fails on the master (here its report is refused) is
+// aborted in every process: the others forget what they uploaded for it,
+// so the next checkpoints, which share state files with it, complete.
+func TestClusterCheckpointAborted(t *testing.T) {
+	ref := newCkJob(6, 1500, 40)
+	if _, err := Run(t.Context(), ref.p, Options{Parallelism: 4}); err != nil {
+		t.Fatal(err)
+	}
+	j := newCkJob(6, 1500, 40)
+	slow := func(string, int) error { time.Sleep(300 * time.Microsecond); return nil }
+	j.slow.Store(&slow)
+	var reports atomic.Int64
+	stats, errs := runCluster(t, j.p, Options{Parallelism: 4, Mode: Stream, CheckpointDir: t.TempDir(),
+		CheckpointInterval: 5 * time.Millisecond, DiscoveryInterval: -1, Logf: quietLogf(t),
+		CommitCheckpoint: func(context.Context, CheckpointReport) error {
+			if reports.Add(1) == 2 {
+				return errors.New("refused")
+			}
+			return nil
+		}}, 2)
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	sameResults(t, j.results(), ref.results())
+	if stats[0].CheckpointsFailed != 1 || len(stats[0].Checkpoints) < 2 {
+		t.Errorf("%d checkpoints completed, %d failed; want 1 failed and several completed after it", len(stats[0].Checkpoints), stats[0].CheckpointsFailed)
+	}
+}

@@ -402,3 +402,21 @@ func (s *Store) Adopt(id uint64, h StateHandle) error {
 	}
 	return nil
 }
+
+// CompletedElsewhere tells s, a Store on the directory of another
+// process's (the master of a runner.Cluster run), that the other
+// completed checkpoint id: s forgets its uploads for id and older ones
+// (their files belong to that checkpoint now, or to the other's garbage)
+// and refuses uploads for them, as if it had completed id itself.
+func (s *Store) CompletedElsewhere(id uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if id > s.mu.newest {
+		s.mu.newest = id
+	}
+	for p := range s.mu.pending {
+		if p <= id {
+			delete(s.mu.pending, p)
+		}
+	}
+}
