@@ -2,7 +2,9 @@ package runner
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -84,10 +86,13 @@ type ctlMsg struct {
 	Final   bool                             `json:"final,omitempty"`
 	Err     string                           `json:"err,omitempty"`
 
-	// start: the checkpoint the master resumes from (0: none) and
-	// whether it is of a finished job.
+	// start: the checkpoint the master resumes from (0: none), whether
+	// it is of a finished job, whether the job begins (not: a stop came
+	// before the start), and a digest of the splits each task reads.
 	Restored base.CheckpointID `json:"restored,omitempty"`
 	Finished bool              `json:"finished,omitempty"`
+	Begun    bool              `json:"begun,omitempty"` // false: a stop came first
+	Digest   string            `json:"digest,omitempty"`
 
 	from int // the sender's index, set on receipt
 }
@@ -546,9 +551,14 @@ func (j *job) prepareFollower(ctx context.Context) (Stats, bool, error) {
 	if m.Kind != "start" {
 		return Stats{}, true, fmt.Errorf("runner: cluster: the run's master sent %q before start", m.Kind)
 	}
-	if m.Finished {
+	switch {
+	case m.Finished:
 		return Stats{AlreadyFinished: true}, true, nil
+	case !m.Begun:
+		return Stats{StoppedBeforeStart: true}, true, nil
 	}
+	// From here on a stop is the master's to decide (relay sends it).
+	j.setUpStop = nil
 	if err := j.loadRestore(); err != nil {
 		return Stats{}, true, err
 	}
@@ -556,7 +566,44 @@ func (j *job) prepareFollower(ctx context.Context) (Stats, bool, error) {
 		return Stats{}, true, fmt.Errorf("runner: cluster: the run's master resumes from checkpoint %d, this process from %d: the processes must share the checkpoint directory (%s)",
 			m.Restored, j.restored, j.opts.CheckpointDir)
 	}
-	return j.assignSplits(ctx)
+	total, err := j.plan.assignSplits(ctx, j.opts.Parallelism, j.restore)
+	if err != nil {
+		return Stats{}, true, err
+	}
+	j.opts.Metrics.RowsTotal.Store(total)
+	if d := j.plan.splitDigest(); d != m.Digest {
+		return Stats{}, true, errors.New("runner: cluster: this process lists other splits than the run's master (the input changed while the processes started?); the run restarts")
+	}
+	return Stats{}, false, nil
+}
+
+// startOthers, on the master of a Cluster run, tells the other processes
+// how the run starts (a start message with m's fields): it has settled
+// the sinks. From then on a stop is the checkpointer's. It does nothing
+// in another run.
+func (j *job) startOthers(ctx context.Context, m ctlMsg) error {
+	if j.cl == nil || !j.cl.master() {
+		return nil
+	}
+	m.Kind = "start"
+	j.setUpStop = nil
+	return j.cl.broadcast(ctx, m)
+}
+
+// splitDigest is a digest of the splits every source task reads (their
+// IDs, in order): equal in every process of a Cluster run that listed
+// the same splits.
+func (p *plan) splitDigest() string {
+	h := sha256.New()
+	for _, st := range p.stages {
+		for k, splits := range st.splits {
+			fmt.Fprintf(h, "%d/%d:", st.id, k)
+			for _, s := range splits {
+				fmt.Fprintf(h, "%q,", s.ID())
+			}
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // sayBye, in a process other than the master of a Cluster run, tells the

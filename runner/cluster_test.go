@@ -311,3 +311,37 @@ func TestClusterCheckpointAborted(t *testing.T) {
 		t.Errorf("%d checkpoints completed, %d failed; want 1 failed and several completed after it", len(stats[0].Checkpoints), stats[0].CheckpointsFailed)
 	}
 }
+
+// A stop before the start is the master's to decide: stopped before the
+// master starts, every process stops before starting; asked of another
+// process, the run starts and then stops gracefully in every process.
+func TestClusterStopBeforeStart(t *testing.T) {
+	for _, who := range []int{0, 1} {
+		t.Run(fmt.Sprint("process ", who), func(t *testing.T) {
+			j := newCkJob(4, 200, 8)
+			lns, peers := listeners(t, 2)
+			stop := make(chan struct{})
+			close(stop)
+			dir := t.TempDir()
+			stats, errs := make([]Stats, 2), make([]error, 2)
+			var wg sync.WaitGroup
+			for i := range 2 {
+				o := Options{Parallelism: 2, Mode: Stream, DiscoveryInterval: -1, CheckpointDir: dir,
+					Cluster: &Cluster{Index: i, Peers: peers, Listener: lns[i], Token: "t"}}
+				if i == who {
+					o.Stop = stop
+				}
+				wg.Go(func() { stats[i], errs[i] = Run(t.Context(), j.p, o) })
+			}
+			wg.Wait()
+			if err := errors.Join(errs...); err != nil {
+				t.Fatal(err)
+			}
+			for i, st := range stats {
+				if st.StoppedBeforeStart != (who == 0) {
+					t.Errorf("process %d: stopped before start %v, want %v", i, st.StoppedBeforeStart, who == 0)
+				}
+			}
+		})
+	}
+}

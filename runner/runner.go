@@ -96,6 +96,10 @@ type job struct {
 	readCtx  context.Context
 	stop     <-chan struct{} // Options.Stop; in a Cluster run, closed by the checkpointer
 	stopCh   chan struct{}   // stop, in a Cluster run
+	// setUpStop ends set-up before the job starts: Options.Stop, but nil
+	// in a Cluster run once the master has sent start (a stop is then the
+	// checkpointer's, a graceful one, in every process alike).
+	setUpStop <-chan struct{}
 	stopped1 sync.Once
 	queues   []*splitQueue // per stage; set for source stages with discovery
 }
@@ -135,7 +139,7 @@ func runGraph(ctx context.Context, name string, g *graph.Graph, opts Options) (s
 		return Stats{}, err
 	}
 	j = &job{name: name, opts: opts, plan: pl, consumers: map[*graph.Node][]graph.Consumer{},
-		stop: opts.Stop, runID: newRunID(), nextID: 1}
+		stop: opts.Stop, setUpStop: opts.Stop, runID: newRunID(), nextID: 1}
 	for _, n := range pl.order {
 		j.consumers[n] = g.Consumers(n)
 	}
@@ -220,14 +224,10 @@ func (j *job) prepare(ctx context.Context) (st Stats, done bool, err error) {
 	if err := j.recoverSinks(ctx); err != nil {
 		return Stats{}, true, err
 	}
-	if j.cl != nil {
-		// The sinks are settled: the other processes may start.
-		start := ctlMsg{Kind: "start", Restored: j.restored, Finished: j.restore != nil && j.restore.Finished}
-		if err := j.cl.broadcast(ctx, start); err != nil {
+	if j.restore != nil && j.restore.Finished {
+		if err := j.startOthers(ctx, ctlMsg{Finished: true}); err != nil {
 			return Stats{}, true, err
 		}
-	}
-	if j.restore != nil && j.restore.Finished {
 		j.opts.Logf("runner: checkpoint %d in %s is of a finished job: nothing to do (its output is committed; remove the checkpoint directory to run the job again)",
 			j.restored, j.restoreStore.Dir())
 		return Stats{AlreadyFinished: true}, true, nil
@@ -238,7 +238,12 @@ func (j *job) prepare(ctx context.Context) (st Stats, done bool, err error) {
 // assignSplits ends prepare: unless a stop came first, it assigns the
 // splits to the source tasks (those of the checkpoint resumed from first).
 func (j *job) assignSplits(ctx context.Context) (Stats, bool, error) {
-	if err := setUpInterrupted(ctx, j.opts.Stop); err != nil {
+	if err := setUpInterrupted(ctx, j.setUpStop); err != nil {
+		if err == errStoppedBeforeStart {
+			if err := j.startOthers(ctx, ctlMsg{}); err != nil {
+				return Stats{}, true, err
+			}
+		}
 		st, err := interruptedStats(err)
 		return st, true, err
 	}
@@ -247,6 +252,9 @@ func (j *job) assignSplits(ctx context.Context) (Stats, bool, error) {
 		return Stats{}, true, err
 	}
 	j.opts.Metrics.RowsTotal.Store(total)
+	if err := j.startOthers(ctx, ctlMsg{Begun: true, Restored: j.restored, Digest: j.plan.splitDigest()}); err != nil {
+		return Stats{}, true, err
+	}
 	return Stats{}, false, nil
 }
 
@@ -266,7 +274,7 @@ func (j *job) setUp(ctx context.Context) ([]*rawTask, error) {
 		j.inboxes[st.id] = make([]inbox, opts.Parallelism)
 		for k := range j.inboxes[st.id] {
 			if k%setUpCheck == 0 {
-				if err := setUpInterrupted(ctx, opts.Stop); err != nil {
+				if err := setUpInterrupted(ctx, j.setUpStop); err != nil {
 					return nil, err
 				}
 			}
@@ -292,7 +300,7 @@ func (j *job) setUp(ctx context.Context) ([]*rawTask, error) {
 	for _, st := range pl.stages {
 		for k := range opts.Parallelism {
 			if k%setUpCheck == 0 {
-				if err := setUpInterrupted(ctx, opts.Stop); err != nil {
+				if err := setUpInterrupted(ctx, j.setUpStop); err != nil {
 					return nil, err
 				}
 			}
@@ -313,7 +321,7 @@ func (j *job) setUp(ctx context.Context) ([]*rawTask, error) {
 		j.stateMemory = max(1, opts.StateMemory/int64(statefulOps))
 	}
 	j.ck = newCheckpointer(j, tasks, j.nextID)
-	return tasks, setUpInterrupted(ctx, opts.Stop)
+	return tasks, setUpInterrupted(ctx, j.setUpStop)
 }
 
 // execute runs the checkpointer, the split enumerators and the tasks in
