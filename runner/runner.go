@@ -93,15 +93,15 @@ type job struct {
 
 	// readCtx is given to readers and Discover: cancelled on a graceful
 	// stop (so that a waiting read returns at once) and with ctx.
-	readCtx  context.Context
-	stop     <-chan struct{} // Options.Stop; in a Cluster run, closed by the checkpointer
-	stopCh   chan struct{}   // stop, in a Cluster run
+	readCtx context.Context
+	stop    <-chan struct{} // Options.Stop; in a Cluster run, closed by the checkpointer
+	stopCh  chan struct{}   // stop, in a Cluster run
 	// setUpStop ends set-up before the job starts: Options.Stop, but nil
 	// in a Cluster run once the master has sent start (a stop is then the
 	// checkpointer's, a graceful one, in every process alike).
 	setUpStop <-chan struct{}
-	stopped1 sync.Once
-	queues   []*splitQueue // per stage; set for source stages with discovery
+	stopped1  sync.Once
+	queues    []*splitQueue // per stage; set for source stages with discovery
 }
 
 // stopped reports whether a graceful stop was asked for.
