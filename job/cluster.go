@@ -189,6 +189,7 @@ type worker struct {
 	// number, the host its data port listens on, and the cluster's token.
 	process, processes int
 	dataHost, token    string
+	dataListen         string // where the data port listens, if not on dataHost
 	tlsCert, tlsKey    string // the worker's, for the data port; "" without
 }
 
@@ -230,6 +231,7 @@ func workerFromEnv(getenv func(string) string) (*worker, error) {
 		}
 		w.process, w.processes, w.dataHost, w.token = k, n, getenv(api.EnvDataHost), strings.TrimSpace(string(b))
 		w.tlsCert, w.tlsKey = getenv(api.EnvTLSCert), getenv(api.EnvTLSKey)
+		w.dataListen = getenv(api.EnvDataListen)
 		if w.dataHost == "" {
 			w.dataHost = "127.0.0.1"
 		}
@@ -283,13 +285,18 @@ func (w *worker) cluster(ctx context.Context) (*runner.Cluster, error) {
 	if w.processes < 2 {
 		return nil, nil
 	}
-	ln, dial, err := listenData(w.dataHost, w.tlsCert, w.tlsKey, nil)
+	listen := w.dataHost
+	if w.dataListen != "" {
+		listen = w.dataListen
+	}
+	ln, dial, err := listenData(listen, w.tlsCert, w.tlsKey, nil)
 	if err != nil {
 		return nil, err
 	}
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	ctx, cancel := context.WithTimeout(ctx, rendezvousTimeout)
 	defer cancel()
-	req := api.PeersRequest{Attempt: w.attempt, Process: w.process, Addr: ln.Addr().String()}
+	req := api.PeersRequest{Attempt: w.attempt, Process: w.process, Addr: net.JoinHostPort(w.dataHost, port)}
 	for {
 		res, err := w.client.Peers(ctx, w.job, req)
 		if api.IsStatus(err, 409) {

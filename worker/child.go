@@ -129,7 +129,7 @@ func childArgs(a api.Assignment) []string {
 // dataPort is how the processes a worker starts for jobs spread over
 // workers listen for their peers: on the worker's host, with its TLS
 // certificate and key (absolute paths), if it has them.
-type dataPort struct{ host, tlsCert, tlsKey string }
+type dataPort struct{ host, listen, tlsCert, tlsKey string }
 
 // childEnv is the worker's environment without any WEIR_ variable of
 // worker mode, plus those of this attempt: for a process of a job spread
@@ -146,6 +146,9 @@ func childEnv(base []string, a api.Assignment, coordinators []string, tokenFile 
 			api.EnvProcess+"="+strconv.Itoa(a.Process),
 			api.EnvProcesses+"="+strconv.Itoa(a.Processes),
 			api.EnvDataHost+"="+dp.host)
+		if dp.listen != "" {
+			ours = append(ours, api.EnvDataListen+"="+dp.listen)
+		}
 		if dp.tlsCert != "" {
 			ours = append(ours, api.EnvTLSCert+"="+dp.tlsCert, api.EnvTLSKey+"="+dp.tlsKey)
 		}
@@ -155,7 +158,7 @@ func childEnv(base []string, a api.Assignment, coordinators []string, tokenFile 
 		name, _, _ := strings.Cut(kv, "=")
 		switch name {
 		case api.EnvJobID, api.EnvAttempt, api.EnvCoordinators, api.EnvTokenFile, api.EnvProcess, api.EnvProcesses, api.EnvDataHost,
-			api.EnvTLSCert, api.EnvTLSKey:
+			api.EnvDataListen, api.EnvTLSCert, api.EnvTLSKey:
 			continue
 		}
 		env = append(env, kv)

@@ -109,6 +109,12 @@ func TestChildArgsAndEnv(t *testing.T) {
 	if got := strings.Join(env, " "); got != want {
 		t.Errorf("env of a process of a spread job %q, want %q", got, want)
 	}
+	env = childEnv(nil, api.Assignment{Job: "j-1", Attempt: 3, Process: 0, Processes: 2}, []string{"http://a:1"}, "/t/token",
+		dataPort{host: "node7", listen: "0.0.0.0"})
+	want = "WEIR_JOB_ID=j-1 WEIR_ATTEMPT=3 WEIR_COORDINATORS=http://a:1 WEIR_TOKEN_FILE=/t/token WEIR_PROCESS=0 WEIR_PROCESSES=2 WEIR_DATA_HOST=node7 WEIR_DATA_LISTEN=0.0.0.0"
+	if got := strings.Join(env, " "); got != want {
+		t.Errorf("env of a process of a worker on every interface %q, want %q", got, want)
+	}
 }
 
 func TestTailWriter(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -138,6 +139,14 @@ func (w *Worker) dataPort() dataPort {
 		host = "127.0.0.1"
 	}
 	dp := dataPort{host: host}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		// Listen on every interface, as the worker does, and be reached
+		// by the name its URL gives (the machine's).
+		dp.listen = host
+		if u, err := url.Parse(w.url); err == nil {
+			dp.host = u.Hostname()
+		}
+	}
 	if w.cfg.TLSCert != "" {
 		// Checked by New: both are set, and they load.
 		dp.tlsCert, _ = filepath.Abs(w.cfg.TLSCert)

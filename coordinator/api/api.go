@@ -344,6 +344,10 @@ const (
 	EnvProcess   = "WEIR_PROCESS"
 	EnvProcesses = "WEIR_PROCESSES"
 	EnvDataHost  = "WEIR_DATA_HOST"
+	// EnvDataListen, when set, is the host the data port listens on
+	// instead (the worker's own wildcard address), WEIR_DATA_HOST being
+	// then the name it is reached by.
+	EnvDataListen = "WEIR_DATA_LISTEN"
 	// The worker's --tls-cert and --tls-key (absolute), when it has them:
 	// the child's data port then speaks TLS with them.
 	EnvTLSCert = "WEIR_TLS_CERT"

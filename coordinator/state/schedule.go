@@ -72,9 +72,9 @@ func plan(s *State, explain string) (cmds []Command, why string) {
 		}
 		ids := make([]string, len(spread))
 		shares := Shares(j.Parallelism, len(spread))
-		for i, sl := range spread {
-			sl.free -= shares[i]
-			ids[i] = sl.id
+		for p, sl := range spread {
+			sl.free -= shares[p]
+			ids[p] = sl.id
 		}
 		cmds = append(cmds, Command{Kind: Assign, JobID: j.ID, WorkerID: ids[0], WorkerIDs: ids, Attempt: j.Attempt + 1})
 	}
@@ -83,21 +83,30 @@ func plan(s *State, explain string) (cmds []Command, why string) {
 
 // spreadOver returns the fewest workers that can hold par tasks spread
 // over them, by process index, or nil: the n with the most free slots
-// (then the lowest ID), the largest share on the freest.
+// (then the lowest ID), the largest shares on the freest.
 func spreadOver(par int, alive []*slot) []*slot {
 	byFree := slices.Clone(alive)
 	slices.SortStableFunc(byFree, func(a, b *slot) int { return b.free - a.free }) // alive is sorted by ID
 	for n := 2; n <= min(par, len(byFree)); n++ {
-		shares := Shares(par, n) // larger shares come first
+		shares := Shares(par, n)
+		// Processes by share, largest first (shares differ by one at
+		// most and do not come in order: Shares(7, 5) is 2 1 2 1 1).
+		procs := make([]int, n)
+		for p := range procs {
+			procs[p] = p
+		}
+		slices.SortStableFunc(procs, func(a, b int) int { return shares[b] - shares[a] })
+		out := make([]*slot, n)
 		ok := true
-		for i := range n {
-			if byFree[i].free < shares[i] {
+		for i, p := range procs {
+			if byFree[i].free < shares[p] {
 				ok = false
 				break
 			}
+			out[p] = byFree[i]
 		}
 		if ok {
-			return byFree[:n]
+			return out
 		}
 	}
 	return nil

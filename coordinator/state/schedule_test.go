@@ -45,6 +45,8 @@ func TestSchedule(t *testing.T) {
 			[]Command{spread("j", 1, "w2", "w3", "w1")}, nil},
 		{"uneven shares: the larger on the freer", []Command{bin(), reg("w1", 2), reg("w2", 3), sub("j", 5, 1)},
 			[]Command{spread("j", 1, "w2", "w1")}, nil},
+		{"shares out of order: 7 over 2 2 1 1 1", []Command{bin(), reg("w1", 1), reg("w2", 2), reg("w3", 1), reg("w4", 2), reg("w5", 1), sub("j", 7, 1)},
+			[]Command{spread("j", 1, "w2", "w1", "w4", "w3", "w5")}, nil},
 		{"spread jobs hold their shares", []Command{bin(), reg("w1", 2), reg("w2", 2), reg("w3", 2), sub("a", 4, 1), spread("a", 1, "w1", "w2"), sub("b", 3, 2)},
 			nil, map[string]string{"b": "needs 3 slots; 2 free on 3 alive workers"}},
 		{"not enough slots in all", []Command{bin(), reg("w1", 2), reg("w2", 1), sub("j", 4, 1)}, nil,
