@@ -27,6 +27,14 @@ import (
 // the start and is the checkpoint coordinator (its CommitCheckpoint is the
 // only one called); the others report to it over the connection they
 // share. The run fails in every process when one of them fails.
+//
+// Each process enumerates the splits of discovering sources itself and
+// reads those of its tasks (a new split goes to task hash(ID) mod
+// Parallelism); a process whose splits have all ended stops looking. So a
+// source whose splits end and whose Discover can still find more later
+// must not be spread: a split found after its process's others ended
+// would be read by nobody. Kafka's splits never end unless bounded, and a
+// bounded source's list is fixed, so weir's own sources are safe.
 type Cluster struct {
 	// Index is this process's place in Peers.
 	Index int
