@@ -122,7 +122,7 @@ var forceNetworkWorkers int
 // restore, sinks), set up (inboxes, tasks, the checkpointer), execute.
 func runGraph(ctx context.Context, name string, g *graph.Graph, opts Options) (stats Stats, err error) {
 	opts.EnsureDefaults()
-	if opts.NetworkWorkers == 0 && forceNetworkWorkers > 1 {
+	if opts.NetworkWorkers == 0 && forceNetworkWorkers > 1 && opts.Cluster == nil {
 		opts.NetworkWorkers = min(forceNetworkWorkers, opts.Parallelism)
 	}
 	if err := opts.Validate(); err != nil {
