@@ -105,6 +105,9 @@ type checkpointer struct {
 	// failure of a process or the master's finish (stops run).
 	byes  map[int]bool
 	fatal error
+	// stages, on the master, is what each process last reported of each
+	// discovering source stage (stageEvent), until the stage is over.
+	stages map[int][]*stageEvent
 	over  bool // a process other than the master: the master finished
 
 	mu struct { // for stats, read by Run's caller
@@ -229,6 +232,10 @@ func (c *checkpointer) step(ctx context.Context, ev any) {
 			if ev = c.fromPeer(ctx, ce.m); ev == nil {
 				continue
 			}
+		}
+		if se, ok := ev.(stageEvent); ok {
+			c.stageReport(ctx, 0, se)
+			continue
 		}
 		if ae, ok := ev.(ackEvent); ok {
 			if c.tasks[ae.Task] != nil {

@@ -30,11 +30,11 @@ import (
 //
 // Each process enumerates the splits of discovering sources itself and
 // reads those of its tasks (a new split goes to task hash(ID) mod
-// Parallelism); a process whose splits have all ended stops looking. So a
-// source whose splits end and whose Discover can still find more later
-// must not be spread: a split found after its process's others ended
-// would be read by nobody. Kafka's splits never end unless bounded, and a
-// bounded source's list is fixed, so weir's own sources are safe.
+// Parallelism). A process whose splits have all ended (or that had none)
+// keeps looking: it reports itself idle to the master with the number of
+// splits it knows, and the master ends the stage in every process once
+// all are idle knowing as many, as one process ends it once all its
+// splits have ended.
 type Cluster struct {
 	// Index is this process's place in Peers.
 	Index int
@@ -94,6 +94,12 @@ type ctlMsg struct {
 	Final   bool                             `json:"final,omitempty"`
 	Err     string                           `json:"err,omitempty"`
 
+	// stage: a process's discovering source stage is idle (or busy
+	// again), knowing Known splits; over: the master ended the stage.
+	Stage int  `json:"stage,omitempty"`
+	Known int  `json:"known,omitempty"`
+	Idle  bool `json:"idle,omitempty"`
+
 	// start: the checkpoint the master resumes from (0: none), whether
 	// it is of a finished job, whether the job begins (not: a stop came
 	// before the start), and a digest of the splits each task reads.
@@ -108,6 +114,41 @@ type ctlMsg struct {
 // ctlEvent carries a control message from another process to the
 // checkpointer's loop.
 type ctlEvent struct{ m ctlMsg }
+
+// stageEvent is what this process's split queue of a discovering source
+// stage reports in a Cluster run: whether every split of its tasks has
+// ended (idle), and how many splits it knows.
+type stageEvent struct {
+	stage, known int
+	idle         bool
+}
+
+// stageReport, on the master, records what process p reports of a
+// discovering source stage, and ends the stage in every process once all
+// of them are idle knowing as many splits: none has a split left, and
+// none knows one that another has not read.
+func (c *checkpointer) stageReport(ctx context.Context, p int, se stageEvent) {
+	if c.stages == nil {
+		c.stages = map[int][]*stageEvent{}
+	}
+	st, ok := c.stages[se.stage]
+	if !ok {
+		st = make([]*stageEvent, len(c.j.cl.c.Peers))
+		c.stages[se.stage] = st
+	}
+	if st == nil || se.stage < 0 || se.stage >= len(c.j.queues) || c.j.queues[se.stage] == nil {
+		return // over already, or not a discovering stage
+	}
+	st[p] = &se
+	for _, r := range st {
+		if r == nil || !r.idle || r.known != st[0].known {
+			return
+		}
+	}
+	c.stages[se.stage] = nil
+	c.j.queues[se.stage].finish()
+	c.tellAll(ctx, ctlMsg{Kind: "over", Stage: se.stage})
+}
 
 // clusterRun is this process's side of a Cluster run: its connections to
 // the other processes and their control streams.
@@ -404,6 +445,8 @@ func (c *checkpointer) fromPeer(ctx context.Context, m ctlMsg) coord.Event {
 		return coord.StopRequested{}
 	case "savepoint":
 		return coord.SavepointRequested{}
+	case "stage":
+		c.stageReport(ctx, m.from, stageEvent{stage: m.Stage, known: m.Known, idle: m.Idle})
 	case "bye":
 		c.byes[m.from] = true
 		if m.Err != "" && c.fatal == nil {
@@ -480,6 +523,8 @@ func (c *checkpointer) relayEvent(ctx context.Context, ev any) {
 			Upload: ev.Upload, Sync: ev.Sync, Stopped: ev.Stopped, WM: ev.wm})
 	case coord.TaskFinished:
 		c.tell(ctx, 0, ctlMsg{Kind: "finished", Task: ev.Task, Stopped: ev.Stopped})
+	case stageEvent:
+		c.tell(ctx, 0, ctlMsg{Kind: "stage", Stage: ev.stage, Known: ev.known, Idle: ev.idle})
 	case coord.Uploaded:
 		m := ctlMsg{Kind: "uploaded", Task: ev.Task, ID: ev.ID, Store: ev.Store, Handle: ev.Handle, Bytes: ev.Bytes, Took: ev.Took}
 		if ev.Err != nil {
@@ -528,6 +573,10 @@ func (c *checkpointer) fromMaster(m ctlMsg) {
 		c.postCommit(m.ID, m.Final)
 	case "stop":
 		c.j.closeStop()
+	case "over":
+		if m.Stage >= 0 && m.Stage < len(c.j.queues) && c.j.queues[m.Stage] != nil {
+			c.j.queues[m.Stage].finish()
+		}
 	case "finish":
 		c.over = true
 		if m.Err != "" {

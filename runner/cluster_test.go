@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/weirflow/weir/internal/testcert"
+	"github.com/weirflow/weir/runner/runnertest"
 	"github.com/weirflow/weir/sdk"
 )
 
@@ -343,5 +344,46 @@ func TestClusterStopBeforeStart(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Splits found while a Cluster run goes on are read by the process of
+// their task, also one that had none at the start or whose splits had
+// all ended (it keeps looking until the master ends the stage: every
+// process idle, knowing the same splits). Then the run ends as a bounded
+// stream job does.
+func TestClusterDiscoveredSplits(t *testing.T) {
+	src := runnertest.NewStream[ev](1) // task 0, process 0: process 1 starts with none
+	for i := range 20 {
+		src.Append(0, e(fmt.Sprintf("k%d", i%3), 1, int64(i)))
+	}
+	p, out := streamWindow(src, 0, 0, 1000*µs)
+	done := make(chan []error, 1)
+	go func() {
+		_, errs := runCluster(t, p, Options{Parallelism: 2, Mode: Stream, DiscoveryInterval: 2 * time.Millisecond}, 2)
+		done <- errs
+	}()
+	waitFor(t, "split 0 read", func() bool { return src.Read(0) == 20 })
+	var added []int
+	for s := range 6 {
+		var rows []ev
+		for i := range 10 {
+			rows = append(rows, e(fmt.Sprintf("k%d", i%3), 1, int64(100+10*s+i)))
+		}
+		added = append(added, src.AddSplit(rows...))
+	}
+	for _, i := range added {
+		waitFor(t, fmt.Sprintf("split %d read", i), func() bool { return src.Read(i) == 10 })
+	}
+	src.EndAll()
+	if err := errors.Join(<-done...); err != nil {
+		t.Fatal(err)
+	}
+	sum := 0
+	for _, r := range out.Values() {
+		sum += r.Value
+	}
+	if sum != 20+6*10 {
+		t.Errorf("the windows sum %d rows, want %d", sum, 20+6*10)
 	}
 }

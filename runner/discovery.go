@@ -29,12 +29,20 @@ type splitQueue struct {
 	over   chan struct{}   // closed when the stage is over
 	// local, in a Cluster run, tells the tasks of this process, the only
 	// ones the queue counts; a new split goes to task hash(ID) mod
-	// Parallelism, which every process computes alike.
-	local func(k int) bool
+	// Parallelism, which every process computes alike. The stage is then
+	// over only when the master says so (finish): the queue reports
+	// whether this process is idle (every split of its tasks ended) and
+	// how many splits it knows, whenever either changes, and the master
+	// ends the stage once every process is idle knowing as many.
+	local  func(k int) bool
+	report func(known int, idle bool) // called with mu held; must not block
 }
 
-func newSplitQueue(initial [][]graph.Split, local func(k int) bool) *splitQueue {
-	q := &splitQueue{over: make(chan struct{}), notify: make([]chan struct{}, len(initial)), local: local}
+// newSplitQueue returns the queue of a source stage whose tasks start
+// with the initial splits. local and report: see splitQueue (nil outside
+// a Cluster run).
+func newSplitQueue(initial [][]graph.Split, local func(k int) bool, report func(known int, idle bool)) *splitQueue {
+	q := &splitQueue{over: make(chan struct{}), notify: make([]chan struct{}, len(initial)), local: local, report: report}
 	q.mu.pending = make([][]graph.Split, len(initial))
 	q.mu.count = make([]int, len(initial))
 	q.mu.known = map[string]bool{}
@@ -49,11 +57,26 @@ func newSplitQueue(initial [][]graph.Split, local func(k int) bool) *splitQueue 
 		q.mu.count[k] = len(splits)
 		q.mu.live += len(splits)
 	}
-	if q.mu.live == 0 {
+	switch {
+	case q.mu.live > 0:
+	case report != nil:
+		report(len(q.mu.known), true)
+	default:
 		q.mu.over = true
 		close(q.over)
 	}
 	return q
+}
+
+// finish ends the stage: the master of a Cluster run found every process
+// idle.
+func (q *splitQueue) finish() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.mu.over {
+		q.mu.over = true
+		close(q.over)
+	}
 }
 
 // add hands s to the task with the fewest splits not ended (ties: lowest
@@ -69,6 +92,9 @@ func (q *splitQueue) add(s graph.Split) int {
 	if q.local != nil {
 		k = int(base.HashString(s.ID()) % uint64(len(q.mu.count)))
 		if !q.local(k) {
+			if q.mu.live == 0 {
+				q.report(len(q.mu.known), true) // idle, knowing one more
+			}
 			return -1
 		}
 	} else {
@@ -81,6 +107,9 @@ func (q *splitQueue) add(s graph.Split) int {
 	q.mu.pending[k] = append(q.mu.pending[k], s)
 	q.mu.count[k]++
 	q.mu.live++
+	if q.mu.live == 1 && q.report != nil {
+		q.report(len(q.mu.known), false) // busy again
+	}
 	select {
 	case q.notify[k] <- struct{}{}:
 	default:
@@ -103,7 +132,11 @@ func (q *splitQueue) ended(k int) {
 	defer q.mu.Unlock()
 	q.mu.count[k]--
 	q.mu.live--
-	if q.mu.live == 0 && !q.mu.over {
+	switch {
+	case q.mu.live > 0 || q.mu.over:
+	case q.report != nil:
+		q.report(len(q.mu.known), true)
+	default:
 		q.mu.over = true
 		close(q.over)
 	}

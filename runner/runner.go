@@ -328,26 +328,34 @@ func (j *job) setUp(ctx context.Context) ([]*rawTask, error) {
 // eg and waits for them all, and for the checkpointer's uploads.
 func (j *job) execute(ctx context.Context, eg *errgroup.Group, tasks []*rawTask) error {
 	opts := &j.opts
-	eg.Go(func() error { return j.ck.run(j.ctx) })
-	if j.net != nil {
-		for _, p := range j.net.pumps {
-			eg.Go(func() error { return p.run(j.ctx) })
-		}
-	}
+	// The split queues first: the checkpointer reads j.queues (a Cluster
+	// run's stage reports).
+	var enumerators []func() error
 	for _, st := range j.plan.stages {
 		d, ok := st.head.Source.(graph.Discoverer)
 		if !st.isSource() || !ok || opts.Mode != Stream || opts.DiscoveryInterval < 0 {
 			continue
 		}
 		var local func(int) bool
+		var report func(int, bool)
 		if j.cl != nil {
 			local = j.local
+			report = func(known int, idle bool) { j.ck.q.push(stageEvent{stage: st.id, known: known, idle: idle}) }
 		}
-		q := newSplitQueue(st.splits, local)
+		q := newSplitQueue(st.splits, local, report)
 		j.queues[st.id] = q
-		eg.Go(func() error {
-			return q.enumerate(j.readCtx, opts.Stop, st.head, d, opts.Clock, opts.DiscoveryInterval)
+		enumerators = append(enumerators, func() error {
+			return q.enumerate(j.readCtx, j.stop, st.head, d, opts.Clock, opts.DiscoveryInterval)
 		})
+	}
+	eg.Go(func() error { return j.ck.run(j.ctx) })
+	if j.net != nil {
+		for _, p := range j.net.pumps {
+			eg.Go(func() error { return p.run(j.ctx) })
+		}
+	}
+	for _, f := range enumerators {
+		eg.Go(f)
 	}
 	for _, t := range tasks {
 		if t.st.isSource() {

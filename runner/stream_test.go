@@ -225,7 +225,7 @@ func TestStreamDiscovery(t *testing.T) {
 
 func TestSplitQueue(t *testing.T) {
 	sp := func(id string) graph.Split { return testSplit{id: id} }
-	q := newSplitQueue([][]graph.Split{{sp("a"), sp("b")}, {sp("c")}, nil}, nil)
+	q := newSplitQueue([][]graph.Split{{sp("a"), sp("b")}, {sp("c")}, nil}, nil, nil)
 	for _, tc := range []struct {
 		id   string
 		want int
@@ -261,7 +261,7 @@ func TestSplitQueue(t *testing.T) {
 	if got := q.add(sp("g")); got != -1 {
 		t.Errorf("add after the end: task %d", got)
 	}
-	if !newSplitQueue([][]graph.Split{nil, nil}, nil).isOver() {
+	if !newSplitQueue([][]graph.Split{nil, nil}, nil, nil).isOver() {
 		t.Error("a stage without splits is not over")
 	}
 }
