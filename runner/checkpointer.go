@@ -108,7 +108,7 @@ type checkpointer struct {
 	// stages, on the master, is what each process last reported of each
 	// discovering source stage (stageEvent), until the stage is over.
 	stages map[int][]*stageEvent
-	over  bool // a process other than the master: the master finished
+	over   bool // a process other than the master: the master finished
 
 	mu struct { // for stats, read by Run's caller
 		sync.Mutex
