@@ -108,16 +108,21 @@ func TestClusterCrashResume(t *testing.T) {
 	dir := t.TempDir()
 	opts := Options{Parallelism: 4, Mode: Stream, CheckpointDir: dir, CheckpointInterval: 2 * time.Millisecond,
 		DiscoveryInterval: -1, Logf: quietLogf(t)}
-	for attempt := range 3 {
-		// Process `attempt%2` crashes once the master has completed two
-		// checkpoints of this attempt: its context is cancelled, as
-		// kill -9 would end it.
+	crashes, restored := 0, 0
+	for attempt := 0; ; attempt++ {
+		if attempt > 10 {
+			t.Fatal("the job did not finish in 10 attempts")
+		}
+		// In the first attempts process `attempt%2` crashes once the
+		// master has completed two checkpoints of the attempt: its
+		// context is cancelled, as kill -9 would end it.
+		crash := attempt < 3
 		ctxs := []context.Context{t.Context(), t.Context()}
 		ctx, cancel := context.WithCancel(t.Context())
 		ctxs[attempt%2] = ctx
 		var done atomic.Int64
 		opts.CommitCheckpoint = func(context.Context, CheckpointReport) error {
-			if done.Add(1) == 2 {
+			if crash && done.Add(1) == 2 {
 				cancel()
 			}
 			return nil
@@ -126,23 +131,23 @@ func TestClusterCrashResume(t *testing.T) {
 		j.slow.Store(&slow)
 		stats, errs := runCluster(t, j.p, opts, 2, ctxs...)
 		cancel()
-		// The other process fails too, unless the crash came after the
-		// job's last checkpoint was written (then its commit stands).
-		if errs[attempt%2] == nil {
-			t.Fatalf("attempt %d: process %d crashed, yet: %v", attempt, attempt%2, errs)
-		}
 		t.Logf("attempt %d: restored from %d; errors %v", attempt, stats[0].RestoredFrom, errs)
-		if attempt > 0 && stats[0].RestoredFrom == 0 {
-			t.Errorf("attempt %d restored from no checkpoint", attempt)
+		if stats[0].RestoredFrom > 0 {
+			restored++
 		}
+		if errors.Join(errs...) == nil {
+			break // finished (a crash may come after the last checkpoint)
+		}
+		if !crash || errs[attempt%2] == nil {
+			t.Fatalf("attempt %d: %v", attempt, errs)
+		}
+		crashes++
 	}
-	opts.CommitCheckpoint = nil
-	slow := func(string, int) error { return nil }
-	j.slow.Store(&slow)
-	if _, errs := runCluster(t, j.p, opts, 2); errors.Join(errs...) != nil {
-		t.Fatal(errs)
+	if crashes < 2 || restored < 1 {
+		t.Errorf("%d crashes, %d restores; want several", crashes, restored)
 	}
 	sameResults(t, j.results(), want)
+	opts.CommitCheckpoint = nil
 	// Once finished, a run over processes does nothing.
 	stats, errs := runCluster(t, j.p, opts, 2)
 	if errors.Join(errs...) != nil || !stats[0].AlreadyFinished || !stats[1].AlreadyFinished {
