@@ -84,7 +84,6 @@ type CheckpointStats struct {
 type checkpointer struct {
 	j       *job
 	tasks   []*rawTask // by global index (coord.Task); nil for a task of another process
-	where   []int      // by global index: the process of the task (Cluster runs)
 	durable bool       // checkpoints go to a store: tasks snapshot their state
 	q       eventQueue
 	uploads sync.WaitGroup // background uploads; runGraph waits for them
@@ -138,15 +137,11 @@ func newCheckpointer(j *job, tasks []*rawTask, next base.CheckpointID) *checkpoi
 	cfg := coord.Config{Job: j.name, Parallelism: par, MaxParallelism: j.opts.MaxParallelism,
 		Checkpoints: j.store != nil, Savepoints: j.savepoints != nil,
 		Next: uint64(next), Restored: j.restore, Base: j.base, UID: newUID}
-	var where []int
 	for _, st := range j.plan.stages {
 		for k := range par {
 			kgs, kge := base.KeyGroupRange(k, par, j.opts.MaxParallelism)
 			cfg.Tasks = append(cfg.Tasks, coord.Task{Source: st.isSource(), Stage: st.head.Name, Index: k,
 				KeyGroupStart: int(kgs), KeyGroupEnd: int(kge)})
-			if j.cl != nil {
-				where = append(where, j.cl.processOf(k, par))
-			}
 		}
 	}
 	byGID := make([]*rawTask, len(cfg.Tasks))
@@ -158,7 +153,7 @@ func newCheckpointer(j *job, tasks []*rawTask, next base.CheckpointID) *checkpoi
 	if j.restore != nil && j.store != nil && j.restoreStore == j.store {
 		complete = j.restore.ID
 	}
-	return &checkpointer{j: j, tasks: byGID, where: where, complete: complete, durable: m.Durable(), q: newEventQueue(), m: m, pending: map[ackKey]taskAck{},
+	return &checkpointer{j: j, tasks: byGID, complete: complete, durable: m.Durable(), q: newEventQueue(), m: m, pending: map[ackKey]taskAck{},
 		wms: map[uint64]base.Timestamp{}, byes: map[int]bool{}}
 }
 
@@ -271,7 +266,8 @@ func (c *checkpointer) do(ctx context.Context, a coord.Action) {
 		remote := map[int][]int{}
 		for _, i := range a.Tasks {
 			if c.tasks[i] == nil {
-				remote[c.where[i]] = append(remote[c.where[i]], i)
+				p := c.processOf(i)
+				remote[p] = append(remote[p], i)
 				continue
 			}
 			c.tasks[i].mb.post(func(m *mailbox) { m.trigger = base.CheckpointID(a.ID) })
@@ -281,7 +277,7 @@ func (c *checkpointer) do(ctx context.Context, a coord.Action) {
 		}
 	case coord.Upload:
 		if c.tasks[a.Task] == nil {
-			c.tell(ctx, c.where[a.Task], ctlMsg{Kind: "upload", ID: a.ID, Task: a.Task, Stores: a.Stores})
+			c.tell(ctx, c.processOf(a.Task), ctlMsg{Kind: "upload", ID: a.ID, Task: a.Task, Stores: a.Stores})
 			return
 		}
 		k := ackKey{a.ID, a.Task}
@@ -359,6 +355,13 @@ func (c *checkpointer) do(ctx context.Context, a coord.Action) {
 			c.tellAll(ctx, m)
 		}
 	}
+}
+
+// processOf returns the process of the task of global index i (stage by
+// stage, Parallelism each) in a Cluster run.
+func (c *checkpointer) processOf(i int) int {
+	par := c.j.opts.Parallelism
+	return c.j.cl.processOf(i%par, par)
 }
 
 // postCommit tells this process's tasks that checkpoint id is complete.

@@ -24,7 +24,6 @@ import (
 // task i to task i, always on one worker.
 type network struct {
 	workers, par int
-	self         int            // this process's worker in a Cluster run; -1: all are here
 	conns        [][]*netx.Conn // conns[a][b]: worker a's end of its connection with b
 	pumps        []*pump
 	shared       bool // the connections are the Cluster run's, closed with it
@@ -48,7 +47,7 @@ func newNetwork(j *job) (*network, error) {
 	if j.cl != nil {
 		w, self = len(j.cl.c.Peers), j.cl.c.Index
 	}
-	n := &network{workers: w, par: par, self: self, conns: make([][]*netx.Conn, w)}
+	n := &network{workers: w, par: par, conns: make([][]*netx.Conn, w)}
 	for a := range n.conns {
 		n.conns[a] = make([]*netx.Conn, w)
 	}
@@ -77,7 +76,7 @@ func newNetwork(j *job) (*network, error) {
 			for to := range par {
 				for from := range par {
 					wt, wf := n.workerOf(to), n.workerOf(from)
-					if wt == wf || !n.local(to) {
+					if wt == wf || !j.local(to) {
 						continue
 					}
 					if in.Codec == nil {
@@ -123,9 +122,6 @@ func (n *network) close() {
 }
 
 func (n *network) workerOf(task int) int { return task * n.workers / n.par }
-
-// local reports whether task index k runs in this process.
-func (n *network) local(k int) bool { return n.self < 0 || n.workerOf(k) == n.self }
 
 // streamID names the stream of input channel ch of task of stage: the
 // same on both workers, from the plan alone.

@@ -110,8 +110,11 @@ func (j *job) stopped() bool { return closed(j.stop) }
 // closeStop stops the sources of this process of a Cluster run.
 func (j *job) closeStop() { j.stopped1.Do(func() { close(j.stopCh) }) }
 
-// local reports whether task index k runs in this process.
-func (j *job) local(k int) bool { return j.net == nil || j.net.local(k) }
+// local reports whether task index k runs in this process: always, but
+// in a Cluster run.
+func (j *job) local(k int) bool {
+	return j.cl == nil || j.cl.processOf(k, j.opts.Parallelism) == j.cl.c.Index
+}
 
 // forceNetworkWorkers, set by the package's tests, places every job over
 // that many workers (at most its parallelism) when its options leave
@@ -278,7 +281,7 @@ func (j *job) setUp(ctx context.Context) ([]*rawTask, error) {
 					return nil, err
 				}
 			}
-			if j.cl == nil || j.cl.processOf(k, opts.Parallelism) == j.cl.c.Index {
+			if j.local(k) {
 				j.inboxes[st.id][k] = make(inbox, inboxSize(len(st.chanEdge)))
 			}
 		}
